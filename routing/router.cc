@@ -1,0 +1,1121 @@
+#include "routing/router.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace acd::routing {
+namespace {
+
+constexpr size_t kMaxIdBytes = 128;
+constexpr size_t kMaxReasonBytes = 64;
+
+// "Can't happen": a broken invariant of the router itself, never bad input.
+[[noreturn]] void Crash(const char* what) {
+  std::fprintf(stderr, "acd router invariant broken: %s\n", what);
+  std::abort();
+}
+
+absl::Status CheckId(absl::string_view id, const char* field) {
+  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
+  if (id.size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", id.size(), " bytes; at most ", kMaxIdBytes));
+  }
+  return absl::OkStatus();
+}
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+}  // namespace
+
+Router::Router(std::shared_ptr<const CompiledPolicy> policy, absl::Time now)
+    : policy_(std::move(policy)), origin_(now), now_(now), random_(policy_->random_seed) {
+  const size_t queues = policy_->queues.size();
+  waiting_.resize(queues);
+  available_.resize(queues);
+  members_.resize(queues);
+  round_robin_last_.assign(queues, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time.
+
+absl::Time Router::Advance(absl::Time now) {
+  now = std::max(now, now_);  // the router's clock never runs backwards
+  while (std::optional<Timer> timer = timers_.PopDue(now)) {
+    now_ = std::max(now_, timer->due);
+    RunTimer(*timer);
+  }
+  now_ = now;
+  return now_;
+}
+
+void Router::AdvanceTo(absl::Time now) { Advance(now); }
+
+std::optional<absl::Time> Router::NextWakeup() {
+  // Drop timers already cancelled so the caller is not woken for nothing.
+  while (!timers_.empty()) {
+    const Timer& t = timers_.Top();
+    bool live = false;
+    if (t.kind == TimerKind::kAgentAvailable) {
+      live = t.slot < agent_epochs_.size() && agent_epochs_[t.slot] == t.epoch;
+    } else if (t.slot < call_epochs_.size()) {
+      const CallEpochs& e = call_epochs_[t.slot];
+      switch (t.kind) {
+        case TimerKind::kOfferTimeout: live = e.offer == t.epoch; break;
+        case TimerKind::kEscalationStep: live = e.escalation == t.epoch; break;
+        case TimerKind::kMaxWait: live = e.max_wait == t.epoch; break;
+        case TimerKind::kPreferredAgentEnd: live = e.preferred == t.epoch; break;
+        case TimerKind::kAgentAvailable: break;
+      }
+    }
+    if (live) return t.due;
+    timers_.PopEarliest();
+  }
+  return std::nullopt;
+}
+
+void Router::RunTimer(const Timer& timer) {
+  if (timer.kind == TimerKind::kAgentAvailable) {
+    if (timer.slot >= agents_.size() || agent_epochs_[timer.slot] != timer.epoch) return;
+    Agent& agent = agents_[timer.slot];
+    if (agent.wrapping_up && agent.load == std::array<uint32_t, kChannelCount>{}) {
+      agent.idle_since = now_;
+    }
+    agent.wrapping_up = false;
+    Reindex(timer.slot);
+    TryServeAgent(timer.slot);
+    return;
+  }
+  if (timer.slot >= calls_.size()) return;
+  const CallEpochs& epochs = call_epochs_[timer.slot];
+  Call& call = calls_[timer.slot];
+  switch (timer.kind) {
+    case TimerKind::kOfferTimeout:
+      if (epochs.offer != timer.epoch || call.state != CallState::kOffered) return;
+      FailOffer(timer.slot, /*rejected=*/false, /*cancel_at_switch=*/true);
+      return;
+    case TimerKind::kEscalationStep:
+      if (epochs.escalation != timer.epoch || call.state != CallState::kWaiting) return;
+      ApplyDueSteps(timer.slot);
+      return;
+    case TimerKind::kMaxWait:
+      if (epochs.max_wait != timer.epoch || call.state != CallState::kWaiting) return;
+      SendToFallback(timer.slot, policy_->queues[call.queue].fallback, "max_wait");
+      return;
+    case TimerKind::kPreferredAgentEnd:
+      if (epochs.preferred != timer.epoch || call.state != CallState::kWaiting) return;
+      call.preferred_slot = kNoSlot;
+      TryRouteCall(timer.slot);
+      return;
+    case TimerKind::kAgentAvailable:
+      return;
+  }
+}
+
+std::vector<Decision> Router::TakeDecisions() {
+  std::vector<Decision> out;
+  out.swap(decisions_);
+  return out;
+}
+
+void Router::Emit(Decision decision) {
+  decision.at = now_;
+  decisions_.push_back(std::move(decision));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eligibility and matching.
+
+bool Router::CanTake(const Agent& agent, Channel channel) const {
+  if (!agent.ready || agent.offered_call != kNoSlot || now_ < agent.unavailable_until) return false;
+  const int c = static_cast<int>(channel);
+  if (agent.load[c] >= agent.capacity[c]) return false;
+  if (policy_->agent_rules.voice_allows_other_channels) return true;
+  const int voice = static_cast<int>(Channel::kVoice);
+  if (channel == Channel::kVoice) {
+    for (int other = 0; other < kChannelCount; ++other) {
+      if (other != voice && agent.load[other] > 0) return false;
+    }
+    return true;
+  }
+  return agent.load[voice] == 0;
+}
+
+bool Router::IsMember(const Agent& agent, QueueId queue) const {
+  return std::find(agent.queues.begin(), agent.queues.end(), queue) != agent.queues.end();
+}
+
+bool Router::Eligible(const Call& call, const Agent& agent) const {
+  if (call.language_bit >= 0 && ((agent.language_mask >> call.language_bit) & 1) == 0) return false;
+  for (const SkillLevel& need : call.extra_skills) {
+    if (agent.proficiency[need.skill] < need.level) return false;
+  }
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  bool meets_queue_skills = true;
+  for (const SkillLevel& need : queue.skills) {
+    if (agent.proficiency[need.skill] < std::min(need.level, call.skill_floor)) {
+      meets_queue_skills = false;
+      break;
+    }
+  }
+  if (meets_queue_skills) return true;
+  // Alternative skill sets unlocked by the escalation steps fired so far.
+  for (int s = 0; s < call.next_step; ++s) {
+    const EscalationStep& step = queue.escalation[s];
+    if (step.action != EscalationStep::Action::kAddAlternativeSkills) continue;
+    bool meets = true;
+    for (const SkillLevel& need : step.alternative_skills) {
+      if (agent.proficiency[need.skill] < need.level) {
+        meets = false;
+        break;
+      }
+    }
+    if (meets) return true;
+  }
+  return false;
+}
+
+bool Router::ReservedForOther(const Call& call, AgentSlot agent) const {
+  return call.preferred_slot != kNoSlot && call.preferred_slot != agent && now_ < call.preferred_until;
+}
+
+AgentSlot Router::FindAgentFor(CallSlot slot) {
+  const Call& call = calls_[slot];
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  if (call.preferred_slot != kNoSlot && now_ < call.preferred_until) {
+    const Agent& preferred = agents_[call.preferred_slot];
+    if (CanTake(preferred, queue.channel) && IsMember(preferred, call.queue) &&
+        Eligible(call, preferred)) {
+      return call.preferred_slot;
+    }
+    return kNoSlot;  // the call waits for its preferred agent until the window closes
+  }
+  const absl::btree_set<AgentKey>& available = available_[call.queue];
+  if (available.empty()) return kNoSlot;
+  auto start = available.begin();
+  if (queue.strategy == Strategy::kRoundRobin) {
+    start = available.lower_bound(
+        AgentKey{static_cast<int64_t>(round_robin_last_[call.queue] + 1), 0, 0});
+  } else if (queue.strategy == Strategy::kRandom) {
+    start = available.lower_bound(AgentKey{static_cast<int64_t>(random_() >> 1), 0, 0});
+  }
+  // From `start` to the end, then wrap around to it (a no-op wrap for the ordered strategies).
+  for (auto it = start; it != available.end(); ++it) {
+    if (Eligible(call, agents_[it->slot])) return it->slot;
+  }
+  for (auto it = available.begin(); it != start; ++it) {
+    if (Eligible(call, agents_[it->slot])) return it->slot;
+  }
+  return kNoSlot;
+}
+
+void Router::TryRouteCall(CallSlot slot) {
+  if (calls_[slot].state != CallState::kWaiting) return;
+  AgentSlot agent = FindAgentFor(slot);
+  if (agent != kNoSlot) Offer(slot, agent);
+}
+
+void Router::TryServeAgent(AgentSlot agent_slot) {
+  const Agent& agent = agents_[agent_slot];
+  if (!agent.ready || agent.offered_call != kNoSlot || now_ < agent.unavailable_until) return;
+  const double now_s = absl::ToDoubleSeconds(now_ - origin_);
+  CallSlot best = kNoSlot;
+  double best_score = 0;
+  for (QueueId q : agent.queues) {
+    const CompiledQueue& queue = policy_->queues[q];
+    if (!CanTake(agent, queue.channel)) continue;
+    for (const WaitingKey& key : waiting_[q]) {
+      const Call& call = calls_[key.slot];
+      if (ReservedForOther(call, agent_slot) || !Eligible(call, agent)) continue;
+      const double score = -key.rank_desc + queue.aging_per_second * now_s;
+      if (best == kNoSlot || score > best_score ||
+          (score == best_score && std::pair(key.arrived_us, key.seq) <
+                                      std::pair(calls_[best].key.arrived_us, calls_[best].key.seq))) {
+        best = key.slot;
+        best_score = score;
+      }
+      break;  // the first eligible call is this queue's best for this agent
+    }
+  }
+  if (best != kNoSlot) Offer(best, agent_slot);
+}
+
+void Router::Offer(CallSlot call_slot, AgentSlot agent_slot) {
+  Call& call = calls_[call_slot];
+  Agent& agent = agents_[agent_slot];
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  EraseWaiting(call_slot);
+  call.state = CallState::kOffered;
+  call.agent = agent_slot;
+  const uint64_t epoch = ++call_epochs_[call_slot].offer;
+  timers_.Schedule({now_ + queue.offer_timeout, TimerKind::kOfferTimeout, call_slot, epoch});
+  Unindex(agent_slot);
+  agent.offered_call = call_slot;
+  if (queue.strategy == Strategy::kRoundRobin) round_robin_last_[call.queue] = agent.login_seq;
+  Emit({.kind = Decision::Kind::kOfferCall, .call_id = call.id, .agent_id = agent.id,
+        .queue = queue.name});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting sets and agent indexes.
+
+int Router::EffectivePriority(const Call& call) const {
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  int tier_boost = 0;
+  if (!call.tier.empty()) {
+    auto it = policy_->tier_priority_boost.find(call.tier);
+    if (it != policy_->tier_priority_boost.end()) tier_boost = it->second;
+  }
+  return queue.priority + call.call_priority + tier_boost + call.raised_priority;
+}
+
+Router::WaitingKey Router::KeyFor(const Call& call, CallSlot slot) const {
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  const double arrived_s = absl::ToDoubleSeconds(call.arrived - origin_);
+  const double rank = EffectivePriority(call) - queue.aging_per_second * arrived_s;
+  return WaitingKey{-rank, Micros(call.arrived), call.seq, slot};
+}
+
+void Router::InsertWaiting(CallSlot slot) {
+  Call& call = calls_[slot];
+  call.key = KeyFor(call, slot);
+  call.state = CallState::kWaiting;
+  call.agent = kNoSlot;
+  if (!waiting_[call.queue].insert(call.key).second) Crash("call inserted twice");
+  ++waiting_count_;
+}
+
+void Router::EraseWaiting(CallSlot slot) {
+  const Call& call = calls_[slot];
+  if (waiting_[call.queue].erase(call.key) != 1) Crash("waiting call missing from its queue");
+  --waiting_count_;
+}
+
+Router::AgentKey Router::AgentKeyFor(const Agent& agent, AgentSlot slot,
+                                     const CompiledQueue& queue) const {
+  const int64_t idle = Micros(agent.idle_since);
+  switch (queue.strategy) {
+    case Strategy::kLongestIdle:
+      return {idle, static_cast<int64_t>(agent.login_seq), slot};
+    case Strategy::kMostProficient: {
+      int64_t sum = 0;
+      for (const SkillLevel& s : queue.skills) sum += agent.proficiency[s.skill];
+      return {-sum, idle, slot};
+    }
+    case Strategy::kFewestCalls:
+      return {static_cast<int64_t>(agent.handled), idle, slot};
+    case Strategy::kRoundRobin:
+      return {static_cast<int64_t>(agent.login_seq), 0, slot};
+    case Strategy::kRandom:
+      return {static_cast<int64_t>(agent.random_key >> 1), static_cast<int64_t>(agent.login_seq),
+              slot};
+  }
+  Crash("unknown strategy");
+}
+
+void Router::Unindex(AgentSlot slot) {
+  Agent& agent = agents_[slot];
+  for (const auto& [queue, key] : agent.indexed) available_[queue].erase(key);
+  agent.indexed.clear();
+}
+
+void Router::Index(AgentSlot slot) {
+  Agent& agent = agents_[slot];
+  if (!agent.indexed.empty()) Crash("agent indexed twice");
+  if (!agent.ready || agent.offered_call != kNoSlot || now_ < agent.unavailable_until) return;
+  bool drew_random_key = false;
+  for (QueueId q : agent.queues) {
+    const CompiledQueue& queue = policy_->queues[q];
+    if (!CanTake(agent, queue.channel)) continue;
+    if (queue.strategy == Strategy::kRandom && !drew_random_key) {
+      agent.random_key = random_();  // a fresh draw each time the agent becomes available
+      drew_random_key = true;
+    }
+    AgentKey key = AgentKeyFor(agent, slot, queue);
+    available_[q].insert(key);
+    agent.indexed.emplace_back(q, key);
+  }
+}
+
+void Router::ComputeMembership(AgentSlot slot) {
+  Agent& agent = agents_[slot];
+  for (QueueId q : agent.queues) {
+    auto& list = members_[q];
+    list.erase(std::remove(list.begin(), list.end(), slot), list.end());
+  }
+  agent.queues.clear();
+  for (const CompiledQueue& queue : policy_->queues) {
+    if (agent.capacity[static_cast<int>(queue.channel)] == 0) continue;
+    if (!agent.queue_names.empty() &&
+        std::find(agent.queue_names.begin(), agent.queue_names.end(), queue.name) ==
+            agent.queue_names.end()) {
+      continue;
+    }
+    bool qualifies = false;
+    for (const SkillSet& set : queue.membership) {
+      qualifies = std::all_of(set.begin(), set.end(), [&](const SkillLevel& need) {
+        return agent.proficiency[need.skill] >= need.level;
+      });
+      if (qualifies) break;
+    }
+    if (!qualifies) continue;
+    agent.queues.push_back(queue.id);
+    members_[queue.id].push_back(slot);
+  }
+}
+
+absl::Status Router::ResolveAgentSkills(Agent& agent, const CompiledPolicy& policy,
+                                        bool strict) const {
+  agent.proficiency.assign(policy.skill_names.size(), 0);
+  for (const NamedSkill& s : agent.skill_names) {
+    std::optional<SkillId> id = policy.FindSkill(s.skill);
+    if (!id) {
+      if (strict) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "agent '", agent.id, "': unknown skill '", s.skill, "'; the policy defines: ",
+            absl::StrJoin(policy.skill_names, ", ")));
+      }
+      continue;  // a skill the new policy no longer routes on
+    }
+    if (s.proficiency < kMinProficiency || s.proficiency > kMaxProficiency) {
+      return absl::InvalidArgumentError(absl::StrCat("agent '", agent.id, "': skill '", s.skill,
+                                                     "' proficiency must be 1-5, not ",
+                                                     s.proficiency));
+    }
+    agent.proficiency[*id] = static_cast<int8_t>(s.proficiency);
+  }
+  agent.language_mask = 0;
+  for (const std::string& code : agent.language_names) {
+    auto it = policy.language_bits.find(code);
+    if (it == policy.language_bits.end()) {
+      if (strict) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "agent '", agent.id, "': unknown language '", code, "'; the policy has: ",
+            absl::StrJoin(policy.languages, ", ")));
+      }
+      continue;
+    }
+    agent.language_mask |= uint64_t{1} << it->second;
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls.
+
+absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time now) {
+  Advance(now);
+  if (absl::Status s = CheckId(spec.call_id, "call_id"); !s.ok()) return s;
+  if (call_ids_.contains(spec.call_id)) {
+    return absl::AlreadyExistsError(absl::StrCat("call '", spec.call_id, "' is already queued"));
+  }
+  std::optional<QueueId> queue_id = policy_->FindQueue(spec.queue);
+  if (!queue_id) return absl::NotFoundError(absl::StrCat("queue '", spec.queue, "' does not exist"));
+  const CompiledQueue& queue = policy_->queues[*queue_id];
+  if (spec.channel && *spec.channel != queue.channel) {
+    return absl::InvalidArgumentError(absl::StrCat("channel: queue '", queue.name, "' serves ",
+                                                   ChannelName(queue.channel), ", not ",
+                                                   ChannelName(*spec.channel)));
+  }
+  if (spec.priority < 0 || spec.priority > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("priority must be 0-1000, not ", spec.priority));
+  }
+  Call call;
+  for (const NamedSkill& s : spec.required_skills) {
+    std::optional<SkillId> id = policy_->FindSkill(s.skill);
+    if (!id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("required_skills: unknown skill '", s.skill, "'"));
+    }
+    if (s.proficiency < kMinProficiency || s.proficiency > kMaxProficiency) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "required_skills: skill '", s.skill, "' minimum must be 1-5, not ", s.proficiency));
+    }
+    call.extra_skills.push_back({*id, static_cast<int8_t>(s.proficiency)});
+  }
+  if (!spec.tier.empty() && !policy_->tier_priority_boost.contains(spec.tier)) {
+    return absl::InvalidArgumentError(absl::StrCat("tier: unknown tier '", spec.tier, "'"));
+  }
+  if (!spec.language.empty()) {
+    auto it = policy_->language_bits.find(spec.language);
+    if (it == policy_->language_bits.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("language: unknown language '", spec.language, "'; the policy has: ",
+                       absl::StrJoin(policy_->languages, ", ")));
+    }
+    call.language_bit = it->second;
+  }
+  if (!spec.preferred_agent.empty()) {
+    if (absl::Status s = CheckId(spec.preferred_agent, "preferred_agent"); !s.ok()) return s;
+  }
+  if (spec.attributes.size() > policy_->limits.max_call_attributes) {
+    return absl::InvalidArgumentError(absl::StrCat("attributes: ", spec.attributes.size(),
+                                                   " given; at most ",
+                                                   policy_->limits.max_call_attributes));
+  }
+  for (const auto& [key, value] : spec.attributes) {
+    if (key.empty()) return absl::InvalidArgumentError("attributes: a key is empty");
+    if (key.size() + value.size() > policy_->limits.max_attribute_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("attributes: '", key.substr(0, 32), "' is ", key.size() + value.size(),
+                       " bytes; at most ", policy_->limits.max_attribute_bytes));
+    }
+  }
+  if (waiting_count_ >= policy_->limits.max_calls_waiting) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "acd holds its limit of ", policy_->limits.max_calls_waiting, " waiting calls"));
+  }
+  if (queue.max_queue_length > 0 && waiting_[*queue_id].size() >= queue.max_queue_length) {
+    // Full: the call never joins; the switch sends it to the queue's fallback.
+    Emit({.kind = Decision::Kind::kSendToFallback, .call_id = spec.call_id,
+          .queue = queue.name, .target = queue.fallback, .reason = "queue_full"});
+    return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
+  }
+
+  CallSlot slot;
+  if (!free_calls_.empty()) {
+    slot = free_calls_.back();
+    free_calls_.pop_back();
+  } else {
+    slot = static_cast<CallSlot>(calls_.size());
+    calls_.emplace_back();
+    call_epochs_.emplace_back();
+  }
+  call.id = spec.call_id;
+  call.seq = next_call_seq_++;
+  call.queue = *queue_id;
+  call.channel = queue.channel;
+  call.extra_skill_names = spec.required_skills;
+  call.call_priority = spec.priority;
+  call.tier = spec.tier;
+  call.language = spec.language;
+  call.preferred_agent = spec.preferred_agent;
+  call.attributes = spec.attributes;
+  call.arrived = now_;
+  calls_[slot] = std::move(call);
+  call_ids_.emplace(spec.call_id, slot);
+  StartQueueStint(slot);
+  InsertWaiting(slot);
+  TryRouteCall(slot);
+
+  EnqueueResult result;
+  if (calls_[slot].state == CallState::kOffered) {
+    result.disposition = EnqueueResult::Disposition::kOffered;
+  } else {
+    result.position = Position(slot);
+  }
+  return result;
+}
+
+// A call starts (or, after overflow, restarts) its time in a queue: escalation steps, max wait
+// and the preferred-agent window are counted from now.
+void Router::StartQueueStint(CallSlot slot) {
+  Call& call = calls_[slot];
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  CallEpochs& epochs = call_epochs_[slot];
+  call.entered_queue = now_;
+  call.next_step = 0;
+  call.skill_floor = kMaxProficiency;
+  ScheduleNextStep(slot);
+  ++epochs.max_wait;
+  if (queue.max_wait != absl::InfiniteDuration()) {
+    timers_.Schedule({now_ + queue.max_wait, TimerKind::kMaxWait, slot, epochs.max_wait});
+  }
+  ++epochs.preferred;
+  call.preferred_slot = kNoSlot;
+  call.preferred_until = absl::InfinitePast();
+  if (!call.preferred_agent.empty() && queue.preferred_agent_timeout > absl::ZeroDuration()) {
+    auto it = agent_ids_.find(call.preferred_agent);
+    if (it != agent_ids_.end() && IsMember(agents_[it->second], call.queue) &&
+        Eligible(call, agents_[it->second])) {
+      call.preferred_slot = it->second;
+      call.preferred_until = now_ + queue.preferred_agent_timeout;
+      timers_.Schedule(
+          {call.preferred_until, TimerKind::kPreferredAgentEnd, slot, epochs.preferred});
+    }
+  }
+}
+
+void Router::ScheduleNextStep(CallSlot slot) {
+  const Call& call = calls_[slot];
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  const uint64_t epoch = ++call_epochs_[slot].escalation;
+  if (call.next_step < static_cast<int>(queue.escalation.size())) {
+    timers_.Schedule({call.entered_queue + queue.escalation[call.next_step].after,
+                      TimerKind::kEscalationStep, slot, epoch});
+  }
+}
+
+// Applies, in order, every escalation step whose time has come, then reschedules. A waiting call
+// only: steps that fall due while the call is offered apply if the offer fails.
+void Router::ApplyDueSteps(CallSlot slot) {
+  bool widened = false;
+  while (true) {
+    Call& call = calls_[slot];
+    const CompiledQueue& queue = policy_->queues[call.queue];
+    if (call.next_step >= static_cast<int>(queue.escalation.size())) break;
+    const EscalationStep& step = queue.escalation[call.next_step];
+    if (call.entered_queue + step.after > now_) break;
+    ++call.next_step;
+    if (!ApplyStep(slot, step)) return;  // the call left this queue (overflow or fallback)
+    widened = true;
+  }
+  ScheduleNextStep(slot);
+  if (widened) TryRouteCall(slot);
+}
+
+// Returns false when the step moved the call out of its queue.
+bool Router::ApplyStep(CallSlot slot, const EscalationStep& step) {
+  Call& call = calls_[slot];
+  switch (step.action) {
+    case EscalationStep::Action::kRelaxSkillFloor:
+      call.skill_floor = std::min<int8_t>(call.skill_floor, step.value);
+      return true;
+    case EscalationStep::Action::kAddAlternativeSkills:
+      return true;  // Eligible() reads the alternative sets of the steps fired so far
+    case EscalationStep::Action::kRaisePriority:
+      EraseWaiting(slot);
+      call.raised_priority += step.value;
+      InsertWaiting(slot);
+      return true;
+    case EscalationStep::Action::kOverflow: {
+      const std::string from = policy_->queues[call.queue].name;
+      EraseWaiting(slot);
+      call.queue = step.overflow_queue;
+      StartQueueStint(slot);
+      InsertWaiting(slot);
+      Emit({.kind = Decision::Kind::kCallOverflowed, .call_id = call.id,
+            .queue = policy_->queues[call.queue].name, .from_queue = from});
+      TryRouteCall(slot);
+      return false;
+    }
+    case EscalationStep::Action::kFallback:
+      SendToFallback(slot, step.fallback_target, "escalation");
+      return false;
+  }
+  return true;
+}
+
+void Router::SendToFallback(CallSlot slot, const std::string& target, const char* reason) {
+  Call& call = calls_[slot];
+  if (call.state != CallState::kWaiting) Crash("fallback of a call that is not waiting");
+  EraseWaiting(slot);
+  Emit({.kind = Decision::Kind::kSendToFallback, .call_id = call.id,
+        .queue = policy_->queues[call.queue].name, .target = target, .reason = reason});
+  FreeCall(slot);
+}
+
+void Router::FreeCall(CallSlot slot) {
+  CallEpochs& epochs = call_epochs_[slot];
+  ++epochs.offer, ++epochs.escalation, ++epochs.max_wait, ++epochs.preferred;
+  call_ids_.erase(calls_[slot].id);
+  calls_[slot] = Call{};
+  free_calls_.push_back(slot);
+}
+
+absl::StatusOr<CallSlot> Router::CallFor(absl::string_view call_id) const {
+  if (absl::Status s = CheckId(call_id, "call_id"); !s.ok()) return s;
+  auto it = call_ids_.find(call_id);
+  if (it == call_ids_.end()) return absl::NotFoundError(absl::StrCat("no call '", call_id, "'"));
+  return it->second;
+}
+
+absl::StatusOr<CallSlot> Router::OfferedCall(absl::string_view call_id,
+                                             absl::string_view agent_id) const {
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  const Call& call = calls_[*slot];
+  if (call.state != CallState::kOffered) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("call '", call_id, "' has no offer outstanding"));
+  }
+  if (agents_[call.agent].id != agent_id) {
+    return absl::FailedPreconditionError(absl::StrCat("call '", call_id, "' is offered to '",
+                                                      agents_[call.agent].id, "', not '",
+                                                      agent_id, "'"));
+  }
+  return *slot;
+}
+
+absl::Status Router::OfferAccepted(absl::string_view call_id, absl::string_view agent_id,
+                                   absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = OfferedCall(call_id, agent_id);
+  if (!slot.ok()) return slot.status();
+  Call& call = calls_[*slot];
+  Agent& agent = agents_[call.agent];
+  const AgentSlot agent_slot = call.agent;
+  call.state = CallState::kConnected;
+  ++call_epochs_[*slot].offer;
+  ++call_epochs_[*slot].escalation;
+  ++call_epochs_[*slot].max_wait;
+  ++call_epochs_[*slot].preferred;
+  agent.offered_call = kNoSlot;
+  agent.load[static_cast<int>(call.channel)]++;
+  agent.calls.push_back(*slot);
+  agent.handled++;
+  agent.missed_in_a_row = 0;
+  Index(agent_slot);  // a chat agent may still have room
+  TryServeAgent(agent_slot);
+  return absl::OkStatus();
+}
+
+absl::Status Router::OfferRejected(absl::string_view call_id, absl::string_view agent_id,
+                                   absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = OfferedCall(call_id, agent_id);
+  if (!slot.ok()) return slot.status();
+  FailOffer(*slot, /*rejected=*/true, /*cancel_at_switch=*/false);
+  return absl::OkStatus();
+}
+
+absl::Status Router::OfferNotAnswered(absl::string_view call_id, absl::string_view agent_id,
+                                      absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = OfferedCall(call_id, agent_id);
+  if (!slot.ok()) return slot.status();
+  FailOffer(*slot, /*rejected=*/false, /*cancel_at_switch=*/false);
+  return absl::OkStatus();
+}
+
+// The agent missed the offer: it counts against them, they may cool down or go not_ready, and the
+// call goes back to its place to be tried with the next eligible agent.
+void Router::FailOffer(CallSlot slot, bool rejected, bool cancel_at_switch) {
+  Call& call = calls_[slot];
+  const AgentSlot agent_slot = call.agent;
+  Agent& agent = agents_[agent_slot];
+  ++call_epochs_[slot].offer;
+  if (cancel_at_switch) {
+    Emit({.kind = Decision::Kind::kCancelOffer, .call_id = call.id, .agent_id = agent.id,
+          .queue = policy_->queues[call.queue].name, .reason = "no_answer"});
+  }
+  agent.offered_call = kNoSlot;
+  agent.missed_in_a_row++;
+  const AgentRules& rules = policy_->agent_rules;
+  if (rules.max_missed_offers > 0 && agent.missed_in_a_row >= rules.max_missed_offers) {
+    agent.ready = false;
+    agent.not_ready_reason = "missed_offers";
+    Emit({.kind = Decision::Kind::kAgentMadeNotReady, .agent_id = agent.id,
+          .reason = "missed_offers"});
+  } else {
+    const absl::Duration delay = rejected ? rules.reject_delay : rules.no_answer_delay;
+    if (delay > absl::ZeroDuration()) SetUnavailableUntil(agent_slot, now_ + delay, false);
+  }
+  ReturnToQueue(slot);
+  Index(agent_slot);
+  TryServeAgent(agent_slot);
+}
+
+// Back to the call's own place (its key is unchanged), catching up on steps that fell due meanwhile.
+void Router::ReturnToQueue(CallSlot slot) {
+  Call& call = calls_[slot];
+  InsertWaiting(slot);
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  if (now_ >= call.entered_queue + queue.max_wait) {
+    SendToFallback(slot, queue.fallback, "max_wait");
+    return;
+  }
+  ApplyDueSteps(slot);
+  TryRouteCall(slot);
+}
+
+void Router::ReleaseAgentFromOffer(AgentSlot agent_slot) {
+  agents_[agent_slot].offered_call = kNoSlot;
+  Index(agent_slot);
+  TryServeAgent(agent_slot);
+}
+
+void Router::SetUnavailableUntil(AgentSlot slot, absl::Time until, bool wrap_up) {
+  Agent& agent = agents_[slot];
+  if (until <= agent.unavailable_until) {
+    agent.wrapping_up = agent.wrapping_up || wrap_up;
+    return;
+  }
+  agent.unavailable_until = until;
+  agent.wrapping_up = agent.wrapping_up || wrap_up;
+  timers_.Schedule({until, TimerKind::kAgentAvailable, slot, ++agent_epochs_[slot]});
+}
+
+absl::Status Router::Abandon(absl::string_view call_id, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  Call& call = calls_[*slot];
+  switch (call.state) {
+    case CallState::kWaiting:
+      EraseWaiting(*slot);
+      FreeCall(*slot);
+      return absl::OkStatus();
+    case CallState::kOffered: {
+      const AgentSlot agent = call.agent;
+      Emit({.kind = Decision::Kind::kCancelOffer, .call_id = call.id,
+            .agent_id = agents_[agent].id, .queue = policy_->queues[call.queue].name,
+            .reason = "abandoned"});
+      FreeCall(*slot);
+      ReleaseAgentFromOffer(agent);
+      return absl::OkStatus();
+    }
+    case CallState::kConnected:
+      return EndCall(call_id, now);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Router::EndCall(absl::string_view call_id, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  Call& call = calls_[*slot];
+  if (call.state != CallState::kConnected) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "call '", call_id, "' is not connected to an agent; a caller who hangs up while waiting "
+        "or ringing is an abandon"));
+  }
+  const AgentSlot agent_slot = call.agent;
+  Agent& agent = agents_[agent_slot];
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  Unindex(agent_slot);
+  agent.load[static_cast<int>(call.channel)]--;
+  agent.calls.erase(std::find(agent.calls.begin(), agent.calls.end(), *slot));
+  const bool free_now = agent.load == std::array<uint32_t, kChannelCount>{};
+  if (queue.wrap_up > absl::ZeroDuration()) {
+    SetUnavailableUntil(agent_slot, now_ + queue.wrap_up, /*wrap_up=*/true);
+  } else if (free_now && now_ >= agent.unavailable_until) {
+    agent.idle_since = now_;
+  }
+  FreeCall(*slot);
+  Index(agent_slot);
+  TryServeAgent(agent_slot);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents.
+
+absl::StatusOr<AgentSlot> Router::AgentFor(absl::string_view agent_id) const {
+  if (absl::Status s = CheckId(agent_id, "agent_id"); !s.ok()) return s;
+  auto it = agent_ids_.find(agent_id);
+  if (it == agent_ids_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat("agent '", agent_id, "' is not logged in"));
+  }
+  return it->second;
+}
+
+absl::Status Router::Login(const AgentSpec& spec, absl::Time now) {
+  Advance(now);
+  if (absl::Status s = CheckId(spec.agent_id, "agent_id"); !s.ok()) return s;
+  if (agent_ids_.contains(spec.agent_id)) {
+    return absl::AlreadyExistsError(absl::StrCat("agent '", spec.agent_id, "' is logged in"));
+  }
+  if (agent_ids_.size() >= policy_->limits.max_agents) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("acd holds its limit of ", policy_->limits.max_agents, " agents"));
+  }
+  Agent agent;
+  agent.id = spec.agent_id;
+  agent.skill_names = spec.skills;
+  agent.language_names = spec.languages;
+  agent.queue_names = spec.queues;
+  if (absl::Status s = ResolveAgentSkills(agent, *policy_, /*strict=*/true); !s.ok()) return s;
+  for (const std::string& name : spec.queues) {
+    if (!policy_->FindQueue(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("agent '", spec.agent_id, "': unknown queue '", name, "'"));
+    }
+  }
+  if (spec.capacity.empty()) {
+    agent.capacity[static_cast<int>(Channel::kVoice)] = 1;
+  }
+  for (const auto& [channel, count] : spec.capacity) {
+    const uint32_t max = policy_->agent_rules.max_capacity[static_cast<int>(channel)];
+    if (count > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("agent '", spec.agent_id, "': capacity ", count, " for ",
+                       ChannelName(channel), " exceeds the policy's maximum of ", max));
+    }
+    agent.capacity[static_cast<int>(channel)] = count;
+  }
+  agent.login_seq = ++next_login_seq_;
+  agent.ready = spec.ready;
+  agent.not_ready_reason = spec.ready ? "" : "logged_in";
+  agent.idle_since = now_;
+
+  AgentSlot slot;
+  if (!free_agents_.empty()) {
+    slot = free_agents_.back();
+    free_agents_.pop_back();
+  } else {
+    slot = static_cast<AgentSlot>(agents_.size());
+    agents_.emplace_back();
+    agent_epochs_.push_back(0);
+    agent_live_.push_back(false);
+  }
+  agents_[slot] = std::move(agent);
+  agent_live_[slot] = true;
+  ++agent_epochs_[slot];
+  agent_ids_.emplace(spec.agent_id, slot);
+  ComputeMembership(slot);
+  Index(slot);
+  TryServeAgent(slot);
+  return absl::OkStatus();
+}
+
+absl::Status Router::Logout(absl::string_view agent_id, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<AgentSlot> slot = AgentFor(agent_id);
+  if (!slot.ok()) return slot.status();
+  Agent& agent = agents_[*slot];
+  if (!agent.calls.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("agent '", agent_id, "' has ", agent.calls.size(),
+                     " call(s) in progress; end them before logging out"));
+  }
+  Unindex(*slot);
+  // Calls waiting for this agent as their preferred one need not wait any longer.
+  std::vector<CallSlot> to_reroute;
+  for (QueueId q : agent.queues) {
+    for (const WaitingKey& key : waiting_[q]) {
+      if (calls_[key.slot].preferred_slot == *slot) {
+        calls_[key.slot].preferred_slot = kNoSlot;
+        to_reroute.push_back(key.slot);
+      }
+    }
+    auto& list = members_[q];
+    list.erase(std::remove(list.begin(), list.end(), *slot), list.end());
+  }
+  const CallSlot offered = agent.offered_call;
+  agent_ids_.erase(agent.id);
+  agents_[*slot] = Agent{};
+  agent_live_[*slot] = false;
+  ++agent_epochs_[*slot];
+  free_agents_.push_back(*slot);
+  if (offered != kNoSlot) {
+    Emit({.kind = Decision::Kind::kCancelOffer, .call_id = calls_[offered].id,
+          .agent_id = std::string(agent_id), .queue = policy_->queues[calls_[offered].queue].name,
+          .reason = "agent_logged_out"});
+    ++call_epochs_[offered].offer;
+    ReturnToQueue(offered);
+  }
+  for (CallSlot call : to_reroute) TryRouteCall(call);
+  return absl::OkStatus();
+}
+
+absl::Status Router::SetReady(absl::string_view agent_id, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<AgentSlot> slot = AgentFor(agent_id);
+  if (!slot.ok()) return slot.status();
+  Agent& agent = agents_[*slot];
+  if (agent.ready) return absl::OkStatus();
+  Unindex(*slot);
+  agent.ready = true;
+  agent.not_ready_reason.clear();
+  agent.missed_in_a_row = 0;
+  if (agent.calls.empty() && now_ >= agent.unavailable_until) agent.idle_since = now_;
+  Index(*slot);
+  TryServeAgent(*slot);
+  return absl::OkStatus();
+}
+
+absl::Status Router::SetNotReady(absl::string_view agent_id, absl::string_view reason,
+                                 absl::Time now) {
+  Advance(now);
+  absl::StatusOr<AgentSlot> slot = AgentFor(agent_id);
+  if (!slot.ok()) return slot.status();
+  if (reason.size() > kMaxReasonBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reason is ", reason.size(), " bytes; at most ", kMaxReasonBytes));
+  }
+  Agent& agent = agents_[*slot];
+  Unindex(*slot);
+  agent.ready = false;
+  agent.not_ready_reason = reason.empty() ? "not_ready" : std::string(reason);
+  return absl::OkStatus();
+}
+
+absl::Status Router::EndWrapUp(absl::string_view agent_id, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<AgentSlot> slot = AgentFor(agent_id);
+  if (!slot.ok()) return slot.status();
+  Agent& agent = agents_[*slot];
+  if (!agent.wrapping_up || now_ >= agent.unavailable_until) {
+    return absl::FailedPreconditionError(absl::StrCat("agent '", agent_id, "' is not in wrap-up"));
+  }
+  Unindex(*slot);
+  agent.unavailable_until = now_;
+  agent.wrapping_up = false;
+  ++agent_epochs_[*slot];
+  if (agent.calls.empty()) agent.idle_since = now_;
+  Index(*slot);
+  TryServeAgent(*slot);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy reload.
+
+absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy, absl::Time now) {
+  Advance(now);
+  // Refuse, changing nothing, if live calls depend on something the new policy drops.
+  std::vector<std::string> missing;
+  for (const auto& [id, slot] : call_ids_) {
+    const Call& call = calls_[slot];
+    const std::string& queue = policy_->queues[call.queue].name;
+    if (!policy->FindQueue(queue)) {
+      missing.push_back(absl::StrCat("queue '", queue, "' (call '", id, "')"));
+      continue;
+    }
+    if (policy->queues[*policy->FindQueue(queue)].channel != call.channel) {
+      missing.push_back(absl::StrCat("the channel of queue '", queue, "' (call '", id, "')"));
+    }
+    for (const NamedSkill& s : call.extra_skill_names) {
+      if (!policy->FindSkill(s.skill)) {
+        missing.push_back(absl::StrCat("skill '", s.skill, "' (call '", id, "')"));
+      }
+    }
+    if (!call.language.empty() && !policy->language_bits.contains(call.language)) {
+      missing.push_back(absl::StrCat("language '", call.language, "' (call '", id, "')"));
+    }
+  }
+  if (!missing.empty()) {
+    std::sort(missing.begin(), missing.end());
+    if (missing.size() > 10) missing.resize(10), missing.push_back("...");
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the new policy drops what live calls use: ", absl::StrJoin(missing, "; "),
+        ". Drain those calls first or keep these in the policy"));
+  }
+
+  // Map live calls to the new policy's queue ids before swapping.
+  std::vector<std::pair<CallSlot, QueueId>> live;
+  for (const auto& [id, slot] : call_ids_) {
+    live.emplace_back(slot, *policy->FindQueue(policy_->queues[calls_[slot].queue].name));
+  }
+  std::sort(live.begin(), live.end());
+  for (AgentSlot a = 0; a < agents_.size(); ++a) {
+    if (agent_live_[a]) Unindex(a);
+  }
+  policy_ = std::move(policy);
+  const size_t queues = policy_->queues.size();
+  waiting_.assign(queues, {});
+  available_.assign(queues, {});
+  members_.assign(queues, {});
+  round_robin_last_.assign(queues, 0);
+  waiting_count_ = 0;
+
+  for (const auto& [slot, queue] : live) {
+    Call& call = calls_[slot];
+    call.queue = queue;
+    call.extra_skills.clear();
+    for (const NamedSkill& s : call.extra_skill_names) {
+      call.extra_skills.push_back({*policy_->FindSkill(s.skill), static_cast<int8_t>(s.proficiency)});
+    }
+    call.language_bit = call.language.empty() ? -1 : policy_->language_bits.at(call.language);
+    if (!call.tier.empty() && !policy_->tier_priority_boost.contains(call.tier)) call.tier.clear();
+  }
+  for (AgentSlot a = 0; a < agents_.size(); ++a) {
+    if (!agent_live_[a]) continue;
+    Agent& agent = agents_[a];
+    // Not strict: an agent keeps working when a skill or language they have leaves the policy.
+    (void)ResolveAgentSkills(agent, *policy_, /*strict=*/false);
+    std::erase_if(agent.queue_names, [&](const std::string& q) { return !policy_->FindQueue(q); });
+    agent.queues.clear();
+    ComputeMembership(a);
+  }
+  // Waiting calls are re-escalated from their queue entry under the new steps.
+  for (const auto& [slot, queue] : live) {
+    Call& call = calls_[slot];
+    if (call.state != CallState::kWaiting) continue;
+    call.raised_priority = 0;
+    const absl::Time entered = call.entered_queue;
+    const absl::Time arrival_now = now_;
+    now_ = entered;  // restart the stint as of its original entry so windows keep their times
+    StartQueueStint(slot);
+    now_ = arrival_now;
+    InsertWaiting(slot);
+  }
+  for (AgentSlot a = 0; a < agents_.size(); ++a) {
+    if (agent_live_[a]) Index(a);
+  }
+  for (const auto& [slot, queue] : live) {
+    if (calls_[slot].state == CallState::kWaiting && call_ids_.contains(calls_[slot].id)) {
+      ApplyDueSteps(slot);
+    }
+  }
+  for (AgentSlot a = 0; a < agents_.size(); ++a) {
+    if (agent_live_[a]) TryServeAgent(a);
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views.
+
+int Router::Position(CallSlot slot) const {
+  const Call& call = calls_[slot];
+  const auto& set = waiting_[call.queue];
+  // Count from the call to the back: cheap for new arrivals, which sit near the back.
+  int behind = 0;
+  for (auto it = set.find(call.key); it != set.end(); ++it) ++behind;
+  return static_cast<int>(set.size()) - behind + 1;
+}
+
+AgentState Router::StateOf(const Agent& agent) const {
+  if (agent.offered_call != kNoSlot) return AgentState::kReserved;
+  if (!agent.calls.empty()) return AgentState::kBusy;
+  if (agent.wrapping_up && now_ < agent.unavailable_until) return AgentState::kWrapUp;
+  return agent.ready ? AgentState::kReady : AgentState::kNotReady;
+}
+
+std::optional<CallView> Router::FindCall(absl::string_view call_id) const {
+  auto it = call_ids_.find(call_id);
+  if (it == call_ids_.end()) return std::nullopt;
+  const Call& call = calls_[it->second];
+  CallView view;
+  view.call_id = call.id;
+  view.queue = policy_->queues[call.queue].name;
+  view.state = call.state;
+  view.position = call.state == CallState::kWaiting ? Position(it->second) : 0;
+  if (call.agent != kNoSlot) view.agent_id = agents_[call.agent].id;
+  view.arrived = call.arrived;
+  view.entered_queue = call.entered_queue;
+  view.priority = EffectivePriority(call);
+  view.escalation_steps_fired = call.next_step;
+  return view;
+}
+
+std::optional<AgentView> Router::FindAgent(absl::string_view agent_id) const {
+  auto it = agent_ids_.find(agent_id);
+  if (it == agent_ids_.end()) return std::nullopt;
+  const Agent& agent = agents_[it->second];
+  AgentView view;
+  view.agent_id = agent.id;
+  view.state = StateOf(agent);
+  view.not_ready_reason = agent.ready ? "" : agent.not_ready_reason;
+  view.idle_since = agent.idle_since;
+  view.calls_handled = agent.handled;
+  view.missed_offers_in_a_row = agent.missed_in_a_row;
+  for (QueueId q : agent.queues) view.queues.push_back(policy_->queues[q].name);
+  view.load = agent.load;
+  return view;
+}
+
+absl::StatusOr<QueueView> Router::Queue(absl::string_view queue) const {
+  std::optional<QueueId> id = policy_->FindQueue(queue);
+  if (!id) return absl::NotFoundError(absl::StrCat("queue '", queue, "' does not exist"));
+  QueueView view;
+  view.queue = std::string(queue);
+  view.calls_waiting = static_cast<int>(waiting_[*id].size());
+  for (const WaitingKey& key : waiting_[*id]) {
+    const absl::Time arrived = calls_[key.slot].arrived;
+    if (!view.oldest_arrival || arrived < *view.oldest_arrival) view.oldest_arrival = arrived;
+  }
+  for (AgentSlot a : members_[*id]) view.agents_by_state[static_cast<int>(StateOf(agents_[a]))]++;
+  return view;
+}
+
+}  // namespace acd::routing

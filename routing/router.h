@@ -1,0 +1,311 @@
+// Router is the routing engine: it owns every waiting call and logged-in agent, decides which
+// agent takes which call, and runs the clock-driven rules (offer timeouts, escalation steps, max
+// wait, wrap-up). It is pure and deterministic: time is an argument, nothing blocks, and the same
+// events at the same times give the same decisions. One thread owns a Router; it has no locks.
+//
+//   Router router(policy, now);
+//   router.Login({.agent_id = "a1", .skills = {{"sales", 3}}, .ready = true}, now);
+//   router.Enqueue({.call_id = "c1", .queue = "sales"}, now);
+//   for (const Decision& d : router.TakeDecisions()) Send(d);   // kOfferCall c1 -> a1
+//   if (auto t = router.NextWakeup()) SleepUntil(*t), router.AdvanceTo(*t);
+//
+// Every event first runs the timers due at or before its time, so events and timers are handled
+// in time order whichever way the caller interleaves them.
+#ifndef ACD_ROUTING_ROUTER_H_
+#define ACD_ROUTING_ROUTER_H_
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "routing/compiled_policy.h"
+#include "routing/timer_queue.h"
+#include "routing/types.h"
+
+namespace acd::routing {
+
+// A call as the switch hands it over.
+struct CallSpec {
+  std::string call_id;
+  std::string queue;
+  std::optional<Channel> channel;          // when given, must be the queue's channel
+  std::vector<NamedSkill> required_skills; // needed on top of the queue's own skills
+  int priority = 0;                        // 0-1000, added to the queue's priority
+  std::string tier;                        // a policy tier name, or empty
+  std::string language;                    // a policy language code, or empty
+  std::string preferred_agent;             // agent id, or empty
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+// An agent logging in.
+struct AgentSpec {
+  std::string agent_id;
+  std::vector<NamedSkill> skills;
+  std::vector<std::string> languages;
+  // Calls the agent takes at once per channel; empty means one voice call.
+  std::vector<std::pair<Channel, uint32_t>> capacity;
+  // Queues the agent serves; empty means every queue its skills and channels qualify it for.
+  std::vector<std::string> queues;
+  bool ready = false;  // log in ready, or not_ready("logged_in")
+};
+
+// What the router decided; the daemon turns these into commands to the switch and records.
+struct Decision {
+  enum class Kind : uint8_t {
+    kOfferCall,          // ring `agent_id` with `call_id` from `queue`
+    kCancelOffer,        // stop ringing `agent_id`: `reason` no_answer | abandoned | agent_logged_out
+    kSendToFallback,     // the call leaves to `target`: `reason` queue_full | max_wait | escalation
+    kCallOverflowed,     // the call moved from `from_queue` to `queue` (informational)
+    kAgentMadeNotReady,  // `agent_id` went not_ready(`reason`) by policy, e.g. missed_offers
+  };
+  Kind kind;
+  absl::Time at;
+  std::string call_id;
+  std::string agent_id;
+  std::string queue;
+  std::string from_queue;
+  std::string target;
+  std::string reason;
+};
+
+struct EnqueueResult {
+  enum class Disposition : uint8_t { kQueued, kOffered, kSentToFallback };
+  Disposition disposition = Disposition::kQueued;
+  int position = 0;         // 1-based among the queue's waiting calls; 0 unless queued
+  std::string fallback;     // the target when sent to the fallback
+};
+
+struct CallView {
+  std::string call_id;
+  std::string queue;
+  CallState state;
+  int position = 0;         // 1-based while waiting, else 0
+  std::string agent_id;     // offered to or connected with
+  absl::Time arrived;       // original arrival, kept across overflow
+  absl::Time entered_queue;
+  int priority = 0;         // effective: queue + call + tier + raises
+  int escalation_steps_fired = 0;
+};
+
+struct AgentView {
+  std::string agent_id;
+  AgentState state;
+  std::string not_ready_reason;
+  absl::Time idle_since;
+  uint64_t calls_handled = 0;
+  uint32_t missed_offers_in_a_row = 0;
+  std::vector<std::string> queues;
+  std::array<uint32_t, kChannelCount> load{};
+};
+
+struct QueueView {
+  std::string queue;
+  int calls_waiting = 0;
+  std::optional<absl::Time> oldest_arrival;  // among waiting calls (original arrival)
+  std::array<int, kAgentStateCount> agents_by_state{};  // members of the queue
+};
+
+class Router {
+ public:
+  Router(std::shared_ptr<const CompiledPolicy> policy, absl::Time now);
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Calls. Errors: INVALID_ARGUMENT (bad field), NOT_FOUND (unknown queue or call),
+  // ALREADY_EXISTS (call id in use), FAILED_PRECONDITION (event not valid in the call's state),
+  // RESOURCE_EXHAUSTED (the policy's total waiting-call limit).
+  absl::StatusOr<EnqueueResult> Enqueue(const CallSpec& spec, absl::Time now);
+  absl::Status OfferAccepted(absl::string_view call_id, absl::string_view agent_id, absl::Time now);
+  absl::Status OfferRejected(absl::string_view call_id, absl::string_view agent_id, absl::Time now);
+  absl::Status OfferNotAnswered(absl::string_view call_id, absl::string_view agent_id,
+                                absl::Time now);
+  // The caller hung up: a waiting call leaves, an offered one is withdrawn from its agent, a
+  // connected one ends.
+  absl::Status Abandon(absl::string_view call_id, absl::Time now);
+  // A connected call ended; the agent goes to wrap-up per the call's queue.
+  absl::Status EndCall(absl::string_view call_id, absl::Time now);
+
+  // Agents.
+  absl::Status Login(const AgentSpec& spec, absl::Time now);
+  absl::Status Logout(absl::string_view agent_id, absl::Time now);
+  absl::Status SetReady(absl::string_view agent_id, absl::Time now);
+  absl::Status SetNotReady(absl::string_view agent_id, absl::string_view reason, absl::Time now);
+  absl::Status EndWrapUp(absl::string_view agent_id, absl::Time now);
+
+  // Swaps in a new policy; waiting calls keep their arrival and are re-escalated under it.
+  // FAILED_PRECONDITION (nothing changes) when it drops a queue, skill or language that live
+  // calls use.
+  absl::Status ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy, absl::Time now);
+
+  // Runs every timer due at or before `now`.
+  void AdvanceTo(absl::Time now);
+  // When the router next needs AdvanceTo, if ever.
+  std::optional<absl::Time> NextWakeup();
+  // The decisions made since the last call, in order.
+  std::vector<Decision> TakeDecisions();
+
+  std::optional<CallView> FindCall(absl::string_view call_id) const;
+  std::optional<AgentView> FindAgent(absl::string_view agent_id) const;
+  absl::StatusOr<QueueView> Queue(absl::string_view queue) const;
+  const CompiledPolicy& policy() const { return *policy_; }
+  size_t calls_waiting() const { return waiting_count_; }
+  size_t call_count() const { return call_ids_.size(); }
+  size_t agent_count() const { return agent_ids_.size(); }
+
+ private:
+  // Order of a queue's waiting calls: best first. rank = priority - aging * arrival, so a queue's
+  // order never changes with time; score at time t = rank + aging * t.
+  struct WaitingKey {
+    double rank_desc;  // -rank
+    int64_t arrived_us;
+    uint64_t seq;
+    CallSlot slot;
+    friend auto operator<=>(const WaitingKey&, const WaitingKey&) = default;
+  };
+  // Order of a queue's available agents by its strategy: first is chosen first.
+  struct AgentKey {
+    int64_t primary;
+    int64_t secondary;
+    AgentSlot slot;
+    friend auto operator<=>(const AgentKey&, const AgentKey&) = default;
+  };
+
+  struct Call {
+    std::string id;
+    uint64_t seq = 0;
+    CallState state = CallState::kWaiting;
+    QueueId queue = 0;
+    Channel channel = Channel::kVoice;
+    std::vector<NamedSkill> extra_skill_names;
+    SkillSet extra_skills;
+    int call_priority = 0;
+    std::string tier;
+    int raised_priority = 0;
+    std::string language;
+    int language_bit = -1;
+    std::string preferred_agent;
+    AgentSlot preferred_slot = kNoSlot;   // exclusive while preferred_until > now
+    absl::Time preferred_until = absl::InfinitePast();
+    std::vector<std::pair<std::string, std::string>> attributes;
+    absl::Time arrived;
+    absl::Time entered_queue;
+    int next_step = 0;                    // escalation steps of this queue fired so far
+    int8_t skill_floor = kMaxProficiency; // relax_skill_floor lowers it
+    AgentSlot agent = kNoSlot;
+    WaitingKey key{};
+  };
+
+  struct Agent {
+    std::string id;
+    uint64_t login_seq = 0;
+    std::vector<NamedSkill> skill_names;
+    std::vector<std::string> language_names;
+    std::vector<std::string> queue_names;
+    std::vector<int8_t> proficiency;   // by SkillId; 0 = does not have it
+    uint64_t language_mask = 0;
+    std::array<uint32_t, kChannelCount> capacity{};
+    std::array<uint32_t, kChannelCount> load{};
+    bool ready = false;
+    std::string not_ready_reason;
+    CallSlot offered_call = kNoSlot;
+    std::vector<CallSlot> calls;       // connected
+    absl::Time unavailable_until = absl::InfinitePast();
+    bool wrapping_up = false;
+    absl::Time idle_since;
+    uint64_t handled = 0;
+    uint32_t missed_in_a_row = 0;
+    uint64_t random_key = 0;
+    std::vector<QueueId> queues;       // member of
+    std::vector<std::pair<QueueId, AgentKey>> indexed;  // where it sits in available_
+  };
+
+  // Per call slot: one epoch per timer kind, kept across slot reuse so stale timers stay stale.
+  struct CallEpochs {
+    uint64_t offer = 0, escalation = 0, max_wait = 0, preferred = 0;
+  };
+
+  absl::Time Advance(absl::Time now);
+  void RunTimer(const Timer& timer);
+
+  // Matching.
+  bool Eligible(const Call& call, const Agent& agent) const;
+  bool CanTake(const Agent& agent, Channel channel) const;
+  bool IsMember(const Agent& agent, QueueId queue) const;
+  bool ReservedForOther(const Call& call, AgentSlot agent) const;
+  AgentSlot FindAgentFor(CallSlot call);
+  void TryRouteCall(CallSlot call);
+  void TryServeAgent(AgentSlot agent);
+  void Offer(CallSlot call, AgentSlot agent);
+
+  // Queue and index upkeep.
+  WaitingKey KeyFor(const Call& call, CallSlot slot) const;
+  void InsertWaiting(CallSlot slot);
+  void EraseWaiting(CallSlot slot);
+  AgentKey AgentKeyFor(const Agent& agent, AgentSlot slot, const CompiledQueue& queue) const;
+  void Unindex(AgentSlot slot);
+  void Index(AgentSlot slot);
+  void Reindex(AgentSlot slot) { Unindex(slot); Index(slot); }
+  void ComputeMembership(AgentSlot slot);
+  absl::Status ResolveAgentSkills(Agent& agent, const CompiledPolicy& policy, bool strict) const;
+
+  // Call life cycle.
+  void StartQueueStint(CallSlot slot);
+  void ApplyDueSteps(CallSlot slot);
+  bool ApplyStep(CallSlot slot, const EscalationStep& step);
+  void ScheduleNextStep(CallSlot slot);
+  void FailOffer(CallSlot slot, bool rejected, bool cancel_at_switch);
+  void ReturnToQueue(CallSlot slot);
+  void SendToFallback(CallSlot slot, const std::string& target, const char* reason);
+  void FreeCall(CallSlot slot);
+  void ReleaseAgentFromOffer(AgentSlot agent);
+  void SetUnavailableUntil(AgentSlot slot, absl::Time until, bool wrap_up);
+
+  absl::StatusOr<CallSlot> CallFor(absl::string_view call_id) const;
+  absl::StatusOr<AgentSlot> AgentFor(absl::string_view agent_id) const;
+  absl::StatusOr<CallSlot> OfferedCall(absl::string_view call_id, absl::string_view agent_id) const;
+  int EffectivePriority(const Call& call) const;
+  int Position(CallSlot slot) const;
+  AgentState StateOf(const Agent& agent) const;
+  void Emit(Decision decision);
+
+  std::shared_ptr<const CompiledPolicy> policy_;
+  absl::Time origin_;  // ranks are relative to it to keep doubles precise
+  absl::Time now_;
+
+  std::vector<Call> calls_;
+  std::vector<CallEpochs> call_epochs_;
+  std::vector<CallSlot> free_calls_;
+  absl::flat_hash_map<std::string, CallSlot> call_ids_;
+  uint64_t next_call_seq_ = 0;
+  size_t waiting_count_ = 0;
+
+  std::vector<Agent> agents_;
+  std::vector<uint64_t> agent_epochs_;
+  std::vector<bool> agent_live_;
+  std::vector<AgentSlot> free_agents_;
+  absl::flat_hash_map<std::string, AgentSlot> agent_ids_;
+  uint64_t next_login_seq_ = 0;
+
+  std::vector<absl::btree_set<WaitingKey>> waiting_;      // by QueueId
+  std::vector<absl::btree_set<AgentKey>> available_;      // by QueueId
+  std::vector<std::vector<AgentSlot>> members_;           // by QueueId
+  std::vector<uint64_t> round_robin_last_;                // by QueueId: login_seq chosen last
+
+  TimerQueue timers_;
+  std::mt19937_64 random_;
+  std::vector<Decision> decisions_;
+};
+
+}  // namespace acd::routing
+
+#endif  // ACD_ROUTING_ROUTER_H_
