@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace acd::routing {
@@ -41,6 +42,14 @@ size_t EditDistance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// Whole numbers exactly ("10000001"), others with enough digits to tell them apart.
+std::string Number(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) {
+    return absl::StrCat(static_cast<int64_t>(v));
+  }
+  return absl::StrFormat("%.10g", v);
+}
+
 // "; did you mean 'sales'?" or "; known: a, b, c" so the reader can fix a typo at once.
 std::string Suggest(const std::string& wrong, const std::vector<std::string>& known,
                     const char* what) {
@@ -48,13 +57,18 @@ std::string Suggest(const std::string& wrong, const std::vector<std::string>& kn
   const std::string* best = nullptr;
   size_t best_distance = 0;
   for (const std::string& k : known) {
+    if (k.empty()) continue;
     size_t d = EditDistance(wrong, k);
     if (best == nullptr || d < best_distance) best = &k, best_distance = d;
   }
   if (best_distance <= std::max<size_t>(2, wrong.size() / 3)) {
     return absl::StrCat("; did you mean '", *best, "'?");
   }
-  return absl::StrCat("; known ", what, ": ", absl::StrJoin(known, ", "));
+  std::vector<std::string> names;
+  for (const std::string& k : known) {
+    if (!k.empty() && std::find(names.begin(), names.end(), k) == names.end()) names.push_back(k);
+  }
+  return absl::StrCat("; known ", what, ": ", absl::StrJoin(names, ", "));
 }
 
 class Validator {
@@ -81,7 +95,8 @@ class Validator {
   void CheckRange(const std::string& path, double value, double low, double high,
                   const std::string& hint = "") {
     if (std::isnan(value) || value < low || value > high) {
-      Problem(path, absl::StrCat("must be between ", low, " and ", high, ", not ", value,
+      Problem(path, absl::StrCat("must be between ", Number(low), " and ", Number(high), ", not ",
+                                 Number(value),
                                  hint.empty() ? "" : "; ", hint));
     }
   }
@@ -120,7 +135,7 @@ class Validator {
       const std::string& code = policy_.languages(i);
       std::string path = absl::StrCat("languages[", i, "]");
       CheckName(path, code, "language");
-      if (!seen.insert(code).second) {
+      if (!code.empty() && !seen.insert(code).second) {
         Problem(path, absl::StrCat("language '", code, "' is listed twice; remove one"));
       }
     }
@@ -217,35 +232,41 @@ class Validator {
     CheckRange(path + ".service_level.threshold_seconds", sl.threshold_seconds(), 0, 86400);
     CheckRange(path + ".service_level.target_ratio", sl.target_ratio(), 0, 1);
     CheckRange(path + ".service_level.alert_ratio", sl.alert_ratio(), 0, 1);
-    if (sl.target_ratio() > 0 && sl.alert_ratio() > sl.target_ratio()) {
+    const double target = sl.target_ratio() > 0 ? sl.target_ratio() : 0.8;  // the default
+    const bool in_range = target <= 1 && sl.alert_ratio() >= 0 && sl.alert_ratio() <= 1;
+    if (in_range && sl.alert_ratio() > target) {
       Problem(path + ".service_level.alert_ratio",
-              absl::StrCat("queue '", q.name(), "': the alert value (", sl.alert_ratio(),
-                           ") must not be above the target (", sl.target_ratio(), ")"));
+              absl::StrCat("queue '", q.name(), "': the alert value (", Number(sl.alert_ratio()),
+                           ") must not be above the target (", Number(target),
+                           sl.target_ratio() > 0 ? ")" : ", the default)"));
     }
   }
 
   void CheckEscalation(const std::string& path, const Queue& q) {
     const std::string in = absl::StrCat("queue '", q.name(), "': ");
-    double previous = 0;
+    double latest = 0;      // the latest after_seconds so far
+    int latest_step = -1;   // and the step that set it
     int leaving_step = -1;  // a step after which the call is no longer in this queue
     for (int s = 0; s < q.escalation_size(); ++s) {
       const EscalationStep& step = q.escalation(s);
       const std::string at = absl::StrCat(path, ".escalation[", s, "]");
-      if (step.after_seconds() <= 0) {
-        Problem(at + ".after_seconds", absl::StrCat(in, "escalation step ", s + 1,
-                                                    ": after_seconds must be > 0"));
-      } else if (s > 0 && step.after_seconds() <= previous) {
+      const double after = step.after_seconds();
+      if (!(after > 0) || after > kMaxStepSeconds) {  // also refuses NaN
         Problem(at + ".after_seconds",
-                absl::StrCat(in, "escalation step ", s + 1, ": after_seconds must be > step ", s,
-                             "'s (", previous, "), not ", step.after_seconds()));
+                absl::StrCat(in, "escalation step ", s + 1, ": after_seconds must be > 0 and at most ",
+                             Number(kMaxStepSeconds), ", not ", Number(after)));
+      } else if (latest_step >= 0 && after <= latest) {
+        Problem(at + ".after_seconds",
+                absl::StrCat(in, "escalation step ", s + 1, ": after_seconds must be > step ",
+                             latest_step + 1, "'s (", Number(latest), "), not ", Number(after)));
       }
       if (q.max_wait_seconds() > 0 && step.after_seconds() >= q.max_wait_seconds()) {
         Problem(at + ".after_seconds",
-                absl::StrCat(in, "escalation step ", s + 1, " at ", step.after_seconds(),
-                             " s never fires: max_wait_seconds (", q.max_wait_seconds(),
+                absl::StrCat(in, "escalation step ", s + 1, " at ", Number(step.after_seconds()),
+                             " s never fires: max_wait_seconds (", Number(q.max_wait_seconds()),
                              ") sends the call to the fallback first"));
       }
-      previous = std::max(previous, step.after_seconds());
+      if (after > latest) latest = after, latest_step = s;
       if (leaving_step >= 0) {
         Problem(at, absl::StrCat(in, "escalation step ", s + 1, " never fires: step ",
                                  leaving_step + 1, " already moves the call out of the queue"));
@@ -353,12 +374,11 @@ class Validator {
     enum Mark { kUnseen, kOnPath, kDone };
     absl::flat_hash_map<std::string, Mark> mark;
     std::vector<std::string> path;
-    bool reported = false;
     std::function<void(const std::string&)> visit = [&](const std::string& queue) {
       mark[queue] = kOnPath;
       path.push_back(queue);
       for (const std::string& next : overflow_edges_[queue]) {
-        if (mark[next] == kOnPath && !reported) {
+        if (mark[next] == kOnPath) {  // each back edge closes one loop: report them all
           auto start = std::find(path.begin(), path.end(), next);
           std::vector<std::string> loop(start, path.end());
           loop.push_back(next);
@@ -366,7 +386,6 @@ class Validator {
                   absl::StrCat("overflow loop: ", absl::StrJoin(loop, " -> "),
                                "; a call would bounce between these queues forever, so end the "
                                "chain in a queue without overflow or with a fallback step"));
-          reported = true;
         } else if (mark[next] == kUnseen) {
           visit(next);
         }

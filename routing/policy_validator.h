@@ -17,6 +17,7 @@ inline constexpr int kMaxSkills = 1024;
 inline constexpr int kMaxLanguages = 64;
 inline constexpr int kMaxQueues = 4096;
 inline constexpr int kMaxPriority = 1000;
+inline constexpr double kMaxStepSeconds = 7 * 86400;
 
 std::vector<PolicyProblem> ValidatePolicy(const acd::v1::Policy& policy);
 

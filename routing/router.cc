@@ -56,33 +56,26 @@ absl::Time Router::Advance(absl::Time now) {
 
 void Router::AdvanceTo(absl::Time now) { Advance(now); }
 
-std::optional<absl::Time> Router::NextWakeup() {
-  // Drop timers already cancelled so the caller is not woken for nothing.
-  while (!timers_.empty()) {
-    const Timer& t = timers_.Top();
-    bool live = false;
-    if (t.kind == TimerKind::kAgentAvailable) {
-      live = t.slot < agent_epochs_.size() && agent_epochs_[t.slot] == t.epoch;
-    } else if (t.slot < call_epochs_.size()) {
-      const CallEpochs& e = call_epochs_[t.slot];
-      switch (t.kind) {
-        case TimerKind::kOfferTimeout: live = e.offer == t.epoch; break;
-        case TimerKind::kEscalationStep: live = e.escalation == t.epoch; break;
-        case TimerKind::kMaxWait: live = e.max_wait == t.epoch; break;
-        case TimerKind::kPreferredAgentEnd: live = e.preferred == t.epoch; break;
-        case TimerKind::kAgentAvailable: break;
-      }
-    }
-    if (live) return t.due;
-    timers_.PopEarliest();
-  }
-  return std::nullopt;
+std::optional<absl::Time> Router::NextWakeup() { return timers_.Earliest(); }
+
+void Router::ScheduleCallTimer(CallSlot slot, TimerKind kind, absl::Time due) {
+  TimerHandle& handle = calls_[slot].timers[static_cast<int>(kind)];
+  timers_.Cancel(&handle);
+  handle = timers_.Schedule(due, kind, slot);
+}
+
+void Router::CancelCallTimer(CallSlot slot, TimerKind kind) {
+  timers_.Cancel(&calls_[slot].timers[static_cast<int>(kind)]);
+}
+
+void Router::CancelCallTimers(CallSlot slot) {
+  for (TimerHandle& handle : calls_[slot].timers) timers_.Cancel(&handle);
 }
 
 void Router::RunTimer(const Timer& timer) {
   if (timer.kind == TimerKind::kAgentAvailable) {
-    if (timer.slot >= agents_.size() || agent_epochs_[timer.slot] != timer.epoch) return;
     Agent& agent = agents_[timer.slot];
+    agent.available_timer = TimerHandle{};
     if (agent.wrapping_up && agent.load == std::array<uint32_t, kChannelCount>{}) {
       agent.idle_since = now_;
     }
@@ -91,24 +84,23 @@ void Router::RunTimer(const Timer& timer) {
     TryServeAgent(timer.slot);
     return;
   }
-  if (timer.slot >= calls_.size()) return;
-  const CallEpochs& epochs = call_epochs_[timer.slot];
   Call& call = calls_[timer.slot];
+  call.timers[static_cast<int>(timer.kind)] = TimerHandle{};
   switch (timer.kind) {
     case TimerKind::kOfferTimeout:
-      if (epochs.offer != timer.epoch || call.state != CallState::kOffered) return;
+      if (call.state != CallState::kOffered) Crash("offer timeout of a call not offered");
       FailOffer(timer.slot, /*rejected=*/false, /*cancel_at_switch=*/true);
       return;
     case TimerKind::kEscalationStep:
-      if (epochs.escalation != timer.epoch || call.state != CallState::kWaiting) return;
+      if (call.state != CallState::kWaiting) return;  // offered: caught up if it fails
       ApplyDueSteps(timer.slot);
       return;
     case TimerKind::kMaxWait:
-      if (epochs.max_wait != timer.epoch || call.state != CallState::kWaiting) return;
+      if (call.state != CallState::kWaiting) return;  // offered: caught up if it fails
       SendToFallback(timer.slot, policy_->queues[call.queue].fallback, "max_wait");
       return;
     case TimerKind::kPreferredAgentEnd:
-      if (epochs.preferred != timer.epoch || call.state != CallState::kWaiting) return;
+      if (call.state != CallState::kWaiting) return;  // offered: caught up if it fails
       call.preferred_slot = kNoSlot;
       TryRouteCall(timer.slot);
       return;
@@ -215,7 +207,8 @@ AgentSlot Router::FindAgentFor(CallSlot slot) {
 }
 
 void Router::TryRouteCall(CallSlot slot) {
-  if (calls_[slot].state != CallState::kWaiting) return;
+  // The slot may have been freed by the step that led here (a fallback, say).
+  if (calls_[slot].id.empty() || calls_[slot].state != CallState::kWaiting) return;
   AgentSlot agent = FindAgentFor(slot);
   if (agent != kNoSlot) Offer(slot, agent);
 }
@@ -229,18 +222,21 @@ void Router::TryServeAgent(AgentSlot agent_slot) {
   for (QueueId q : agent.queues) {
     const CompiledQueue& queue = policy_->queues[q];
     if (!CanTake(agent, queue.channel)) continue;
-    for (const WaitingKey& key : waiting_[q]) {
-      const Call& call = calls_[key.slot];
-      if (ReservedForOther(call, agent_slot) || !Eligible(call, agent)) continue;
-      const double score = -key.rank_desc + queue.aging_per_second * now_s;
-      if (best == kNoSlot || score > best_score ||
-          (score == best_score && std::pair(key.arrived_us, key.seq) <
-                                      std::pair(calls_[best].key.arrived_us, calls_[best].key.seq))) {
-        best = key.slot;
-        best_score = score;
+    waiting_[q].ForEachServable(agent.language_mask, [&](const WaitingCalls::Partition& calls) {
+      for (const WaitingKey& key : calls) {
+        const Call& call = calls_[key.slot];
+        if (ReservedForOther(call, agent_slot) || !Eligible(call, agent)) continue;
+        const double score = -key.rank_desc + queue.aging_per_second * now_s;
+        if (best == kNoSlot || score > best_score ||
+            (score == best_score &&
+             std::pair(key.arrived_us, key.seq) <
+                 std::pair(calls_[best].key.arrived_us, calls_[best].key.seq))) {
+          best = key.slot;
+          best_score = score;
+        }
+        break;  // the first eligible call is this partition's best for this agent
       }
-      break;  // the first eligible call is this queue's best for this agent
-    }
+    });
   }
   if (best != kNoSlot) Offer(best, agent_slot);
 }
@@ -252,8 +248,7 @@ void Router::Offer(CallSlot call_slot, AgentSlot agent_slot) {
   EraseWaiting(call_slot);
   call.state = CallState::kOffered;
   call.agent = agent_slot;
-  const uint64_t epoch = ++call_epochs_[call_slot].offer;
-  timers_.Schedule({now_ + queue.offer_timeout, TimerKind::kOfferTimeout, call_slot, epoch});
+  ScheduleCallTimer(call_slot, TimerKind::kOfferTimeout, now_ + queue.offer_timeout);
   Unindex(agent_slot);
   agent.offered_call = call_slot;
   if (queue.strategy == Strategy::kRoundRobin) round_robin_last_[call.queue] = agent.login_seq;
@@ -274,7 +269,7 @@ int Router::EffectivePriority(const Call& call) const {
   return queue.priority + call.call_priority + tier_boost + call.raised_priority;
 }
 
-Router::WaitingKey Router::KeyFor(const Call& call, CallSlot slot) const {
+WaitingKey Router::KeyFor(const Call& call, CallSlot slot) const {
   const CompiledQueue& queue = policy_->queues[call.queue];
   const double arrived_s = absl::ToDoubleSeconds(call.arrived - origin_);
   const double rank = EffectivePriority(call) - queue.aging_per_second * arrived_s;
@@ -286,13 +281,15 @@ void Router::InsertWaiting(CallSlot slot) {
   call.key = KeyFor(call, slot);
   call.state = CallState::kWaiting;
   call.agent = kNoSlot;
-  if (!waiting_[call.queue].insert(call.key).second) Crash("call inserted twice");
+  if (!waiting_[call.queue].Insert(call.key, call.language_bit)) Crash("call inserted twice");
   ++waiting_count_;
 }
 
 void Router::EraseWaiting(CallSlot slot) {
   const Call& call = calls_[slot];
-  if (waiting_[call.queue].erase(call.key) != 1) Crash("waiting call missing from its queue");
+  if (!waiting_[call.queue].Erase(call.key, call.language_bit)) {
+    Crash("waiting call missing from its queue");
+  }
   --waiting_count_;
 }
 
@@ -485,7 +482,6 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
   } else {
     slot = static_cast<CallSlot>(calls_.size());
     calls_.emplace_back();
-    call_epochs_.emplace_back();
   }
   call.id = spec.call_id;
   call.seq = next_call_seq_++;
@@ -518,16 +514,15 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
 void Router::StartQueueStint(CallSlot slot) {
   Call& call = calls_[slot];
   const CompiledQueue& queue = policy_->queues[call.queue];
-  CallEpochs& epochs = call_epochs_[slot];
   call.entered_queue = now_;
   call.next_step = 0;
   call.skill_floor = kMaxProficiency;
   ScheduleNextStep(slot);
-  ++epochs.max_wait;
+  CancelCallTimer(slot, TimerKind::kMaxWait);
   if (queue.max_wait != absl::InfiniteDuration()) {
-    timers_.Schedule({now_ + queue.max_wait, TimerKind::kMaxWait, slot, epochs.max_wait});
+    ScheduleCallTimer(slot, TimerKind::kMaxWait, now_ + queue.max_wait);
   }
-  ++epochs.preferred;
+  CancelCallTimer(slot, TimerKind::kPreferredAgentEnd);
   call.preferred_slot = kNoSlot;
   call.preferred_until = absl::InfinitePast();
   if (!call.preferred_agent.empty() && queue.preferred_agent_timeout > absl::ZeroDuration()) {
@@ -536,8 +531,7 @@ void Router::StartQueueStint(CallSlot slot) {
         Eligible(call, agents_[it->second])) {
       call.preferred_slot = it->second;
       call.preferred_until = now_ + queue.preferred_agent_timeout;
-      timers_.Schedule(
-          {call.preferred_until, TimerKind::kPreferredAgentEnd, slot, epochs.preferred});
+      ScheduleCallTimer(slot, TimerKind::kPreferredAgentEnd, call.preferred_until);
     }
   }
 }
@@ -545,10 +539,10 @@ void Router::StartQueueStint(CallSlot slot) {
 void Router::ScheduleNextStep(CallSlot slot) {
   const Call& call = calls_[slot];
   const CompiledQueue& queue = policy_->queues[call.queue];
-  const uint64_t epoch = ++call_epochs_[slot].escalation;
+  CancelCallTimer(slot, TimerKind::kEscalationStep);
   if (call.next_step < static_cast<int>(queue.escalation.size())) {
-    timers_.Schedule({call.entered_queue + queue.escalation[call.next_step].after,
-                      TimerKind::kEscalationStep, slot, epoch});
+    ScheduleCallTimer(slot, TimerKind::kEscalationStep,
+                      call.entered_queue + queue.escalation[call.next_step].after);
   }
 }
 
@@ -612,8 +606,7 @@ void Router::SendToFallback(CallSlot slot, const std::string& target, const char
 }
 
 void Router::FreeCall(CallSlot slot) {
-  CallEpochs& epochs = call_epochs_[slot];
-  ++epochs.offer, ++epochs.escalation, ++epochs.max_wait, ++epochs.preferred;
+  CancelCallTimers(slot);
   call_ids_.erase(calls_[slot].id);
   calls_[slot] = Call{};
   free_calls_.push_back(slot);
@@ -652,10 +645,7 @@ absl::Status Router::OfferAccepted(absl::string_view call_id, absl::string_view 
   Agent& agent = agents_[call.agent];
   const AgentSlot agent_slot = call.agent;
   call.state = CallState::kConnected;
-  ++call_epochs_[*slot].offer;
-  ++call_epochs_[*slot].escalation;
-  ++call_epochs_[*slot].max_wait;
-  ++call_epochs_[*slot].preferred;
+  CancelCallTimers(*slot);
   agent.offered_call = kNoSlot;
   agent.load[static_cast<int>(call.channel)]++;
   agent.calls.push_back(*slot);
@@ -690,7 +680,7 @@ void Router::FailOffer(CallSlot slot, bool rejected, bool cancel_at_switch) {
   Call& call = calls_[slot];
   const AgentSlot agent_slot = call.agent;
   Agent& agent = agents_[agent_slot];
-  ++call_epochs_[slot].offer;
+  CancelCallTimer(slot, TimerKind::kOfferTimeout);
   if (cancel_at_switch) {
     Emit({.kind = Decision::Kind::kCancelOffer, .call_id = call.id, .agent_id = agent.id,
           .queue = policy_->queues[call.queue].name, .reason = "no_answer"});
@@ -739,7 +729,8 @@ void Router::SetUnavailableUntil(AgentSlot slot, absl::Time until, bool wrap_up)
   }
   agent.unavailable_until = until;
   agent.wrapping_up = agent.wrapping_up || wrap_up;
-  timers_.Schedule({until, TimerKind::kAgentAvailable, slot, ++agent_epochs_[slot]});
+  timers_.Cancel(&agent.available_timer);
+  agent.available_timer = timers_.Schedule(until, TimerKind::kAgentAvailable, slot);
 }
 
 absl::Status Router::Abandon(absl::string_view call_id, absl::Time now) {
@@ -853,12 +844,10 @@ absl::Status Router::Login(const AgentSpec& spec, absl::Time now) {
   } else {
     slot = static_cast<AgentSlot>(agents_.size());
     agents_.emplace_back();
-    agent_epochs_.push_back(0);
     agent_live_.push_back(false);
   }
   agents_[slot] = std::move(agent);
   agent_live_[slot] = true;
-  ++agent_epochs_[slot];
   agent_ids_.emplace(spec.agent_id, slot);
   ComputeMembership(slot);
   Index(slot);
@@ -880,26 +869,26 @@ absl::Status Router::Logout(absl::string_view agent_id, absl::Time now) {
   // Calls waiting for this agent as their preferred one need not wait any longer.
   std::vector<CallSlot> to_reroute;
   for (QueueId q : agent.queues) {
-    for (const WaitingKey& key : waiting_[q]) {
+    waiting_[q].ForEach([&](const WaitingKey& key) {
       if (calls_[key.slot].preferred_slot == *slot) {
         calls_[key.slot].preferred_slot = kNoSlot;
         to_reroute.push_back(key.slot);
       }
-    }
+    });
     auto& list = members_[q];
     list.erase(std::remove(list.begin(), list.end(), *slot), list.end());
   }
   const CallSlot offered = agent.offered_call;
+  timers_.Cancel(&agent.available_timer);
   agent_ids_.erase(agent.id);
   agents_[*slot] = Agent{};
   agent_live_[*slot] = false;
-  ++agent_epochs_[*slot];
   free_agents_.push_back(*slot);
   if (offered != kNoSlot) {
     Emit({.kind = Decision::Kind::kCancelOffer, .call_id = calls_[offered].id,
           .agent_id = std::string(agent_id), .queue = policy_->queues[calls_[offered].queue].name,
           .reason = "agent_logged_out"});
-    ++call_epochs_[offered].offer;
+    CancelCallTimer(offered, TimerKind::kOfferTimeout);
     ReturnToQueue(offered);
   }
   for (CallSlot call : to_reroute) TryRouteCall(call);
@@ -949,7 +938,7 @@ absl::Status Router::EndWrapUp(absl::string_view agent_id, absl::Time now) {
   Unindex(*slot);
   agent.unavailable_until = now_;
   agent.wrapping_up = false;
-  ++agent_epochs_[*slot];
+  timers_.Cancel(&agent.available_timer);
   if (agent.calls.empty()) agent.idle_since = now_;
   Index(*slot);
   TryServeAgent(*slot);
@@ -1056,12 +1045,7 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
 // Views.
 
 int Router::Position(CallSlot slot) const {
-  const Call& call = calls_[slot];
-  const auto& set = waiting_[call.queue];
-  // Count from the call to the back: cheap for new arrivals, which sit near the back.
-  int behind = 0;
-  for (auto it = set.find(call.key); it != set.end(); ++it) ++behind;
-  return static_cast<int>(set.size()) - behind + 1;
+  return waiting_[calls_[slot].queue].Position(calls_[slot].key);
 }
 
 AgentState Router::StateOf(const Agent& agent) const {
@@ -1110,10 +1094,10 @@ absl::StatusOr<QueueView> Router::Queue(absl::string_view queue) const {
   QueueView view;
   view.queue = std::string(queue);
   view.calls_waiting = static_cast<int>(waiting_[*id].size());
-  for (const WaitingKey& key : waiting_[*id]) {
+  waiting_[*id].ForEach([&](const WaitingKey& key) {
     const absl::Time arrived = calls_[key.slot].arrived;
     if (!view.oldest_arrival || arrived < *view.oldest_arrival) view.oldest_arrival = arrived;
-  }
+  });
   for (AgentSlot a : members_[*id]) view.agents_by_state[static_cast<int>(StateOf(agents_[a]))]++;
   return view;
 }

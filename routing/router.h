@@ -31,6 +31,7 @@
 #include "routing/compiled_policy.h"
 #include "routing/timer_queue.h"
 #include "routing/types.h"
+#include "routing/waiting_calls.h"
 
 namespace acd::routing {
 
@@ -163,15 +164,6 @@ class Router {
   size_t agent_count() const { return agent_ids_.size(); }
 
  private:
-  // Order of a queue's waiting calls: best first. rank = priority - aging * arrival, so a queue's
-  // order never changes with time; score at time t = rank + aging * t.
-  struct WaitingKey {
-    double rank_desc;  // -rank
-    int64_t arrived_us;
-    uint64_t seq;
-    CallSlot slot;
-    friend auto operator<=>(const WaitingKey&, const WaitingKey&) = default;
-  };
   // Order of a queue's available agents by its strategy: first is chosen first.
   struct AgentKey {
     int64_t primary;
@@ -203,6 +195,7 @@ class Router {
     int8_t skill_floor = kMaxProficiency; // relax_skill_floor lowers it
     AgentSlot agent = kNoSlot;
     WaitingKey key{};
+    std::array<TimerHandle, kCallTimerKinds> timers{};  // by TimerKind
   };
 
   struct Agent {
@@ -225,13 +218,9 @@ class Router {
     uint64_t handled = 0;
     uint32_t missed_in_a_row = 0;
     uint64_t random_key = 0;
+    TimerHandle available_timer;       // wrap-up or cooldown end
     std::vector<QueueId> queues;       // member of
     std::vector<std::pair<QueueId, AgentKey>> indexed;  // where it sits in available_
-  };
-
-  // Per call slot: one epoch per timer kind, kept across slot reuse so stale timers stay stale.
-  struct CallEpochs {
-    uint64_t offer = 0, escalation = 0, max_wait = 0, preferred = 0;
   };
 
   absl::Time Advance(absl::Time now);
@@ -269,6 +258,9 @@ class Router {
   void FreeCall(CallSlot slot);
   void ReleaseAgentFromOffer(AgentSlot agent);
   void SetUnavailableUntil(AgentSlot slot, absl::Time until, bool wrap_up);
+  void ScheduleCallTimer(CallSlot slot, TimerKind kind, absl::Time due);
+  void CancelCallTimer(CallSlot slot, TimerKind kind);
+  void CancelCallTimers(CallSlot slot);
 
   absl::StatusOr<CallSlot> CallFor(absl::string_view call_id) const;
   absl::StatusOr<AgentSlot> AgentFor(absl::string_view agent_id) const;
@@ -283,20 +275,18 @@ class Router {
   absl::Time now_;
 
   std::vector<Call> calls_;
-  std::vector<CallEpochs> call_epochs_;
   std::vector<CallSlot> free_calls_;
   absl::flat_hash_map<std::string, CallSlot> call_ids_;
   uint64_t next_call_seq_ = 0;
   size_t waiting_count_ = 0;
 
   std::vector<Agent> agents_;
-  std::vector<uint64_t> agent_epochs_;
   std::vector<bool> agent_live_;
   std::vector<AgentSlot> free_agents_;
   absl::flat_hash_map<std::string, AgentSlot> agent_ids_;
   uint64_t next_login_seq_ = 0;
 
-  std::vector<absl::btree_set<WaitingKey>> waiting_;      // by QueueId
+  std::vector<WaitingCalls> waiting_;                     // by QueueId
   std::vector<absl::btree_set<AgentKey>> available_;      // by QueueId
   std::vector<std::vector<AgentSlot>> members_;           // by QueueId
   std::vector<uint64_t> round_robin_last_;                // by QueueId: login_seq chosen last

@@ -1,16 +1,17 @@
 // TimerQueue holds the router's deadlines (offer timeouts, escalation steps, max waits, preferred
-// agent windows, wrap-up and cooldown ends) in due-time order. Cancelling is lazy: each timer
-// carries the epoch of what it belongs to, and the router ignores timers whose epoch has moved on.
-//   timers.Schedule({due, TimerKind::kOfferTimeout, slot, epoch});
+// agent windows, wrap-up and cooldown ends) in due-time order. Cancelling is eager, so the queue
+// only ever holds live timers: its size is bounded by the calls and agents in the router, and a
+// wake-up time it reports always has something to do.
+//   TimerHandle h = timers.Schedule(due, TimerKind::kOfferTimeout, slot);
+//   timers.Cancel(&h);                       // the offer was answered
 //   while (auto t = timers.PopDue(now)) Handle(*t);
 #ifndef ACD_ROUTING_TIMER_QUEUE_H_
 #define ACD_ROUTING_TIMER_QUEUE_H_
 
 #include <cstdint>
 #include <optional>
-#include <queue>
-#include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/time/time.h"
 
 namespace acd::routing {
@@ -22,45 +23,56 @@ enum class TimerKind : uint8_t {
   kPreferredAgentEnd,  // call slot: the preferred agent's exclusive window ends
   kAgentAvailable,     // agent slot: wrap-up or offer cooldown ends
 };
+inline constexpr int kCallTimerKinds = 4;  // the kinds owned by a call
 
 struct Timer {
   absl::Time due;
+  uint64_t seq;  // unique; equal due times fire in scheduling order
   TimerKind kind;
   uint32_t slot;
-  uint64_t epoch;
-  uint64_t seq = 0;  // set by Schedule: equal due times fire in scheduling order
+};
+
+// Names a scheduled timer so its owner can cancel it; inactive when default-constructed.
+struct TimerHandle {
+  absl::Time due;
+  uint64_t seq = 0;
+  bool active() const { return seq != 0; }
 };
 
 class TimerQueue {
  public:
-  void Schedule(Timer timer) {
-    timer.seq = next_seq_++;
-    heap_.push(timer);
+  TimerHandle Schedule(absl::Time due, TimerKind kind, uint32_t slot) {
+    const uint64_t seq = next_seq_++;
+    timers_.insert(Timer{due, seq, kind, slot});
+    return TimerHandle{due, seq};
+  }
+  // Cancels the timer if it is still pending and leaves the handle inactive.
+  void Cancel(TimerHandle* handle) {
+    if (!handle->active()) return;
+    timers_.erase(Timer{handle->due, handle->seq, TimerKind::kOfferTimeout, 0});
+    *handle = TimerHandle{};
   }
   // The earliest timer due at or before `now`, removed from the queue.
   std::optional<Timer> PopDue(absl::Time now) {
-    if (heap_.empty() || heap_.top().due > now) return std::nullopt;
-    Timer t = heap_.top();
-    heap_.pop();
+    if (timers_.empty() || timers_.begin()->due > now) return std::nullopt;
+    Timer t = *timers_.begin();
+    timers_.erase(timers_.begin());
     return t;
   }
   std::optional<absl::Time> Earliest() const {
-    if (heap_.empty()) return std::nullopt;
-    return heap_.top().due;
+    if (timers_.empty()) return std::nullopt;
+    return timers_.begin()->due;
   }
-  void PopEarliest() { heap_.pop(); }
-  const Timer& Top() const { return heap_.top(); }
-  bool empty() const { return heap_.empty(); }
-  size_t size() const { return heap_.size(); }
+  size_t size() const { return timers_.size(); }
 
  private:
-  struct Later {
+  struct Earlier {
     bool operator()(const Timer& a, const Timer& b) const {
-      return a.due != b.due ? a.due > b.due : a.seq > b.seq;
+      return a.due != b.due ? a.due < b.due : a.seq < b.seq;
     }
   };
-  std::priority_queue<Timer, std::vector<Timer>, Later> heap_;
-  uint64_t next_seq_ = 0;
+  absl::btree_set<Timer, Earlier> timers_;
+  uint64_t next_seq_ = 1;
 };
 
 }  // namespace acd::routing

@@ -598,6 +598,47 @@ queues: [{name: q, skills: [{skill: s, min_proficiency: 1}]}]
   EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c2 en_agent"));
 }
 
+constexpr char kTwoLanguages[] = R"(
+skills: [{name: s}]
+languages: [en, es]
+queues: [{name: q, skills: [{skill: s, min_proficiency: 1}]}]
+)";
+
+CallSpec CallIn(std::string id, std::string language, int priority = 0) {
+  CallSpec spec = Call(std::move(id), "q", priority);
+  spec.language = std::move(language);
+  return spec;
+}
+
+TEST(Router, AnAgentSkipsCallsInLanguagesItLacksAndTakesTheBestItCanServe) {
+  Router router(PolicyFromYaml(kTwoLanguages), T(0));
+  ASSERT_TRUE(router.Enqueue(CallIn("es1", "es"), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(CallIn("es2", "es"), T(1)).ok());
+  ASSERT_TRUE(router.Enqueue(CallIn("en1", "en"), T(2)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("any", "q"), T(3)).ok());
+  AgentSpec english = Agent("english", {{"s", 1}});
+  english.languages = {"en"};
+  ASSERT_TRUE(router.Login(english, T(4)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer en1 english"));
+  AgentSpec both = Agent("both", {{"s", 1}});
+  both.languages = {"en", "es"};
+  ASSERT_TRUE(router.Login(both, T(5)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer es1 both"));
+}
+
+TEST(Router, PositionsCountCallsOfEveryLanguage) {
+  Router router(PolicyFromYaml(kTwoLanguages), T(0));
+  ASSERT_TRUE(router.Enqueue(CallIn("es1", "es"), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(CallIn("en1", "en"), T(1)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("any", "q"), T(2)).ok());
+  absl::StatusOr<EnqueueResult> urgent = router.Enqueue(CallIn("es2", "es", 100), T(3));
+  ASSERT_TRUE(urgent.ok());
+  EXPECT_EQ(urgent->position, 1);
+  EXPECT_EQ(router.FindCall("es1")->position, 2);
+  EXPECT_EQ(router.FindCall("en1")->position, 3);
+  EXPECT_EQ(router.FindCall("any")->position, 4);
+}
+
 TEST(Router, TierBoostRaisesACallsPriority) {
   Router router(PolicyFromYaml(R"(
 skills: [{name: s}]

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# acd.sh sets up a Debian 12 machine for acd (apt packages, idempotent), configures and builds
+# incrementally into build/, then runs what you ask for:
+#   ./acd.sh run [FLAGS]   build and run acd on the built-in policy (loopback only)
+#   ./acd.sh test          build and run the whole test suite through CTest
+#   ./acd.sh bench [ARGS]  build and run the routing benchmarks (Google Benchmark flags pass through)
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libasio-dev prometheus-cpp-dev libyaml-cpp-dev
+  libbenchmark-dev libgtest-dev libgmock-dev
+)
+JOBS=${ACD_JOBS:-2}
+
+say() { printf 'acd.sh: %s\n' "$*" >&2; }
+
+setup() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  say "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  if [ ! -f build/build.ninja ]; then
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  cmake --build build -j "$JOBS"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  run)
+    setup && build
+    # Until acdd lands (issue 3) this checks the built-in policy and describes it; the command
+    # stays the same when it starts the daemon on it.
+    exec build/bin/acdpolicy "$@"
+    ;;
+  test)
+    setup && build
+    exec ctest --test-dir build --output-on-failure -j "$JOBS" "$@"
+    ;;
+  bench)
+    setup && build
+    exec build/bin/routing_bench "$@"
+    ;;
+  *)
+    echo "usage: ./acd.sh run|test|bench [args]" >&2
+    exit 2
+    ;;
+esac
