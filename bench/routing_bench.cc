@@ -168,6 +168,18 @@ void ReportPercentiles(benchmark::State& state, std::vector<double>& nanos) {
   state.counters["max_us"] = nanos.back() / 1000;
 }
 
+// Runs `decision` once, timed: the sample goes to `nanos` and to the benchmark's manual time.
+template <typename Decision>
+auto TimeDecision(benchmark::State& state, std::vector<double>& nanos, Decision decision) {
+  const auto start = Clock::now();
+  auto result = decision();
+  const auto stop = Clock::now();
+  const double ns = std::chrono::duration<double, std::nano>(stop - start).count();
+  state.SetIterationTime(ns / 1e9);
+  nanos.push_back(ns);
+  return result;
+}
+
 void CallArrives(benchmark::State& state, const Scale& scale) {
   Center center(scale);
   Router& router = center.router();
@@ -178,12 +190,8 @@ void CallArrives(benchmark::State& state, const Scale& scale) {
     CallSpec call{.call_id = absl::StrCat("arrival", n++), .queue = center.SpareQueue(),
                   .language = "en"};
     const absl::Time now = center.Now();
-    const auto start = Clock::now();
-    absl::StatusOr<EnqueueResult> result = router.Enqueue(call, now);
-    const auto stop = Clock::now();
-    const double ns = std::chrono::duration<double, std::nano>(stop - start).count();
-    state.SetIterationTime(ns / 1e9);
-    nanos.push_back(ns);
+    absl::StatusOr<EnqueueResult> result =
+        TimeDecision(state, nanos, [&] { return router.Enqueue(call, now); });
     if (!result.ok() || result->disposition != EnqueueResult::Disposition::kOffered) {
       state.SkipWithError("the arriving call found no agent");
       break;
@@ -207,12 +215,8 @@ void AgentFrees(benchmark::State& state, const Scale& scale) {
     const std::string agent = center.RandomBusyAgent();
     const std::string call = center.CallOf(agent);
     const absl::Time now = center.Now();
-    const auto start = Clock::now();
-    absl::Status ended = router.EndCall(call, now);  // frees the agent, who takes the best call
-    const auto stop = Clock::now();
-    const double ns = std::chrono::duration<double, std::nano>(stop - start).count();
-    state.SetIterationTime(ns / 1e9);
-    nanos.push_back(ns);
+    // Ending the call frees the agent, who takes the best call of all its queues.
+    absl::Status ended = TimeDecision(state, nanos, [&] { return router.EndCall(call, now); });
     Center::Check(ended);
     // Untimed: the agent accepts, and a new caller replaces the one just served.
     const bool offered = router.FindAgent(agent)->state == AgentState::kReserved;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace acd::routing {
 
@@ -27,6 +28,10 @@ std::string FormatPolicyProblem(const PolicyProblem& problem, const std::string&
 // INVALID_ARGUMENT listing every problem on its own line; OK when there are none.
 absl::Status PolicyProblemsToStatus(const std::vector<PolicyProblem>& problems,
                                     const std::string& file_name = "");
+
+// Optimal string alignment distance, case-insensitive, for "did you mean ...?" suggestions: a
+// swapped pair of letters ("stratgey") counts as one edit, the most common typo in a policy file.
+int EditDistance(absl::string_view a, absl::string_view b);
 
 }  // namespace acd::routing
 

@@ -27,21 +27,6 @@ bool IsGoodName(const std::string& name) {
   });
 }
 
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 // Whole numbers exactly ("10000001"), others with enough digits to tell them apart.
 std::string Number(double v) {
   if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) {
@@ -58,7 +43,7 @@ std::string Suggest(const std::string& wrong, const std::vector<std::string>& kn
   size_t best_distance = 0;
   for (const std::string& k : known) {
     if (k.empty()) continue;
-    size_t d = EditDistance(wrong, k);
+    size_t d = static_cast<size_t>(EditDistance(wrong, k));
     if (best == nullptr || d < best_distance) best = &k, best_distance = d;
   }
   if (best_distance <= std::max<size_t>(2, wrong.size() / 3)) {
@@ -202,6 +187,13 @@ class Validator {
     const std::string path = absl::StrCat("queues[", index, "]");
     const std::string& name = q.name();
     const std::string in = absl::StrCat("queue '", name, "': ");
+    if (!acd::v1::Channel_IsValid(q.channel())) {
+      Problem(path + ".channel", absl::StrCat(in, "unknown channel number ", q.channel(),
+                                              "; use voice, chat, email, sms, social or video"));
+    }
+    if (!acd::v1::Strategy_IsValid(q.strategy())) {
+      Problem(path + ".strategy", absl::StrCat(in, "unknown strategy number ", q.strategy()));
+    }
     CheckRequirements(path + ".skills", q.skills(), name);
     CheckRange(path + ".preferred_agent.timeout_seconds", q.preferred_agent().timeout_seconds(), 0,
                3600);
@@ -413,7 +405,7 @@ class Validator {
     for (int i = 0; i < rules.max_capacity_size(); ++i) {
       const auto& c = rules.max_capacity(i);
       std::string at = absl::StrCat("agent_rules.max_capacity[", i, "]");
-      if (c.channel() == acd::v1::CHANNEL_UNSPECIFIED) {
+      if (c.channel() == acd::v1::CHANNEL_UNSPECIFIED || !acd::v1::Channel_IsValid(c.channel())) {
         Problem(at + ".channel", "name the channel (voice, chat, email, sms, social, video)");
       } else if (!seen.insert(c.channel()).second) {
         Problem(at + ".channel", "this channel's capacity is set twice; keep one");

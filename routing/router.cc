@@ -97,7 +97,7 @@ void Router::RunTimer(const Timer& timer) {
       return;
     case TimerKind::kMaxWait:
       if (call.state != CallState::kWaiting) return;  // offered: caught up if it fails
-      SendToFallback(timer.slot, policy_->queues[call.queue].fallback, "max_wait");
+      ApplyDueSteps(timer.slot);                       // sends the call to the fallback
       return;
     case TimerKind::kPreferredAgentEnd:
       if (call.state != CallState::kWaiting) return;  // offered: caught up if it fails
@@ -157,7 +157,8 @@ bool Router::Eligible(const Call& call, const Agent& agent) const {
   }
   if (meets_queue_skills) return true;
   // Alternative skill sets unlocked by the escalation steps fired so far.
-  for (int s = 0; s < call.next_step; ++s) {
+  const int fired = std::min<int>(call.next_step, static_cast<int>(queue.escalation.size()));
+  for (int s = 0; s < fired; ++s) {
     const EscalationStep& step = queue.escalation[s];
     if (step.action != EscalationStep::Action::kAddAlternativeSkills) continue;
     bool meets = true;
@@ -172,14 +173,22 @@ bool Router::Eligible(const Call& call, const Agent& agent) const {
   return false;
 }
 
+// The call is still held for its preferred agent: the window is open and the agent who was in that
+// slot when the call arrived is still logged in there.
+bool Router::PreferredAgentHolds(const Call& call) const {
+  return call.preferred_slot != kNoSlot && now_ < call.preferred_until &&
+         agent_live_[call.preferred_slot] &&
+         agents_[call.preferred_slot].login_seq == call.preferred_login;
+}
+
 bool Router::ReservedForOther(const Call& call, AgentSlot agent) const {
-  return call.preferred_slot != kNoSlot && call.preferred_slot != agent && now_ < call.preferred_until;
+  return call.preferred_slot != agent && PreferredAgentHolds(call);
 }
 
 AgentSlot Router::FindAgentFor(CallSlot slot) {
   const Call& call = calls_[slot];
   const CompiledQueue& queue = policy_->queues[call.queue];
-  if (call.preferred_slot != kNoSlot && now_ < call.preferred_until) {
+  if (PreferredAgentHolds(call)) {
     const Agent& preferred = agents_[call.preferred_slot];
     if (CanTake(preferred, queue.channel) && IsMember(preferred, call.queue) &&
         Eligible(call, preferred)) {
@@ -192,9 +201,9 @@ AgentSlot Router::FindAgentFor(CallSlot slot) {
   auto start = available.begin();
   if (queue.strategy == Strategy::kRoundRobin) {
     start = available.lower_bound(
-        AgentKey{static_cast<int64_t>(round_robin_last_[call.queue] + 1), 0, 0});
+        AgentKey{0, static_cast<int64_t>(round_robin_last_[call.queue] + 1), 0, 0});
   } else if (queue.strategy == Strategy::kRandom) {
-    start = available.lower_bound(AgentKey{static_cast<int64_t>(random_() >> 1), 0, 0});
+    start = available.lower_bound(AgentKey{0, static_cast<int64_t>(random_() >> 1), 0, 0});
   }
   // From `start` to the end, then wrap around to it (a no-op wrap for the ordered strategies).
   for (auto it = start; it != available.end(); ++it) {
@@ -296,20 +305,22 @@ void Router::EraseWaiting(CallSlot slot) {
 Router::AgentKey Router::AgentKeyFor(const Agent& agent, AgentSlot slot,
                                      const CompiledQueue& queue) const {
   const int64_t idle = Micros(agent.idle_since);
+  const int64_t load = agent.load[static_cast<int>(queue.channel)];
   switch (queue.strategy) {
     case Strategy::kLongestIdle:
-      return {idle, static_cast<int64_t>(agent.login_seq), slot};
+      return {load, idle, static_cast<int64_t>(agent.login_seq), slot};
     case Strategy::kMostProficient: {
       int64_t sum = 0;
       for (const SkillLevel& s : queue.skills) sum += agent.proficiency[s.skill];
-      return {-sum, idle, slot};
+      return {load, -sum, idle, slot};
     }
     case Strategy::kFewestCalls:
-      return {static_cast<int64_t>(agent.handled), idle, slot};
+      return {load, static_cast<int64_t>(agent.handled), idle, slot};
+    // Rotation and random draws spread calls on their own; they key on login order or the draw.
     case Strategy::kRoundRobin:
-      return {static_cast<int64_t>(agent.login_seq), 0, slot};
+      return {0, static_cast<int64_t>(agent.login_seq), 0, slot};
     case Strategy::kRandom:
-      return {static_cast<int64_t>(agent.random_key >> 1), static_cast<int64_t>(agent.login_seq),
+      return {0, static_cast<int64_t>(agent.random_key >> 1), static_cast<int64_t>(agent.login_seq),
               slot};
   }
   Crash("unknown strategy");
@@ -348,7 +359,7 @@ void Router::ComputeMembership(AgentSlot slot) {
   agent.queues.clear();
   for (const CompiledQueue& queue : policy_->queues) {
     if (agent.capacity[static_cast<int>(queue.channel)] == 0) continue;
-    if (!agent.queue_names.empty() &&
+    if (agent.narrowed &&
         std::find(agent.queue_names.begin(), agent.queue_names.end(), queue.name) ==
             agent.queue_names.end()) {
       continue;
@@ -464,16 +475,6 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
                        " bytes; at most ", policy_->limits.max_attribute_bytes));
     }
   }
-  if (waiting_count_ >= policy_->limits.max_calls_waiting) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "acd holds its limit of ", policy_->limits.max_calls_waiting, " waiting calls"));
-  }
-  if (queue.max_queue_length > 0 && waiting_[*queue_id].size() >= queue.max_queue_length) {
-    // Full: the call never joins; the switch sends it to the queue's fallback.
-    Emit({.kind = Decision::Kind::kSendToFallback, .call_id = spec.call_id,
-          .queue = queue.name, .target = queue.fallback, .reason = "queue_full"});
-    return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
-  }
 
   CallSlot slot;
   if (!free_calls_.empty()) {
@@ -496,41 +497,52 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
   call.arrived = now_;
   calls_[slot] = std::move(call);
   call_ids_.emplace(spec.call_id, slot);
-  StartQueueStint(slot);
+  StartQueueStint(slot, now_);
   InsertWaiting(slot);
   TryRouteCall(slot);
-
-  EnqueueResult result;
   if (calls_[slot].state == CallState::kOffered) {
-    result.disposition = EnqueueResult::Disposition::kOffered;
-  } else {
-    result.position = Position(slot);
+    return EnqueueResult{EnqueueResult::Disposition::kOffered, 0, ""};
   }
-  return result;
+  // No agent free: only now do the limits on waiting calls apply.
+  if (waiting_count_ > policy_->limits.max_calls_waiting) {
+    EraseWaiting(slot);
+    FreeCall(slot);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "acd holds its limit of ", policy_->limits.max_calls_waiting, " waiting calls"));
+  }
+  if (queue.max_queue_length > 0 && waiting_[*queue_id].size() > queue.max_queue_length) {
+    // Full: the call does not join; the switch sends it to the queue's fallback.
+    SendToFallback(slot, queue.fallback, "queue_full");
+    return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
+  }
+  return EnqueueResult{EnqueueResult::Disposition::kQueued, Position(slot), ""};
 }
 
-// A call starts (or, after overflow, restarts) its time in a queue: escalation steps, max wait
-// and the preferred-agent window are counted from now.
-void Router::StartQueueStint(CallSlot slot) {
+// A call starts (or, after overflow or a reload, restarts) its time in a queue at `entered`:
+// escalation steps, max wait and the preferred-agent window count from then. Deadlines already
+// past fire at the next timer run.
+void Router::StartQueueStint(CallSlot slot, absl::Time entered) {
   Call& call = calls_[slot];
   const CompiledQueue& queue = policy_->queues[call.queue];
-  call.entered_queue = now_;
+  call.entered_queue = entered;
   call.next_step = 0;
   call.skill_floor = kMaxProficiency;
+  call.raised_priority = 0;
   ScheduleNextStep(slot);
   CancelCallTimer(slot, TimerKind::kMaxWait);
   if (queue.max_wait != absl::InfiniteDuration()) {
-    ScheduleCallTimer(slot, TimerKind::kMaxWait, now_ + queue.max_wait);
+    ScheduleCallTimer(slot, TimerKind::kMaxWait, entered + queue.max_wait);
   }
   CancelCallTimer(slot, TimerKind::kPreferredAgentEnd);
   call.preferred_slot = kNoSlot;
   call.preferred_until = absl::InfinitePast();
-  if (!call.preferred_agent.empty() && queue.preferred_agent_timeout > absl::ZeroDuration()) {
+  if (!call.preferred_agent.empty() && entered + queue.preferred_agent_timeout > now_) {
     auto it = agent_ids_.find(call.preferred_agent);
     if (it != agent_ids_.end() && IsMember(agents_[it->second], call.queue) &&
         Eligible(call, agents_[it->second])) {
       call.preferred_slot = it->second;
-      call.preferred_until = now_ + queue.preferred_agent_timeout;
+      call.preferred_login = agents_[it->second].login_seq;
+      call.preferred_until = entered + queue.preferred_agent_timeout;
       ScheduleCallTimer(slot, TimerKind::kPreferredAgentEnd, call.preferred_until);
     }
   }
@@ -546,18 +558,27 @@ void Router::ScheduleNextStep(CallSlot slot) {
   }
 }
 
-// Applies, in order, every escalation step whose time has come, then reschedules. A waiting call
-// only: steps that fall due while the call is offered apply if the offer fails.
+// Catches a waiting call up on everything due by now, in time order: escalation steps and the
+// queue's max wait (steps that fell due while the call was ringing apply when the offer fails).
+// Then reschedules, and routes the call if a step widened who may take it.
 void Router::ApplyDueSteps(CallSlot slot) {
   bool widened = false;
   while (true) {
     Call& call = calls_[slot];
     const CompiledQueue& queue = policy_->queues[call.queue];
-    if (call.next_step >= static_cast<int>(queue.escalation.size())) break;
+    const absl::Time max_wait_at = call.entered_queue + queue.max_wait;
+    const absl::Time step_at =
+        call.next_step < static_cast<int>(queue.escalation.size())
+            ? call.entered_queue + queue.escalation[call.next_step].after
+            : absl::InfiniteFuture();
+    if (max_wait_at <= now_ && max_wait_at <= step_at) {
+      SendToFallback(slot, queue.fallback, "max_wait");
+      return;
+    }
+    if (step_at > now_) break;
     const EscalationStep& step = queue.escalation[call.next_step];
-    if (call.entered_queue + step.after > now_) break;
     ++call.next_step;
-    if (!ApplyStep(slot, step)) return;  // the call left this queue (overflow or fallback)
+    if (!ApplyStep(slot, step, step_at)) return;  // the call left this queue (overflow or fallback)
     widened = true;
   }
   ScheduleNextStep(slot);
@@ -565,7 +586,7 @@ void Router::ApplyDueSteps(CallSlot slot) {
 }
 
 // Returns false when the step moved the call out of its queue.
-bool Router::ApplyStep(CallSlot slot, const EscalationStep& step) {
+bool Router::ApplyStep(CallSlot slot, const EscalationStep& step, absl::Time due) {
   Call& call = calls_[slot];
   switch (step.action) {
     case EscalationStep::Action::kRelaxSkillFloor:
@@ -582,10 +603,11 @@ bool Router::ApplyStep(CallSlot slot, const EscalationStep& step) {
       const std::string from = policy_->queues[call.queue].name;
       EraseWaiting(slot);
       call.queue = step.overflow_queue;
-      StartQueueStint(slot);
+      StartQueueStint(slot, due);  // the new queue's clock starts when the step fell due
       InsertWaiting(slot);
       Emit({.kind = Decision::Kind::kCallOverflowed, .call_id = call.id,
             .queue = policy_->queues[call.queue].name, .from_queue = from});
+      ApplyDueSteps(slot);  // catches up in the new queue when the step was applied late
       TryRouteCall(slot);
       return false;
     }
@@ -704,13 +726,7 @@ void Router::FailOffer(CallSlot slot, bool rejected, bool cancel_at_switch) {
 
 // Back to the call's own place (its key is unchanged), catching up on steps that fell due meanwhile.
 void Router::ReturnToQueue(CallSlot slot) {
-  Call& call = calls_[slot];
   InsertWaiting(slot);
-  const CompiledQueue& queue = policy_->queues[call.queue];
-  if (now_ >= call.entered_queue + queue.max_wait) {
-    SendToFallback(slot, queue.fallback, "max_wait");
-    return;
-  }
   ApplyDueSteps(slot);
   TryRouteCall(slot);
 }
@@ -813,6 +829,7 @@ absl::Status Router::Login(const AgentSpec& spec, absl::Time now) {
   agent.skill_names = spec.skills;
   agent.language_names = spec.languages;
   agent.queue_names = spec.queues;
+  agent.narrowed = !spec.queues.empty();
   if (absl::Status s = ResolveAgentSkills(agent, *policy_, /*strict=*/true); !s.ok()) return s;
   for (const std::string& name : spec.queues) {
     if (!policy_->FindQueue(name)) {
@@ -889,6 +906,7 @@ absl::Status Router::Logout(absl::string_view agent_id, absl::Time now) {
           .agent_id = std::string(agent_id), .queue = policy_->queues[calls_[offered].queue].name,
           .reason = "agent_logged_out"});
     CancelCallTimer(offered, TimerKind::kOfferTimeout);
+    calls_[offered].preferred_slot = kNoSlot;
     ReturnToQueue(offered);
   }
   for (CallSlot call : to_reroute) TryRouteCall(call);
@@ -1015,26 +1033,19 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
     agent.queues.clear();
     ComputeMembership(a);
   }
-  // Waiting calls are re-escalated from their queue entry under the new steps.
+  // Waiting and ringing calls restart their stint under the new queue settings from the time they
+  // entered the queue: steps, max wait and preferred windows keep their times. A ringing call's
+  // offer timeout stands; what fell due meanwhile applies if its offer fails.
   for (const auto& [slot, queue] : live) {
     Call& call = calls_[slot];
-    if (call.state != CallState::kWaiting) continue;
-    call.raised_priority = 0;
-    const absl::Time entered = call.entered_queue;
-    const absl::Time arrival_now = now_;
-    now_ = entered;  // restart the stint as of its original entry so windows keep their times
-    StartQueueStint(slot);
-    now_ = arrival_now;
-    InsertWaiting(slot);
+    if (call.state == CallState::kConnected) continue;
+    StartQueueStint(slot, call.entered_queue);
+    if (call.state == CallState::kWaiting) InsertWaiting(slot);
   }
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
     if (agent_live_[a]) Index(a);
   }
-  for (const auto& [slot, queue] : live) {
-    if (calls_[slot].state == CallState::kWaiting && call_ids_.contains(calls_[slot].id)) {
-      ApplyDueSteps(slot);
-    }
-  }
+  Advance(now_);  // deadlines the new policy puts in the past run now, in time order
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
     if (agent_live_[a]) TryServeAgent(a);
   }
@@ -1051,7 +1062,9 @@ int Router::Position(CallSlot slot) const {
 AgentState Router::StateOf(const Agent& agent) const {
   if (agent.offered_call != kNoSlot) return AgentState::kReserved;
   if (!agent.calls.empty()) return AgentState::kBusy;
-  if (agent.wrapping_up && now_ < agent.unavailable_until) return AgentState::kWrapUp;
+  if (now_ < agent.unavailable_until) {
+    return agent.wrapping_up ? AgentState::kWrapUp : AgentState::kNotReady;  // offer cooldown
+  }
   return agent.ready ? AgentState::kReady : AgentState::kNotReady;
 }
 
@@ -1079,7 +1092,11 @@ std::optional<AgentView> Router::FindAgent(absl::string_view agent_id) const {
   AgentView view;
   view.agent_id = agent.id;
   view.state = StateOf(agent);
-  view.not_ready_reason = agent.ready ? "" : agent.not_ready_reason;
+  if (!agent.ready) {
+    view.not_ready_reason = agent.not_ready_reason;
+  } else if (view.state == AgentState::kNotReady) {
+    view.not_ready_reason = "offer_cooldown";  // after a missed offer, back by itself
+  }
   view.idle_since = agent.idle_since;
   view.calls_handled = agent.handled;
   view.missed_offers_in_a_row = agent.missed_in_a_row;

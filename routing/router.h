@@ -166,6 +166,7 @@ class Router {
  private:
   // Order of a queue's available agents by its strategy: first is chosen first.
   struct AgentKey {
+    int64_t load;       // calls on the queue's channel: chats spread before they stack
     int64_t primary;
     int64_t secondary;
     AgentSlot slot;
@@ -186,7 +187,8 @@ class Router {
     std::string language;
     int language_bit = -1;
     std::string preferred_agent;
-    AgentSlot preferred_slot = kNoSlot;   // exclusive while preferred_until > now
+    AgentSlot preferred_slot = kNoSlot;   // exclusive while preferred_until > now and that
+    uint64_t preferred_login = 0;         // login (by login_seq) is still the one in the slot
     absl::Time preferred_until = absl::InfinitePast();
     std::vector<std::pair<std::string, std::string>> attributes;
     absl::Time arrived;
@@ -204,6 +206,7 @@ class Router {
     std::vector<NamedSkill> skill_names;
     std::vector<std::string> language_names;
     std::vector<std::string> queue_names;
+    bool narrowed = false;             // logged in for a list of queues, not for all it qualifies
     std::vector<int8_t> proficiency;   // by SkillId; 0 = does not have it
     uint64_t language_mask = 0;
     std::array<uint32_t, kChannelCount> capacity{};
@@ -231,6 +234,7 @@ class Router {
   bool CanTake(const Agent& agent, Channel channel) const;
   bool IsMember(const Agent& agent, QueueId queue) const;
   bool ReservedForOther(const Call& call, AgentSlot agent) const;
+  bool PreferredAgentHolds(const Call& call) const;
   AgentSlot FindAgentFor(CallSlot call);
   void TryRouteCall(CallSlot call);
   void TryServeAgent(AgentSlot agent);
@@ -248,9 +252,9 @@ class Router {
   absl::Status ResolveAgentSkills(Agent& agent, const CompiledPolicy& policy, bool strict) const;
 
   // Call life cycle.
-  void StartQueueStint(CallSlot slot);
+  void StartQueueStint(CallSlot slot, absl::Time entered);
   void ApplyDueSteps(CallSlot slot);
-  bool ApplyStep(CallSlot slot, const EscalationStep& step);
+  bool ApplyStep(CallSlot slot, const EscalationStep& step, absl::Time due);
   void ScheduleNextStep(CallSlot slot);
   void FailOffer(CallSlot slot, bool rejected, bool cancel_at_switch);
   void ReturnToQueue(CallSlot slot);

@@ -853,6 +853,21 @@ queues: [{name: general}]
                                     "name the channel (voice, chat, email, sms, social, video)")));
 }
 
+// Through the gRPC admin API a policy arrives as a proto, where an enum may hold any number.
+TEST(PolicyValidator, EnumNumbersOutsideTheSchemaAreReported) {
+  acd::v1::Policy policy = ProtoFromYaml(std::string(kSkills) + "queues: [{name: general}]\n");
+  policy.mutable_queues(0)->set_channel(static_cast<acd::v1::Channel>(42));
+  policy.mutable_queues(0)->set_strategy(static_cast<acd::v1::Strategy>(9));
+  auto* capacity = policy.mutable_agent_rules()->add_max_capacity();
+  capacity->set_channel(static_cast<acd::v1::Channel>(17));
+  capacity->set_max(2);
+  EXPECT_THAT(ValidatePolicy(policy),
+              UnorderedElementsAre(ProblemAt("queues[0].channel", "unknown channel number 42"),
+                                   ProblemAt("queues[0].strategy", "unknown strategy number 9"),
+                                   ProblemAt("agent_rules.max_capacity[0].channel",
+                                             "name the channel")));
+}
+
 TEST(PolicyValidator, CapacitySetTwiceForOneChannelIsReported) {
   EXPECT_THAT(ProblemsWithSkills(R"(
 agent_rules:

@@ -1,6 +1,6 @@
-// Router invariants under random traffic: after every event, whatever its order or validity,
-// no call is lost or invented, no ready agent idles while a call it can take waits, and an agent
-// is reserved exactly while a call is offered to it.
+// Router invariants under random traffic and policy reloads: after every event, whatever its order
+// or validity, no call is lost or invented, no ready agent idles while a call it can take waits,
+// and an agent is reserved exactly while a call is offered to it.
 #include <random>
 #include <set>
 
@@ -40,9 +40,33 @@ queues:
     strategy: random
 )";
 
+// The same queues, skills and languages with other rules, so a reload to it is never refused.
+constexpr char kOtherPolicy[] = R"(
+skills: [{name: a}, {name: b}, {name: c}]
+languages: [en, es]
+agent_rules: {max_missed_offers: 3, reject_delay_seconds: 0, no_answer_delay_seconds: 0}
+queues:
+  - name: qa
+    skills: [{skill: a, min_proficiency: 2}]
+    strategy: most_proficient
+    escalation: [{after_seconds: 15, relax_skill_floor: {to: 1}}]
+  - name: qb
+    skills: [{skill: b, min_proficiency: 1}]
+    max_wait_seconds: 90
+    fallback: "voicemail:qb"
+    escalation: [{after_seconds: 30, overflow: {queue: qc}}]
+  - name: qc
+    skills: [{skill: c, min_proficiency: 1}]
+    strategy: fewest_calls
+    escalation: [{after_seconds: 40, add_alternative_skills: {skills: [{skill: a, min_proficiency: 1}]}}]
+)";
+
 class Traffic {
  public:
-  explicit Traffic(uint64_t seed) : router_(PolicyFromYaml(kPolicy), T(0)), random_(seed) {}
+  explicit Traffic(uint64_t seed)
+      : policies_{PolicyFromYaml(kPolicy), PolicyFromYaml(kOtherPolicy)},
+        router_(policies_[0], T(0)),
+        random_(seed) {}
 
   void Step() {
     const int kind = Pick(100);
@@ -64,7 +88,11 @@ class Traffic {
       for (const char* l : {"en", "es"}) {
         if (Pick(3) != 0) spec.languages.push_back(l);
       }
-      if (router_.Login(spec, now_).ok()) speaks_[agent] = {spec.languages.begin(), spec.languages.end()};
+      if (router_.Login(spec, now_).ok()) {
+        speaks_[agent] = {spec.languages.begin(), spec.languages.end()};
+        skills_[agent].clear();
+        for (const NamedSkill& s : spec.skills) skills_[agent][s.skill] = s.proficiency;
+      }
     } else if (kind < 40) {
       (void)router_.Logout(agent, now_);
     } else if (kind < 50) {
@@ -98,6 +126,9 @@ class Traffic {
       alive_.erase(call);
       connected_.erase(call);
       offers_.erase(call);
+    } else if (kind < 95) {
+      current_ = 1 - current_;
+      EXPECT_TRUE(router_.ReplacePolicy(policies_[current_], now_).ok());
     } else {
       now_ += absl::Seconds(Pick(30));
       router_.AdvanceTo(now_);
@@ -130,7 +161,9 @@ class Traffic {
         if (c->state != CallState::kWaiting) continue;
         const std::string& language = language_[call];
         const bool member = std::find(a->queues.begin(), a->queues.end(), c->queue) != a->queues.end();
-        if (member && (language.empty() || speaks_[a->agent_id].contains(language))) {
+        // Members of a queue may still lack the floor the call has reached; leave those out.
+        if (member && CanServe(a->agent_id, c->queue, *c) &&
+            (language.empty() || speaks_[a->agent_id].contains(language))) {
           ADD_FAILURE() << "step " << step << ": " << a->agent_id << " is ready while " << call
                         << " waits in " << c->queue << " in a language it speaks";
           return false;
@@ -141,6 +174,17 @@ class Traffic {
   }
 
   size_t served() const { return served_; }
+
+  // Whether an agent's skills meet a call's queue as the call stands now: in the second policy qa
+  // needs a>=2 until its relax step and qc widens to skill a, so membership alone is not enough.
+  bool CanServe(const std::string& agent, const std::string& queue, const CallView& call) {
+    const auto& skills = skills_[agent];
+    auto level = [&](const char* s) { auto it = skills.find(s); return it == skills.end() ? 0 : it->second; };
+    if (current_ == 0) return true;  // first policy: every member meets every call
+    if (queue == "qa") return level("a") >= (call.escalation_steps_fired > 0 ? 1 : 2);
+    if (queue == "qc") return level("c") >= 1 || (call.escalation_steps_fired > 0 && level("a") >= 1);
+    return true;
+  }
 
  private:
   int Pick(int n) { return static_cast<int>(random_() % n); }
@@ -162,6 +206,8 @@ class Traffic {
     }
   }
 
+  std::shared_ptr<const CompiledPolicy> policies_[2];
+  int current_ = 0;
   Router router_;
   std::mt19937_64 random_;
   absl::Time now_ = T(0);
@@ -171,6 +217,7 @@ class Traffic {
   std::set<std::string> connected_;
   std::map<std::string, std::string> language_;             // call -> language ("" for none)
   std::map<std::string, std::set<std::string>> speaks_;     // agent -> languages
+  std::map<std::string, std::map<std::string, int>> skills_;  // agent -> skill -> proficiency
   size_t served_ = 0;
 };
 

@@ -741,3 +741,199 @@ TEST(Router, QueueViewCountsWaitingCallsAndMembersByState) {
 
 }  // namespace
 }  // namespace acd::routing
+
+namespace acd::routing {
+namespace {
+
+// Regression tests from the review of the engine: one per defect, in the reviewer's sequence.
+
+constexpr char kThreeSteps[] = R"(
+skills: [{name: s}]
+agent_rules: {reject_delay_seconds: 5}
+queues:
+  - name: q
+    skills: [{skill: s, min_proficiency: 3}]
+    max_wait_seconds: 300
+    fallback: "vm"
+    escalation:
+      - {after_seconds: 10, relax_skill_floor: {to: 1}}
+      - {after_seconds: 20, raise_priority: {by: 5}}
+      - {after_seconds: 30, raise_priority: {by: 5}}
+)";
+
+TEST(RouterReload, ARingingCallThatComesBackFollowsTheNewStepsOnly) {
+  Router router(PolicyFromYaml(kThreeSteps), T(0));
+  ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(0)).ok());
+  ASSERT_TRUE(router.Login(Agent("junior", {{"s", 1}}), T(35)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 junior"));
+  ASSERT_TRUE(router.ReplacePolicy(PolicyFromYaml(R"(
+skills: [{name: s}]
+agent_rules: {reject_delay_seconds: 5}
+queues:
+  - name: q
+    skills: [{skill: s, min_proficiency: 3}]
+    escalation: [{after_seconds: 20, raise_priority: {by: 7}}]
+)"), T(36)).ok());
+  ASSERT_TRUE(router.OfferRejected("c1", "junior", T(37)).ok());
+  std::optional<CallView> call = router.FindCall("c1");
+  ASSERT_TRUE(call);
+  EXPECT_EQ(call->state, CallState::kWaiting);
+  EXPECT_EQ(call->escalation_steps_fired, 1);
+  EXPECT_EQ(call->priority, 7);
+  router.AdvanceTo(T(400));  // the new policy has no relaxed floor and no max wait
+  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(router.FindCall("c1"));
+}
+
+TEST(RouterReload, AMaxWaitAddedWhileACallRingsAppliesWhenTheOfferFails) {
+  Router router(PolicyFromYaml(R"(
+skills: [{name: s}]
+queues: [{name: q, skills: [{skill: s, min_proficiency: 1}]}]
+)"), T(0));
+  ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(0)).ok());
+  ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}), T(35)).ok());
+  ASSERT_TRUE(router.ReplacePolicy(PolicyFromYaml(R"(
+skills: [{name: s}]
+agent_rules: {max_missed_offers: 0, reject_delay_seconds: 600}
+queues: [{name: q, skills: [{skill: s, min_proficiency: 1}], max_wait_seconds: 60, fallback: "vm:q"}]
+)"), T(36)).ok());
+  ASSERT_TRUE(router.OfferRejected("c1", "a", T(37)).ok());
+  router.TakeDecisions();
+  router.AdvanceTo(T(59.9));
+  EXPECT_TRUE(router.TakeDecisions().empty());
+  router.AdvanceTo(T(60));
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("fallback c1 vm:q max_wait"));
+}
+
+TEST(RouterReload, CallsPastTheNewMaxWaitLeaveDuringTheReload) {
+  Router router(PolicyFromYaml(R"(
+skills: [{name: s}]
+queues: [{name: q, skills: [{skill: s, min_proficiency: 1}]}]
+)"), T(0));
+  ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(0)).ok());
+  ASSERT_TRUE(router.ReplacePolicy(PolicyFromYaml(R"(
+skills: [{name: s}]
+queues: [{name: q, skills: [{skill: s, min_proficiency: 1}], max_wait_seconds: 60, fallback: "vm:q"}]
+)"), T(100)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("fallback c1 vm:q max_wait"));
+  EXPECT_EQ(router.calls_waiting(), 0u);
+}
+
+TEST(RouterReload, AnAgentLoggedInForQueuesThatAllDisappearServesNoQueue) {
+  constexpr char kBefore[] = R"(
+skills: [{name: k}, {name: g}]
+queues: [{name: vip, skills: [{skill: k, min_proficiency: 1}]},
+         {name: general, skills: [{skill: g, min_proficiency: 1}]}]
+)";
+  Router router(PolicyFromYaml(kBefore), T(0));
+  AgentSpec manager = Agent("manager", {{"k", 5}, {"g", 5}});
+  manager.queues = {"vip"};
+  ASSERT_TRUE(router.Login(manager, T(0)).ok());
+  std::string renamed = kBefore;
+  renamed.replace(renamed.find("name: vip"), 9, "name: key_accounts");
+  ASSERT_TRUE(router.ReplacePolicy(PolicyFromYaml(renamed), T(1)).ok());
+  EXPECT_TRUE(router.FindAgent("manager")->queues.empty());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "general"), T(2)).ok());
+  EXPECT_TRUE(router.TakeDecisions().empty());
+}
+
+TEST(Router, APreferredAgentWhoLogsOutWhileRingingHoldsTheCallNoLonger) {
+  Router router(PolicyFromYaml(R"(
+skills: [{name: k}]
+queues: [{name: vip, skills: [{skill: k, min_proficiency: 1}], preferred_agent: {timeout_seconds: 120}}]
+)"), T(0));
+  ASSERT_TRUE(router.Login(Agent("manager", {{"k", 5}}), T(0)).ok());
+  CallSpec call = Call("c1", "vip");
+  call.preferred_agent = "manager";
+  ASSERT_TRUE(router.Enqueue(call, T(1)).ok());
+  ASSERT_TRUE(router.Login(Agent("backup", {{"k", 5}}), T(2)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 manager"));
+  ASSERT_TRUE(router.Logout("manager", T(5)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()),
+              ElementsAre("cancel c1 manager agent_logged_out", "offer c1 backup"));
+}
+
+TEST(Router, ARingingCallCatchesUpOnItsOverflowBeforeItsMaxWait) {
+  Router router(PolicyFromYaml(R"(
+skills: [{name: s}, {name: t}]
+agent_rules: {reject_delay_seconds: 0, no_answer_delay_seconds: 600}
+queues:
+  - name: a
+    skills: [{skill: s, min_proficiency: 1}]
+    max_wait_seconds: 110
+    fallback: "vm:a"
+    escalation: [{after_seconds: 100, overflow: {queue: b}}]
+  - {name: b, skills: [{skill: t, min_proficiency: 1}]}
+)"), T(0));
+  ASSERT_TRUE(router.Enqueue(Call("c1", "a"), T(0)).ok());
+  ASSERT_TRUE(router.Login(Agent("x", {{"s", 1}}), T(95)).ok());
+  router.AdvanceTo(T(115));  // the 20 s offer times out after both deadlines have passed
+  EXPECT_THAT(Lines(router.TakeDecisions()),
+              ElementsAre("offer c1 x", "cancel c1 x no_answer", "overflow c1 a->b"));
+  std::optional<CallView> call = router.FindCall("c1");
+  ASSERT_TRUE(call);
+  EXPECT_EQ(call->queue, "b");
+  EXPECT_EQ(call->entered_queue, T(100));
+}
+
+TEST(Router, ChatsSpreadOverAgentsBeforeTheyStack) {
+  Router router(PolicyFromYaml(R"(
+skills: [{name: s}]
+queues: [{name: chat, channel: chat, skills: [{skill: s, min_proficiency: 1}], strategy: longest_idle}]
+)"), T(0));
+  AgentSpec a = Agent("a", {{"s", 1}});
+  a.capacity = {{Channel::kChat, 3}};
+  AgentSpec b = Agent("b", {{"s", 1}});
+  b.capacity = {{Channel::kChat, 3}};
+  ASSERT_TRUE(router.Login(a, T(0)).ok());
+  ASSERT_TRUE(router.Login(b, T(1)).ok());
+  std::vector<std::string> chosen;
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "chat" + std::to_string(i);
+    ASSERT_TRUE(router.Enqueue(Call(id, "chat"), T(10 + i)).ok());
+    std::vector<Decision> d = router.TakeDecisions();
+    ASSERT_EQ(d.size(), 1u);
+    chosen.push_back(d[0].agent_id);
+    ASSERT_TRUE(router.OfferAccepted(id, d[0].agent_id, T(10 + i)).ok());
+  }
+  EXPECT_THAT(chosen, ElementsAre("a", "b", "a", "b"));
+}
+
+TEST(Router, AnAgentCoolingDownAfterAMissIsNotShownReady) {
+  Router router(PolicyFromYaml(kOffers), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(0)).ok());
+  ASSERT_TRUE(router.OfferRejected("c1", "a", T(1)).ok());
+  std::optional<AgentView> a = router.FindAgent("a");
+  EXPECT_EQ(a->state, AgentState::kNotReady);
+  EXPECT_EQ(a->not_ready_reason, "offer_cooldown");
+  EXPECT_EQ(router.Queue("q")->agents_by_state[static_cast<int>(AgentState::kReady)], 0);
+  router.AdvanceTo(T(6));  // reject delay 5 s
+  EXPECT_EQ(router.FindAgent("a")->state, AgentState::kReserved);
+}
+
+TEST(Router, AFullQueueStillGivesAFreeAgentTheCallItCanTake) {
+  Router router(PolicyFromYaml(R"(
+skills: [{name: s}]
+languages: [en, es]
+queues: [{name: q, skills: [{skill: s, min_proficiency: 1}], max_queue_length: 2, fallback: "vm"}]
+)"), T(0));
+  CallSpec es1 = Call("es1", "q");
+  es1.language = "es";
+  CallSpec es2 = Call("es2", "q");
+  es2.language = "es";
+  ASSERT_TRUE(router.Enqueue(es1, T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(es2, T(1)).ok());
+  AgentSpec english = Agent("english", {{"s", 1}});
+  english.languages = {"en"};
+  ASSERT_TRUE(router.Login(english, T(2)).ok());
+  CallSpec en = Call("en1", "q");
+  en.language = "en";
+  absl::StatusOr<EnqueueResult> result = router.Enqueue(en, T(3));
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->disposition, EnqueueResult::Disposition::kOffered);
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer en1 english"));
+}
+
+}  // namespace
+}  // namespace acd::routing
