@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # acd.sh sets up a Debian 12 machine for acd (apt packages, idempotent), configures and builds
 # incrementally into build/, then runs what you ask for:
-#   ./acd.sh run [FLAGS]   build and run acd on the built-in policy (loopback only)
+#   ./acd.sh run [FLAGS]   build and run acdd on the built-in policy, loopback only (flags pass on)
 #   ./acd.sh test          build and run the whole test suite through CTest
 #   ./acd.sh bench [ARGS]  build and run the routing benchmarks (Google Benchmark flags pass through)
 set -euo pipefail
@@ -42,9 +42,8 @@ cmd=${1:-}
 case "$cmd" in
   run)
     setup && build
-    # Until acdd lands (issue 3) this checks the built-in policy and describes it; the command
-    # stays the same when it starts the daemon on it.
-    exec build/bin/acdpolicy "$@"
+    say "starting acdd on 127.0.0.1 (gRPC :50051, HTTP :9464); Ctrl-C drains and stops it"
+    exec build/bin/acdd --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464 "$@"
     ;;
   test)
     setup && build

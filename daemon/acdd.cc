@@ -1,0 +1,157 @@
+// acdd: the acd daemon. Loads a policy (or the built-in one), runs the engine thread, serves the
+// acd.v1 gRPC API (plus health and reflection) and an HTTP listener, reloads the policy on
+// SIGHUP and drains on SIGTERM.
+//   acdd --policy /etc/acd/policy.yaml --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464
+// With port 0 it binds a free port; once serving it prints one line:
+//   acdd listening grpc=127.0.0.1:41234 http=127.0.0.1:39877
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <thread>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "daemon/engine.h"
+#include "daemon/services.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "routing/policy_text.h"
+
+ABSL_FLAG(std::string, policy, "", "routing policy YAML file; empty: the built-in default policy");
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051", "HOST:PORT for the gRPC API; port 0 picks one");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464", "HOST:PORT for HTTP (/metrics); port 0 picks one");
+ABSL_FLAG(double, drain_timeout_seconds, 10, "on SIGTERM, how long in-flight RPCs may take");
+ABSL_FLAG(double, call_retention_seconds, 900,
+          "how long a finished call stays visible to GetCall and answers retried events");
+
+namespace {
+
+bool ReadFile(const std::string& path, std::string* text) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  *text = buffer.str();
+  return true;
+}
+
+std::string HostOf(const std::string& host_port) {
+  const size_t colon = host_port.rfind(':');
+  return colon == std::string::npos ? host_port : host_port.substr(0, colon);
+}
+
+int Fail(const std::string& message) {
+  std::cerr << "acdd: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "acd routing daemon.\n  acdd [--policy FILE] [--grpc_listen HOST:PORT] [--http_listen HOST:PORT]");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken by one thread with sigwait; block them before any other thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string policy_path = absl::GetFlag(FLAGS_policy);
+  std::string text(acd::routing::DefaultPolicyYaml());
+  std::string source = acd::routing::kDefaultPolicyName;
+  if (!policy_path.empty()) {
+    if (!ReadFile(policy_path, &text)) return Fail(absl::StrCat("cannot read ", policy_path));
+    source = policy_path;
+  }
+  auto policy = acd::routing::CompilePolicyText(text, source);
+  if (!policy.ok()) return Fail(std::string(policy.status().message()));
+
+  acd::daemon::EngineOptions options;
+  options.call_retention = absl::Seconds(absl::GetFlag(FLAGS_call_retention_seconds));
+  acd::daemon::Engine engine(*policy, source, options);
+  engine.Start();
+
+  // HTTP: the listener Prometheus and wallboards scrape.
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(absl::GetFlag(FLAGS_http_listen));
+  } catch (const std::exception& e) {
+    return Fail(absl::StrCat("cannot listen for HTTP on ", absl::GetFlag(FLAGS_http_listen), ": ",
+                             e.what()));
+  }
+  exposer->RegisterCollectable(registry);
+  const std::vector<int> http_ports = exposer->GetListeningPorts();
+  if (http_ports.empty()) return Fail("the HTTP listener has no port");
+
+  acd::daemon::SwitchServiceImpl switch_service(&engine);
+  acd::daemon::AgentServiceImpl agent_service(&engine);
+  acd::daemon::AdminServiceImpl admin_service(&engine);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  const std::string grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  builder.AddListeningPort(grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.RegisterService(&switch_service);
+  builder.RegisterService(&agent_service);
+  builder.RegisterService(&admin_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || grpc_port == 0) return Fail(absl::StrCat("cannot listen for gRPC on ", grpc_listen));
+
+  std::cout << "acdd listening grpc=" << HostOf(grpc_listen) << ":" << grpc_port
+            << " http=" << HostOf(absl::GetFlag(FLAGS_http_listen)) << ":" << http_ports.front()
+            << std::endl;
+
+  while (true) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal == SIGHUP) {
+      if (policy_path.empty()) {
+        std::cerr << "acdd: SIGHUP: running the built-in policy; start with --policy to reload a file\n";
+        continue;
+      }
+      std::string fresh;
+      if (!ReadFile(policy_path, &fresh)) {
+        std::cerr << "acdd: SIGHUP: cannot read " << policy_path << "; the running policy stays\n";
+        continue;
+      }
+      engine.Post([&engine, fresh, policy_path] { engine.ReloadPolicyText(fresh, policy_path); });
+      continue;
+    }
+    break;  // SIGTERM or SIGINT: drain
+  }
+  // Drain: refuse new calls and close streams, then let the engine finish every RPC already
+  // handed to it and wait for the streams to end, within --drain_timeout_seconds. Only then shut
+  // the server down; its short grace covers RPCs that raced in (they are refused anyway).
+  std::cerr << "acdd: shutting down\n";
+  server->GetHealthCheckService()->SetServingStatus(false);
+  engine.Post([&engine] { engine.BeginDrain(); });
+  const auto drain_deadline = std::chrono::steady_clock::now() +
+                              std::chrono::milliseconds(static_cast<int64_t>(
+                                  absl::GetFlag(FLAGS_drain_timeout_seconds) * 1000));
+  while (std::chrono::steady_clock::now() < drain_deadline) {
+    std::promise<size_t> open;
+    engine.Post([&engine, &open] { open.set_value(engine.open_streams()); });
+    if (open.get_future().get() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  engine.Stop();
+  std::cerr << "acdd: stopped\n";
+  return 0;
+}

@@ -1,0 +1,745 @@
+#include "daemon/engine.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "asio/post.hpp"
+#include "daemon/grpc_status.h"
+#include "daemon/text_diff.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "routing/policy_text.h"
+#include "routing/policy_validator.h"
+#include "routing/policy_yaml.h"
+
+namespace acd::daemon {
+namespace {
+
+using acd::v1::CallState;
+using routing::Decision;
+
+constexpr size_t kMaxHistory = 100;
+constexpr absl::Duration kSweepEvery = absl::Seconds(5);
+
+acd::v1::AgentState AgentStateToProto(routing::AgentState state) {
+  switch (state) {
+    case routing::AgentState::kLoggedOut: return acd::v1::AGENT_STATE_LOGGED_OUT;
+    case routing::AgentState::kReady: return acd::v1::AGENT_STATE_READY;
+    case routing::AgentState::kNotReady: return acd::v1::AGENT_STATE_NOT_READY;
+    case routing::AgentState::kReserved: return acd::v1::AGENT_STATE_RESERVED;
+    case routing::AgentState::kBusy: return acd::v1::AGENT_STATE_BUSY;
+    case routing::AgentState::kWrapUp: return acd::v1::AGENT_STATE_WRAP_UP;
+  }
+  return acd::v1::AGENT_STATE_UNSPECIFIED;
+}
+
+CallState CallStateToProto(routing::CallState state) {
+  switch (state) {
+    case routing::CallState::kWaiting: return acd::v1::CALL_STATE_WAITING;
+    case routing::CallState::kOffered: return acd::v1::CALL_STATE_OFFERED;
+    case routing::CallState::kConnected: return acd::v1::CALL_STATE_CONNECTED;
+  }
+  return acd::v1::CALL_STATE_UNSPECIFIED;
+}
+
+// Identifies an event for retries: the same kind about the same agent and offer is the same event.
+std::string EventKeyPrefix(const acd::v1::CallEvent& event) {
+  return absl::StrCat(event.event_case(), "/", event.agent_id(), "/");
+}
+std::string EventKey(const acd::v1::CallEvent& event, uint64_t offer_sequence) {
+  return absl::StrCat(EventKeyPrefix(event), offer_sequence);
+}
+
+void Log(const std::string& line) { std::fprintf(stderr, "acdd: %s\n", line.c_str()); }
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const routing::CompiledPolicy> policy, std::string policy_source,
+               EngineOptions options)
+    : work_(asio::make_work_guard(io_)),
+      steady_start_(std::chrono::steady_clock::now()),
+      wall_start_(absl::Now()),
+      options_(options),
+      router_(std::move(policy), wall_start_),
+      policy_source_(std::move(policy_source)),
+      policy_applied_at_(wall_start_),
+      wakeup_(io_),
+      sweep_(io_) {}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::Start() {
+  thread_ = std::thread([this] { io_.run(); });
+  Post([this] { SweepEndedCalls(); });
+}
+
+void Engine::Stop() {
+  if (!thread_.joinable()) return;
+  Post([this] {
+    wakeup_.cancel();
+    sweep_.cancel();
+    for (auto& [stream, watch] : watches_) watch.timer->cancel();
+    work_.reset();
+  });
+  thread_.join();
+}
+
+void Engine::Post(std::function<void()> task) { asio::post(io_, std::move(task)); }
+
+// The engine's clock: wall time at start plus steady time since, so it never jumps backwards.
+absl::Time Engine::Now() const {
+  return wall_start_ + absl::FromChrono(std::chrono::steady_clock::now() - steady_start_);
+}
+
+std::chrono::steady_clock::time_point Engine::ToSteady(absl::Time t) const {
+  return steady_start_ + absl::ToChronoNanoseconds(t - wall_start_);
+}
+
+google::protobuf::Timestamp Engine::ToProto(absl::Time t) const {
+  google::protobuf::Timestamp out;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  out.set_seconds(nanos / 1'000'000'000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions, commands, timers.
+
+void Engine::AfterEvent() {
+  for (const Decision& d : router_.TakeDecisions()) Dispatch(d);
+  RearmWakeup();
+}
+
+void Engine::RearmWakeup() {
+  std::optional<absl::Time> next = router_.NextWakeup();
+  if (next == armed_for_) return;
+  armed_for_ = next;
+  wakeup_.cancel();
+  if (!next) return;
+  wakeup_.expires_at(ToSteady(*next));
+  wakeup_.async_wait([this](const asio::error_code& error) {
+    if (error) return;  // cancelled: re-armed for another time
+    armed_for_.reset();
+    router_.AdvanceTo(Now());
+    AfterEvent();
+  });
+}
+
+void Engine::AddHistory(CallRecord& record, std::string what, std::string detail) {
+  if (record.history.size() >= kMaxHistory) return;
+  acd::v1::CallHistoryEntry& entry = record.history.emplace_back();
+  *entry.mutable_at() = ToProto(Now());
+  entry.set_what(std::move(what));
+  entry.set_detail(std::move(detail));
+}
+
+void Engine::Finish(CallRecord& record, const std::string& call_id, CallState state) {
+  record.final_state = state;
+  record.offer.reset();
+  ended_.emplace_back(Now(), call_id);
+}
+
+void Engine::Dispatch(const Decision& d) {
+  auto it = calls_.find(d.call_id);
+  if (d.kind == Decision::Kind::kAgentMadeNotReady) {
+    Log(absl::StrCat("agent ", d.agent_id, " is now not_ready(", d.reason, ")"));
+    return;
+  }
+  if (it == calls_.end()) {
+    Log(absl::StrCat("decision for unknown call ", d.call_id));  // can't happen: records outlive calls
+    return;
+  }
+  CallRecord& record = it->second;
+  acd::v1::Command command;
+  switch (d.kind) {
+    case Decision::Kind::kOfferCall: {
+      record.agent_id = d.agent_id;
+      AddHistory(record, "offered", d.agent_id);
+      acd::v1::OfferCall* offer = command.mutable_offer_call();
+      offer->set_call_id(d.call_id);
+      offer->set_agent_id(d.agent_id);
+      offer->set_queue(d.queue);
+      if (auto q = router_.policy().FindQueue(d.queue)) {
+        offer->set_offer_timeout_seconds(
+            absl::ToDoubleSeconds(router_.policy().queues[*q].offer_timeout));
+      }
+      *offer->mutable_attributes() = record.request.attributes();
+      offer->set_waited_seconds(absl::ToDoubleSeconds(Now() - record.arrived));
+      break;
+    }
+    case Decision::Kind::kCancelOffer:
+      AddHistory(record, "offer_cancelled", absl::StrCat(d.agent_id, ": ", d.reason));
+      record.offer.reset();
+      command.mutable_cancel_offer()->set_call_id(d.call_id);
+      command.mutable_cancel_offer()->set_agent_id(d.agent_id);
+      command.mutable_cancel_offer()->set_reason(d.reason);
+      break;
+    case Decision::Kind::kSendToFallback:
+      AddHistory(record, "fallback", absl::StrCat(d.target, " (", d.reason, ")"));
+      Finish(record, d.call_id, acd::v1::CALL_STATE_FALLBACK);
+      command.mutable_send_to_fallback()->set_call_id(d.call_id);
+      command.mutable_send_to_fallback()->set_queue(d.queue);
+      command.mutable_send_to_fallback()->set_target(d.target);
+      command.mutable_send_to_fallback()->set_reason(d.reason);
+      break;
+    case Decision::Kind::kCallOverflowed:
+      AddHistory(record, "overflowed", absl::StrCat(d.from_queue, " -> ", d.queue));
+      return;
+    case Decision::Kind::kAgentMadeNotReady:
+      return;
+  }
+  SendCommand(record.switch_id, std::move(command));
+  if (d.kind == Decision::Kind::kOfferCall) {
+    record.offer = switches_[record.switch_id].outbox.back();
+    record.offer_delivered = false;
+  }
+}
+
+void Engine::SendCommand(const std::string& switch_id, acd::v1::Command command) {
+  SwitchLink& link = switches_[switch_id];
+  command.set_sequence(link.next_sequence++);
+  *command.mutable_at() = ToProto(Now());
+  if (link.outbox.size() >= options_.max_outbox) {
+    Log(absl::StrCat("switch ", switch_id, " has not read its commands; dropping the oldest"));
+    link.outbox.pop_front();
+  }
+  link.outbox.push_back(command);
+  if (link.stream != nullptr) link.stream->Send(std::move(command));
+}
+
+void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command) {
+  SwitchLink& link = switches_[switch_id];
+  for (auto it = link.outbox.begin(); it != link.outbox.end(); ++it) {
+    if (it->sequence() == command.sequence()) {
+      link.outbox.erase(it);
+      break;
+    }
+  }
+  if (command.has_offer_call()) {
+    auto it = calls_.find(command.offer_call().call_id());
+    if (it != calls_.end() && it->second.offer &&
+        it->second.offer->sequence() == command.sequence()) {
+      it->second.offer_delivered = true;
+    }
+  }
+}
+
+void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stream) {
+  SwitchLink& link = switches_[switch_id];
+  if (link.stream != nullptr) {
+    link.stream->Close(grpc::Status(grpc::StatusCode::ABORTED,
+                                    "another command stream for this switch took over"));
+  }
+  link.stream = stream;
+  // Undelivered commands first, skipping offers that have since been answered or withdrawn.
+  for (const acd::v1::Command& command : link.outbox) {
+    if (command.has_offer_call()) {
+      auto it = calls_.find(command.offer_call().call_id());
+      if (it == calls_.end() || !it->second.offer ||
+          it->second.offer->sequence() != command.sequence()) {
+        continue;
+      }
+    }
+    stream->Send(command);
+  }
+  // Offers delivered on the old stream that are still outstanding: the switch may have lost them.
+  for (auto& [call_id, record] : calls_) {
+    if (record.switch_id == switch_id && record.offer && record.offer_delivered) {
+      acd::v1::Command again = *record.offer;
+      again.set_resent(true);
+      stream->Send(std::move(again));
+    }
+  }
+}
+
+void Engine::CommandStreamGone(const std::string& switch_id, CommandWriter* stream) {
+  auto it = switches_.find(switch_id);
+  if (it != switches_.end() && it->second.stream == stream) it->second.stream = nullptr;
+}
+
+void Engine::QueueWatchGone(QueueWatchWriter* stream) {
+  auto it = watches_.find(stream);
+  if (it == watches_.end()) return;
+  it->second.timer->cancel();
+  watches_.erase(it);
+}
+
+void Engine::SweepEndedCalls() {
+  const absl::Time now = Now();
+  while (!ended_.empty() && ended_.front().first + options_.call_retention <= now) {
+    auto it = calls_.find(ended_.front().second);
+    if (it != calls_.end() && it->second.final_state != acd::v1::CALL_STATE_UNSPECIFIED) {
+      calls_.erase(it);
+    }
+    ended_.pop_front();
+  }
+  sweep_.expires_after(absl::ToChronoNanoseconds(kSweepEvery));
+  sweep_.async_wait([this](const asio::error_code& error) {
+    if (!error) SweepEndedCalls();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Switch side.
+
+CallState Engine::LiveState(const std::string& call_id, const CallRecord& record) const {
+  if (record.final_state != acd::v1::CALL_STATE_UNSPECIFIED) return record.final_state;
+  std::optional<routing::CallView> view = router_.FindCall(call_id);
+  return view ? CallStateToProto(view->state) : acd::v1::CALL_STATE_UNSPECIFIED;
+}
+
+grpc::Status Engine::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
+                                 acd::v1::EnqueueCallResponse* response) {
+  auto existing = calls_.find(request.call_id());
+  if (existing != calls_.end()) {
+    if (existing->second.switch_id != request.switch_id()) {
+      return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                          absl::StrCat("call_id '", request.call_id(),
+                                       "' is in use by switch '", existing->second.switch_id, "'"));
+    }
+    *response = existing->second.first_response;  // a retry: the original answer
+    return grpc::Status::OK;
+  }
+  if (draining_) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "acdd is shutting down; not taking calls");
+  }
+  routing::CallSpec spec;
+  spec.call_id = request.call_id();
+  spec.queue = request.queue();
+  if (request.channel() != acd::v1::CHANNEL_UNSPECIFIED) {
+    spec.channel = routing::ChannelFromProto(request.channel());
+  }
+  for (const auto& r : request.required_skills()) {
+    spec.required_skills.push_back({r.skill(), r.min_proficiency()});
+  }
+  spec.priority = request.priority();
+  spec.tier = request.tier();
+  spec.language = request.language();
+  spec.preferred_agent = request.preferred_agent();
+  for (const auto& [key, value] : request.attributes()) spec.attributes.emplace_back(key, value);
+  std::sort(spec.attributes.begin(), spec.attributes.end());
+
+  CallRecord& record = calls_[request.call_id()];
+  record.switch_id = request.switch_id();
+  record.request = request;
+  record.arrived = Now();
+  absl::StatusOr<routing::EnqueueResult> result = router_.Enqueue(spec, record.arrived);
+  if (!result.ok()) {
+    calls_.erase(request.call_id());
+    return ToGrpcStatus(result.status());
+  }
+  AddHistory(record, "enqueued", request.queue());
+  switch (result->disposition) {
+    case routing::EnqueueResult::Disposition::kQueued:
+      response->set_disposition(acd::v1::EnqueueCallResponse::DISPOSITION_QUEUED);
+      break;
+    case routing::EnqueueResult::Disposition::kOffered:
+      response->set_disposition(acd::v1::EnqueueCallResponse::DISPOSITION_OFFERED);
+      break;
+    case routing::EnqueueResult::Disposition::kSentToFallback:
+      response->set_disposition(acd::v1::EnqueueCallResponse::DISPOSITION_SENT_TO_FALLBACK);
+      break;
+  }
+  response->set_position(result->position);
+  response->set_expected_wait_seconds(-1);  // wait estimates arrive with issue 4
+  response->set_fallback(result->fallback);
+  record.first_response = *response;
+  AfterEvent();
+  return grpc::Status::OK;
+}
+
+grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
+                                     acd::v1::CallEventResponse* response) {
+  auto it = calls_.find(event.call_id());
+  if (it == calls_.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no call '", event.call_id(), "'"));
+  }
+  CallRecord& record = it->second;
+  if (record.switch_id != event.switch_id()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("call '", event.call_id(), "' belongs to switch '",
+                                     record.switch_id, "'"));
+  }
+  const bool about_offer = event.has_offer_accepted() || event.has_offer_rejected() ||
+                           event.has_offer_no_answer();
+  uint64_t offer_sequence = 0;
+  if (about_offer && record.offer && record.agent_id == event.agent_id()) {
+    offer_sequence = record.offer->sequence();
+  }
+  if (about_offer && event.offer_sequence() != 0) {
+    const uint64_t outstanding = offer_sequence;
+    offer_sequence = event.offer_sequence();
+    if (offer_sequence != outstanding) {
+      const std::string key = EventKey(event, offer_sequence);
+      for (const CallRecord::Answer& answer : record.answers) {
+        if (answer.key == key) {
+          response->set_state(answer.state);
+          return answer.status;
+        }
+      }
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("offer ", offer_sequence, " of call '", event.call_id(),
+                                       "' to '", event.agent_id(), "' is no longer outstanding"));
+    }
+  }
+  // A retry of an event already answered gets the same answer. An offer answer naming an agent
+  // who has an offer outstanding is about that offer; otherwise it repeats the last answer of that
+  // kind from that agent. Terminal events (abandoned, ended) are matched to the call.
+  const std::string key = EventKey(event, offer_sequence);
+  for (auto answer = record.answers.rbegin(); answer != record.answers.rend(); ++answer) {
+    const bool same = about_offer && offer_sequence == 0
+                          ? absl::StartsWith(answer->key, EventKeyPrefix(event))
+                          : answer->key == key;
+    if (same) {
+      response->set_state(answer->state);
+      return answer->status;
+    }
+  }
+  if (record.final_state != acd::v1::CALL_STATE_UNSPECIFIED) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("call '", event.call_id(), "' has already left acd (",
+                                     acd::v1::CallState_Name(record.final_state), ")"));
+  }
+  const absl::Time now = Now();
+  absl::Status status;
+  const std::string& call_id = event.call_id();
+  switch (event.event_case()) {
+    case acd::v1::CallEvent::kOfferAccepted:
+      status = router_.OfferAccepted(call_id, event.agent_id(), now);
+      if (status.ok()) {
+        record.offer.reset();
+        AddHistory(record, "connected", event.agent_id());
+      }
+      break;
+    case acd::v1::CallEvent::kOfferRejected:
+      status = router_.OfferRejected(call_id, event.agent_id(), now);
+      if (status.ok()) {
+        record.offer.reset();
+        AddHistory(record, "offer_rejected",
+                   absl::StrCat(event.agent_id(), event.offer_rejected().reason().empty() ? "" : ": ",
+                                event.offer_rejected().reason()));
+      }
+      break;
+    case acd::v1::CallEvent::kOfferNoAnswer:
+      status = router_.OfferNotAnswered(call_id, event.agent_id(), now);
+      if (status.ok()) {
+        record.offer.reset();
+        AddHistory(record, "offer_no_answer", event.agent_id());
+      }
+      break;
+    case acd::v1::CallEvent::kCallerAbandoned: {
+      const bool connected = LiveState(call_id, record) == acd::v1::CALL_STATE_CONNECTED;
+      status = router_.Abandon(call_id, now);
+      if (status.ok()) {
+        AddHistory(record, connected ? "ended" : "abandoned", "caller hung up");
+        Finish(record, call_id,
+               connected ? acd::v1::CALL_STATE_ENDED : acd::v1::CALL_STATE_ABANDONED);
+      }
+      break;
+    }
+    case acd::v1::CallEvent::kCallEnded:
+      status = router_.EndCall(call_id, now);
+      if (status.ok()) {
+        AddHistory(record, "ended", record.agent_id);
+        Finish(record, call_id, acd::v1::CALL_STATE_ENDED);
+      }
+      break;
+    case acd::v1::CallEvent::EVENT_NOT_SET:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "event: set one event");
+  }
+  const grpc::Status answer = ToGrpcStatus(status);
+  AfterEvent();
+  response->set_state(LiveState(call_id, calls_.at(call_id)));
+  calls_.at(call_id).answers.push_back({key, answer, response->state()});
+  return answer;
+}
+
+grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
+                               acd::v1::ListCallsResponse* response) {
+  for (const auto& [call_id, record] : calls_) {
+    if (record.switch_id != request.switch_id()) continue;
+    if (record.final_state != acd::v1::CALL_STATE_UNSPECIFIED) continue;
+    FillCallInfo(call_id, record, response->add_calls());
+  }
+  std::sort(response->mutable_calls()->begin(), response->mutable_calls()->end(),
+            [](const acd::v1::CallInfo& a, const acd::v1::CallInfo& b) {
+              return a.call_id() < b.call_id();
+            });
+  return grpc::Status::OK;
+}
+
+void Engine::FillCallInfo(const std::string& call_id, const CallRecord& record,
+                          acd::v1::CallInfo* info) const {
+  info->set_call_id(call_id);
+  info->set_switch_id(record.switch_id);
+  info->set_queue(record.request.queue());
+  info->set_state(LiveState(call_id, record));
+  info->set_expected_wait_seconds(-1);
+  *info->mutable_arrived() = ToProto(record.arrived);
+  if (std::optional<routing::CallView> view = router_.FindCall(call_id)) {
+    info->set_queue(view->queue);
+    info->set_position(view->position);
+    info->set_agent_id(view->agent_id);
+    info->set_priority(view->priority);
+  } else {
+    info->set_agent_id(record.agent_id);
+  }
+  for (const auto& entry : record.history) *info->add_history() = entry;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents.
+
+bool Engine::FillAgentInfo(const std::string& agent_id, acd::v1::AgentInfo* info) const {
+  std::optional<routing::AgentView> view = router_.FindAgent(agent_id);
+  if (!view) return false;
+  info->set_agent_id(agent_id);
+  info->set_state(AgentStateToProto(view->state));
+  info->set_not_ready_reason(view->not_ready_reason);
+  for (const std::string& q : view->queues) info->add_queues(q);
+  info->set_calls_handled(view->calls_handled);
+  info->set_missed_offers_in_a_row(view->missed_offers_in_a_row);
+  *info->mutable_idle_since() = ToProto(view->idle_since);
+  return true;
+}
+
+grpc::Status Engine::Login(const acd::v1::LoginRequest& request, acd::v1::AgentInfo* response) {
+  auto existing = logins_.find(request.agent_id());
+  if (existing != logins_.end()) {
+    if (google::protobuf::util::MessageDifferencer::Equals(existing->second, request)) {
+      FillAgentInfo(request.agent_id(), response);  // a retry of the same login
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                        absl::StrCat("agent '", request.agent_id(),
+                                     "' is already logged in with other settings; log out first"));
+  }
+  routing::AgentSpec spec;
+  spec.agent_id = request.agent_id();
+  for (const auto& s : request.skills()) spec.skills.push_back({s.skill(), s.proficiency()});
+  spec.languages.assign(request.languages().begin(), request.languages().end());
+  for (const auto& c : request.capacity()) {
+    if (c.channel() == acd::v1::CHANNEL_UNSPECIFIED || !acd::v1::Channel_IsValid(c.channel())) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "capacity: name the channel (voice, chat, email, sms, social, video)");
+    }
+    spec.capacity.emplace_back(routing::ChannelFromProto(c.channel()), c.max());
+  }
+  spec.queues.assign(request.queues().begin(), request.queues().end());
+  spec.ready = request.ready();
+  absl::Status status = router_.Login(spec, Now());
+  if (!status.ok()) return ToGrpcStatus(status);
+  logins_[request.agent_id()] = request;
+  FillAgentInfo(request.agent_id(), response);
+  AfterEvent();
+  return grpc::Status::OK;
+}
+
+grpc::Status Engine::SetAgentState(const acd::v1::SetAgentStateRequest& request,
+                                   acd::v1::AgentInfo* response) {
+  absl::Status status;
+  switch (request.change_case()) {
+    case acd::v1::SetAgentStateRequest::kReady:
+      status = router_.SetReady(request.agent_id(), Now());
+      break;
+    case acd::v1::SetAgentStateRequest::kNotReady:
+      status = router_.SetNotReady(request.agent_id(), request.not_ready().reason(), Now());
+      break;
+    case acd::v1::SetAgentStateRequest::kEndWrapUp:
+      status = router_.EndWrapUp(request.agent_id(), Now());
+      break;
+    case acd::v1::SetAgentStateRequest::CHANGE_NOT_SET:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "change: set one of ready, not_ready, end_wrap_up");
+  }
+  if (!status.ok()) return ToGrpcStatus(status);
+  AfterEvent();
+  FillAgentInfo(request.agent_id(), response);
+  return grpc::Status::OK;
+}
+
+grpc::Status Engine::Logout(const acd::v1::LogoutRequest& request) {
+  absl::Status status = router_.Logout(request.agent_id(), Now());
+  if (!status.ok()) return ToGrpcStatus(status);
+  logins_.erase(request.agent_id());
+  AfterEvent();
+  return grpc::Status::OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations.
+
+grpc::Status Engine::ListQueues(acd::v1::ListQueuesResponse* response) {
+  const absl::Time now = Now();
+  *response->mutable_at() = ToProto(now);
+  for (const routing::CompiledQueue& queue : router_.policy().queues) {
+    absl::StatusOr<routing::QueueView> view = router_.Queue(queue.name);
+    if (!view.ok()) continue;
+    acd::v1::QueueInfo* info = response->add_queues();
+    info->set_queue(queue.name);
+    info->set_channel(queue.source.channel() == acd::v1::CHANNEL_UNSPECIFIED
+                          ? acd::v1::CHANNEL_VOICE
+                          : queue.source.channel());
+    info->set_calls_waiting(view->calls_waiting);
+    info->set_oldest_wait_seconds(
+        view->oldest_arrival ? absl::ToDoubleSeconds(now - *view->oldest_arrival) : 0);
+    for (int s = 0; s < routing::kAgentStateCount; ++s) {
+      if (view->agents_by_state[s] == 0) continue;
+      (*info->mutable_agents_by_state())[std::string(
+          routing::AgentStateName(static_cast<routing::AgentState>(s)))] = view->agents_by_state[s];
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Engine::ListAgents(const acd::v1::ListAgentsRequest& request,
+                                acd::v1::ListAgentsResponse* response) {
+  if (!request.queue().empty() && !router_.policy().FindQueue(request.queue())) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("queue '", request.queue(), "' does not exist"));
+  }
+  std::vector<std::string> ids;
+  for (const auto& [agent_id, login] : logins_) ids.push_back(agent_id);
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    acd::v1::AgentInfo info;
+    if (!FillAgentInfo(id, &info)) continue;
+    if (!request.queue().empty() &&
+        std::find(info.queues().begin(), info.queues().end(), request.queue()) ==
+            info.queues().end()) {
+      continue;
+    }
+    *response->add_agents() = std::move(info);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Engine::GetCall(const acd::v1::GetCallRequest& request, acd::v1::CallInfo* response) {
+  auto it = calls_.find(request.call_id());
+  if (it == calls_.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no call '", request.call_id(),
+                                     "' (finished calls are kept for ",
+                                     absl::FormatDuration(options_.call_retention), ")"));
+  }
+  FillCallInfo(it->first, it->second, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status Engine::GetPolicy(acd::v1::PolicyInfo* response) {
+  *response->mutable_policy() = router_.policy().source;
+  response->set_yaml(routing::PolicyToYaml(router_.policy().source));
+  *response->mutable_applied_at() = ToProto(policy_applied_at_);
+  response->set_source(policy_source_);
+  return grpc::Status::OK;
+}
+
+grpc::Status Engine::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> policy,
+                                 const std::string& source) {
+  absl::Status status = router_.ReplacePolicy(std::move(policy), Now());
+  if (!status.ok()) return ToGrpcStatus(status);
+  policy_source_ = source;
+  policy_applied_at_ = Now();
+  AfterEvent();
+  Log(absl::StrCat("policy '", router_.policy().source.name(), "' from ", source, " applied"));
+  return grpc::Status::OK;
+}
+
+grpc::Status Engine::SetPolicy(const acd::v1::SetPolicyRequest& request,
+                               acd::v1::SetPolicyResponse* response) {
+  acd::v1::Policy proto;
+  std::vector<routing::PolicyProblem> problems;
+  routing::PolicySourceMap where;
+  switch (request.source_case()) {
+    case acd::v1::SetPolicyRequest::kPolicy:
+      proto = request.policy();
+      break;
+    case acd::v1::SetPolicyRequest::kYaml:
+      routing::ParsePolicyYaml(request.yaml(), &proto, &problems, &where);
+      break;
+    case acd::v1::SetPolicyRequest::SOURCE_NOT_SET:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "source: give policy or yaml");
+  }
+  if (problems.empty()) {
+    problems = routing::ValidatePolicy(proto);
+    where.Annotate(&problems);
+  }
+  for (const routing::PolicyProblem& p : problems) {
+    acd::v1::PolicyProblem* out = response->add_problems();
+    out->set_path(p.path);
+    out->set_message(p.message);
+    out->set_line(p.line);
+    out->set_column(p.column);
+  }
+  if (problems.empty()) {
+    response->set_diff(UnifiedDiff(routing::PolicyToYaml(router_.policy().source),
+                                   routing::PolicyToYaml(proto), "running", "new"));
+  }
+  if (request.validate_only()) return grpc::Status::OK;
+  if (!problems.empty()) {
+    return ToGrpcStatus(routing::PolicyProblemsToStatus(problems, "policy"));
+  }
+  absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
+      routing::CompilePolicy(proto);
+  if (!compiled.ok()) return ToGrpcStatus(compiled.status());
+  grpc::Status applied = ApplyPolicy(*compiled, "admin api");
+  response->set_applied(applied.ok());
+  return applied;
+}
+
+void Engine::ReloadPolicyText(const std::string& yaml, const std::string& source) {
+  absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
+      routing::CompilePolicyText(yaml, source);
+  if (!compiled.ok()) {
+    Log(absl::StrCat("reload refused, the running policy stays: ", compiled.status().message()));
+    return;
+  }
+  grpc::Status applied = ApplyPolicy(*compiled, source);
+  if (!applied.ok()) {
+    Log(absl::StrCat("reload refused, the running policy stays: ", applied.error_message()));
+  }
+}
+
+void Engine::OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval) {
+  QueueWatch& watch = watches_[stream];
+  watch.stream = stream;
+  watch.interval = interval;
+  watch.timer = std::make_unique<asio::steady_timer>(io_);
+  TickWatch(stream);
+}
+
+void Engine::TickWatch(QueueWatchWriter* stream) {
+  auto it = watches_.find(stream);
+  if (it == watches_.end() || !stream->open()) return;
+  acd::v1::ListQueuesResponse snapshot;
+  ListQueues(&snapshot);
+  stream->Send(std::move(snapshot));
+  it->second.timer->expires_after(absl::ToChronoNanoseconds(it->second.interval));
+  it->second.timer->async_wait([this, stream](const asio::error_code& error) {
+    if (!error) TickWatch(stream);
+  });
+}
+
+size_t Engine::open_streams() const {
+  size_t open = watches_.size();
+  for (const auto& [switch_id, link] : switches_) open += link.stream != nullptr;
+  return open;
+}
+
+void Engine::BeginDrain() {
+  draining_ = true;
+  for (auto& [switch_id, link] : switches_) {
+    if (link.stream != nullptr) link.stream->Close(grpc::Status::OK);
+  }
+  for (auto& [stream, watch] : watches_) {
+    watch.timer->cancel();
+    stream->Close(grpc::Status::OK);
+  }
+  Log("draining: no new calls; streams closed");
+}
+
+}  // namespace acd::daemon

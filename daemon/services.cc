@@ -1,0 +1,188 @@
+#include "daemon/services.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace acd::daemon {
+namespace {
+
+constexpr size_t kMaxIdBytes = 128;
+
+// Ids are required, 1-128 bytes.
+grpc::Status CheckId(const std::string& value, const char* field) {
+  if (value.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, " is empty"));
+  }
+  if (value.size() > kMaxIdBytes) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxIdBytes));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FirstError(std::initializer_list<grpc::Status> checks) {
+  for (const grpc::Status& s : checks) {
+    if (!s.ok()) return s;
+  }
+  return grpc::Status::OK;
+}
+
+// Finishes at once with `status` when it is an error; otherwise runs `work` on the engine thread
+// and finishes with what it returns.
+template <typename Work>
+grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, Engine* engine,
+                                 const grpc::Status& check, Work work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!check.ok()) {
+    reactor->Finish(check);
+    return reactor;
+  }
+  engine->Post([reactor, work = std::move(work)]() mutable { reactor->Finish(work()); });
+  return reactor;
+}
+
+// A stream refused before it starts.
+template <typename Message>
+class RefusedStream : public grpc::ServerWriteReactor<Message> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* SwitchServiceImpl::EnqueueCall(grpc::CallbackServerContext* context,
+                                                         const acd::v1::EnqueueCallRequest* request,
+                                                         acd::v1::EnqueueCallResponse* response) {
+  grpc::Status check = FirstError({CheckId(request->switch_id(), "switch_id"),
+                                   CheckId(request->call_id(), "call_id"),
+                                   CheckId(request->queue(), "queue")});
+  return Handle(context, engine_, check,
+                [this, request, response] { return engine_->EnqueueCall(*request, response); });
+}
+
+grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServerContext* context,
+                                                             const acd::v1::CallEvent* request,
+                                                             acd::v1::CallEventResponse* response) {
+  grpc::Status check = FirstError({CheckId(request->switch_id(), "switch_id"),
+                                   CheckId(request->call_id(), "call_id")});
+  const bool about_offer = request->has_offer_accepted() || request->has_offer_rejected() ||
+                           request->has_offer_no_answer();
+  if (check.ok() && about_offer) check = CheckId(request->agent_id(), "agent_id");
+  if (check.ok() && request->event_case() == acd::v1::CallEvent::EVENT_NOT_SET) {
+    check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         "event: set one of offer_accepted, offer_rejected, offer_no_answer, "
+                         "caller_abandoned, call_ended");
+  }
+  return Handle(context, engine_, check,
+                [this, request, response] { return engine_->ReportCallEvent(*request, response); });
+}
+
+grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
+    grpc::CallbackServerContext* context, const acd::v1::StreamCommandsRequest* request) {
+  grpc::Status check = CheckId(request->switch_id(), "switch_id");
+  if (!check.ok()) return new RefusedStream<acd::v1::Command>(check);
+  const std::string switch_id = request->switch_id();
+  Engine* engine = engine_;
+  auto* stream = new CommandWriter(
+      engine->io(),
+      [engine, switch_id](const acd::v1::Command& written) {
+        engine->OnCommandWritten(switch_id, written);
+      },
+      [engine, switch_id](CommandWriter* gone) { engine->CommandStreamGone(switch_id, gone); });
+  engine->Post([engine, switch_id, stream] {
+    if (engine->draining()) {
+      stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "acdd is shutting down"));
+      return;
+    }
+    engine->OpenCommandStream(switch_id, stream);
+  });
+  return stream;
+}
+
+grpc::ServerUnaryReactor* SwitchServiceImpl::ListCalls(grpc::CallbackServerContext* context,
+                                                       const acd::v1::ListCallsRequest* request,
+                                                       acd::v1::ListCallsResponse* response) {
+  return Handle(context, engine_, CheckId(request->switch_id(), "switch_id"),
+                [this, request, response] { return engine_->ListCalls(*request, response); });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Login(grpc::CallbackServerContext* context,
+                                                  const acd::v1::LoginRequest* request,
+                                                  acd::v1::AgentInfo* response) {
+  return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
+                [this, request, response] { return engine_->Login(*request, response); });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::SetAgentState(
+    grpc::CallbackServerContext* context, const acd::v1::SetAgentStateRequest* request,
+    acd::v1::AgentInfo* response) {
+  return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
+                [this, request, response] { return engine_->SetAgentState(*request, response); });
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Logout(grpc::CallbackServerContext* context,
+                                                   const acd::v1::LogoutRequest* request,
+                                                   acd::v1::LogoutResponse* response) {
+  return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
+                [this, request] { return engine_->Logout(*request); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(grpc::CallbackServerContext* context,
+                                                       const acd::v1::ListQueuesRequest* request,
+                                                       acd::v1::ListQueuesResponse* response) {
+  return Handle(context, engine_, grpc::Status::OK,
+                [this, response] { return engine_->ListQueues(response); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListAgents(grpc::CallbackServerContext* context,
+                                                       const acd::v1::ListAgentsRequest* request,
+                                                       acd::v1::ListAgentsResponse* response) {
+  return Handle(context, engine_, grpc::Status::OK,
+                [this, request, response] { return engine_->ListAgents(*request, response); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetCall(grpc::CallbackServerContext* context,
+                                                    const acd::v1::GetCallRequest* request,
+                                                    acd::v1::CallInfo* response) {
+  return Handle(context, engine_, CheckId(request->call_id(), "call_id"),
+                [this, request, response] { return engine_->GetCall(*request, response); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContext* context,
+                                                      const acd::v1::GetPolicyRequest* request,
+                                                      acd::v1::PolicyInfo* response) {
+  return Handle(context, engine_, grpc::Status::OK,
+                [this, response] { return engine_->GetPolicy(response); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContext* context,
+                                                      const acd::v1::SetPolicyRequest* request,
+                                                      acd::v1::SetPolicyResponse* response) {
+  return Handle(context, engine_, grpc::Status::OK,
+                [this, request, response] { return engine_->SetPolicy(*request, response); });
+}
+
+grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQueues(
+    grpc::CallbackServerContext* context, const acd::v1::WatchQueuesRequest* request) {
+  double seconds = request->interval_seconds() == 0 ? 1.0 : request->interval_seconds();
+  if (!(seconds >= 0.2) || seconds > 3600) {
+    return new RefusedStream<acd::v1::ListQueuesResponse>(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT, "interval_seconds: between 0.2 and 3600"));
+  }
+  Engine* engine = engine_;
+  auto* stream = new QueueWatchWriter(engine->io(), nullptr,
+                                      [engine](QueueWatchWriter* gone) { engine->QueueWatchGone(gone); });
+  const absl::Duration interval = absl::Seconds(seconds);
+  engine->Post([engine, stream, interval] {
+    if (engine->draining()) {
+      stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "acdd is shutting down"));
+      return;
+    }
+    engine->OpenQueueWatch(stream, interval);
+  });
+  return stream;
+}
+
+}  // namespace acd::daemon

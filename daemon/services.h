@@ -1,0 +1,77 @@
+// The gRPC services of acd.v1 on the callback API. Each handler checks what it can without state
+// (ids present and short enough, a oneof set), posts the request into the engine, and finishes
+// the RPC from the engine thread.
+//   SwitchServiceImpl switch_service(&engine);
+//   builder.RegisterService(&switch_service);
+#ifndef ACD_DAEMON_SERVICES_H_
+#define ACD_DAEMON_SERVICES_H_
+
+#include "acd/v1/acd.grpc.pb.h"
+#include "daemon/engine.h"
+
+namespace acd::daemon {
+
+class SwitchServiceImpl final : public acd::v1::SwitchService::CallbackService {
+ public:
+  explicit SwitchServiceImpl(Engine* engine) : engine_(engine) {}
+  grpc::ServerUnaryReactor* EnqueueCall(grpc::CallbackServerContext* context,
+                                        const acd::v1::EnqueueCallRequest* request,
+                                        acd::v1::EnqueueCallResponse* response) override;
+  grpc::ServerUnaryReactor* ReportCallEvent(grpc::CallbackServerContext* context,
+                                            const acd::v1::CallEvent* request,
+                                            acd::v1::CallEventResponse* response) override;
+  grpc::ServerWriteReactor<acd::v1::Command>* StreamCommands(
+      grpc::CallbackServerContext* context, const acd::v1::StreamCommandsRequest* request) override;
+  grpc::ServerUnaryReactor* ListCalls(grpc::CallbackServerContext* context,
+                                      const acd::v1::ListCallsRequest* request,
+                                      acd::v1::ListCallsResponse* response) override;
+
+ private:
+  Engine* engine_;
+};
+
+class AgentServiceImpl final : public acd::v1::AgentService::CallbackService {
+ public:
+  explicit AgentServiceImpl(Engine* engine) : engine_(engine) {}
+  grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* context,
+                                  const acd::v1::LoginRequest* request,
+                                  acd::v1::AgentInfo* response) override;
+  grpc::ServerUnaryReactor* SetAgentState(grpc::CallbackServerContext* context,
+                                          const acd::v1::SetAgentStateRequest* request,
+                                          acd::v1::AgentInfo* response) override;
+  grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext* context,
+                                   const acd::v1::LogoutRequest* request,
+                                   acd::v1::LogoutResponse* response) override;
+
+ private:
+  Engine* engine_;
+};
+
+class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
+ public:
+  explicit AdminServiceImpl(Engine* engine) : engine_(engine) {}
+  grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* context,
+                                       const acd::v1::ListQueuesRequest* request,
+                                       acd::v1::ListQueuesResponse* response) override;
+  grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* context,
+                                       const acd::v1::ListAgentsRequest* request,
+                                       acd::v1::ListAgentsResponse* response) override;
+  grpc::ServerUnaryReactor* GetCall(grpc::CallbackServerContext* context,
+                                    const acd::v1::GetCallRequest* request,
+                                    acd::v1::CallInfo* response) override;
+  grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* context,
+                                      const acd::v1::GetPolicyRequest* request,
+                                      acd::v1::PolicyInfo* response) override;
+  grpc::ServerUnaryReactor* SetPolicy(grpc::CallbackServerContext* context,
+                                      const acd::v1::SetPolicyRequest* request,
+                                      acd::v1::SetPolicyResponse* response) override;
+  grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* WatchQueues(
+      grpc::CallbackServerContext* context, const acd::v1::WatchQueuesRequest* request) override;
+
+ private:
+  Engine* engine_;
+};
+
+}  // namespace acd::daemon
+
+#endif  // ACD_DAEMON_SERVICES_H_

@@ -1,0 +1,19 @@
+// UnifiedDiff shows what changes between two texts, line by line, as "diff -u" would (hunks with
+// three lines of context, "-" for removed and "+" for added lines). Used to show operators what a
+// policy change does before they apply it.
+//   std::string d = UnifiedDiff(running_yaml, new_yaml, "running", "new");  // "" when equal
+#ifndef ACD_DAEMON_TEXT_DIFF_H_
+#define ACD_DAEMON_TEXT_DIFF_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace acd::daemon {
+
+std::string UnifiedDiff(absl::string_view before, absl::string_view after,
+                        absl::string_view before_name, absl::string_view after_name);
+
+}  // namespace acd::daemon
+
+#endif  // ACD_DAEMON_TEXT_DIFF_H_

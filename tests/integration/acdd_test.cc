@@ -1,0 +1,390 @@
+// Whole-process tests: the real acdd on free ports, driven over gRPC as a switch, agent desktops
+// and an operator would drive it.
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "protos/health.grpc.pb.h"
+#include "tests/integration/acdd_process.h"
+
+namespace acd::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+std::string CenterPolicy() { return std::string(ACD_SOURCE_DIR) + "/tests/integration/testdata/center.yaml"; }
+
+template <typename Call>
+grpc::Status Rpc(Call call) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  return call(&context);
+}
+
+// Thin wrappers that read as the switch / agent / operator actions they are.
+struct Center {
+  explicit Center(AcddProcess& acdd) : sw(acdd.Switch()), agents(acdd.Agents()), admin(acdd.Admin()) {}
+
+  grpc::Status Login(const std::string& agent, const std::string& skill, bool ready = true,
+                     acd::v1::AgentInfo* info = nullptr) {
+    acd::v1::LoginRequest request;
+    request.set_agent_id(agent);
+    auto* s = request.add_skills();
+    s->set_skill(skill);
+    s->set_proficiency(3);
+    request.set_ready(ready);
+    acd::v1::AgentInfo ignored;
+    return Rpc([&](grpc::ClientContext* c) { return agents->Login(c, request, info ? info : &ignored); });
+  }
+  grpc::Status SetReady(const std::string& agent) {
+    acd::v1::SetAgentStateRequest request;
+    request.set_agent_id(agent);
+    request.mutable_ready();
+    acd::v1::AgentInfo info;
+    return Rpc([&](grpc::ClientContext* c) { return agents->SetAgentState(c, request, &info); });
+  }
+  grpc::Status EndWrapUp(const std::string& agent) {
+    acd::v1::SetAgentStateRequest request;
+    request.set_agent_id(agent);
+    request.mutable_end_wrap_up();
+    acd::v1::AgentInfo info;
+    return Rpc([&](grpc::ClientContext* c) { return agents->SetAgentState(c, request, &info); });
+  }
+  acd::v1::EnqueueCallResponse Enqueue(const std::string& call, const std::string& queue,
+                                       grpc::Status* status = nullptr, const std::string& sw_id = "sw1") {
+    acd::v1::EnqueueCallRequest request;
+    request.set_switch_id(sw_id);
+    request.set_call_id(call);
+    request.set_queue(queue);
+    (*request.mutable_attributes())["account"] = "ACME-42";
+    acd::v1::EnqueueCallResponse response;
+    grpc::Status s = Rpc([&](grpc::ClientContext* c) { return sw->EnqueueCall(c, request, &response); });
+    if (status) *status = s; else EXPECT_TRUE(s.ok()) << s.error_message();
+    return response;
+  }
+  grpc::Status Event(const std::string& call, const std::string& agent,
+                     void (*set)(acd::v1::CallEvent*), acd::v1::CallState* state = nullptr) {
+    acd::v1::CallEvent event;
+    event.set_switch_id("sw1");
+    event.set_call_id(call);
+    event.set_agent_id(agent);
+    set(&event);
+    acd::v1::CallEventResponse response;
+    grpc::Status s = Rpc([&](grpc::ClientContext* c) { return sw->ReportCallEvent(c, event, &response); });
+    if (state) *state = response.state();
+    return s;
+  }
+  acd::v1::CallInfo GetCall(const std::string& call, grpc::Status* status = nullptr) {
+    acd::v1::GetCallRequest request;
+    request.set_call_id(call);
+    acd::v1::CallInfo info;
+    grpc::Status s = Rpc([&](grpc::ClientContext* c) { return admin->GetCall(c, request, &info); });
+    if (status) *status = s; else EXPECT_TRUE(s.ok()) << s.error_message();
+    return info;
+  }
+  acd::v1::AgentInfo Agent(const std::string& agent) {
+    acd::v1::ListAgentsRequest request;
+    acd::v1::ListAgentsResponse response;
+    EXPECT_TRUE(Rpc([&](grpc::ClientContext* c) { return admin->ListAgents(c, request, &response); }).ok());
+    for (const auto& a : response.agents()) if (a.agent_id() == agent) return a;
+    return {};
+  }
+  acd::v1::QueueInfo Queue(const std::string& queue) {
+    acd::v1::ListQueuesRequest request;
+    acd::v1::ListQueuesResponse response;
+    EXPECT_TRUE(Rpc([&](grpc::ClientContext* c) { return admin->ListQueues(c, request, &response); }).ok());
+    for (const auto& q : response.queues()) if (q.queue() == queue) return q;
+    return {};
+  }
+
+  std::unique_ptr<acd::v1::SwitchService::Stub> sw;
+  std::unique_ptr<acd::v1::AgentService::Stub> agents;
+  std::unique_ptr<acd::v1::AdminService::Stub> admin;
+};
+
+void Accept(acd::v1::CallEvent* e) { e->mutable_offer_accepted(); }
+void Reject(acd::v1::CallEvent* e) { e->mutable_offer_rejected()->set_reason("busy"); }
+void Abandon(acd::v1::CallEvent* e) { e->mutable_caller_abandoned(); }
+void End(acd::v1::CallEvent* e) { e->mutable_call_ended(); }
+
+TEST(Acdd, ServesACallFromArrivalThroughOfferAnswerEndAndWrapUp) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  ASSERT_TRUE(center.Login("alice", "sales").ok());
+
+  acd::v1::EnqueueCallResponse enqueued = center.Enqueue("call-1", "sales");
+  EXPECT_EQ(enqueued.disposition(), acd::v1::EnqueueCallResponse::DISPOSITION_OFFERED);
+  std::optional<acd::v1::Command> offer = commands.Next();
+  ASSERT_TRUE(offer && offer->has_offer_call());
+  EXPECT_EQ(offer->offer_call().call_id(), "call-1");
+  EXPECT_EQ(offer->offer_call().agent_id(), "alice");
+  EXPECT_EQ(offer->offer_call().attributes().at("account"), "ACME-42");
+  EXPECT_EQ(center.Agent("alice").state(), acd::v1::AGENT_STATE_RESERVED);
+
+  acd::v1::CallState state;
+  ASSERT_TRUE(center.Event("call-1", "alice", Accept, &state).ok());
+  EXPECT_EQ(state, acd::v1::CALL_STATE_CONNECTED);
+  EXPECT_EQ(center.Agent("alice").state(), acd::v1::AGENT_STATE_BUSY);
+  ASSERT_TRUE(center.Event("call-1", "alice", End, &state).ok());
+  EXPECT_EQ(state, acd::v1::CALL_STATE_ENDED);
+  EXPECT_EQ(center.Agent("alice").state(), acd::v1::AGENT_STATE_WRAP_UP);
+  ASSERT_TRUE(center.EndWrapUp("alice").ok());
+  EXPECT_EQ(center.Agent("alice").state(), acd::v1::AGENT_STATE_READY);
+
+  acd::v1::CallInfo info = center.GetCall("call-1");
+  EXPECT_EQ(info.state(), acd::v1::CALL_STATE_ENDED);
+  std::vector<std::string> story;
+  for (const auto& h : info.history()) story.push_back(h.what());
+  EXPECT_THAT(story, ::testing::ElementsAre("enqueued", "offered", "connected", "ended"));
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, RoutesCallsOfSeveralQueuesToAgentsWithTheRightSkills) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  ASSERT_TRUE(center.Login("seller", "sales").ok());
+  ASSERT_TRUE(center.Login("biller", "billing").ok());
+  center.Enqueue("b1", "billing");
+  center.Enqueue("s1", "sales");
+  std::map<std::string, std::string> offered;
+  for (int i = 0; i < 2; ++i) {
+    std::optional<acd::v1::Command> c = commands.Next();
+    ASSERT_TRUE(c && c->has_offer_call());
+    offered[c->offer_call().call_id()] = c->offer_call().agent_id();
+  }
+  EXPECT_EQ(offered["b1"], "biller");
+  EXPECT_EQ(offered["s1"], "seller");
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, AnUnansweredOfferIsWithdrawnAndTheCallGoesToTheNextAgent) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  ASSERT_TRUE(center.Login("first", "billing").ok());
+  center.Enqueue("c1", "billing");
+  std::optional<acd::v1::Command> offer = commands.Next();
+  ASSERT_TRUE(offer && offer->has_offer_call());
+  ASSERT_TRUE(center.Login("second", "billing").ok());
+  // Offer timeout is 1 s in this policy.
+  std::optional<acd::v1::Command> cancel = commands.Next(3s);
+  ASSERT_TRUE(cancel && cancel->has_cancel_offer());
+  EXPECT_EQ(cancel->cancel_offer().reason(), "no_answer");
+  std::optional<acd::v1::Command> again = commands.Next(3s);
+  ASSERT_TRUE(again && again->has_offer_call());
+  EXPECT_EQ(again->offer_call().agent_id(), "second");
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, EscalationOverflowsAWaitingCallOnTheEngineClock) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  EXPECT_EQ(center.Enqueue("c1", "support").position(), 1);
+  std::this_thread::sleep_for(1500ms);  // the step is due 1 s after entry
+  acd::v1::CallInfo info = center.GetCall("c1");
+  EXPECT_EQ(info.queue(), "billing");
+  ASSERT_GE(info.history_size(), 2);
+  EXPECT_EQ(info.history(1).what(), "overflowed");
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, RetriesAnswerTheOriginalResult) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  acd::v1::EnqueueCallResponse first = center.Enqueue("c1", "sales");
+  ASSERT_TRUE(center.Login("alice", "sales").ok());
+  ASSERT_TRUE(center.Login("alice", "sales").ok()) << "the same login again is a retry";
+  acd::v1::EnqueueCallResponse again = center.Enqueue("c1", "sales");
+  EXPECT_EQ(again.disposition(), first.disposition());
+  EXPECT_EQ(again.position(), first.position());
+  ASSERT_TRUE(commands.Next());
+  acd::v1::CallState state;
+  ASSERT_TRUE(center.Event("c1", "alice", Accept, &state).ok());
+  ASSERT_TRUE(center.Event("c1", "alice", Accept, &state).ok()) << "a retried answer";
+  EXPECT_EQ(state, acd::v1::CALL_STATE_CONNECTED);
+  grpc::Status other;
+  center.Enqueue("c1", "sales", &other, "sw2");
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, ACommandStreamThatDropsGetsWhatIsPendingOnReconnect) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  ASSERT_TRUE(center.Login("alice", "sales").ok());
+  auto reader = std::make_unique<CommandReader>(center.sw.get(), "sw1");
+  center.Enqueue("c1", "sales");
+  std::optional<acd::v1::Command> first = reader->Next();
+  ASSERT_TRUE(first && first->has_offer_call());
+  reader.reset();  // the switch loses its connection
+  ASSERT_TRUE(center.Login("bob", "billing").ok());
+  center.Enqueue("c2", "billing");  // offered while nobody listens
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(center.GetCall("c1").state(), acd::v1::CALL_STATE_OFFERED) << "calls stay put";
+
+  CommandReader again(center.sw.get(), "sw1");
+  std::map<std::string, bool> offers;  // call -> resent
+  for (int i = 0; i < 2; ++i) {
+    std::optional<acd::v1::Command> c = again.Next();
+    ASSERT_TRUE(c && c->has_offer_call());
+    offers[c->offer_call().call_id()] = c->resent();
+  }
+  EXPECT_EQ(offers.size(), 2u);
+  EXPECT_FALSE(offers["c2"]) << "never delivered: sent for the first time";
+  EXPECT_TRUE(offers["c1"]) << "delivered before the drop and still outstanding: resent";
+  acd::v1::ListCallsRequest list;
+  list.set_switch_id("sw1");
+  acd::v1::ListCallsResponse calls;
+  ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return center.sw->ListCalls(c, list, &calls); }).ok());
+  ASSERT_EQ(calls.calls_size(), 2);
+  EXPECT_EQ(calls.calls(0).call_id(), "c1");
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, ReloadsThePolicyMidTrafficWithoutLosingACall) {
+  const std::string path = ::testing::TempDir() + "/reload_policy.yaml";
+  std::ifstream original(CenterPolicy());
+  std::stringstream text;
+  text << original.rdbuf();
+  std::ofstream(path) << text.str();
+  AcddProcess acdd({"--policy", path});
+  Center center(acdd);
+  for (const char* id : {"w1", "w2", "w3"}) center.Enqueue(id, "sales");
+
+  // Dry run: nothing changes, the diff says what would.
+  std::string changed = text.str();
+  changed.replace(changed.find("name: integration-center"), 24, "name: integration-center-v2");
+  acd::v1::SetPolicyRequest dry;
+  dry.set_yaml(changed);
+  dry.set_validate_only(true);
+  acd::v1::SetPolicyResponse dry_response;
+  ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return center.admin->SetPolicy(c, dry, &dry_response); }).ok());
+  EXPECT_FALSE(dry_response.applied());
+  EXPECT_THAT(dry_response.diff(), HasSubstr("+name: integration-center-v2"));
+
+  // An invalid policy is refused with every problem, and the old one keeps running.
+  acd::v1::SetPolicyRequest bad;
+  bad.set_yaml("queues:\n  - name: sales\n    skills: [{skill: nope, min_proficiency: 9}]\n");
+  acd::v1::SetPolicyResponse bad_response;
+  grpc::Status refused = Rpc([&](grpc::ClientContext* c) { return center.admin->SetPolicy(c, bad, &bad_response); });
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("unknown skill 'nope'"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("proficiency runs from 1 to 5"));
+
+  // SIGHUP applies the file when it is valid.
+  std::ofstream(path) << changed;
+  acdd.Signal(SIGHUP);
+  acd::v1::PolicyInfo policy;
+  for (int i = 0; i < 50 && policy.policy().name() != "integration-center-v2"; ++i) {
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return center.admin->GetPolicy(c, acd::v1::GetPolicyRequest(), &policy); }).ok());
+  }
+  EXPECT_EQ(policy.policy().name(), "integration-center-v2");
+  EXPECT_EQ(center.Queue("sales").calls_waiting(), 3) << "no call lost in the reload";
+  // ... and keeps the running policy when the file is broken.
+  std::ofstream(path) << "queues: [{name: }]\n";
+  acdd.Signal(SIGHUP);
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return center.admin->GetPolicy(c, acd::v1::GetPolicyRequest(), &policy); }).ok());
+  EXPECT_EQ(policy.policy().name(), "integration-center-v2");
+  ASSERT_TRUE(center.Login("alice", "sales").ok());
+  EXPECT_EQ(center.Queue("sales").calls_waiting(), 2) << "still routing after the refused reload";
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, BadInputGetsAClearErrorAndLeavesNothingBehind) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  grpc::Status s;
+  center.Enqueue("", "sales", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("call_id"));
+  center.Enqueue(std::string(300, 'x'), "sales", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  center.Enqueue("c1", "no-such-queue", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("no-such-queue"));
+  {
+    acd::v1::EnqueueCallRequest request;
+    request.set_switch_id("sw1");
+    request.set_call_id("c2");
+    request.set_queue("sales");
+    auto* skill = request.add_required_skills();
+    skill->set_skill("juggling");
+    skill->set_min_proficiency(2);
+    acd::v1::EnqueueCallResponse response;
+    s = Rpc([&](grpc::ClientContext* c) { return center.sw->EnqueueCall(c, request, &response); });
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("juggling"));
+    request.clear_required_skills();
+    (*request.mutable_attributes())["notes"] = std::string(5000, 'n');
+    s = Rpc([&](grpc::ClientContext* c) { return center.sw->EnqueueCall(c, request, &response); });
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("attributes"));
+  }
+  EXPECT_EQ(center.Event("ghost", "alice", Accept).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(center.SetReady("nobody").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(center.Login("alice", "sales", /*ready=*/false).ok());
+  EXPECT_EQ(center.EndWrapUp("alice").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  {
+    acd::v1::LoginRequest request;
+    request.set_agent_id("carol");
+    auto* skill = request.add_skills();
+    skill->set_skill("sales");
+    skill->set_proficiency(7);
+    acd::v1::AgentInfo info;
+    s = Rpc([&](grpc::ClientContext* c) { return center.agents->Login(c, request, &info); });
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    acd::v1::CallEvent event;  // no event set
+    event.set_switch_id("sw1");
+    event.set_call_id("c3");
+    acd::v1::CallEventResponse response;
+    s = Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, event, &response); });
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // A full queue turns the caller to its fallback.
+  EXPECT_EQ(center.Enqueue("t1", "tiny").disposition(), acd::v1::EnqueueCallResponse::DISPOSITION_QUEUED);
+  acd::v1::EnqueueCallResponse full = center.Enqueue("t2", "tiny");
+  EXPECT_EQ(full.disposition(), acd::v1::EnqueueCallResponse::DISPOSITION_SENT_TO_FALLBACK);
+  EXPECT_EQ(full.fallback(), "voicemail:tiny");
+  // An offer answered by the wrong agent is refused and leaves the real one reserved, not stuck.
+  ASSERT_TRUE(center.SetReady("alice").ok());
+  center.Enqueue("c4", "sales");
+  EXPECT_EQ(center.Event("c4", "mallory", Accept).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(center.Event("c4", "alice", Reject).ok());
+  // Nothing leaked: only the calls that were accepted are held.
+  EXPECT_EQ(center.Queue("tiny").calls_waiting(), 1);
+  EXPECT_EQ(center.Queue("sales").calls_waiting() + (center.GetCall("c4").state() == acd::v1::CALL_STATE_OFFERED), 1);
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, ReportsServingOnTheStandardHealthService) {
+  AcddProcess acdd({});
+  auto health = grpc::health::v1::Health::NewStub(acdd.channel());
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return health->Check(c, grpc::health::v1::HealthCheckRequest(), &response); }).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
+TEST(Acdd, SigtermDrainsClosesStreamsCleanlyAndExitsZero) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  center.Enqueue("c1", "sales");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+  std::optional<grpc::Status> ended = commands.WaitFinished();
+  ASSERT_TRUE(ended);
+  EXPECT_TRUE(ended->ok()) << ended->error_message();
+}
+
+}  // namespace
+}  // namespace acd::testing
