@@ -12,6 +12,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libasio-dev prometheus-cpp-dev libyaml-cpp-dev
   libbenchmark-dev libgtest-dev libgmock-dev
+  python3-grpcio python3-protobuf
 )
 JOBS=${ACD_JOBS:-2}
 

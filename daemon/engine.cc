@@ -300,6 +300,13 @@ grpc::Status Engine::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
                           absl::StrCat("call_id '", request.call_id(),
                                        "' is in use by switch '", existing->second.switch_id, "'"));
     }
+    if (!google::protobuf::util::MessageDifferencer::Equals(existing->second.request, request)) {
+      return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                          absl::StrCat("call_id '", request.call_id(),
+                                       "' is in use for another call (queue '",
+                                       existing->second.request.queue(),
+                                       "'); a retry must repeat the request exactly"));
+    }
     *response = existing->second.first_response;  // a retry: the original answer
     return grpc::Status::OK;
   }
@@ -642,10 +649,12 @@ grpc::Status Engine::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> 
                                  const std::string& source) {
   absl::Status status = router_.ReplacePolicy(std::move(policy), Now());
   if (!status.ok()) return ToGrpcStatus(status);
+  const std::string replaced = policy_source_;
   policy_source_ = source;
   policy_applied_at_ = Now();
   AfterEvent();
-  Log(absl::StrCat("policy '", router_.policy().source.name(), "' from ", source, " applied"));
+  Log(absl::StrCat("policy '", router_.policy().source.name(), "' from ", source,
+                   " applied, replacing the one from ", replaced));
   return grpc::Status::OK;
 }
 
@@ -668,6 +677,17 @@ grpc::Status Engine::SetPolicy(const acd::v1::SetPolicyRequest& request,
     problems = routing::ValidatePolicy(proto);
     where.Annotate(&problems);
   }
+  std::shared_ptr<const routing::CompiledPolicy> compiled;
+  if (problems.empty()) {
+    // A dry run answers what the apply would: the policy must also fit the calls live now.
+    absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> c = routing::CompilePolicy(proto);
+    if (!c.ok()) return ToGrpcStatus(c.status());
+    compiled = *c;
+    if (absl::Status fits = router_.CanReplacePolicy(*compiled); !fits.ok()) {
+      if (!request.validate_only()) return ToGrpcStatus(fits);
+      problems.push_back(routing::PolicyProblem{"", std::string(fits.message())});
+    }
+  }
   for (const routing::PolicyProblem& p : problems) {
     acd::v1::PolicyProblem* out = response->add_problems();
     out->set_path(p.path);
@@ -683,10 +703,7 @@ grpc::Status Engine::SetPolicy(const acd::v1::SetPolicyRequest& request,
   if (!problems.empty()) {
     return ToGrpcStatus(routing::PolicyProblemsToStatus(problems, "policy"));
   }
-  absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
-      routing::CompilePolicy(proto);
-  if (!compiled.ok()) return ToGrpcStatus(compiled.status());
-  grpc::Status applied = ApplyPolicy(*compiled, "admin api");
+  grpc::Status applied = ApplyPolicy(compiled, "admin api");
   response->set_applied(applied.ok());
   return applied;
 }

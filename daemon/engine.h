@@ -138,7 +138,7 @@ class Engine {
   google::protobuf::Timestamp ToProto(absl::Time t) const;
   std::chrono::steady_clock::time_point ToSteady(absl::Time t) const;
 
-  asio::io_context io_;
+  asio::io_context io_{1};  // one thread runs it: lets asio skip cross-thread locking work
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
   const std::chrono::steady_clock::time_point steady_start_;

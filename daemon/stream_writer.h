@@ -1,9 +1,10 @@
-// StreamWriter is a server-streaming gRPC reactor whose state lives on the engine thread: the
-// engine queues messages with Send(), they are written one at a time (gRPC allows one write in
-// flight), and gRPC's callbacks only post back into the engine. No locks.
-//   auto* w = new StreamWriter<Command>(engine_executor, on_written, on_gone);
-//   w->Send(command);      // engine thread
-//   w->Close(grpc::Status::OK);
+// StreamWriter is a server-streaming gRPC reactor fed by the engine thread: the engine queues
+// messages with Send(), and they are written one at a time (gRPC allows one write in flight).
+// The next write starts straight from gRPC's write-done callback, so a busy stream is not slowed
+// by a hop through the engine per message; only the bookkeeping callbacks run on the engine.
+//   auto* w = new StreamWriter<Command>(engine_io, on_written, on_gone);
+//   w->Send(command);             // engine thread
+//   w->Close(grpc::Status::OK);   // flushes what is queued, then finishes
 #ifndef ACD_DAEMON_STREAM_WRITER_H_
 #define ACD_DAEMON_STREAM_WRITER_H_
 
@@ -12,6 +13,8 @@
 #include <utility>
 
 #define ASIO_STANDALONE
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "asio/io_context.hpp"
 #include "asio/post.hpp"
 #include "grpcpp/support/server_callback.h"
@@ -27,48 +30,52 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
                std::function<void(StreamWriter*)> on_gone)
       : engine_(engine), on_written_(std::move(on_written)), on_gone_(std::move(on_gone)) {}
 
-  // Engine thread only.
   void Send(Message message) {
+    absl::MutexLock lock(&mu_);
     if (closing_) return;
     pending_.push_back(std::move(message));
-    if (!writing_) WriteNext();
+    if (!writing_) WriteNextLocked();
   }
   // Finishes once what is queued has been written (a graceful close, e.g. on shutdown).
   void Close(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
     if (closing_) return;
     closing_ = true;
     close_status_ = status;
-    if (!writing_) FinishOnce(close_status_);
+    if (!writing_) FinishOnceLocked(close_status_);
   }
-  bool open() const { return !closing_; }
+  bool open() const {
+    absl::MutexLock lock(&mu_);
+    return !closing_;
+  }
 
-  // gRPC callbacks: they only post into the engine.
   void OnWriteDone(bool ok) override {
-    asio::post(*engine_, [this, ok] {
-      writing_ = false;
-      if (!ok || cancelled_) {  // the client went away; unwritten messages stay with the caller
-        closing_ = true;
-        FinishOnce(grpc::Status::CANCELLED);
-        return;
-      }
-      Message written = std::move(pending_.front());
-      pending_.pop_front();
-      if (on_written_) on_written_(written);
-      if (!pending_.empty()) {
-        WriteNext();
-      } else if (closing_) {
-        FinishOnce(close_status_);
-      }
-    });
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok || cancelled_) {  // the client went away; unwritten messages stay with the caller
+      closing_ = true;
+      FinishOnceLocked(grpc::Status::CANCELLED);
+      return;
+    }
+    if (on_written_) {
+      asio::post(*engine_, [this, written = std::move(pending_.front())] { on_written_(written); });
+    }
+    pending_.pop_front();
+    if (!pending_.empty()) {
+      WriteNextLocked();
+    } else if (closing_) {
+      FinishOnceLocked(close_status_);
+    }
   }
   void OnCancel() override {
-    asio::post(*engine_, [this] {
-      cancelled_ = true;
-      closing_ = true;
-      if (!writing_) FinishOnce(grpc::Status::CANCELLED);
-    });
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    closing_ = true;
+    if (!writing_) FinishOnceLocked(grpc::Status::CANCELLED);
   }
   void OnDone() override {
+    // After OnDone gRPC calls nothing more; the engine forgets the stream, then it is deleted.
+    // on_written tasks posted earlier run before this one (the engine runs tasks in order).
     asio::post(*engine_, [this] {
       if (on_gone_) on_gone_(this);
       delete this;
@@ -76,25 +83,26 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
   }
 
  private:
-  void WriteNext() {
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
     this->StartWrite(&pending_.front());
   }
-  void FinishOnce(const grpc::Status& status) {
+  void FinishOnceLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finish_called_) return;
     finish_called_ = true;
     this->Finish(status);
   }
 
-  asio::io_context* engine_;
-  std::function<void(const Message&)> on_written_;
-  std::function<void(StreamWriter*)> on_gone_;
-  std::deque<Message> pending_;  // front is in flight while writing_
-  bool writing_ = false;
-  bool closing_ = false;        // no more sends; finish when the queue is written
-  bool cancelled_ = false;
-  bool finish_called_ = false;
-  grpc::Status close_status_;
+  asio::io_context* const engine_;
+  const std::function<void(const Message&)> on_written_;
+  const std::function<void(StreamWriter*)> on_gone_;
+  mutable absl::Mutex mu_;
+  std::deque<Message> pending_ ABSL_GUARDED_BY(mu_);  // front is in flight while writing_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;  // no more sends; finish when the queue is written
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace acd::daemon

@@ -966,26 +966,25 @@ absl::Status Router::EndWrapUp(absl::string_view agent_id, absl::Time now) {
 // ---------------------------------------------------------------------------------------------
 // Policy reload.
 
-absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy, absl::Time now) {
-  Advance(now);
+absl::Status Router::CanReplacePolicy(const CompiledPolicy& policy) const {
   // Refuse, changing nothing, if live calls depend on something the new policy drops.
   std::vector<std::string> missing;
   for (const auto& [id, slot] : call_ids_) {
     const Call& call = calls_[slot];
     const std::string& queue = policy_->queues[call.queue].name;
-    if (!policy->FindQueue(queue)) {
+    if (!policy.FindQueue(queue)) {
       missing.push_back(absl::StrCat("queue '", queue, "' (call '", id, "')"));
       continue;
     }
-    if (policy->queues[*policy->FindQueue(queue)].channel != call.channel) {
+    if (policy.queues[*policy.FindQueue(queue)].channel != call.channel) {
       missing.push_back(absl::StrCat("the channel of queue '", queue, "' (call '", id, "')"));
     }
     for (const NamedSkill& s : call.extra_skill_names) {
-      if (!policy->FindSkill(s.skill)) {
+      if (!policy.FindSkill(s.skill)) {
         missing.push_back(absl::StrCat("skill '", s.skill, "' (call '", id, "')"));
       }
     }
-    if (!call.language.empty() && !policy->language_bits.contains(call.language)) {
+    if (!call.language.empty() && !policy.language_bits.contains(call.language)) {
       missing.push_back(absl::StrCat("language '", call.language, "' (call '", id, "')"));
     }
   }
@@ -996,6 +995,12 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
         "the new policy drops what live calls use: ", absl::StrJoin(missing, "; "),
         ". Drain those calls first or keep these in the policy"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy, absl::Time now) {
+  Advance(now);
+  if (absl::Status s = CanReplacePolicy(*policy); !s.ok()) return s;
 
   // Map live calls to the new policy's queue ids before swapping.
   std::vector<std::pair<CallSlot, QueueId>> live;

@@ -147,6 +147,8 @@ class Router {
   // FAILED_PRECONDITION (nothing changes) when it drops a queue, skill or language that live
   // calls use.
   absl::Status ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy, absl::Time now);
+  // What ReplacePolicy would refuse, without changing anything (for dry runs).
+  absl::Status CanReplacePolicy(const CompiledPolicy& policy) const;
 
   // Runs every timer due at or before `now`.
   void AdvanceTo(absl::Time now);

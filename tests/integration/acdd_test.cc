@@ -210,6 +210,10 @@ TEST(Acdd, RetriesAnswerTheOriginalResult) {
   grpc::Status other;
   center.Enqueue("c1", "sales", &other, "sw2");
   EXPECT_EQ(other.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  grpc::Status reused;
+  center.Enqueue("c1", "billing", &reused);  // same switch, same id, another call
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(reused.error_message(), HasSubstr("retry must repeat the request exactly"));
   EXPECT_EQ(acdd.Stop(SIGTERM), 0);
 }
 

@@ -1,0 +1,453 @@
+// acdctl: the operator's command line for a running acdd (AdminService over gRPC): live queues
+// and agents, one call's story, the routing policy (show, validate, diff, apply) and a refreshing
+// queue view.
+//   acdctl queues
+//   acdctl --server 10.0.0.5:50051 agents --queue sales
+//   acdctl policy validate center.yaml && acdctl policy apply center.yaml
+// Exit status: 0 done, 1 the server or the policy said no (`acdctl: NOT_FOUND: ...` on stderr),
+// 2 the command line is wrong (usage on stderr).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "acd/v1/acd.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "HOST:PORT of acdd's gRPC API");
+ABSL_FLAG(double, timeout_seconds, 5, "how long one request may take");
+ABSL_FLAG(std::string, queue, "", "agents: only members of this queue");
+ABSL_FLAG(double, interval, 1, "watch: seconds between snapshots (at least 0.2)");
+ABSL_FLAG(int, count, 0, "watch: stop after this many snapshots; 0 runs until interrupted");
+
+namespace {
+
+constexpr char kUsage[] =
+    R"(acdctl: operate a running acdd.
+
+usage: acdctl [--server HOST:PORT] [--timeout_seconds S] COMMAND
+
+  queues                            each queue: channel, calls waiting, oldest wait, agents by state
+  agents [--queue Q]                each agent: state (and not-ready reason), queues, calls handled
+  call CALL_ID                      one call: queue, state, position, agent, priority, history
+  policy show                       the running policy's YAML, where it came from and when applied
+  policy validate FILE              "valid" and the diff against the running one, or every problem
+  policy diff FILE                  only the diff against the running policy
+  policy apply FILE                 apply FILE: prints the diff and "applied", or why not
+  watch [--interval S] [--count N]  the queues table per snapshot, every S seconds (1),
+                                    N times (0: until interrupted)
+
+--server defaults to 127.0.0.1:50051, --timeout_seconds to 5.
+Exit status: 0 done; 1 acdd refused or failed (acdctl: CODE: message), or the policy is invalid;
+2 the command line is wrong.
+)";
+
+// A usage error ends the process here: the problem, the usage, exit status 2.
+[[noreturn]] void UsageError(const std::string& message) {
+  std::cerr << "acdctl: " << message << "\n\n" << kUsage;
+  std::exit(2);
+}
+
+int Fail(const std::string& message) {
+  std::cerr << "acdctl: " << message << "\n";
+  return 1;
+}
+
+int FailRpc(const grpc::Status& status) {
+  return Fail(
+      absl::StrCat(absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+                   ": ", status.error_message()));
+}
+
+// Subcommand flags are ordinary absl flags, so absl would take them anywhere on the line and
+// exit 1 on a bad one. Look at the flags first to answer the way the rest of the command line is
+// answered (exit 2 with the usage) and to know which were given. Returns the names given.
+std::set<std::string> CheckFlags(int argc, char** argv) {
+  std::set<std::string> given;
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    absl::string_view body = absl::StripPrefix(absl::StripPrefix(arg, "-"), "-");
+    const size_t eq = body.find('=');
+    const absl::string_view name = body.substr(0, eq);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && absl::StartsWith(name, "no")) {
+      absl::CommandLineFlag* negated = absl::FindCommandLineFlag(name.substr(2));
+      if (negated != nullptr && negated->IsOfType<bool>() && eq == absl::string_view::npos)
+        continue;
+    }
+    if (flag == nullptr) UsageError(absl::StrCat("unknown flag ", arg));
+    given.insert(std::string(name));
+    if (flag->IsOfType<bool>() && eq == absl::string_view::npos) continue;
+    std::string value;
+    if (eq != absl::string_view::npos) {
+      value = std::string(body.substr(eq + 1));
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      UsageError(absl::StrCat("flag --", name, " needs a value"));
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) UsageError(absl::StrCat("--", name, ": ", error));
+  }
+  return given;
+}
+
+// "AGENT_STATE_NOT_READY" -> "not_ready".
+std::string EnumWord(const std::string& name, absl::string_view prefix) {
+  return absl::AsciiStrToLower(absl::StripPrefix(name, prefix));
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+std::string FormatWhen(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E3S %Z", ToTime(t), absl::LocalTimeZone());
+}
+
+// A wait as a person reads it on a wallboard: "42s", "3m07s", "1h05m".
+std::string FormatWait(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds);
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
+}
+
+// Columns padded to their widest cell; numeric columns right-aligned, the last column unpadded.
+class Table {
+ public:
+  Table(std::vector<std::string> header, std::vector<bool> right_aligned)
+      : right_(std::move(right_aligned)) {
+    rows_.push_back(std::move(header));
+    right_.resize(rows_[0].size(), false);
+  }
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void Print(std::ostream& out, absl::string_view indent = "") const {
+    std::vector<size_t> width(rows_[0].size(), 0);
+    for (const auto& row : rows_) {
+      for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    }
+    for (const auto& row : rows_) {
+      std::string line(indent);
+      for (size_t c = 0; c < row.size(); ++c) {
+        if (c > 0) line += "  ";
+        const std::string pad(width[c] - row[c].size(), ' ');
+        const bool last = c + 1 == row.size();
+        line += right_[c] ? pad + row[c] : (last ? row[c] : row[c] + pad);
+      }
+      out << line << "\n";
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+  std::vector<bool> right_;
+};
+
+void PrintQueues(const acd::v1::ListQueuesResponse& response, std::ostream& out) {
+  // The states an agent can be in while logged in, in the order a supervisor scans them; any
+  // state a newer acdd reports is added after them.
+  std::vector<std::string> states = {"ready", "reserved", "busy", "wrap_up", "not_ready"};
+  for (const acd::v1::QueueInfo& q : response.queues()) {
+    for (const auto& [state, n] : q.agents_by_state()) {
+      if (std::find(states.begin(), states.end(), state) == states.end()) states.push_back(state);
+    }
+  }
+  std::vector<std::string> header = {"QUEUE", "CHANNEL", "WAITING", "OLDEST"};
+  std::vector<bool> right = {false, false, true, true};
+  for (const std::string& s : states) {
+    header.push_back(absl::AsciiStrToUpper(s));
+    right.push_back(true);
+  }
+  Table table(std::move(header), std::move(right));
+  for (const acd::v1::QueueInfo& q : response.queues()) {
+    std::vector<std::string> row = {
+        q.queue(), EnumWord(acd::v1::Channel_Name(q.channel()), "CHANNEL_"),
+        absl::StrCat(q.calls_waiting()),
+        q.calls_waiting() > 0 ? FormatWait(q.oldest_wait_seconds()) : "-"};
+    for (const std::string& s : states) {
+      auto it = q.agents_by_state().find(s);
+      row.push_back(absl::StrCat(it == q.agents_by_state().end() ? 0 : it->second));
+    }
+    table.Add(std::move(row));
+  }
+  table.Print(out);
+}
+
+class Client {
+ public:
+  explicit Client(const std::string& server)
+      : admin_(acd::v1::AdminService::NewStub(
+            grpc::CreateChannel(server, grpc::InsecureChannelCredentials()))) {}
+
+  int Queues() {
+    acd::v1::ListQueuesResponse response;
+    grpc::Status s = admin_->ListQueues(Context().get(), acd::v1::ListQueuesRequest(), &response);
+    if (!s.ok()) return FailRpc(s);
+    PrintQueues(response, std::cout);
+    return 0;
+  }
+
+  int Agents(const std::string& queue) {
+    acd::v1::ListAgentsRequest request;
+    request.set_queue(queue);
+    acd::v1::ListAgentsResponse response;
+    grpc::Status s = admin_->ListAgents(Context().get(), request, &response);
+    if (!s.ok()) return FailRpc(s);
+    Table table({"AGENT", "STATE", "QUEUES", "HANDLED"}, {false, false, false, true});
+    for (const acd::v1::AgentInfo& a : response.agents()) {
+      std::string state = EnumWord(acd::v1::AgentState_Name(a.state()), "AGENT_STATE_");
+      if (!a.not_ready_reason().empty()) absl::StrAppend(&state, " (", a.not_ready_reason(), ")");
+      table.Add({a.agent_id(), state, a.queues().empty() ? "-" : absl::StrJoin(a.queues(), ","),
+                 absl::StrCat(a.calls_handled())});
+    }
+    if (response.agents().empty()) {
+      std::cout << (queue.empty() ? "no agents logged in\n"
+                                  : absl::StrCat("no agents logged in for queue '", queue, "'\n"));
+      return 0;
+    }
+    table.Print(std::cout);
+    return 0;
+  }
+
+  int Call(const std::string& call_id) {
+    acd::v1::GetCallRequest request;
+    request.set_call_id(call_id);
+    acd::v1::CallInfo call;
+    grpc::Status s = admin_->GetCall(Context().get(), request, &call);
+    if (!s.ok()) return FailRpc(s);
+    const std::string state = EnumWord(acd::v1::CallState_Name(call.state()), "CALL_STATE_");
+    Table facts({"call", call.call_id()}, {});
+    facts.Add({"switch", call.switch_id()});
+    facts.Add({"queue", call.queue()});
+    facts.Add({"state", state});
+    facts.Add({"position", call.position() > 0 ? absl::StrCat(call.position()) : "-"});
+    if (call.expected_wait_seconds() >= 0) {
+      facts.Add({"expected wait", FormatWait(call.expected_wait_seconds())});
+    }
+    facts.Add({"agent", call.agent_id().empty() ? "-" : call.agent_id()});
+    facts.Add({"priority", absl::StrCat(call.priority())});
+    facts.Add({"arrived", FormatWhen(call.arrived())});
+    facts.Print(std::cout);
+    std::cout << "history:\n";
+    const absl::Time arrived = ToTime(call.arrived());
+    Table history({"TIME", "SINCE ARRIVAL", "WHAT", "DETAIL"}, {false, true, false, false});
+    for (const acd::v1::CallHistoryEntry& e : call.history()) {
+      const absl::Time at = ToTime(e.at());
+      history.Add({absl::FormatTime("%H:%M:%E3S", at, absl::LocalTimeZone()),
+                   absl::StrFormat("+%.3fs", absl::ToDoubleSeconds(at - arrived)), e.what(),
+                   e.detail()});
+    }
+    history.Print(std::cout, "  ");
+    return 0;
+  }
+
+  int PolicyShow() {
+    acd::v1::PolicyInfo policy;
+    grpc::Status s = admin_->GetPolicy(Context().get(), acd::v1::GetPolicyRequest(), &policy);
+    if (!s.ok()) return FailRpc(s);
+    // As YAML comments, so `acdctl policy show > policy.yaml` gives a file acdd can load.
+    std::cout << "# source: " << policy.source() << "\n"
+              << "# applied: " << FormatWhen(policy.applied_at()) << "\n"
+              << policy.yaml();
+    if (!policy.yaml().empty() && policy.yaml().back() != '\n') std::cout << "\n";
+    return 0;
+  }
+
+  enum class PolicyAction { kValidate, kDiff, kApply };
+
+  int Policy(PolicyAction action, const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return Fail(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+    std::stringstream yaml;
+    yaml << in.rdbuf();
+
+    // Every action checks first: that gives the problems one by one, with their lines, to print
+    // against the operator's file name.
+    acd::v1::SetPolicyRequest request;
+    request.set_yaml(yaml.str());
+    request.set_validate_only(true);
+    acd::v1::SetPolicyResponse checked;
+    grpc::Status s = admin_->SetPolicy(Context().get(), request, &checked);
+    if (!s.ok()) return FailRpc(s);
+    if (!checked.problems().empty()) {
+      // For validate the problems are the answer; otherwise they say why there is none.
+      std::ostream& out = action == PolicyAction::kValidate ? std::cout : std::cerr;
+      for (const acd::v1::PolicyProblem& p : checked.problems()) {
+        out << path << ":";
+        if (p.line() > 0) out << p.line() << ":" << p.column() << ":";
+        out << " ";
+        if (!p.path().empty()) out << p.path() << ": ";
+        out << p.message() << "\n";
+      }
+      out << path << ": " << checked.problems_size()
+          << (checked.problems_size() == 1 ? " problem" : " problems")
+          << (action == PolicyAction::kApply ? "; nothing applied\n" : "\n");
+      return 1;
+    }
+    switch (action) {
+      case PolicyAction::kValidate:
+        std::cout << "valid\n";
+        std::cout << (checked.diff().empty() ? "no changes from the running policy\n"
+                                             : checked.diff());
+        return 0;
+      case PolicyAction::kDiff:
+        std::cout << checked.diff();
+        return 0;
+      case PolicyAction::kApply:
+        break;
+    }
+    request.set_validate_only(false);
+    acd::v1::SetPolicyResponse applied;
+    s = admin_->SetPolicy(Context().get(), request, &applied);
+    if (!s.ok()) return FailRpc(s);
+    if (!applied.applied()) return Fail("acdd did not apply the policy and gave no reason");
+    std::cout << (applied.diff().empty() ? "no changes from the running policy\n" : applied.diff())
+              << "applied\n";
+    return 0;
+  }
+
+  int Watch(double interval_seconds, int count) {
+    grpc::ClientContext context;  // no deadline: a wallboard runs for as long as it is wanted
+    acd::v1::WatchQueuesRequest request;
+    request.set_interval_seconds(interval_seconds);
+    std::unique_ptr<grpc::ClientReader<acd::v1::ListQueuesResponse>> reader =
+        admin_->WatchQueues(&context, request);
+    const bool terminal = isatty(STDOUT_FILENO);
+    acd::v1::ListQueuesResponse snapshot;
+    int seen = 0;
+    while ((count == 0 || seen < count) && reader->Read(&snapshot)) {
+      ++seen;
+      if (terminal) {
+        std::cout << "\033[H\033[2J";  // redraw in place, like watch(1)
+      } else if (seen > 1) {
+        std::cout << "\n";
+      }
+      std::cout << FormatWhen(snapshot.at()) << "\n";
+      PrintQueues(snapshot, std::cout);
+      std::cout.flush();
+    }
+    if (count > 0 && seen == count) {
+      context.TryCancel();
+      reader->Finish();
+      return 0;
+    }
+    grpc::Status s = reader->Finish();
+    if (!s.ok()) return FailRpc(s);
+    std::cerr << "acdctl: acdd closed the stream (shutting down?)\n";
+    return 0;
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Context() const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::milliseconds(
+                              static_cast<int64_t>(absl::GetFlag(FLAGS_timeout_seconds) * 1000)));
+    return context;
+  }
+
+  std::unique_ptr<acd::v1::AdminService::Stub> admin_;
+};
+
+// Exactly `n` positional arguments after the command words, or a usage error.
+void ExpectArgs(const std::vector<std::string>& args, size_t n, const std::string& command,
+                const std::string& what) {
+  if (args.size() < n) UsageError(absl::StrCat(command, ": missing ", what));
+  if (args.size() > n) UsageError(absl::StrCat(command, ": unexpected argument '", args[n], "'"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  const std::set<std::string> given = CheckFlags(argc, argv);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args(positional.begin() + 1, positional.end());
+  if (args.empty()) UsageError("no command");
+
+  const std::string command = args[0];
+  args.erase(args.begin());
+  const std::set<std::string> commands = {"queues", "agents", "call", "policy", "watch"};
+  if (!commands.contains(command)) UsageError(absl::StrCat("unknown command '", command, "'"));
+  // A subcommand flag on another command is a mistake worth saying, not ignoring.
+  const std::map<std::string, std::string> owner = {
+      {"queue", "agents"}, {"interval", "watch"}, {"count", "watch"}};
+  for (const auto& [flag, owning_command] : owner) {
+    if (given.contains(flag) && command != owning_command) {
+      UsageError(absl::StrCat("--", flag, " is for '", owning_command, "', not '", command, "'"));
+    }
+  }
+  if (!(absl::GetFlag(FLAGS_timeout_seconds) > 0)) UsageError("--timeout_seconds must be > 0");
+
+  Client client(absl::GetFlag(FLAGS_server));
+  if (command == "queues") {
+    ExpectArgs(args, 0, command, "");
+    return client.Queues();
+  }
+  if (command == "agents") {
+    ExpectArgs(args, 0, command, "");
+    return client.Agents(absl::GetFlag(FLAGS_queue));
+  }
+  if (command == "call") {
+    ExpectArgs(args, 1, command, "CALL_ID");
+    return client.Call(args[0]);
+  }
+  if (command == "policy") {
+    if (args.empty()) UsageError("policy: missing show, validate, diff or apply");
+    const std::string action = args[0];
+    args.erase(args.begin());
+    if (action == "show") {
+      ExpectArgs(args, 0, "policy show", "");
+      return client.PolicyShow();
+    }
+    const std::map<std::string, Client::PolicyAction> actions = {
+        {"validate", Client::PolicyAction::kValidate},
+        {"diff", Client::PolicyAction::kDiff},
+        {"apply", Client::PolicyAction::kApply}};
+    auto it = actions.find(action);
+    if (it == actions.end()) UsageError(absl::StrCat("policy: unknown action '", action, "'"));
+    ExpectArgs(args, 1, "policy " + action, "FILE");
+    return client.Policy(it->second, args[0]);
+  }
+  if (command == "watch") {
+    ExpectArgs(args, 0, command, "");
+    const double interval = absl::GetFlag(FLAGS_interval);
+    const int count = absl::GetFlag(FLAGS_count);
+    if (!(interval >= 0.2)) UsageError("--interval must be at least 0.2 seconds");
+    if (count < 0) UsageError("--count must be >= 0");
+    return client.Watch(interval, count);
+  }
+  std::abort();  // can't happen: `commands` lists every command handled above
+}
