@@ -44,13 +44,6 @@ CallState CallStateToProto(routing::CallState state) {
   return acd::v1::CALL_STATE_UNSPECIFIED;
 }
 
-// Identifies an event for retries: the same kind about the same agent and offer is the same event.
-std::string EventKeyPrefix(const acd::v1::CallEvent& event) {
-  return absl::StrCat(event.event_case(), "/", event.agent_id(), "/");
-}
-std::string EventKey(const acd::v1::CallEvent& event, uint64_t offer_sequence) {
-  return absl::StrCat(EventKeyPrefix(event), offer_sequence);
-}
 
 void Log(const std::string& line) { std::fprintf(stderr, "acdd: %s\n", line.c_str()); }
 
@@ -78,6 +71,7 @@ void Engine::Start() {
 void Engine::Stop() {
   if (!thread_.joinable()) return;
   Post([this] {
+    stopping_ = true;  // handlers already queued must not re-arm
     wakeup_.cancel();
     sweep_.cancel();
     for (auto& [stream, watch] : watches_) watch.timer->cancel();
@@ -114,6 +108,7 @@ void Engine::AfterEvent() {
 }
 
 void Engine::RearmWakeup() {
+  if (stopping_) return;
   std::optional<absl::Time> next = router_.NextWakeup();
   if (next == armed_for_) return;
   armed_for_ = next;
@@ -121,7 +116,7 @@ void Engine::RearmWakeup() {
   if (!next) return;
   wakeup_.expires_at(ToSteady(*next));
   wakeup_.async_wait([this](const asio::error_code& error) {
-    if (error) return;  // cancelled: re-armed for another time
+    if (error || stopping_) return;  // cancelled: re-armed for another time, or stopping
     armed_for_.reset();
     router_.AdvanceTo(Now());
     AfterEvent();
@@ -136,9 +131,16 @@ void Engine::AddHistory(CallRecord& record, std::string what, std::string detail
   entry.set_detail(std::move(detail));
 }
 
+void Engine::DropOffer(CallRecord& record) {
+  if (record.offer && !record.offer_delivered) {
+    DropFromOutbox(record.switch_id, record.offer->sequence());
+  }
+  record.offer.reset();
+}
+
 void Engine::Finish(CallRecord& record, const std::string& call_id, CallState state) {
   record.final_state = state;
-  record.offer.reset();
+  DropOffer(record);
   ended_.emplace_back(Now(), call_id);
 }
 
@@ -172,7 +174,7 @@ void Engine::Dispatch(const Decision& d) {
     }
     case Decision::Kind::kCancelOffer:
       AddHistory(record, "offer_cancelled", absl::StrCat(d.agent_id, ": ", d.reason));
-      record.offer.reset();
+      DropOffer(record);
       command.mutable_cancel_offer()->set_call_id(d.call_id);
       command.mutable_cancel_offer()->set_agent_id(d.agent_id);
       command.mutable_cancel_offer()->set_reason(d.reason);
@@ -207,17 +209,30 @@ void Engine::SendCommand(const std::string& switch_id, acd::v1::Command command)
     link.outbox.pop_front();
   }
   link.outbox.push_back(command);
-  if (link.stream != nullptr) link.stream->Send(std::move(command));
+  if (link.stream == nullptr) return;
+  if (link.stream->backlog() >= options_.max_stream_backlog) {
+    Log(absl::StrCat("switch ", switch_id, " reads its commands too slowly; closing its stream "
+                     "(commands wait in the outbox for the reconnect)"));
+    link.stream->Abort(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    "command stream backlog too large; reconnect"));
+    link.stream = nullptr;
+    return;
+  }
+  link.stream->Send(std::move(command));
+}
+
+void Engine::DropFromOutbox(const std::string& switch_id, uint64_t sequence) {
+  auto link = switches_.find(switch_id);
+  if (link == switches_.end()) return;
+  std::deque<acd::v1::Command>& outbox = link->second.outbox;
+  // The outbox is in sequence order.
+  auto it = std::lower_bound(outbox.begin(), outbox.end(), sequence,
+                             [](const acd::v1::Command& c, uint64_t s) { return c.sequence() < s; });
+  if (it != outbox.end() && it->sequence() == sequence) outbox.erase(it);
 }
 
 void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command) {
-  SwitchLink& link = switches_[switch_id];
-  for (auto it = link.outbox.begin(); it != link.outbox.end(); ++it) {
-    if (it->sequence() == command.sequence()) {
-      link.outbox.erase(it);
-      break;
-    }
-  }
+  DropFromOutbox(switch_id, command.sequence());
   if (command.has_offer_call()) {
     auto it = calls_.find(command.offer_call().call_id());
     if (it != calls_.end() && it->second.offer &&
@@ -230,21 +245,19 @@ void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Comma
 void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stream) {
   SwitchLink& link = switches_[switch_id];
   if (link.stream != nullptr) {
-    link.stream->Close(grpc::Status(grpc::StatusCode::ABORTED,
+    // Stop the old stream now, unflushed: what it has not written goes out on the new one.
+    link.stream->Abort(grpc::Status(grpc::StatusCode::ABORTED,
                                     "another command stream for this switch took over"));
   }
   link.stream = stream;
-  // Undelivered commands first, skipping offers that have since been answered or withdrawn.
-  for (const acd::v1::Command& command : link.outbox) {
-    if (command.has_offer_call()) {
-      auto it = calls_.find(command.offer_call().call_id());
-      if (it == calls_.end() || !it->second.offer ||
-          it->second.offer->sequence() != command.sequence()) {
-        continue;
-      }
-    }
-    stream->Send(command);
-  }
+  // Undelivered commands first. Offers answered or withdrawn meanwhile no longer apply.
+  std::erase_if(link.outbox, [&](const acd::v1::Command& command) {
+    if (!command.has_offer_call()) return false;
+    auto it = calls_.find(command.offer_call().call_id());
+    return it == calls_.end() || !it->second.offer ||
+           it->second.offer->sequence() != command.sequence();
+  });
+  for (const acd::v1::Command& command : link.outbox) stream->Send(command);
   // Offers delivered on the old stream that are still outstanding: the switch may have lost them.
   for (auto& [call_id, record] : calls_) {
     if (record.switch_id == switch_id && record.offer && record.offer_delivered) {
@@ -278,7 +291,7 @@ void Engine::SweepEndedCalls() {
   }
   sweep_.expires_after(absl::ToChronoNanoseconds(kSweepEvery));
   sweep_.async_wait([this](const asio::error_code& error) {
-    if (!error) SweepEndedCalls();
+    if (!error && !stopping_) SweepEndedCalls();
   });
 }
 
@@ -381,11 +394,11 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     const uint64_t outstanding = offer_sequence;
     offer_sequence = event.offer_sequence();
     if (offer_sequence != outstanding) {
-      const std::string key = EventKey(event, offer_sequence);
       for (const CallRecord::Answer& answer : record.answers) {
-        if (answer.key == key) {
+        if (answer.event == event.event_case() && answer.agent_id == event.agent_id() &&
+            answer.offer_sequence == offer_sequence) {
           response->set_state(answer.state);
-          return answer.status;
+          return grpc::Status::OK;
         }
       }
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -396,14 +409,14 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
   // A retry of an event already answered gets the same answer. An offer answer naming an agent
   // who has an offer outstanding is about that offer; otherwise it repeats the last answer of that
   // kind from that agent. Terminal events (abandoned, ended) are matched to the call.
-  const std::string key = EventKey(event, offer_sequence);
   for (auto answer = record.answers.rbegin(); answer != record.answers.rend(); ++answer) {
-    const bool same = about_offer && offer_sequence == 0
-                          ? absl::StartsWith(answer->key, EventKeyPrefix(event))
-                          : answer->key == key;
+    if (answer->event != event.event_case()) continue;
+    const bool same = !about_offer || (answer->agent_id == event.agent_id() &&
+                                       (offer_sequence == 0 ||
+                                        answer->offer_sequence == offer_sequence));
     if (same) {
       response->set_state(answer->state);
-      return answer->status;
+      return grpc::Status::OK;
     }
   }
   if (record.final_state != acd::v1::CALL_STATE_UNSPECIFIED) {
@@ -418,14 +431,14 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     case acd::v1::CallEvent::kOfferAccepted:
       status = router_.OfferAccepted(call_id, event.agent_id(), now);
       if (status.ok()) {
-        record.offer.reset();
+        DropOffer(record);
         AddHistory(record, "connected", event.agent_id());
       }
       break;
     case acd::v1::CallEvent::kOfferRejected:
       status = router_.OfferRejected(call_id, event.agent_id(), now);
       if (status.ok()) {
-        record.offer.reset();
+        DropOffer(record);
         AddHistory(record, "offer_rejected",
                    absl::StrCat(event.agent_id(), event.offer_rejected().reason().empty() ? "" : ": ",
                                 event.offer_rejected().reason()));
@@ -434,7 +447,7 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     case acd::v1::CallEvent::kOfferNoAnswer:
       status = router_.OfferNotAnswered(call_id, event.agent_id(), now);
       if (status.ok()) {
-        record.offer.reset();
+        DropOffer(record);
         AddHistory(record, "offer_no_answer", event.agent_id());
       }
       break;
@@ -458,11 +471,12 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     case acd::v1::CallEvent::EVENT_NOT_SET:
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "event: set one event");
   }
-  const grpc::Status answer = ToGrpcStatus(status);
   AfterEvent();
-  response->set_state(LiveState(call_id, calls_.at(call_id)));
-  calls_.at(call_id).answers.push_back({key, answer, response->state()});
-  return answer;
+  CallRecord& after = calls_.at(call_id);
+  response->set_state(LiveState(call_id, after));
+  if (!status.ok()) return ToGrpcStatus(status);
+  after.answers.push_back({event.event_case(), event.agent_id(), offer_sequence, response->state()});
+  return grpc::Status::OK;
 }
 
 grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
@@ -732,12 +746,14 @@ void Engine::OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval) {
 void Engine::TickWatch(QueueWatchWriter* stream) {
   auto it = watches_.find(stream);
   if (it == watches_.end() || !stream->open()) return;
-  acd::v1::ListQueuesResponse snapshot;
-  ListQueues(&snapshot);
-  stream->Send(std::move(snapshot));
+  if (stream->backlog() == 0) {  // a wallboard that reads slowly skips snapshots, never queues them
+    acd::v1::ListQueuesResponse snapshot;
+    ListQueues(&snapshot);
+    stream->Send(std::move(snapshot));
+  }
   it->second.timer->expires_after(absl::ToChronoNanoseconds(it->second.interval));
   it->second.timer->async_wait([this, stream](const asio::error_code& error) {
-    if (!error) TickWatch(stream);
+    if (!error && !stopping_) TickWatch(stream);
   });
 }
 

@@ -38,6 +38,9 @@ struct EngineOptions {
   absl::Duration call_retention = absl::Minutes(15);
   // Undelivered commands kept per switch while it is disconnected; the oldest go first.
   size_t max_outbox = 100000;
+  // A stream whose client reads slower than this many queued messages is closed
+  // (RESOURCE_EXHAUSTED); commands stay in the outbox for the reconnect.
+  size_t max_stream_backlog = 10000;
 };
 
 class Engine {
@@ -65,6 +68,8 @@ class Engine {
   void OpenCommandStream(const std::string& switch_id, CommandWriter* stream);
   // Stream callbacks (engine thread): a command reached the transport; a stream is gone.
   void OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command);
+  // A command not delivered yet that no longer applies (an offer answered or withdrawn).
+  void DropFromOutbox(const std::string& switch_id, uint64_t sequence);
   void CommandStreamGone(const std::string& switch_id, CommandWriter* stream);
   void QueueWatchGone(QueueWatchWriter* stream);
   grpc::Status ListCalls(const acd::v1::ListCallsRequest& request,
@@ -101,12 +106,15 @@ class Engine {
     absl::Time arrived;
     std::string agent_id;  // offered to or connected with
     std::vector<acd::v1::CallHistoryEntry> history;
+    // An event that acted, kept so a retry of it is answered the same instead of acting again.
+    // Refused events are not kept: they did nothing, so a repeat is judged afresh.
     struct Answer {
-      std::string key;
-      grpc::Status status;
+      acd::v1::CallEvent::EventCase event;
+      std::string agent_id;
+      uint64_t offer_sequence;  // the offer an offer answer was about; 0 otherwise
       acd::v1::CallState state;
     };
-    std::vector<Answer> answers;           // events already answered, for retries
+    std::vector<Answer> answers;
     std::optional<acd::v1::Command> offer; // the outstanding offer, resent on reconnect
     bool offer_delivered = false;
   };
@@ -127,6 +135,7 @@ class Engine {
   void RearmWakeup();
   void SweepEndedCalls();
   void Finish(CallRecord& record, const std::string& call_id, acd::v1::CallState state);
+  void DropOffer(CallRecord& record);  // the offer is over: forget it, and unsend it if undelivered
   void AddHistory(CallRecord& record, std::string what, std::string detail);
   acd::v1::CallState LiveState(const std::string& call_id, const CallRecord& record) const;
   void FillCallInfo(const std::string& call_id, const CallRecord& record,
@@ -158,6 +167,7 @@ class Engine {
   absl::flat_hash_map<std::string, acd::v1::LoginRequest> logins_;  // by agent id
   absl::flat_hash_map<QueueWatchWriter*, QueueWatch> watches_;
   bool draining_ = false;
+  bool stopping_ = false;  // Stop() was asked: timers no longer re-arm
 };
 
 }  // namespace acd::daemon

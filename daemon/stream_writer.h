@@ -44,9 +44,27 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
     close_status_ = status;
     if (!writing_) FinishOnceLocked(close_status_);
   }
+  // Finishes at once (after the write in flight, if any), dropping what is still queued.
+  void Abort(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (finish_called_) return;
+    closing_ = true;
+    close_status_ = status;
+    if (writing_) {
+      pending_.erase(pending_.begin() + 1, pending_.end());  // keep only the one in flight
+    } else {
+      pending_.clear();
+      FinishOnceLocked(close_status_);
+    }
+  }
   bool open() const {
     absl::MutexLock lock(&mu_);
     return !closing_;
+  }
+  // Messages queued and not yet written (the one in flight included).
+  size_t backlog() const {
+    absl::MutexLock lock(&mu_);
+    return pending_.size();
   }
 
   void OnWriteDone(bool ok) override {

@@ -217,6 +217,24 @@ TEST(Acdd, RetriesAnswerTheOriginalResult) {
   EXPECT_EQ(acdd.Stop(SIGTERM), 0);
 }
 
+TEST(Acdd, AnEventRefusedBeforeItsTimeIsJudgedAfreshWhenSentAgain) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  ASSERT_TRUE(center.Login("alice", "billing").ok());
+  center.Enqueue("c1", "billing");
+  ASSERT_TRUE(commands.Next());
+  // The switch reports the end before its (delayed) accept: refused, and nothing happened.
+  EXPECT_EQ(center.Event("c1", "alice", End).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  acd::v1::CallState state;
+  ASSERT_TRUE(center.Event("c1", "alice", Accept, &state).ok());
+  EXPECT_EQ(state, acd::v1::CALL_STATE_CONNECTED);
+  ASSERT_TRUE(center.Event("c1", "alice", End, &state).ok()) << "the real end is not a replay";
+  EXPECT_EQ(state, acd::v1::CALL_STATE_ENDED);
+  EXPECT_EQ(center.Agent("alice").state(), acd::v1::AGENT_STATE_READY);  // billing: no wrap-up
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
 TEST(Acdd, ACommandStreamThatDropsGetsWhatIsPendingOnReconnect) {
   AcddProcess acdd({"--policy", CenterPolicy()});
   Center center(acdd);
