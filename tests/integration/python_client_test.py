@@ -296,6 +296,21 @@ class PythonClientTest(AcddTestCase):
         self.assertEqual([h.what for h in call.history], ["enqueued", "offered", "connected"])
         self.assertEqual(self.stop_acdd(), 0)
 
+    def test_server_reflection_lists_the_acd_services(self):
+        # grpc.reflection.v1alpha ServerReflectionRequest with list_services = "" (field 7),
+        # written by hand: this client has no reflection stubs, which is the point.
+        list_services = b"\x3a\x00"
+        info = self.channel.stream_stream(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            request_serializer=lambda raw: raw, response_deserializer=lambda raw: raw)
+        responses = info(iter([list_services]), timeout=RPC_TIMEOUT_SECONDS)
+        listed = next(responses)
+        for service in (b"acd.v1.SwitchService", b"acd.v1.AgentService", b"acd.v1.AdminService",
+                        b"grpc.health.v1.Health"):
+            self.assertIn(service, listed)
+        responses.cancel()
+        self.assertEqual(self.stop_acdd(), 0)
+
 
 def main():
     global ACDD_PATH, DESCRIPTOR_SET_PATH, SOURCE_DIR
