@@ -385,7 +385,7 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
                                      record.switch_id, "'"));
   }
   const bool about_offer = event.has_offer_accepted() || event.has_offer_rejected() ||
-                           event.has_offer_no_answer();
+                           event.has_offer_no_answer() || event.has_answered();
   uint64_t offer_sequence = 0;
   if (about_offer && record.offer && record.agent_id == event.agent_id()) {
     offer_sequence = record.offer->sequence();
@@ -455,6 +455,7 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
       const bool connected = LiveState(call_id, record) == acd::v1::CALL_STATE_CONNECTED;
       status = router_.Abandon(call_id, now);
       if (status.ok()) {
+        EndHold(record, now);
         AddHistory(record, connected ? "ended" : "abandoned", "caller hung up");
         Finish(record, call_id,
                connected ? acd::v1::CALL_STATE_ENDED : acd::v1::CALL_STATE_ABANDONED);
@@ -464,10 +465,24 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     case acd::v1::CallEvent::kCallEnded:
       status = router_.EndCall(call_id, now);
       if (status.ok()) {
+        EndHold(record, now);
         AddHistory(record, "ended", record.agent_id);
         Finish(record, call_id, acd::v1::CALL_STATE_ENDED);
       }
       break;
+    case acd::v1::CallEvent::kAnswered:
+      status = Answered(record, call_id, event.agent_id(), now);
+      break;
+    case acd::v1::CallEvent::kHoldStarted:
+    case acd::v1::CallEvent::kHoldEnded: {
+      // Holds are judged by state, not stored answers: a repeat while on hold (or after the hold
+      // ended) is a no-op, and a call may be held many times.
+      status = event.has_hold_started() ? StartHold(record, call_id, event.hold_started(), now)
+                                        : StopHold(record, now);
+      AfterEvent();
+      response->set_state(LiveState(call_id, record));
+      return ToGrpcStatus(status);
+    }
     case acd::v1::CallEvent::EVENT_NOT_SET:
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "event: set one event");
   }
@@ -477,6 +492,59 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
   if (!status.ok()) return ToGrpcStatus(status);
   after.answers.push_back({event.event_case(), event.agent_id(), offer_sequence, response->state()});
   return grpc::Status::OK;
+}
+
+absl::Status Engine::Answered(CallRecord& record, const std::string& call_id,
+                              const std::string& agent_id, absl::Time now) {
+  const acd::v1::CallState state = LiveState(call_id, record);
+  if (state == acd::v1::CALL_STATE_OFFERED && record.agent_id == agent_id) {
+    absl::Status accepted = router_.OfferAccepted(call_id, agent_id, now);
+    if (!accepted.ok()) return accepted;
+    DropOffer(record);
+    AddHistory(record, "connected", agent_id);
+  }
+  if (LiveState(call_id, record) != acd::v1::CALL_STATE_CONNECTED || record.agent_id != agent_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "call '", call_id, "' is not ringing or connected at agent '", agent_id, "'"));
+  }
+  AddHistory(record, "answered", agent_id);
+  return absl::OkStatus();
+}
+
+absl::Status Engine::StartHold(CallRecord& record, const std::string& call_id,
+                               const acd::v1::HoldStarted& hold, absl::Time now) {
+  if (LiveState(call_id, record) != acd::v1::CALL_STATE_CONNECTED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("call '", call_id, "' is not connected to an agent; only a connected caller "
+                     "can be put on hold"));
+  }
+  if (record.on_hold_since) return absl::OkStatus();  // a repeat
+  record.on_hold_since = now;
+  record.hold_count++;
+  AddHistory(record, "hold_started",
+             absl::StrCat(hold.reason().empty() ? "no reason given" : hold.reason(),
+                          hold.caller_consented() ? ", caller consented" : ", no consent recorded",
+                          hold.expected_seconds() > 0
+                              ? absl::StrCat(", expected ", hold.expected_seconds(), " s")
+                              : ""));
+  return absl::OkStatus();
+}
+
+absl::Status Engine::StopHold(CallRecord& record, absl::Time now) {
+  if (!record.on_hold_since) {
+    if (record.hold_count > 0) return absl::OkStatus();  // a repeat of the last hold's end
+    return absl::FailedPreconditionError("the call is not on hold");
+  }
+  const absl::Duration held = now - *record.on_hold_since;
+  EndHold(record, now);
+  AddHistory(record, "hold_ended", absl::StrCat(absl::ToDoubleSeconds(held), " s"));
+  return absl::OkStatus();
+}
+
+void Engine::EndHold(CallRecord& record, absl::Time now) {
+  if (!record.on_hold_since) return;
+  record.hold_total += now - *record.on_hold_since;
+  record.on_hold_since.reset();
 }
 
 grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
@@ -510,6 +578,11 @@ void Engine::FillCallInfo(const std::string& call_id, const CallRecord& record,
     info->set_agent_id(record.agent_id);
   }
   for (const auto& entry : record.history) *info->add_history() = entry;
+  info->set_on_hold(record.on_hold_since.has_value());
+  info->set_hold_count(record.hold_count);
+  absl::Duration held = record.hold_total;
+  if (record.on_hold_since) held += Now() - *record.on_hold_since;
+  info->set_hold_seconds(absl::ToDoubleSeconds(held));
 }
 
 // ---------------------------------------------------------------------------------------------

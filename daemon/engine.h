@@ -19,6 +19,7 @@
 
 #define ASIO_STANDALONE
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "acd/v1/acd.pb.h"
 #include "asio/executor_work_guard.hpp"
@@ -117,6 +118,9 @@ class Engine {
     std::vector<Answer> answers;
     std::optional<acd::v1::Command> offer; // the outstanding offer, resent on reconnect
     bool offer_delivered = false;
+    uint32_t hold_count = 0;
+    absl::Duration hold_total;             // holds that have ended
+    std::optional<absl::Time> on_hold_since;
   };
   struct SwitchLink {
     uint64_t next_sequence = 1;
@@ -136,6 +140,12 @@ class Engine {
   void SweepEndedCalls();
   void Finish(CallRecord& record, const std::string& call_id, acd::v1::CallState state);
   void DropOffer(CallRecord& record);  // the offer is over: forget it, and unsend it if undelivered
+  absl::Status Answered(CallRecord& record, const std::string& call_id, const std::string& agent_id,
+                        absl::Time now);
+  absl::Status StartHold(CallRecord& record, const std::string& call_id,
+                         const acd::v1::HoldStarted& hold, absl::Time now);
+  absl::Status StopHold(CallRecord& record, absl::Time now);
+  void EndHold(CallRecord& record, absl::Time now);  // closes an open hold into the total
   void AddHistory(CallRecord& record, std::string what, std::string detail);
   acd::v1::CallState LiveState(const std::string& call_id, const CallRecord& record) const;
   void FillCallInfo(const std::string& call_id, const CallRecord& record,

@@ -68,12 +68,22 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
   grpc::Status check = FirstError({CheckId(request->switch_id(), "switch_id"),
                                    CheckId(request->call_id(), "call_id")});
   const bool about_offer = request->has_offer_accepted() || request->has_offer_rejected() ||
-                           request->has_offer_no_answer();
+                           request->has_offer_no_answer() || request->has_answered();
   if (check.ok() && about_offer) check = CheckId(request->agent_id(), "agent_id");
   if (check.ok() && request->event_case() == acd::v1::CallEvent::EVENT_NOT_SET) {
     check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                          "event: set one of offer_accepted, offer_rejected, offer_no_answer, "
-                         "caller_abandoned, call_ended");
+                         "caller_abandoned, call_ended, answered, hold_started, hold_ended");
+  }
+  if (check.ok() && request->has_hold_started()) {
+    const acd::v1::HoldStarted& hold = request->hold_started();
+    if (hold.reason().size() > 64) {
+      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           "hold_started.reason: at most 64 bytes");
+    } else if (!(hold.expected_seconds() >= 0) || hold.expected_seconds() > 86400) {
+      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           "hold_started.expected_seconds: between 0 and 86400");
+    }
   }
   return Handle(context, engine_, check,
                 [this, request, response] { return engine_->ReportCallEvent(*request, response); });

@@ -217,6 +217,55 @@ TEST(Acdd, RetriesAnswerTheOriginalResult) {
   EXPECT_EQ(acdd.Stop(SIGTERM), 0);
 }
 
+void Answer(acd::v1::CallEvent* e) { e->mutable_answered(); }
+void HoldForAccountCheck(acd::v1::CallEvent* e) {
+  e->mutable_hold_started()->set_caller_consented(true);
+  e->mutable_hold_started()->set_reason("checking_account");
+  e->mutable_hold_started()->set_expected_seconds(60);
+}
+void Unhold(acd::v1::CallEvent* e) { e->mutable_hold_ended(); }
+
+TEST(Acdd, KeepsTheAnswerAndEveryHoldWithItsConsentReasonAndTime) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  ASSERT_TRUE(center.Login("alice", "billing").ok());
+  center.Enqueue("c1", "billing");
+  ASSERT_TRUE(commands.Next());
+  EXPECT_EQ(center.Event("c1", "alice", HoldForAccountCheck).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION) << "a ringing caller cannot be held";
+  acd::v1::CallState state;
+  ASSERT_TRUE(center.Event("c1", "alice", Answer, &state).ok()) << "answering a ringing offer takes it";
+  EXPECT_EQ(state, acd::v1::CALL_STATE_CONNECTED);
+  EXPECT_EQ(center.Event("c1", "alice", Unhold).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << "never held";
+
+  ASSERT_TRUE(center.Event("c1", "alice", HoldForAccountCheck).ok());
+  ASSERT_TRUE(center.Event("c1", "alice", HoldForAccountCheck).ok()) << "a repeat is a no-op";
+  acd::v1::CallInfo held = center.GetCall("c1");
+  EXPECT_TRUE(held.on_hold());
+  EXPECT_EQ(held.hold_count(), 1u);
+  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(center.Event("c1", "alice", Unhold).ok());
+  ASSERT_TRUE(center.Event("c1", "alice", Unhold).ok()) << "a repeat is a no-op";
+  acd::v1::CallInfo back = center.GetCall("c1");
+  EXPECT_FALSE(back.on_hold());
+  EXPECT_GE(back.hold_seconds(), 0.2);
+  EXPECT_LT(back.hold_seconds(), 5);
+
+  ASSERT_TRUE(center.Event("c1", "alice", HoldForAccountCheck).ok());  // a second hold...
+  ASSERT_TRUE(center.Event("c1", "alice", End).ok());                  // ...closed by the end
+  acd::v1::CallInfo done = center.GetCall("c1");
+  EXPECT_FALSE(done.on_hold());
+  EXPECT_EQ(done.hold_count(), 2u);
+  std::vector<std::string> story;
+  for (const auto& h : done.history()) story.push_back(h.what());
+  EXPECT_THAT(story, ::testing::ElementsAre("enqueued", "offered", "connected", "answered",
+                                            "hold_started", "hold_ended", "hold_started", "ended"));
+  EXPECT_THAT(done.history(4).detail(), HasSubstr("checking_account, caller consented, expected 60 s"));
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
 TEST(Acdd, AnEventRefusedBeforeItsTimeIsJudgedAfreshWhenSentAgain) {
   AcddProcess acdd({"--policy", CenterPolicy()});
   Center center(acdd);
