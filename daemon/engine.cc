@@ -170,6 +170,7 @@ void Engine::Dispatch(const Decision& d) {
       }
       *offer->mutable_attributes() = record.request.attributes();
       offer->set_waited_seconds(absl::ToDoubleSeconds(Now() - record.arrived));
+      *offer->mutable_context() = record.context;
       break;
     }
     case Decision::Kind::kCancelOffer:
@@ -409,8 +410,15 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
   // A retry of an event already answered gets the same answer. An offer answer naming an agent
   // who has an offer outstanding is about that offer; otherwise it repeats the last answer of that
   // kind from that agent. Terminal events (abandoned, ended) are matched to the call.
-  for (auto answer = record.answers.rbegin(); answer != record.answers.rend(); ++answer) {
+  // A transfer from the agent still on the call is a new one; from an agent who has let go of
+  // it, a repeat of the transfer that agent asked for.
+  const bool fresh_transfer = event.has_transfer_requested() &&
+                              LiveState(event.call_id(), record) == acd::v1::CALL_STATE_CONNECTED &&
+                              record.agent_id == event.agent_id();
+  for (auto answer = record.answers.rbegin(); answer != record.answers.rend() && !fresh_transfer;
+       ++answer) {
     if (answer->event != event.event_case()) continue;
+    if (event.has_transfer_requested() && answer->agent_id != event.agent_id()) continue;
     const bool same = !about_offer || (answer->agent_id == event.agent_id() &&
                                        (offer_sequence == 0 ||
                                         answer->offer_sequence == offer_sequence));
@@ -473,6 +481,9 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     case acd::v1::CallEvent::kAnswered:
       status = Answered(record, call_id, event.agent_id(), now);
       break;
+    case acd::v1::CallEvent::kTransferRequested:
+      status = Transfer(record, call_id, event, now);
+      break;
     case acd::v1::CallEvent::kHoldStarted:
     case acd::v1::CallEvent::kHoldEnded: {
       // Holds are judged by state, not stored answers: a repeat while on hold (or after the hold
@@ -508,6 +519,31 @@ absl::Status Engine::Answered(CallRecord& record, const std::string& call_id,
         "call '", call_id, "' is not ringing or connected at agent '", agent_id, "'"));
   }
   AddHistory(record, "answered", agent_id);
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Transfer(CallRecord& record, const std::string& call_id,
+                              const acd::v1::CallEvent& event, absl::Time now) {
+  const acd::v1::TransferRequested& transfer = event.transfer_requested();
+  const std::string from_queue = router_.FindCall(call_id) ? router_.FindCall(call_id)->queue : "";
+  routing::TransferTarget target;
+  target.queue = transfer.queue();
+  target.agent_id = transfer.agent_id();
+  absl::StatusOr<routing::EnqueueResult> moved = router_.Transfer(call_id, event.agent_id(), target, now);
+  if (!moved.ok()) return moved.status();
+  EndHold(record, now);
+  acd::v1::CallContext& context = record.context;
+  context.set_transfers(context.transfers() + 1);
+  context.add_previous_queues(from_queue);
+  context.add_previous_agents(event.agent_id());
+  context.set_transfer_reason(transfer.reason());
+  if (!transfer.notes().empty()) context.add_notes(transfer.notes());
+  record.agent_id.clear();
+  AddHistory(record, "transferred",
+             absl::StrCat(event.agent_id(), " -> ",
+                          transfer.has_queue() ? absl::StrCat("queue ", transfer.queue())
+                                               : absl::StrCat("agent ", transfer.agent_id()),
+                          transfer.reason().empty() ? "" : ": ", transfer.reason()));
   return absl::OkStatus();
 }
 
@@ -583,6 +619,7 @@ void Engine::FillCallInfo(const std::string& call_id, const CallRecord& record,
   absl::Duration held = record.hold_total;
   if (record.on_hold_since) held += Now() - *record.on_hold_since;
   info->set_hold_seconds(absl::ToDoubleSeconds(held));
+  *info->mutable_context() = record.context;
 }
 
 // ---------------------------------------------------------------------------------------------

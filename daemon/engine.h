@@ -118,6 +118,7 @@ class Engine {
     std::vector<Answer> answers;
     std::optional<acd::v1::Command> offer; // the outstanding offer, resent on reconnect
     bool offer_delivered = false;
+    acd::v1::CallContext context;          // grows with each transfer; sent with every offer
     uint32_t hold_count = 0;
     absl::Duration hold_total;             // holds that have ended
     std::optional<absl::Time> on_hold_since;
@@ -146,6 +147,8 @@ class Engine {
                          const acd::v1::HoldStarted& hold, absl::Time now);
   absl::Status StopHold(CallRecord& record, absl::Time now);
   void EndHold(CallRecord& record, absl::Time now);  // closes an open hold into the total
+  absl::Status Transfer(CallRecord& record, const std::string& call_id,
+                        const acd::v1::CallEvent& event, absl::Time now);
   void AddHistory(CallRecord& record, std::string what, std::string detail);
   acd::v1::CallState LiveState(const std::string& call_id, const CallRecord& record) const;
   void FillCallInfo(const std::string& call_id, const CallRecord& record,

@@ -73,7 +73,21 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
   if (check.ok() && request->event_case() == acd::v1::CallEvent::EVENT_NOT_SET) {
     check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                          "event: set one of offer_accepted, offer_rejected, offer_no_answer, "
-                         "caller_abandoned, call_ended, answered, hold_started, hold_ended");
+                         "caller_abandoned, call_ended, answered, hold_started, hold_ended, "
+                         "transfer_requested");
+  }
+  if (check.ok() && request->has_transfer_requested()) {
+    const acd::v1::TransferRequested& transfer = request->transfer_requested();
+    if (request->agent_id().empty()) {
+      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           "agent_id: name the agent transferring the call");
+    } else if (transfer.to_case() == acd::v1::TransferRequested::TO_NOT_SET) {
+      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           "transfer_requested.to: name a queue or an agent_id");
+    } else if (transfer.reason().size() > 256 || transfer.notes().size() > 4096) {
+      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           "transfer_requested: reason at most 256 bytes, notes at most 4096");
+    }
   }
   if (check.ok() && request->has_hold_started()) {
     const acd::v1::HoldStarted& hold = request->hold_started();

@@ -46,6 +46,9 @@ CompiledQueue CompileQueue(const CompiledPolicy& policy, const acd::v1::Queue& q
   out.max_wait = q.max_wait_seconds() > 0 ? absl::Seconds(q.max_wait_seconds())
                                           : absl::InfiniteDuration();
   out.fallback = q.fallback();
+  out.max_transfers = q.transfers().max_per_call() > 0 ? q.transfers().max_per_call() : 3;
+  out.transfer_priority_boost = q.transfers().priority_boost();
+  out.transfer_agent_wait = SecondsOr(q.transfers().agent_wait_seconds(), 60);
   out.source = q;
 
   // Membership: the queue skills at the lowest floor any step relaxes them to, or any

@@ -49,6 +49,9 @@ struct CompiledQueue {
   uint32_t max_queue_length = 0;         // 0: no queue limit
   absl::Duration max_wait;               // InfiniteDuration: no limit
   std::string fallback;
+  uint32_t max_transfers = 3;            // per call, counted over its whole life
+  int transfer_priority_boost = 0;       // added to calls transferred into this queue
+  absl::Duration transfer_agent_wait = absl::Seconds(60);
   // Who may ever serve this queue: an agent meeting any of these sets (the queue's skills at the
   // lowest floor any escalation step can reach, or any alternative set) is a member of the queue.
   std::vector<SkillSet> membership;

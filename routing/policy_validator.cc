@@ -347,6 +347,7 @@ class Validator {
     CheckRange(path + ".transfers.max_per_call", q.transfers().max_per_call(), 0, 20);
     CheckRange(path + ".transfers.priority_boost", q.transfers().priority_boost(), -kMaxPriority,
                kMaxPriority);
+    CheckRange(path + ".transfers.agent_wait_seconds", q.transfers().agent_wait_seconds(), 0, 3600);
     const auto& callbacks = q.callbacks();
     CheckRange(path + ".callbacks.offer_when_ewt_over_seconds",
                callbacks.offer_when_ewt_over_seconds(), 0, 86400);

@@ -275,7 +275,8 @@ int Router::EffectivePriority(const Call& call) const {
     auto it = policy_->tier_priority_boost.find(call.tier);
     if (it != policy_->tier_priority_boost.end()) tier_boost = it->second;
   }
-  return queue.priority + call.call_priority + tier_boost + call.raised_priority;
+  return queue.priority + call.call_priority + tier_boost + call.raised_priority +
+         call.transfer_boost;
 }
 
 WaitingKey Router::KeyFor(const Call& call, CallSlot slot) const {
@@ -540,12 +541,18 @@ void Router::StartQueueStint(CallSlot slot, absl::Time entered) {
     auto it = agent_ids_.find(call.preferred_agent);
     if (it != agent_ids_.end() && IsMember(agents_[it->second], call.queue) &&
         Eligible(call, agents_[it->second])) {
-      call.preferred_slot = it->second;
-      call.preferred_login = agents_[it->second].login_seq;
-      call.preferred_until = entered + queue.preferred_agent_timeout;
-      ScheduleCallTimer(slot, TimerKind::kPreferredAgentEnd, call.preferred_until);
+      HoldForAgent(slot, it->second, entered + queue.preferred_agent_timeout);
     }
   }
+}
+
+// Only `agent` may take the call until `until` (a preferred agent, or a transfer to an agent).
+void Router::HoldForAgent(CallSlot slot, AgentSlot agent, absl::Time until) {
+  Call& call = calls_[slot];
+  call.preferred_slot = agent;
+  call.preferred_login = agents_[agent].login_seq;
+  call.preferred_until = until;
+  ScheduleCallTimer(slot, TimerKind::kPreferredAgentEnd, until);
 }
 
 void Router::ScheduleNextStep(CallSlot slot) {
@@ -785,21 +792,99 @@ absl::Status Router::EndCall(absl::string_view call_id, absl::Time now) {
         "or ringing is an abandon"));
   }
   const AgentSlot agent_slot = call.agent;
+  LetGoOfCall(*slot);
+  FreeCall(*slot);
+  Index(agent_slot);
+  TryServeAgent(agent_slot);
+  return absl::OkStatus();
+}
+
+void Router::LetGoOfCall(CallSlot slot) {
+  Call& call = calls_[slot];
+  const AgentSlot agent_slot = call.agent;
   Agent& agent = agents_[agent_slot];
   const CompiledQueue& queue = policy_->queues[call.queue];
   Unindex(agent_slot);
   agent.load[static_cast<int>(call.channel)]--;
-  agent.calls.erase(std::find(agent.calls.begin(), agent.calls.end(), *slot));
+  agent.calls.erase(std::find(agent.calls.begin(), agent.calls.end(), slot));
   const bool free_now = agent.load == std::array<uint32_t, kChannelCount>{};
   if (queue.wrap_up > absl::ZeroDuration()) {
     SetUnavailableUntil(agent_slot, now_ + queue.wrap_up, /*wrap_up=*/true);
   } else if (free_now && now_ >= agent.unavailable_until) {
     agent.idle_since = now_;
   }
-  FreeCall(*slot);
-  Index(agent_slot);
-  TryServeAgent(agent_slot);
-  return absl::OkStatus();
+  call.agent = kNoSlot;
+}
+
+absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
+                                               absl::string_view agent_id,
+                                               const TransferTarget& target, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  Call& call = calls_[*slot];
+  if (call.state != CallState::kConnected || agents_[call.agent].id != agent_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "call '", call_id, "' is not connected to agent '", agent_id, "'; only the agent on the "
+        "call can transfer it"));
+  }
+  if (target.queue.empty() == target.agent_id.empty()) {
+    return absl::InvalidArgumentError("transfer: name either a queue or an agent");
+  }
+  QueueId to_queue = call.queue;
+  AgentSlot to_agent = kNoSlot;
+  if (!target.queue.empty()) {
+    std::optional<QueueId> q = policy_->FindQueue(target.queue);
+    if (!q) return absl::NotFoundError(absl::StrCat("queue '", target.queue, "' does not exist"));
+    if (policy_->queues[*q].channel != call.channel) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "queue '", target.queue, "' serves ", ChannelName(policy_->queues[*q].channel),
+          ", not this ", ChannelName(call.channel), " call"));
+    }
+    to_queue = *q;
+  } else {
+    absl::StatusOr<AgentSlot> a = AgentFor(target.agent_id);
+    if (!a.ok()) return a.status();
+    if (*a == call.agent) return absl::InvalidArgumentError("transfer: the agent is already on the call");
+    if (!IsMember(agents_[*a], call.queue) || !Eligible(call, agents_[*a])) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "agent '", target.agent_id, "' does not serve queue '", policy_->queues[call.queue].name,
+          "' for this call; transfer to a queue they serve"));
+    }
+    to_agent = *a;
+  }
+  const CompiledQueue& from = policy_->queues[call.queue];
+  if (call.transfers >= from.max_transfers && from.fallback.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "call '", call_id, "' has been transferred ", call.transfers, " times, queue '", from.name,
+        "''s limit, and the queue has no fallback"));
+  }
+  const AgentSlot from_agent = call.agent;
+  LetGoOfCall(*slot);  // the agent is not indexed again until the call has found its next place
+  call.transfers++;
+  EnqueueResult result;
+  if (call.transfers > from.max_transfers) {
+    Emit({.kind = Decision::Kind::kSendToFallback, .call_id = call.id, .queue = from.name,
+          .target = from.fallback, .reason = "too_many_transfers"});
+    FreeCall(*slot);
+    result = {EnqueueResult::Disposition::kSentToFallback, 0, from.fallback};
+  } else {
+    const CompiledQueue& queue = policy_->queues[to_queue];
+    call.queue = to_queue;
+    call.transfer_boost += queue.transfer_priority_boost;
+    StartQueueStint(*slot, now_);
+    if (to_agent != kNoSlot) HoldForAgent(*slot, to_agent, now_ + queue.transfer_agent_wait);
+    InsertWaiting(*slot);
+    TryRouteCall(*slot);
+    if (calls_[*slot].state == CallState::kOffered) {
+      result = {EnqueueResult::Disposition::kOffered, 0, ""};
+    } else {
+      result = {EnqueueResult::Disposition::kQueued, Position(*slot), ""};
+    }
+  }
+  Index(from_agent);
+  TryServeAgent(from_agent);
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1087,6 +1172,7 @@ std::optional<CallView> Router::FindCall(absl::string_view call_id) const {
   view.entered_queue = call.entered_queue;
   view.priority = EffectivePriority(call);
   view.escalation_steps_fired = call.next_step;
+  view.transfers = call.transfers;
   return view;
 }
 

@@ -79,6 +79,12 @@ struct Decision {
   std::string reason;
 };
 
+// Where a blind transfer sends a connected call: a queue, or one agent of the call's queue.
+struct TransferTarget {
+  std::string queue;     // set one of the two
+  std::string agent_id;
+};
+
 struct EnqueueResult {
   enum class Disposition : uint8_t { kQueued, kOffered, kSentToFallback };
   Disposition disposition = Disposition::kQueued;
@@ -94,8 +100,9 @@ struct CallView {
   std::string agent_id;     // offered to or connected with
   absl::Time arrived;       // original arrival, kept across overflow
   absl::Time entered_queue;
-  int priority = 0;         // effective: queue + call + tier + raises
+  int priority = 0;         // effective: queue + call + tier + raises + transfer boost
   int escalation_steps_fired = 0;
+  uint32_t transfers = 0;
 };
 
 struct AgentView {
@@ -135,6 +142,14 @@ class Router {
   absl::Status Abandon(absl::string_view call_id, absl::Time now);
   // A connected call ended; the agent goes to wrap-up per the call's queue.
   absl::Status EndCall(absl::string_view call_id, absl::Time now);
+  // Blind transfer: `agent_id` lets go of its connected call (wrap-up as after a call) and the
+  // call waits again, keeping its original arrival, with the target queue's transfer priority
+  // boost. To an agent: the call stays in its queue, held for that agent for the queue's
+  // transfers.agent_wait_seconds. Past its queue's transfers.max_per_call the call goes to the
+  // fallback instead (kSendToFallback, reason too_many_transfers), or the transfer is refused when
+  // the queue has no fallback.
+  absl::StatusOr<EnqueueResult> Transfer(absl::string_view call_id, absl::string_view agent_id,
+                                         const TransferTarget& target, absl::Time now);
 
   // Agents.
   absl::Status Login(const AgentSpec& spec, absl::Time now);
@@ -186,6 +201,8 @@ class Router {
     int call_priority = 0;
     std::string tier;
     int raised_priority = 0;
+    int transfer_boost = 0;               // kept across stints, unlike raises
+    uint32_t transfers = 0;
     std::string language;
     int language_bit = -1;
     std::string preferred_agent;
@@ -263,6 +280,9 @@ class Router {
   void SendToFallback(CallSlot slot, const std::string& target, const char* reason);
   void FreeCall(CallSlot slot);
   void ReleaseAgentFromOffer(AgentSlot agent);
+  // The agent's part of a connected call ends (load, wrap-up); the caller re-indexes the agent.
+  void LetGoOfCall(CallSlot call);
+  void HoldForAgent(CallSlot call, AgentSlot agent, absl::Time until);
   void SetUnavailableUntil(AgentSlot slot, absl::Time until, bool wrap_up);
   void ScheduleCallTimer(CallSlot slot, TimerKind kind, absl::Time due);
   void CancelCallTimer(CallSlot slot, TimerKind kind);

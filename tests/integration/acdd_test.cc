@@ -266,6 +266,50 @@ TEST(Acdd, KeepsTheAnswerAndEveryHoldWithItsConsentReasonAndTime) {
   EXPECT_EQ(acdd.Stop(SIGTERM), 0);
 }
 
+TEST(Acdd, ATransferCarriesTheCallsContextToTheNextAgentsOffer) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  ASSERT_TRUE(center.Login("seller", "sales").ok());
+  center.Enqueue("c1", "sales");
+  ASSERT_TRUE(commands.Next());
+  ASSERT_TRUE(center.Event("c1", "seller", Accept).ok());
+  ASSERT_TRUE(center.Login("biller", "billing").ok());
+
+  acd::v1::CallEvent transfer;
+  transfer.set_switch_id("sw1");
+  transfer.set_call_id("c1");
+  transfer.set_agent_id("seller");
+  transfer.mutable_transfer_requested()->set_queue("billing");
+  transfer.mutable_transfer_requested()->set_reason("invoice dispute");
+  transfer.mutable_transfer_requested()->set_notes("invoice 42 billed twice; customer verified");
+  acd::v1::CallEventResponse response;
+  ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, transfer, &response); }).ok());
+  ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, transfer, &response); }).ok())
+      << "a repeat of the same transfer is a retry";
+
+  std::optional<acd::v1::Command> offer = commands.Next();
+  ASSERT_TRUE(offer && offer->has_offer_call());
+  EXPECT_EQ(offer->offer_call().agent_id(), "biller");
+  const acd::v1::CallContext& context = offer->offer_call().context();
+  EXPECT_EQ(context.transfers(), 1u);
+  EXPECT_THAT(context.previous_queues(), ::testing::ElementsAre("sales"));
+  EXPECT_THAT(context.previous_agents(), ::testing::ElementsAre("seller"));
+  EXPECT_EQ(context.transfer_reason(), "invoice dispute");
+  EXPECT_THAT(context.notes(), ::testing::ElementsAre("invoice 42 billed twice; customer verified"));
+  EXPECT_EQ(offer->offer_call().attributes().at("account"), "ACME-42") << "the IVR's data too";
+  EXPECT_EQ(center.Agent("seller").state(), acd::v1::AGENT_STATE_WRAP_UP);
+  EXPECT_EQ(commands.Next(300ms), std::nullopt) << "one offer, not two";
+
+  acd::v1::CallInfo info = center.GetCall("c1");
+  EXPECT_EQ(info.queue(), "billing");
+  EXPECT_EQ(info.context().transfers(), 1u);
+  transfer.set_agent_id("mallory");
+  EXPECT_EQ(Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, transfer, &response); }).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION) << "only the agent on the call can transfer it";
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
 TEST(Acdd, AnEventRefusedBeforeItsTimeIsJudgedAfreshWhenSentAgain) {
   AcddProcess acdd({"--policy", CenterPolicy()});
   Center center(acdd);

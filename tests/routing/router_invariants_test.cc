@@ -69,6 +69,9 @@ class Traffic {
         random_(seed) {}
 
   void Step() {
+    ASSERT_NO_FATAL_FAILURE(StepOnce());
+  }
+  void StepOnce() {
     const int kind = Pick(100);
     const std::string agent = absl::StrCat("agent", Pick(8));
     if (kind < 25) {
@@ -119,6 +122,13 @@ class Traffic {
       EXPECT_TRUE(router_.EndCall(call, now_).ok());
       connected_.erase(call);
       alive_.erase(call);
+    } else if (kind < 90 && !connected_.empty()) {
+      auto it = std::next(connected_.begin(), Pick(static_cast<int>(connected_.size())));
+      const std::string call = *it;
+      std::optional<CallView> view = router_.FindCall(call);
+      ASSERT_TRUE(view);
+      const TransferTarget target{.queue = std::vector<std::string>{"qa", "qb", "qc"}[Pick(3)]};
+      if (router_.Transfer(call, view->agent_id, target, now_).ok()) connected_.erase(call);
     } else if (kind < 93 && !alive_.empty()) {
       auto it = std::next(alive_.begin(), Pick(static_cast<int>(alive_.size())));
       const std::string call = *it;

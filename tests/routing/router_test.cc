@@ -937,3 +937,119 @@ queues: [{name: q, skills: [{skill: s, min_proficiency: 1}], max_queue_length: 2
 
 }  // namespace
 }  // namespace acd::routing
+
+namespace acd::routing {
+namespace {
+
+constexpr char kTransfers[] = R"(
+skills: [{name: sales}, {name: billing}]
+queues:
+  - name: sales
+    skills: [{skill: sales, min_proficiency: 1}]
+    wrap_up_seconds: 10
+    fallback: "voicemail:sales"
+    transfers: {max_per_call: 2}
+  - name: billing
+    skills: [{skill: billing, min_proficiency: 1}]
+    fallback: "voicemail:billing"
+    transfers: {priority_boost: 50, agent_wait_seconds: 20}
+  - {name: chat, channel: chat, skills: [{skill: sales, min_proficiency: 1}]}
+)";
+
+// Connects `call` (already enqueued) with `agent` and clears the decisions.
+void Connect(Router& router, const std::string& call, const std::string& agent, double t) {
+  std::vector<Decision> d = router.TakeDecisions();
+  ASSERT_FALSE(d.empty());
+  ASSERT_EQ(d.back().call_id, call);
+  ASSERT_EQ(d.back().agent_id, agent);
+  ASSERT_TRUE(router.OfferAccepted(call, agent, T(t)).ok());
+}
+
+TEST(RouterTransfer, ABlindTransferKeepsTheArrivalAddsTheBoostAndFreesTheAgentIntoWrapUp) {
+  Router router(PolicyFromYaml(kTransfers), T(0));
+  ASSERT_TRUE(router.Login(Agent("seller", {{"sales", 3}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(5)).ok());
+  Connect(router, "c1", "seller", 6);
+  ASSERT_TRUE(router.Enqueue(Call("b0", "billing"), T(7)).ok());  // waiting since before
+  absl::StatusOr<EnqueueResult> moved =
+      router.Transfer("c1", "seller", TransferTarget{.queue = "billing"}, T(30));
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->disposition, EnqueueResult::Disposition::kQueued);
+  EXPECT_EQ(moved->position, 1) << "the boost of 50 puts it ahead of b0";
+  std::optional<CallView> call = router.FindCall("c1");
+  EXPECT_EQ(call->queue, "billing");
+  EXPECT_EQ(call->arrived, T(5));
+  EXPECT_EQ(call->priority, 50);
+  EXPECT_EQ(call->transfers, 1u);
+  EXPECT_EQ(router.FindAgent("seller")->state, AgentState::kWrapUp);
+  ASSERT_TRUE(router.Login(Agent("biller", {{"billing", 3}}), T(31)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 biller"));
+}
+
+TEST(RouterTransfer, ATransferToABusyAgentWaitsForThemThenAnyAgentMayTakeIt) {
+  Router router(PolicyFromYaml(kTransfers), T(0));
+  ASSERT_TRUE(router.Login(Agent("first", {{"billing", 3}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "billing"), T(1)).ok());
+  Connect(router, "c1", "first", 1);
+  ASSERT_TRUE(router.Login(Agent("expert", {{"billing", 5}}, /*ready=*/false), T(2)).ok());
+  ASSERT_TRUE(router.Login(Agent("other", {{"billing", 1}}, /*ready=*/false), T(2)).ok());
+  absl::StatusOr<EnqueueResult> moved =
+      router.Transfer("c1", "first", TransferTarget{.agent_id = "expert"}, T(10));
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  ASSERT_TRUE(router.SetNotReady("first", "break", T(10)).ok());
+  ASSERT_TRUE(router.SetReady("other", T(11)).ok());
+  EXPECT_TRUE(router.TakeDecisions().empty()) << "held for 'expert'";
+  router.AdvanceTo(T(29.9));
+  EXPECT_TRUE(router.TakeDecisions().empty());
+  router.AdvanceTo(T(30));  // agent_wait_seconds: 20
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 other"));
+}
+
+TEST(RouterTransfer, TooManyTransfersSendTheCallToTheFallback) {
+  Router router(PolicyFromYaml(kTransfers), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"sales", 3}}), T(0)).ok());
+  ASSERT_TRUE(router.Login(Agent("b", {{"sales", 3}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(1)).ok());
+  std::string holder = router.TakeDecisions().back().agent_id;
+  ASSERT_TRUE(router.OfferAccepted("c1", holder, T(1)).ok());
+  for (int i = 1; i <= 2; ++i) {  // max_per_call: 2
+    absl::StatusOr<EnqueueResult> moved =
+        router.Transfer("c1", holder, TransferTarget{.queue = "sales"}, T(100 * i));
+    ASSERT_TRUE(moved.ok()) << moved.status();
+    holder = router.TakeDecisions().back().agent_id;
+    ASSERT_TRUE(router.OfferAccepted("c1", holder, T(100 * i)).ok());
+  }
+  absl::StatusOr<EnqueueResult> third =
+      router.Transfer("c1", holder, TransferTarget{.queue = "sales"}, T(400));
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->disposition, EnqueueResult::Disposition::kSentToFallback);
+  EXPECT_THAT(Lines(router.TakeDecisions()),
+              ElementsAre("fallback c1 voicemail:sales too_many_transfers"));
+  EXPECT_FALSE(router.FindCall("c1"));
+  EXPECT_EQ(router.FindAgent(holder)->state, AgentState::kWrapUp);
+}
+
+TEST(RouterTransfer, RefusesTransfersThatCannotWork) {
+  Router router(PolicyFromYaml(kTransfers), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"sales", 3}}), T(0)).ok());
+  ASSERT_TRUE(router.Login(Agent("biller", {{"billing", 3}}, false), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(1)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("w1", "sales"), T(1)).ok());
+  EXPECT_EQ(router.Transfer("w1", "a", {.queue = "billing"}, T(2)).status().code(),
+            absl::StatusCode::kFailedPrecondition) << "not connected";
+  ASSERT_TRUE(router.OfferAccepted("c1", "a", T(2)).ok());
+  EXPECT_EQ(router.Transfer("c1", "b", {.queue = "billing"}, T(3)).status().code(),
+            absl::StatusCode::kFailedPrecondition) << "not that agent's call";
+  EXPECT_EQ(router.Transfer("c1", "a", {.queue = "nope"}, T(3)).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(router.Transfer("c1", "a", {.queue = "chat"}, T(3)).status().code(),
+            absl::StatusCode::kInvalidArgument) << "another channel";
+  EXPECT_EQ(router.Transfer("c1", "a", {}, T(3)).status().code(), absl::StatusCode::kInvalidArgument);
+  absl::Status not_serving = router.Transfer("c1", "a", {.agent_id = "biller"}, T(3)).status();
+  EXPECT_EQ(not_serving.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(not_serving.message(), HasSubstr("does not serve queue 'sales'"));
+  EXPECT_EQ(router.FindCall("c1")->state, CallState::kConnected) << "a refused transfer changes nothing";
+}
+
+}  // namespace
+}  // namespace acd::routing
