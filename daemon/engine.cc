@@ -365,7 +365,8 @@ grpc::Status Engine::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
       break;
   }
   response->set_position(result->position);
-  response->set_expected_wait_seconds(-1);  // wait estimates arrive with issue 4
+  response->set_expected_wait_seconds(
+      result->expected_wait ? absl::ToDoubleSeconds(*result->expected_wait) : -1);
   response->set_fallback(result->fallback);
   record.first_response = *response;
   AfterEvent();
@@ -610,6 +611,9 @@ void Engine::FillCallInfo(const std::string& call_id, const CallRecord& record,
     info->set_position(view->position);
     info->set_agent_id(view->agent_id);
     info->set_priority(view->priority);
+    if (view->expected_wait) {
+      info->set_expected_wait_seconds(absl::ToDoubleSeconds(*view->expected_wait));
+    }
   } else {
     info->set_agent_id(record.agent_id);
   }
@@ -718,6 +722,10 @@ grpc::Status Engine::ListQueues(acd::v1::ListQueuesResponse* response) {
     info->set_calls_waiting(view->calls_waiting);
     info->set_oldest_wait_seconds(
         view->oldest_arrival ? absl::ToDoubleSeconds(now - *view->oldest_arrival) : 0);
+    info->set_expected_wait_seconds(
+        view->expected_wait_for_new_call ? absl::ToDoubleSeconds(*view->expected_wait_for_new_call)
+                                         : -1);
+    info->set_staffed_agents(view->staffed_agents);
     for (int s = 0; s < routing::kAgentStateCount; ++s) {
       if (view->agents_by_state[s] == 0) continue;
       (*info->mutable_agents_by_state())[std::string(

@@ -39,6 +39,7 @@ Router::Router(std::shared_ptr<const CompiledPolicy> policy, absl::Time now)
   available_.resize(queues);
   members_.resize(queues);
   round_robin_last_.assign(queues, 0);
+  handle_time_.assign(queues, {});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,7 +517,32 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
     SendToFallback(slot, queue.fallback, "queue_full");
     return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
   }
-  return EnqueueResult{EnqueueResult::Disposition::kQueued, Position(slot), ""};
+  const int position = Position(slot);
+  return EnqueueResult{EnqueueResult::Disposition::kQueued, position, "",
+                       ExpectedWait(*queue_id, position)};
+}
+
+int Router::StaffedAgents(QueueId queue) const {
+  int staffed = 0;
+  for (AgentSlot a : members_[queue]) staffed += agents_[a].ready;
+  return staffed;
+}
+
+std::optional<absl::Duration> Router::ExpectedWait(QueueId queue, int position) const {
+  const int staffed = StaffedAgents(queue);
+  if (staffed == 0) return std::nullopt;  // nobody to serve it: no honest number
+  const HandleTime& learned = handle_time_[queue];
+  if (learned.calls > 0) {
+    return absl::Seconds(position * learned.mean_seconds / staffed);
+  }
+  // No call has ended here yet: the wait of the longest waiter so far (head of line).
+  std::optional<absl::Time> oldest;
+  waiting_[queue].ForEach([&](const WaitingKey& key) {
+    const absl::Time entered = calls_[key.slot].entered_queue;
+    if (!oldest || entered < *oldest) oldest = entered;
+  });
+  if (!oldest || *oldest == now_) return std::nullopt;  // only the caller itself: nothing known
+  return now_ - *oldest;
 }
 
 // A call starts (or, after overflow or a reload, restarts) its time in a queue at `entered`:
@@ -679,6 +705,7 @@ absl::Status Router::OfferAccepted(absl::string_view call_id, absl::string_view 
   agent.load[static_cast<int>(call.channel)]++;
   agent.calls.push_back(*slot);
   agent.handled++;
+  call.connected_at = now_;
   agent.missed_in_a_row = 0;
   Index(agent_slot);  // a chat agent may still have room
   TryServeAgent(agent_slot);
@@ -792,6 +819,14 @@ absl::Status Router::EndCall(absl::string_view call_id, absl::Time now) {
         "or ringing is an abandon"));
   }
   const AgentSlot agent_slot = call.agent;
+  // Learn the queue's handle time: this call's talk time plus the queue's wrap-up. A moving
+  // average over roughly the last 100 calls follows changes in the work without jumping.
+  HandleTime& learned = handle_time_[call.queue];
+  const double handled = absl::ToDoubleSeconds(now_ - call.connected_at +
+                                               policy_->queues[call.queue].wrap_up);
+  learned.calls++;
+  const double weight = std::max(1.0 / learned.calls, 0.01);
+  learned.mean_seconds += weight * (handled - learned.mean_seconds);
   LetGoOfCall(*slot);
   FreeCall(*slot);
   Index(agent_slot);
@@ -879,7 +914,8 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
     if (calls_[*slot].state == CallState::kOffered) {
       result = {EnqueueResult::Disposition::kOffered, 0, ""};
     } else {
-      result = {EnqueueResult::Disposition::kQueued, Position(*slot), ""};
+      const int position = Position(*slot);
+      result = {EnqueueResult::Disposition::kQueued, position, "", ExpectedWait(to_queue, position)};
     }
   }
   Index(from_agent);
@@ -1096,12 +1132,19 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
     if (agent_live_[a]) Unindex(a);
   }
+  // What was learned about each queue's handle time stays with the queue's name.
+  absl::flat_hash_map<std::string, HandleTime> learned;
+  for (const CompiledQueue& q : policy_->queues) learned[q.name] = handle_time_[q.id];
   policy_ = std::move(policy);
   const size_t queues = policy_->queues.size();
   waiting_.assign(queues, {});
   available_.assign(queues, {});
   members_.assign(queues, {});
   round_robin_last_.assign(queues, 0);
+  handle_time_.assign(queues, {});
+  for (const CompiledQueue& q : policy_->queues) {
+    if (auto it = learned.find(q.name); it != learned.end()) handle_time_[q.id] = it->second;
+  }
   waiting_count_ = 0;
 
   for (const auto& [slot, queue] : live) {
@@ -1173,6 +1216,7 @@ std::optional<CallView> Router::FindCall(absl::string_view call_id) const {
   view.priority = EffectivePriority(call);
   view.escalation_steps_fired = call.next_step;
   view.transfers = call.transfers;
+  if (call.state == CallState::kWaiting) view.expected_wait = ExpectedWait(call.queue, view.position);
   return view;
 }
 
@@ -1207,6 +1251,9 @@ absl::StatusOr<QueueView> Router::Queue(absl::string_view queue) const {
     if (!view.oldest_arrival || arrived < *view.oldest_arrival) view.oldest_arrival = arrived;
   });
   for (AgentSlot a : members_[*id]) view.agents_by_state[static_cast<int>(StateOf(agents_[a]))]++;
+  view.staffed_agents = StaffedAgents(*id);
+  view.mean_handle_seconds = handle_time_[*id].mean_seconds;
+  view.expected_wait_for_new_call = ExpectedWait(*id, view.calls_waiting + 1);
   return view;
 }
 

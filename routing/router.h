@@ -90,6 +90,7 @@ struct EnqueueResult {
   Disposition disposition = Disposition::kQueued;
   int position = 0;         // 1-based among the queue's waiting calls; 0 unless queued
   std::string fallback;     // the target when sent to the fallback
+  std::optional<absl::Duration> expected_wait;  // when queued and it can be estimated
 };
 
 struct CallView {
@@ -103,6 +104,7 @@ struct CallView {
   int priority = 0;         // effective: queue + call + tier + raises + transfer boost
   int escalation_steps_fired = 0;
   uint32_t transfers = 0;
+  std::optional<absl::Duration> expected_wait;  // while waiting, when it can be estimated
 };
 
 struct AgentView {
@@ -120,6 +122,9 @@ struct QueueView {
   std::string queue;
   int calls_waiting = 0;
   std::optional<absl::Time> oldest_arrival;  // among waiting calls (original arrival)
+  std::optional<absl::Duration> expected_wait_for_new_call;
+  int staffed_agents = 0;       // members logged in and not not_ready (busy ones included)
+  double mean_handle_seconds = 0;  // learned: talk + wrap-up per call; 0 until a call ended
   std::array<int, kAgentStateCount> agents_by_state{};  // members of the queue
 };
 
@@ -212,6 +217,7 @@ class Router {
     std::vector<std::pair<std::string, std::string>> attributes;
     absl::Time arrived;
     absl::Time entered_queue;
+    absl::Time connected_at;
     int next_step = 0;                    // escalation steps of this queue fired so far
     int8_t skill_floor = kMaxProficiency; // relax_skill_floor lowers it
     AgentSlot agent = kNoSlot;
@@ -293,6 +299,11 @@ class Router {
   absl::StatusOr<CallSlot> OfferedCall(absl::string_view call_id, absl::string_view agent_id) const;
   int EffectivePriority(const Call& call) const;
   int Position(CallSlot slot) const;
+  // Expected wait of the caller at `position` in `queue`: the `position` agents' worth of calls
+  // ahead must end first, at the queue's learned handle time spread over its staffed agents.
+  // Before any call has ended there, the head of the queue's wait so far stands in for it.
+  std::optional<absl::Duration> ExpectedWait(QueueId queue, int position) const;
+  int StaffedAgents(QueueId queue) const;
   AgentState StateOf(const Agent& agent) const;
   void Emit(Decision decision);
 
@@ -316,6 +327,12 @@ class Router {
   std::vector<absl::btree_set<AgentKey>> available_;      // by QueueId
   std::vector<std::vector<AgentSlot>> members_;           // by QueueId
   std::vector<uint64_t> round_robin_last_;                // by QueueId: login_seq chosen last
+  // Mean handle time (talk + wrap-up) per queue, learned online from the calls that end there.
+  struct HandleTime {
+    double mean_seconds = 0;
+    uint64_t calls = 0;
+  };
+  std::vector<HandleTime> handle_time_;                   // by QueueId
 
   TimerQueue timers_;
   std::mt19937_64 random_;

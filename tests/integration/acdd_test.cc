@@ -142,6 +142,33 @@ TEST(Acdd, ServesACallFromArrivalThroughOfferAnswerEndAndWrapUp) {
   EXPECT_EQ(acdd.Stop(SIGTERM), 0);
 }
 
+TEST(Acdd, AcknowledgesAWaitingCallerWithPositionAndAnExpectedWait) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  ASSERT_TRUE(center.Login("alice", "billing").ok());
+  EXPECT_EQ(center.Enqueue("c0", "billing").expected_wait_seconds(), -1) << "offered at once";
+  ASSERT_TRUE(commands.Next());
+  ASSERT_TRUE(center.Event("c0", "alice", Accept).ok());
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(center.Event("c0", "alice", End).ok());  // teaches billing a handle time (~0.3 s)
+  center.Enqueue("c1", "billing");
+  ASSERT_TRUE(commands.Next());
+  ASSERT_TRUE(center.Event("c1", "alice", Accept).ok());
+  acd::v1::EnqueueCallResponse second = center.Enqueue("c2", "billing");
+  acd::v1::EnqueueCallResponse third = center.Enqueue("c3", "billing");
+  EXPECT_EQ(second.disposition(), acd::v1::EnqueueCallResponse::DISPOSITION_QUEUED);
+  EXPECT_EQ(third.position(), 2);
+  EXPECT_GT(second.expected_wait_seconds(), 0.25);
+  EXPECT_LT(second.expected_wait_seconds(), 2);
+  EXPECT_NEAR(third.expected_wait_seconds(), 2 * second.expected_wait_seconds(), 1e-6);
+  EXPECT_NEAR(center.GetCall("c3").expected_wait_seconds(), third.expected_wait_seconds(), 1e-6);
+  EXPECT_EQ(center.Queue("billing").staffed_agents(), 1);
+  EXPECT_NEAR(center.Queue("billing").expected_wait_seconds(), 3 * second.expected_wait_seconds(), 1e-6);
+  EXPECT_EQ(center.Queue("sales").expected_wait_seconds(), -1) << "nobody staffs sales";
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
 TEST(Acdd, RoutesCallsOfSeveralQueuesToAgentsWithTheRightSkills) {
   AcddProcess acdd({"--policy", CenterPolicy()});
   Center center(acdd);

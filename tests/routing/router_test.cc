@@ -1053,3 +1053,61 @@ TEST(RouterTransfer, RefusesTransfersThatCannotWork) {
 
 }  // namespace
 }  // namespace acd::routing
+
+namespace acd::routing {
+namespace {
+
+constexpr char kOneQueue[] = R"(
+skills: [{name: s}]
+queues: [{name: q, skills: [{skill: s, min_proficiency: 1}], wrap_up_seconds: 0}]
+)";
+
+TEST(RouterExpectedWait, IsPositionTimesTheLearnedHandleTimeOverTheStaffedAgents) {
+  Router router(PolicyFromYaml(kOneQueue), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}), T(0)).ok());
+  ASSERT_TRUE(router.Login(Agent("b", {{"s", 1}}), T(0)).ok());
+  // Two calls of 60 s each teach the queue its handle time.
+  for (const char* id : {"h1", "h2"}) ASSERT_TRUE(router.Enqueue(Call(id, "q"), T(0)).ok());
+  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  ASSERT_TRUE(router.EndCall("h1", T(60)).ok());
+  ASSERT_TRUE(router.EndCall("h2", T(60)).ok());
+  // Both agents busy again, then four callers wait.
+  for (const char* id : {"x1", "x2"}) ASSERT_TRUE(router.Enqueue(Call(id, "q"), T(61)).ok());
+  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(61)).ok());
+  std::vector<double> ewt;
+  for (int i = 1; i <= 4; ++i) {
+    absl::StatusOr<EnqueueResult> r = router.Enqueue(Call("w" + std::to_string(i), "q"), T(62));
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(r->expected_wait);
+    ewt.push_back(absl::ToDoubleSeconds(*r->expected_wait));
+  }
+  EXPECT_THAT(ewt, ElementsAre(30, 60, 90, 120));
+  EXPECT_EQ(absl::ToDoubleSeconds(*router.FindCall("w3")->expected_wait), 90);
+  absl::StatusOr<QueueView> view = router.Queue("q");
+  EXPECT_EQ(view->staffed_agents, 2);
+  EXPECT_EQ(view->mean_handle_seconds, 60);
+  EXPECT_EQ(absl::ToDoubleSeconds(*view->expected_wait_for_new_call), 150);
+}
+
+TEST(RouterExpectedWait, UsesTheHeadOfTheQueuesWaitBeforeAnyCallHasEnded) {
+  Router router(PolicyFromYaml(kOneQueue), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("busy", "q"), T(0)).ok());
+  ASSERT_TRUE(router.OfferAccepted("busy", "a", T(0)).ok());
+  absl::StatusOr<EnqueueResult> first = router.Enqueue(Call("c1", "q"), T(10));
+  EXPECT_FALSE(first->expected_wait) << "alone and no history: unknown, not zero";
+  absl::StatusOr<EnqueueResult> second = router.Enqueue(Call("c2", "q"), T(50));
+  ASSERT_TRUE(second->expected_wait);
+  EXPECT_EQ(absl::ToDoubleSeconds(*second->expected_wait), 40) << "c1 has waited 40 s so far";
+}
+
+TEST(RouterExpectedWait, IsUnknownWhenNobodyStaffsTheQueue) {
+  Router router(PolicyFromYaml(kOneQueue), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}, /*ready=*/false), T(0)).ok());
+  absl::StatusOr<EnqueueResult> r = router.Enqueue(Call("c1", "q"), T(1));
+  EXPECT_FALSE(r->expected_wait);
+  EXPECT_EQ(router.Queue("q")->staffed_agents, 0);
+}
+
+}  // namespace
+}  // namespace acd::routing
