@@ -1,6 +1,7 @@
 #include "daemon/engine.h"
 
 #include <cstdio>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -124,7 +125,13 @@ void Engine::RearmWakeup() {
 }
 
 void Engine::AddHistory(CallRecord& record, std::string what, std::string detail) {
-  if (record.history.size() >= kMaxHistory) return;
+  // Past the cap only the entries that say where the call went are kept, so its end always shows.
+  static const std::set<std::string> kEssential = {"connected", "transferred", "ended",
+                                                   "abandoned", "fallback", "overflowed"};
+  if (record.history.size() >= kMaxHistory &&
+      (record.history.size() >= 2 * kMaxHistory || !kEssential.contains(what))) {
+    return;
+  }
   acd::v1::CallHistoryEntry& entry = record.history.emplace_back();
   *entry.mutable_at() = ToProto(Now());
   entry.set_what(std::move(what));
@@ -386,48 +393,51 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
                         absl::StrCat("call '", event.call_id(), "' belongs to switch '",
                                      record.switch_id, "'"));
   }
+  // What the event is about: an answer to an offer names the offer ringing at that agent;
+  // `answered` and a transfer name the connection (the offer that agent accepted). Events carry
+  // that offer's command sequence in offer_sequence to make retries exact.
   const bool about_offer = event.has_offer_accepted() || event.has_offer_rejected() ||
                            event.has_offer_no_answer() || event.has_answered();
-  uint64_t offer_sequence = 0;
-  if (about_offer && record.offer && record.agent_id == event.agent_id()) {
-    offer_sequence = record.offer->sequence();
-  }
-  if (about_offer && event.offer_sequence() != 0) {
-    const uint64_t outstanding = offer_sequence;
-    offer_sequence = event.offer_sequence();
-    if (offer_sequence != outstanding) {
-      for (const CallRecord::Answer& answer : record.answers) {
-        if (answer.event == event.event_case() && answer.agent_id == event.agent_id() &&
-            answer.offer_sequence == offer_sequence) {
-          response->set_state(answer.state);
-          return grpc::Status::OK;
-        }
-      }
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("offer ", offer_sequence, " of call '", event.call_id(),
-                                       "' to '", event.agent_id(), "' is no longer outstanding"));
-    }
-  }
-  // A retry of an event already answered gets the same answer. An offer answer naming an agent
-  // who has an offer outstanding is about that offer; otherwise it repeats the last answer of that
-  // kind from that agent. Terminal events (abandoned, ended) are matched to the call.
-  // A transfer from the agent still on the call is a new one; from an agent who has let go of
-  // it, a repeat of the transfer that agent asked for.
-  const bool fresh_transfer = event.has_transfer_requested() &&
-                              LiveState(event.call_id(), record) == acd::v1::CALL_STATE_CONNECTED &&
+  const bool about_connection = event.has_answered() || event.has_transfer_requested();
+  const bool connected_here = LiveState(event.call_id(), record) == acd::v1::CALL_STATE_CONNECTED &&
                               record.agent_id == event.agent_id();
-  for (auto answer = record.answers.rbegin(); answer != record.answers.rend() && !fresh_transfer;
-       ++answer) {
-    if (answer->event != event.event_case()) continue;
-    if (event.has_transfer_requested() && answer->agent_id != event.agent_id()) continue;
-    const bool same = !about_offer || (answer->agent_id == event.agent_id() &&
-                                       (offer_sequence == 0 ||
-                                        answer->offer_sequence == offer_sequence));
-    if (same) {
+  uint64_t sequence = 0;
+  if (about_offer && record.offer && record.agent_id == event.agent_id()) {
+    sequence = record.offer->sequence();
+  } else if (about_connection && connected_here) {
+    sequence = record.connected_sequence;
+  }
+  auto stored = [&](uint64_t seq) -> const CallRecord::Answer* {
+    for (auto a = record.answers.rbegin(); a != record.answers.rend(); ++a) {
+      if (a->event != event.event_case()) continue;
+      if (!about_offer && !about_connection) return &*a;  // abandoned, ended: once per call
+      if (a->agent_id == event.agent_id() && (seq == 0 || a->offer_sequence == seq)) return &*a;
+    }
+    return nullptr;
+  };
+  if ((about_offer || about_connection) && event.offer_sequence() != 0 &&
+      event.offer_sequence() != sequence) {
+    // It names an offer or connection that is over: a retry of what was answered then, or late.
+    if (const CallRecord::Answer* answer = stored(event.offer_sequence())) {
       response->set_state(answer->state);
       return grpc::Status::OK;
     }
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("offer ", event.offer_sequence(), " of call '", event.call_id(),
+                                     "' to '", event.agent_id(),
+                                     "' is no longer ringing or connected"));
   }
+  // Without a sequence: an event about the current offer or connection is new unless it was
+  // answered already; one about none repeats the last answer of its kind from that agent.
+  if (!event.has_hold_started() && !event.has_hold_ended()) {
+    if (const CallRecord::Answer* answer = stored(sequence)) {
+      if (sequence == 0 || answer->offer_sequence == sequence) {
+        response->set_state(answer->state);
+        return grpc::Status::OK;
+      }
+    }
+  }
+  const uint64_t offer_sequence = sequence;
   if (record.final_state != acd::v1::CALL_STATE_UNSPECIFIED) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("call '", event.call_id(), "' has already left acd (",
@@ -440,6 +450,7 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     case acd::v1::CallEvent::kOfferAccepted:
       status = router_.OfferAccepted(call_id, event.agent_id(), now);
       if (status.ok()) {
+        record.connected_sequence = record.offer ? record.offer->sequence() : 0;
         DropOffer(record);
         AddHistory(record, "connected", event.agent_id());
       }
@@ -489,8 +500,14 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     case acd::v1::CallEvent::kHoldEnded: {
       // Holds are judged by state, not stored answers: a repeat while on hold (or after the hold
       // ended) is a no-op, and a call may be held many times.
-      status = event.has_hold_started() ? StartHold(record, call_id, event.hold_started(), now)
-                                        : StopHold(record, now);
+      if (!event.agent_id().empty() && event.agent_id() != record.agent_id) {
+        status = absl::FailedPreconditionError(absl::StrCat(
+            "agent '", event.agent_id(), "' is not on call '", call_id, "'"));
+      } else {
+        status = event.has_hold_started()
+                     ? StartHold(record, call_id, event.hold_started(), now)
+                     : StopHold(record, event.hold_ended().hold_id(), now);
+      }
       AfterEvent();
       response->set_state(LiveState(call_id, record));
       return ToGrpcStatus(status);
@@ -512,6 +529,7 @@ absl::Status Engine::Answered(CallRecord& record, const std::string& call_id,
   if (state == acd::v1::CALL_STATE_OFFERED && record.agent_id == agent_id) {
     absl::Status accepted = router_.OfferAccepted(call_id, agent_id, now);
     if (!accepted.ok()) return accepted;
+    record.connected_sequence = record.offer ? record.offer->sequence() : 0;
     DropOffer(record);
     AddHistory(record, "connected", agent_id);
   }
@@ -526,7 +544,8 @@ absl::Status Engine::Answered(CallRecord& record, const std::string& call_id,
 absl::Status Engine::Transfer(CallRecord& record, const std::string& call_id,
                               const acd::v1::CallEvent& event, absl::Time now) {
   const acd::v1::TransferRequested& transfer = event.transfer_requested();
-  const std::string from_queue = router_.FindCall(call_id) ? router_.FindCall(call_id)->queue : "";
+  std::optional<routing::CallView> before = router_.FindCall(call_id);
+  const std::string from_queue = before ? before->queue : "";
   routing::TransferTarget target;
   target.queue = transfer.queue();
   target.agent_id = transfer.agent_id();
@@ -555,7 +574,20 @@ absl::Status Engine::StartHold(CallRecord& record, const std::string& call_id,
         absl::StrCat("call '", call_id, "' is not connected to an agent; only a connected caller "
                      "can be put on hold"));
   }
-  if (record.on_hold_since) return absl::OkStatus();  // a repeat
+  const std::string& id = hold.hold_id();
+  if (!id.empty() && std::find(record.hold_ids.begin(), record.hold_ids.end(), id) !=
+                         record.hold_ids.end()) {
+    return absl::OkStatus();  // this hold was started already: a retry
+  }
+  if (record.on_hold_since) {
+    if (!id.empty() && !record.current_hold_id.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("the caller is already on hold ('",
+                                                        record.current_hold_id, "')"));
+    }
+    return absl::OkStatus();  // a repeat
+  }
+  if (!id.empty() && record.hold_ids.size() < 100) record.hold_ids.push_back(id);
+  record.current_hold_id = id;
   record.on_hold_since = now;
   record.hold_count++;
   AddHistory(record, "hold_started",
@@ -567,9 +599,16 @@ absl::Status Engine::StartHold(CallRecord& record, const std::string& call_id,
   return absl::OkStatus();
 }
 
-absl::Status Engine::StopHold(CallRecord& record, absl::Time now) {
+absl::Status Engine::StopHold(CallRecord& record, const std::string& hold_id, absl::Time now) {
+  if (!hold_id.empty() && record.on_hold_since && hold_id != record.current_hold_id) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the caller is on hold '", record.current_hold_id, "', not '", hold_id, "'"));
+  }
   if (!record.on_hold_since) {
-    if (record.hold_count > 0) return absl::OkStatus();  // a repeat of the last hold's end
+    const bool known = hold_id.empty() ? record.hold_count > 0
+                                       : std::find(record.hold_ids.begin(), record.hold_ids.end(),
+                                                   hold_id) != record.hold_ids.end();
+    if (known) return absl::OkStatus();  // a repeat of a hold's end
     return absl::FailedPreconditionError("the call is not on hold");
   }
   const absl::Duration held = now - *record.on_hold_since;
@@ -611,8 +650,8 @@ void Engine::FillCallInfo(const std::string& call_id, const CallRecord& record,
     info->set_position(view->position);
     info->set_agent_id(view->agent_id);
     info->set_priority(view->priority);
-    if (view->expected_wait) {
-      info->set_expected_wait_seconds(absl::ToDoubleSeconds(*view->expected_wait));
+    if (std::optional<absl::Duration> wait = router_.ExpectedWaitOf(call_id)) {
+      info->set_expected_wait_seconds(absl::ToDoubleSeconds(*wait));
     }
   } else {
     info->set_agent_id(record.agent_id);

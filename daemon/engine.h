@@ -119,7 +119,10 @@ class Engine {
     std::optional<acd::v1::Command> offer; // the outstanding offer, resent on reconnect
     bool offer_delivered = false;
     acd::v1::CallContext context;          // grows with each transfer; sent with every offer
+    uint64_t connected_sequence = 0;       // the offer the connected agent accepted
     uint32_t hold_count = 0;
+    std::vector<std::string> hold_ids;     // ids the switch gave its holds, for exact retries
+    std::string current_hold_id;
     absl::Duration hold_total;             // holds that have ended
     std::optional<absl::Time> on_hold_since;
   };
@@ -145,7 +148,7 @@ class Engine {
                         absl::Time now);
   absl::Status StartHold(CallRecord& record, const std::string& call_id,
                          const acd::v1::HoldStarted& hold, absl::Time now);
-  absl::Status StopHold(CallRecord& record, absl::Time now);
+  absl::Status StopHold(CallRecord& record, const std::string& hold_id, absl::Time now);
   void EndHold(CallRecord& record, absl::Time now);  // closes an open hold into the total
   absl::Status Transfer(CallRecord& record, const std::string& call_id,
                         const acd::v1::CallEvent& event, absl::Time now);

@@ -105,6 +105,10 @@ void Router::RunTimer(const Timer& timer) {
       call.preferred_slot = kNoSlot;
       TryRouteCall(timer.slot);
       return;
+    case TimerKind::kAvoidEnd:
+      if (call.state != CallState::kWaiting) return;
+      TryRouteCall(timer.slot);  // the agent who sent it on may take it now
+      return;
     case TimerKind::kAgentAvailable:
       return;
   }
@@ -182,6 +186,11 @@ bool Router::PreferredAgentHolds(const Call& call) const {
          agents_[call.preferred_slot].login_seq == call.preferred_login;
 }
 
+bool Router::Avoids(const Call& call, AgentSlot agent) const {
+  return call.transferred_from == agent && now_ < call.avoid_until && agent_live_[agent] &&
+         agents_[agent].login_seq == call.transferred_from_login;
+}
+
 bool Router::ReservedForOther(const Call& call, AgentSlot agent) const {
   return call.preferred_slot != agent && PreferredAgentHolds(call);
 }
@@ -208,10 +217,10 @@ AgentSlot Router::FindAgentFor(CallSlot slot) {
   }
   // From `start` to the end, then wrap around to it (a no-op wrap for the ordered strategies).
   for (auto it = start; it != available.end(); ++it) {
-    if (Eligible(call, agents_[it->slot])) return it->slot;
+    if (!Avoids(call, it->slot) && Eligible(call, agents_[it->slot])) return it->slot;
   }
   for (auto it = available.begin(); it != start; ++it) {
-    if (Eligible(call, agents_[it->slot])) return it->slot;
+    if (!Avoids(call, it->slot) && Eligible(call, agents_[it->slot])) return it->slot;
   }
   return kNoSlot;
 }
@@ -235,7 +244,10 @@ void Router::TryServeAgent(AgentSlot agent_slot) {
     waiting_[q].ForEachServable(agent.language_mask, [&](const WaitingCalls::Partition& calls) {
       for (const WaitingKey& key : calls) {
         const Call& call = calls_[key.slot];
-        if (ReservedForOther(call, agent_slot) || !Eligible(call, agent)) continue;
+        if (ReservedForOther(call, agent_slot) || Avoids(call, agent_slot) ||
+            !Eligible(call, agent)) {
+          continue;
+        }
         const double score = -key.rank_desc + queue.aging_per_second * now_s;
         if (best == kNoSlot || score > best_score ||
             (score == best_score &&
@@ -529,11 +541,18 @@ int Router::StaffedAgents(QueueId queue) const {
 }
 
 std::optional<absl::Duration> Router::ExpectedWait(QueueId queue, int position) const {
-  const int staffed = StaffedAgents(queue);
-  if (staffed == 0) return std::nullopt;  // nobody to serve it: no honest number
+  // How many of the queue's calls its staffed agents hold at once (three chats each, say).
+  const int channel = static_cast<int>(policy_->queues[queue].channel);
+  int servers = 0;
+  for (AgentSlot a : members_[queue]) {
+    if (agents_[a].ready) servers += static_cast<int>(agents_[a].capacity[channel]);
+  }
+  if (servers == 0) return std::nullopt;  // nobody to serve it: no honest number
   const HandleTime& learned = handle_time_[queue];
   if (learned.calls > 0) {
-    return absl::Seconds(position * learned.mean_seconds / staffed);
+    const double handle = learned.mean_seconds +
+                          absl::ToDoubleSeconds(policy_->queues[queue].wrap_up);
+    return absl::Seconds(position * handle / servers);
   }
   // No call has ended here yet: the wait of the longest waiter so far (head of line).
   std::optional<absl::Time> oldest;
@@ -822,8 +841,7 @@ absl::Status Router::EndCall(absl::string_view call_id, absl::Time now) {
   // Learn the queue's handle time: this call's talk time plus the queue's wrap-up. A moving
   // average over roughly the last 100 calls follows changes in the work without jumping.
   HandleTime& learned = handle_time_[call.queue];
-  const double handled = absl::ToDoubleSeconds(now_ - call.connected_at +
-                                               policy_->queues[call.queue].wrap_up);
+  const double handled = absl::ToDoubleSeconds(now_ - call.connected_at);
   learned.calls++;
   const double weight = std::max(1.0 / learned.calls, 0.01);
   learned.mean_seconds += weight * (handled - learned.mean_seconds);
@@ -881,7 +899,10 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
     absl::StatusOr<AgentSlot> a = AgentFor(target.agent_id);
     if (!a.ok()) return a.status();
     if (*a == call.agent) return absl::InvalidArgumentError("transfer: the agent is already on the call");
-    if (!IsMember(agents_[*a], call.queue) || !Eligible(call, agents_[*a])) {
+    Call fresh = call;  // as the call will stand after the transfer: back to the queue's own skills
+    fresh.next_step = 0;
+    fresh.skill_floor = kMaxProficiency;
+    if (!IsMember(agents_[*a], call.queue) || !Eligible(fresh, agents_[*a])) {
       return absl::FailedPreconditionError(absl::StrCat(
           "agent '", target.agent_id, "' does not serve queue '", policy_->queues[call.queue].name,
           "' for this call; transfer to a queue they serve"));
@@ -906,13 +927,29 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
   } else {
     const CompiledQueue& queue = policy_->queues[to_queue];
     call.queue = to_queue;
-    call.transfer_boost += queue.transfer_priority_boost;
+    call.transfer_boost = queue.transfer_priority_boost;
     StartQueueStint(*slot, now_);
-    if (to_agent != kNoSlot) HoldForAgent(*slot, to_agent, now_ + queue.transfer_agent_wait);
+    call.transferred_from = from_agent;
+    call.transferred_from_login = agents_[from_agent].login_seq;
+    call.avoid_until = now_ + queue.transfer_agent_wait;
+    ScheduleCallTimer(*slot, TimerKind::kAvoidEnd, call.avoid_until);
+    call.held_for = kNoSlot;
+    if (to_agent != kNoSlot) {
+      call.held_for = to_agent;
+      call.held_for_login = agents_[to_agent].login_seq;
+      call.held_until = now_ + queue.transfer_agent_wait;
+      HoldForAgent(*slot, to_agent, call.held_until);
+    } else if (call.preferred_slot == from_agent) {
+      call.preferred_slot = kNoSlot;  // the preferred agent is the one who sent it on
+      CancelCallTimer(*slot, TimerKind::kPreferredAgentEnd);
+    }
     InsertWaiting(*slot);
     TryRouteCall(*slot);
     if (calls_[*slot].state == CallState::kOffered) {
       result = {EnqueueResult::Disposition::kOffered, 0, ""};
+    } else if (queue.max_queue_length > 0 && waiting_[to_queue].size() > queue.max_queue_length) {
+      SendToFallback(*slot, queue.fallback, "queue_full");  // a transfer obeys the queue's limit
+      result = {EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
     } else {
       const int position = Position(*slot);
       result = {EnqueueResult::Disposition::kQueued, position, "", ExpectedWait(to_queue, position)};
@@ -1173,6 +1210,10 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
     Call& call = calls_[slot];
     if (call.state == CallState::kConnected) continue;
     StartQueueStint(slot, call.entered_queue);
+    if (call.held_for != kNoSlot && now_ < call.held_until && agent_live_[call.held_for] &&
+        agents_[call.held_for].login_seq == call.held_for_login) {
+      HoldForAgent(slot, call.held_for, call.held_until);  // a transfer's hold outlives a reload
+    }
     if (call.state == CallState::kWaiting) InsertWaiting(slot);
   }
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
@@ -1216,8 +1257,13 @@ std::optional<CallView> Router::FindCall(absl::string_view call_id) const {
   view.priority = EffectivePriority(call);
   view.escalation_steps_fired = call.next_step;
   view.transfers = call.transfers;
-  if (call.state == CallState::kWaiting) view.expected_wait = ExpectedWait(call.queue, view.position);
   return view;
+}
+
+std::optional<absl::Duration> Router::ExpectedWaitOf(absl::string_view call_id) const {
+  auto it = call_ids_.find(call_id);
+  if (it == call_ids_.end() || calls_[it->second].state != CallState::kWaiting) return std::nullopt;
+  return ExpectedWait(calls_[it->second].queue, Position(it->second));
 }
 
 std::optional<AgentView> Router::FindAgent(absl::string_view agent_id) const {
@@ -1252,8 +1298,14 @@ absl::StatusOr<QueueView> Router::Queue(absl::string_view queue) const {
   });
   for (AgentSlot a : members_[*id]) view.agents_by_state[static_cast<int>(StateOf(agents_[a]))]++;
   view.staffed_agents = StaffedAgents(*id);
-  view.mean_handle_seconds = handle_time_[*id].mean_seconds;
-  view.expected_wait_for_new_call = ExpectedWait(*id, view.calls_waiting + 1);
+  view.mean_handle_seconds =
+      handle_time_[*id].calls > 0
+          ? handle_time_[*id].mean_seconds + absl::ToDoubleSeconds(policy_->queues[*id].wrap_up)
+          : 0;
+  // An agent free now takes a new caller at once (any agent of the queue fits a plain call).
+  view.expected_wait_for_new_call =
+      available_[*id].empty() ? ExpectedWait(*id, view.calls_waiting + 1)
+                              : std::optional<absl::Duration>(absl::ZeroDuration());
   return view;
 }
 

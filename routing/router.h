@@ -104,7 +104,6 @@ struct CallView {
   int priority = 0;         // effective: queue + call + tier + raises + transfer boost
   int escalation_steps_fired = 0;
   uint32_t transfers = 0;
-  std::optional<absl::Duration> expected_wait;  // while waiting, when it can be estimated
 };
 
 struct AgentView {
@@ -124,7 +123,7 @@ struct QueueView {
   std::optional<absl::Time> oldest_arrival;  // among waiting calls (original arrival)
   std::optional<absl::Duration> expected_wait_for_new_call;
   int staffed_agents = 0;       // members logged in and not not_ready (busy ones included)
-  double mean_handle_seconds = 0;  // learned: talk + wrap-up per call; 0 until a call ended
+  double mean_handle_seconds = 0;  // learned talk + the queue's wrap-up; 0 until a call ended
   std::array<int, kAgentStateCount> agents_by_state{};  // members of the queue
 };
 
@@ -178,6 +177,8 @@ class Router {
   std::vector<Decision> TakeDecisions();
 
   std::optional<CallView> FindCall(absl::string_view call_id) const;
+  // The expected wait of a waiting call (see ExpectedWait), or nullopt.
+  std::optional<absl::Duration> ExpectedWaitOf(absl::string_view call_id) const;
   std::optional<AgentView> FindAgent(absl::string_view agent_id) const;
   absl::StatusOr<QueueView> Queue(absl::string_view queue) const;
   const CompiledPolicy& policy() const { return *policy_; }
@@ -206,8 +207,16 @@ class Router {
     int call_priority = 0;
     std::string tier;
     int raised_priority = 0;
-    int transfer_boost = 0;               // kept across stints, unlike raises
+    int transfer_boost = 0;               // the boost of the queue it was last transferred into
     uint32_t transfers = 0;
+    // The agent who transferred the call away is not offered it again for a while.
+    AgentSlot transferred_from = kNoSlot;
+    uint64_t transferred_from_login = 0;
+    absl::Time avoid_until = absl::InfinitePast();
+    // A transfer to one agent holds the call for them until then (restored after a reload).
+    AgentSlot held_for = kNoSlot;
+    uint64_t held_for_login = 0;
+    absl::Time held_until = absl::InfinitePast();
     std::string language;
     int language_bit = -1;
     std::string preferred_agent;
@@ -260,6 +269,7 @@ class Router {
   bool IsMember(const Agent& agent, QueueId queue) const;
   bool ReservedForOther(const Call& call, AgentSlot agent) const;
   bool PreferredAgentHolds(const Call& call) const;
+  bool Avoids(const Call& call, AgentSlot agent) const;
   AgentSlot FindAgentFor(CallSlot call);
   void TryRouteCall(CallSlot call);
   void TryServeAgent(AgentSlot agent);
@@ -299,9 +309,10 @@ class Router {
   absl::StatusOr<CallSlot> OfferedCall(absl::string_view call_id, absl::string_view agent_id) const;
   int EffectivePriority(const Call& call) const;
   int Position(CallSlot slot) const;
-  // Expected wait of the caller at `position` in `queue`: the `position` agents' worth of calls
-  // ahead must end first, at the queue's learned handle time spread over its staffed agents.
-  // Before any call has ended there, the head of the queue's wait so far stands in for it.
+  // Expected wait of the caller at `position` in `queue`: `position` calls must end first, at the
+  // queue's handle time (learned talk + wrap-up) spread over the calls its staffed agents can
+  // hold at once on the queue's channel. Before any call has ended there, the head of the
+  // queue's wait so far stands in for it.
   std::optional<absl::Duration> ExpectedWait(QueueId queue, int position) const;
   int StaffedAgents(QueueId queue) const;
   AgentState StateOf(const Agent& agent) const;
@@ -327,7 +338,8 @@ class Router {
   std::vector<absl::btree_set<AgentKey>> available_;      // by QueueId
   std::vector<std::vector<AgentSlot>> members_;           // by QueueId
   std::vector<uint64_t> round_robin_last_;                // by QueueId: login_seq chosen last
-  // Mean handle time (talk + wrap-up) per queue, learned online from the calls that end there.
+  // Mean talk time per queue, learned online from the calls that end there (the queue's current
+  // wrap-up is added when estimating, so a policy change to it counts at once).
   struct HandleTime {
     double mean_seconds = 0;
     uint64_t calls = 0;

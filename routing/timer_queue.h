@@ -21,9 +21,10 @@ enum class TimerKind : uint8_t {
   kEscalationStep,     // call slot: the next escalation step of its queue is due
   kMaxWait,            // call slot: the call has waited the queue's maximum
   kPreferredAgentEnd,  // call slot: the preferred agent's exclusive window ends
+  kAvoidEnd,           // call slot: the agent who transferred it away may take it again
   kAgentAvailable,     // agent slot: wrap-up or offer cooldown ends
 };
-inline constexpr int kCallTimerKinds = 4;  // the kinds owned by a call
+inline constexpr int kCallTimerKinds = 5;  // the kinds owned by a call (they come first)
 
 struct Timer {
   absl::Time due;

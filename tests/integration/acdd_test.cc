@@ -337,6 +337,59 @@ TEST(Acdd, ATransferCarriesTheCallsContextToTheNextAgentsOffer) {
   EXPECT_EQ(acdd.Stop(SIGTERM), 0);
 }
 
+TEST(Acdd, EventsNamingTheirOfferOrHoldAreRetriedExactly) {
+  AcddProcess acdd({"--policy", CenterPolicy()});
+  Center center(acdd);
+  CommandReader commands(center.sw.get(), "sw1");
+  ASSERT_TRUE(center.Login("alice", "billing").ok());
+  center.Enqueue("c1", "billing");
+  std::optional<acd::v1::Command> offer = commands.Next();
+  ASSERT_TRUE(offer);
+  auto event = [&](auto set, uint64_t sequence, grpc::Status* status) {
+    acd::v1::CallEvent e;
+    e.set_switch_id("sw1");
+    e.set_call_id("c1");
+    e.set_agent_id("alice");
+    e.set_offer_sequence(sequence);
+    set(&e);
+    acd::v1::CallEventResponse r;
+    *status = Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, e, &r); });
+    return r.state();
+  };
+  grpc::Status s;
+  event([](acd::v1::CallEvent* e) { e->mutable_offer_accepted(); }, offer->sequence(), &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  event([](acd::v1::CallEvent* e) { e->mutable_answered(); }, offer->sequence(), &s);
+  EXPECT_TRUE(s.ok()) << "answered names the accepted offer: " << s.error_message();
+
+  auto hold = [](const char* id) {
+    return [id](acd::v1::CallEvent* e) { e->mutable_hold_started()->set_hold_id(id); };
+  };
+  auto unhold = [](const char* id) {
+    return [id](acd::v1::CallEvent* e) { e->mutable_hold_ended()->set_hold_id(id); };
+  };
+  event(hold("h1"), 0, &s);
+  event(unhold("h1"), 0, &s);
+  event(hold("h1"), 0, &s);  // a late retry of the first hold
+  EXPECT_TRUE(s.ok());
+  EXPECT_FALSE(center.GetCall("c1").on_hold()) << "a retried hold id starts nothing";
+  EXPECT_EQ(center.GetCall("c1").hold_count(), 1u);
+
+  // Transfer back into billing (alice is its only agent, so it comes back to her later).
+  auto transfer = [](acd::v1::CallEvent* e) { e->mutable_transfer_requested()->set_queue("billing"); };
+  event(transfer, offer->sequence(), &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::optional<acd::v1::Command> again = commands.Next(5s);  // after the 1 s agent-wait window
+  ASSERT_TRUE(again && again->has_offer_call());
+  event([](acd::v1::CallEvent* e) { e->mutable_offer_accepted(); }, again->sequence(), &s);
+  ASSERT_TRUE(s.ok());
+  event(transfer, offer->sequence(), &s);  // a late retry of the first transfer
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(center.GetCall("c1").context().transfers(), 1u) << "the retry did not transfer again";
+  EXPECT_EQ(center.GetCall("c1").state(), acd::v1::CALL_STATE_CONNECTED);
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
 TEST(Acdd, AnEventRefusedBeforeItsTimeIsJudgedAfreshWhenSentAgain) {
   AcddProcess acdd({"--policy", CenterPolicy()});
   Center center(acdd);

@@ -92,6 +92,7 @@ class Traffic {
         if (Pick(3) != 0) spec.languages.push_back(l);
       }
       if (router_.Login(spec, now_).ok()) {
+        std::erase_if(avoided_, [&](const auto& entry) { return entry.second.first == agent; });
         speaks_[agent] = {spec.languages.begin(), spec.languages.end()};
         skills_[agent].clear();
         for (const NamedSkill& s : spec.skills) skills_[agent][s.skill] = s.proficiency;
@@ -128,7 +129,12 @@ class Traffic {
       std::optional<CallView> view = router_.FindCall(call);
       ASSERT_TRUE(view);
       const TransferTarget target{.queue = std::vector<std::string>{"qa", "qb", "qc"}[Pick(3)]};
-      if (router_.Transfer(call, view->agent_id, target, now_).ok()) connected_.erase(call);
+      if (router_.Transfer(call, view->agent_id, target, now_).ok()) {
+        connected_.erase(call);
+        // By design the agent who sent the call on is not offered it again for a while
+        // (transfers.agent_wait_seconds, 60 by default), unless they log in anew.
+        avoided_[call] = {view->agent_id, now_ + absl::Seconds(60)};
+      }
     } else if (kind < 93 && !alive_.empty()) {
       auto it = std::next(alive_.begin(), Pick(static_cast<int>(alive_.size())));
       const std::string call = *it;
@@ -172,7 +178,10 @@ class Traffic {
         const std::string& language = language_[call];
         const bool member = std::find(a->queues.begin(), a->queues.end(), c->queue) != a->queues.end();
         // Members of a queue may still lack the floor the call has reached; leave those out.
-        if (member && CanServe(a->agent_id, c->queue, *c) &&
+        auto avoided = avoided_.find(call);
+        const bool excused = avoided != avoided_.end() && avoided->second.first == a->agent_id &&
+                             now_ < avoided->second.second;
+        if (member && !excused && CanServe(a->agent_id, c->queue, *c) &&
             (language.empty() || speaks_[a->agent_id].contains(language))) {
           ADD_FAILURE() << "step " << step << ": " << a->agent_id << " is ready while " << call
                         << " waits in " << c->queue << " in a language it speaks";
@@ -228,6 +237,7 @@ class Traffic {
   std::map<std::string, std::string> language_;             // call -> language ("" for none)
   std::map<std::string, std::set<std::string>> speaks_;     // agent -> languages
   std::map<std::string, std::map<std::string, int>> skills_;  // agent -> skill -> proficiency
+  std::map<std::string, std::pair<std::string, absl::Time>> avoided_;  // call -> (agent, until)
   size_t served_ = 0;
 };
 

@@ -1082,7 +1082,7 @@ TEST(RouterExpectedWait, IsPositionTimesTheLearnedHandleTimeOverTheStaffedAgents
     ewt.push_back(absl::ToDoubleSeconds(*r->expected_wait));
   }
   EXPECT_THAT(ewt, ElementsAre(30, 60, 90, 120));
-  EXPECT_EQ(absl::ToDoubleSeconds(*router.FindCall("w3")->expected_wait), 90);
+  EXPECT_EQ(absl::ToDoubleSeconds(*router.ExpectedWaitOf("w3")), 90);
   absl::StatusOr<QueueView> view = router.Queue("q");
   EXPECT_EQ(view->staffed_agents, 2);
   EXPECT_EQ(view->mean_handle_seconds, 60);
@@ -1107,6 +1107,128 @@ TEST(RouterExpectedWait, IsUnknownWhenNobodyStaffsTheQueue) {
   absl::StatusOr<EnqueueResult> r = router.Enqueue(Call("c1", "q"), T(1));
   EXPECT_FALSE(r->expected_wait);
   EXPECT_EQ(router.Queue("q")->staffed_agents, 0);
+}
+
+}  // namespace
+}  // namespace acd::routing
+
+namespace acd::routing {
+namespace {
+
+// Regression tests from the review of transfers and wait estimates.
+
+constexpr char kNoWrapUp[] = R"(
+skills: [{name: sales}, {name: billing}]
+queues:
+  - name: sales
+    skills: [{skill: sales, min_proficiency: 4}]
+    preferred_agent: {timeout_seconds: 60}
+    escalation: [{after_seconds: 30, relax_skill_floor: {to: 1}}]
+  - name: billing
+    skills: [{skill: billing, min_proficiency: 1}]
+    max_queue_length: 1
+    fallback: "voicemail:billing"
+  - {name: chat, channel: chat, skills: [{skill: sales, min_proficiency: 1}]}
+)";
+
+TEST(RouterTransfer, TheAgentWhoSentACallOnIsNotOfferedItBack) {
+  Router router(PolicyFromYaml(kNoWrapUp), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"sales", 5}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(1)).ok());
+  ASSERT_TRUE(router.OfferAccepted("c1", "a", T(1)).ok());
+  ASSERT_TRUE(router.Login(Agent("b", {{"sales", 5}}, /*ready=*/false), T(2)).ok());
+  absl::StatusOr<EnqueueResult> moved = router.Transfer("c1", "a", {.queue = "sales"}, T(10));
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->disposition, EnqueueResult::Disposition::kQueued) << "'a' is free but let go of it";
+  router.TakeDecisions();
+  ASSERT_TRUE(router.SetReady("b", T(11)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 b"));
+}
+
+TEST(RouterTransfer, WhenTheAvoidanceEndsTheCallGoesToTheOnlyAgentThereIs) {
+  Router router(PolicyFromYaml(kNoWrapUp), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"sales", 5}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(1)).ok());
+  ASSERT_TRUE(router.OfferAccepted("c1", "a", T(1)).ok());
+  router.TakeDecisions();
+  ASSERT_TRUE(router.Transfer("c1", "a", {.queue = "sales"}, T(10)).ok());
+  router.AdvanceTo(T(69.9));  // transfers.agent_wait_seconds defaults to 60
+  EXPECT_TRUE(router.TakeDecisions().empty());
+  router.AdvanceTo(T(70));
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 a")) << "no call left idle";
+}
+
+TEST(RouterTransfer, ATransferAwayIsNotHeldForTheCallersPreferredAgentWhoSentIt) {
+  Router router(PolicyFromYaml(kNoWrapUp), T(0));
+  ASSERT_TRUE(router.Login(Agent("am", {{"sales", 5}, {"billing", 5}}), T(0)).ok());
+  CallSpec call = Call("c1", "sales");
+  call.preferred_agent = "am";
+  ASSERT_TRUE(router.Enqueue(call, T(1)).ok());
+  ASSERT_TRUE(router.OfferAccepted("c1", "am", T(1)).ok());
+  ASSERT_TRUE(router.Login(Agent("biller", {{"billing", 3}}), T(2)).ok());
+  router.TakeDecisions();
+  ASSERT_TRUE(router.Transfer("c1", "am", {.queue = "billing"}, T(200)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 biller"));
+}
+
+TEST(RouterTransfer, ATargetAgentMustMeetTheQueuesOwnSkillsNotARelaxedFloor) {
+  Router router(PolicyFromYaml(kNoWrapUp), T(0));
+  ASSERT_TRUE(router.Login(Agent("junior", {{"sales", 1}}, /*ready=*/false), T(0)).ok());
+  ASSERT_TRUE(router.Login(Agent("junior2", {{"sales", 1}}, /*ready=*/false), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(0)).ok());
+  ASSERT_TRUE(router.SetReady("junior", T(30)).ok());  // the floor was relaxed at 30 s
+  ASSERT_TRUE(router.OfferAccepted("c1", "junior", T(30)).ok());
+  absl::Status refused = router.Transfer("c1", "junior", {.agent_id = "junior2"}, T(40)).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << "a new stint needs sales>=4";
+  EXPECT_EQ(router.FindCall("c1")->state, CallState::kConnected);
+}
+
+TEST(RouterTransfer, ATransferIntoAFullQueueGoesToItsFallback) {
+  Router router(PolicyFromYaml(kNoWrapUp), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"sales", 5}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(0)).ok());
+  ASSERT_TRUE(router.OfferAccepted("c1", "a", T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("b1", "billing"), T(1)).ok());  // billing holds 1: full
+  router.TakeDecisions();
+  absl::StatusOr<EnqueueResult> moved = router.Transfer("c1", "a", {.queue = "billing"}, T(2));
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->disposition, EnqueueResult::Disposition::kSentToFallback);
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("fallback c1 voicemail:billing queue_full"));
+}
+
+TEST(RouterTransfer, AReloadKeepsACallHeldForItsTransferTarget) {
+  Router router(PolicyFromYaml(kNoWrapUp), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"billing", 3}}), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("c1", "billing"), T(0)).ok());
+  ASSERT_TRUE(router.OfferAccepted("c1", "a", T(0)).ok());
+  ASSERT_TRUE(router.Login(Agent("expert", {{"billing", 5}}, /*ready=*/false), T(1)).ok());
+  ASSERT_TRUE(router.Login(Agent("other", {{"billing", 1}}, /*ready=*/false), T(1)).ok());
+  ASSERT_TRUE(router.Transfer("c1", "a", {.agent_id = "expert"}, T(10)).ok());
+  ASSERT_TRUE(router.SetNotReady("a", "break", T(10)).ok());
+  ASSERT_TRUE(router.ReplacePolicy(PolicyFromYaml(kNoWrapUp), T(12)).ok());
+  ASSERT_TRUE(router.SetReady("other", T(13)).ok());
+  router.TakeDecisions();
+  EXPECT_TRUE(router.TakeDecisions().empty());
+  ASSERT_TRUE(router.SetReady("expert", T(14)).ok());
+  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 expert"));
+}
+
+TEST(RouterExpectedWait, CountsEveryChatAnAgentCanHoldAndIsZeroWithAnAgentFree) {
+  Router router(PolicyFromYaml(kNoWrapUp), T(0));
+  AgentSpec a = Agent("a", {{"sales", 1}});
+  a.capacity = {{Channel::kChat, 3}};
+  ASSERT_TRUE(router.Login(a, T(0)).ok());
+  EXPECT_EQ(router.Queue("chat")->expected_wait_for_new_call, absl::ZeroDuration());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(router.Enqueue(Call("h" + std::to_string(i), "chat"), T(0)).ok());
+  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  ASSERT_TRUE(router.EndCall("h0", T(60)).ok());  // learns 60 s
+  ASSERT_TRUE(router.Enqueue(Call("h3", "chat"), T(60)).ok());
+  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(60)).ok());
+  absl::StatusOr<EnqueueResult> waiting = router.Enqueue(Call("w1", "chat"), T(61));
+  ASSERT_TRUE(waiting->expected_wait);
+  EXPECT_EQ(absl::ToDoubleSeconds(*waiting->expected_wait), 20) << "60 s over three chats at once";
 }
 
 }  // namespace
