@@ -34,6 +34,8 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464", "HOST:PORT for HTTP (/metr
 ABSL_FLAG(double, drain_timeout_seconds, 10, "on SIGTERM, how long in-flight RPCs may take");
 ABSL_FLAG(double, call_retention_seconds, 900,
           "how long a finished call stays visible to GetCall and answers retried events");
+ABSL_FLAG(int64_t, max_finished_calls, 200000,
+          "at most this many finished calls are kept for GetCall and retries (oldest go first)");
 
 namespace {
 
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
 
   acd::daemon::EngineOptions options;
   options.call_retention = absl::Seconds(absl::GetFlag(FLAGS_call_retention_seconds));
+  if (absl::GetFlag(FLAGS_max_finished_calls) < 1) return Fail("--max_finished_calls must be >= 1");
+  options.max_finished_calls = static_cast<size_t>(absl::GetFlag(FLAGS_max_finished_calls));
   acd::daemon::Engine engine(*policy, source, options);
   engine.Start();
 

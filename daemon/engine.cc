@@ -149,6 +149,14 @@ void Engine::Finish(CallRecord& record, const std::string& call_id, CallState st
   record.final_state = state;
   DropOffer(record);
   ended_.emplace_back(Now(), call_id);
+  while (ended_.size() > options_.max_finished_calls) {
+    auto oldest = calls_.find(ended_.front().second);
+    if (oldest != calls_.end() && oldest->second.final_state != acd::v1::CALL_STATE_UNSPECIFIED &&
+        &oldest->second != &record) {
+      calls_.erase(oldest);
+    }
+    ended_.pop_front();
+  }
 }
 
 void Engine::Dispatch(const Decision& d) {
@@ -308,8 +316,8 @@ void Engine::SweepEndedCalls() {
 
 CallState Engine::LiveState(const std::string& call_id, const CallRecord& record) const {
   if (record.final_state != acd::v1::CALL_STATE_UNSPECIFIED) return record.final_state;
-  std::optional<routing::CallView> view = router_.FindCall(call_id);
-  return view ? CallStateToProto(view->state) : acd::v1::CALL_STATE_UNSPECIFIED;
+  std::optional<routing::CallState> state = router_.CallStateOf(call_id);
+  return state ? CallStateToProto(*state) : acd::v1::CALL_STATE_UNSPECIFIED;
 }
 
 grpc::Status Engine::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
@@ -399,8 +407,8 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
   const bool about_offer = event.has_offer_accepted() || event.has_offer_rejected() ||
                            event.has_offer_no_answer() || event.has_answered();
   const bool about_connection = event.has_answered() || event.has_transfer_requested();
-  const bool connected_here = LiveState(event.call_id(), record) == acd::v1::CALL_STATE_CONNECTED &&
-                              record.agent_id == event.agent_id();
+  const bool connected_here = about_connection && record.agent_id == event.agent_id() &&
+                              LiveState(event.call_id(), record) == acd::v1::CALL_STATE_CONNECTED;
   uint64_t sequence = 0;
   if (about_offer && record.offer && record.agent_id == event.agent_id()) {
     sequence = record.offer->sequence();

@@ -19,6 +19,7 @@
 
 #define ASIO_STANDALONE
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "acd/v1/acd.pb.h"
@@ -35,8 +36,10 @@ using CommandWriter = StreamWriter<acd::v1::Command>;
 using QueueWatchWriter = StreamWriter<acd::v1::ListQueuesResponse>;
 
 struct EngineOptions {
-  // How long a finished call's record stays for GetCall and for retried events.
+  // How long a finished call's record stays for GetCall and for retried events, and how many such
+  // records at most (the oldest go first): at 2,000 calls/s 15 minutes would be 1.8 million.
   absl::Duration call_retention = absl::Minutes(15);
+  size_t max_finished_calls = 200000;
   // Undelivered commands kept per switch while it is disconnected; the oldest go first.
   size_t max_outbox = 100000;
   // A stream whose client reads slower than this many queued messages is closed
@@ -177,7 +180,9 @@ class Engine {
   std::optional<absl::Time> armed_for_;
   asio::steady_timer sweep_;
 
-  absl::flat_hash_map<std::string, CallRecord> calls_;
+  // Node-based: records are large and many (finished ones are kept for retries), so a rehash must
+  // never move them; only the engine thread touches this.
+  absl::node_hash_map<std::string, CallRecord> calls_;
   std::deque<std::pair<absl::Time, std::string>> ended_;  // (ended at, call id), oldest first
   absl::flat_hash_map<std::string, SwitchLink> switches_;
   absl::flat_hash_map<std::string, acd::v1::LoginRequest> logins_;  // by agent id

@@ -1260,6 +1260,12 @@ std::optional<CallView> Router::FindCall(absl::string_view call_id) const {
   return view;
 }
 
+std::optional<CallState> Router::CallStateOf(absl::string_view call_id) const {
+  auto it = call_ids_.find(call_id);
+  if (it == call_ids_.end()) return std::nullopt;
+  return calls_[it->second].state;
+}
+
 std::optional<absl::Duration> Router::ExpectedWaitOf(absl::string_view call_id) const {
   auto it = call_ids_.find(call_id);
   if (it == call_ids_.end() || calls_[it->second].state != CallState::kWaiting) return std::nullopt;

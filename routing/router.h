@@ -177,6 +177,8 @@ class Router {
   std::vector<Decision> TakeDecisions();
 
   std::optional<CallView> FindCall(absl::string_view call_id) const;
+  // Just the call's state: cheap, for hot paths that need no more.
+  std::optional<CallState> CallStateOf(absl::string_view call_id) const;
   // The expected wait of a waiting call (see ExpectedWait), or nullopt.
   std::optional<absl::Duration> ExpectedWaitOf(absl::string_view call_id) const;
   std::optional<AgentView> FindAgent(absl::string_view agent_id) const;

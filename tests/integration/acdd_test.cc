@@ -560,6 +560,21 @@ TEST(Acdd, BadInputGetsAClearErrorAndLeavesNothingBehind) {
   EXPECT_EQ(acdd.Stop(SIGTERM), 0);
 }
 
+TEST(Acdd, KeepsAtMostMaxFinishedCallsForRetriesAndGetCall) {
+  AcddProcess acdd({"--policy", CenterPolicy(), "--max_finished_calls", "2"});
+  Center center(acdd);
+  for (const char* id : {"f1", "f2", "f3"}) {
+    center.Enqueue(id, "sales");
+    ASSERT_TRUE(center.Event(id, "", Abandon).ok());
+  }
+  grpc::Status forgotten;
+  center.GetCall("f1", &forgotten);
+  EXPECT_EQ(forgotten.error_code(), grpc::StatusCode::NOT_FOUND) << "the oldest finished call went";
+  EXPECT_EQ(center.GetCall("f2").state(), acd::v1::CALL_STATE_ABANDONED);
+  EXPECT_EQ(center.GetCall("f3").state(), acd::v1::CALL_STATE_ABANDONED);
+  EXPECT_EQ(acdd.Stop(SIGTERM), 0);
+}
+
 TEST(Acdd, ReportsServingOnTheStandardHealthService) {
   AcddProcess acdd({});
   auto health = grpc::health::v1::Health::NewStub(acdd.channel());
