@@ -64,12 +64,15 @@ struct Center {
     if (status) *status = s; else EXPECT_TRUE(s.ok()) << s.error_message();
     return response;
   }
-  grpc::Status Event(const std::string& call, const std::string& agent,
-                     void (*set)(acd::v1::CallEvent*), acd::v1::CallState* state = nullptr) {
+  // Reports one event about `call` from switch sw1; `set` fills in which event it is.
+  template <typename SetEvent>
+  grpc::Status Event(const std::string& call, const std::string& agent, SetEvent set,
+                     acd::v1::CallState* state = nullptr, uint64_t offer_sequence = 0) {
     acd::v1::CallEvent event;
     event.set_switch_id("sw1");
     event.set_call_id(call);
     event.set_agent_id(agent);
+    event.set_offer_sequence(offer_sequence);
     set(&event);
     acd::v1::CallEventResponse response;
     grpc::Status s = Rpc([&](grpc::ClientContext* c) { return sw->ReportCallEvent(c, event, &response); });
@@ -303,17 +306,13 @@ TEST(Acdd, ATransferCarriesTheCallsContextToTheNextAgentsOffer) {
   ASSERT_TRUE(center.Event("c1", "seller", Accept).ok());
   ASSERT_TRUE(center.Login("biller", "billing").ok());
 
-  acd::v1::CallEvent transfer;
-  transfer.set_switch_id("sw1");
-  transfer.set_call_id("c1");
-  transfer.set_agent_id("seller");
-  transfer.mutable_transfer_requested()->set_queue("billing");
-  transfer.mutable_transfer_requested()->set_reason("invoice dispute");
-  transfer.mutable_transfer_requested()->set_notes("invoice 42 billed twice; customer verified");
-  acd::v1::CallEventResponse response;
-  ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, transfer, &response); }).ok());
-  ASSERT_TRUE(Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, transfer, &response); }).ok())
-      << "a repeat of the same transfer is a retry";
+  auto transfer = [](acd::v1::CallEvent* e) {
+    e->mutable_transfer_requested()->set_queue("billing");
+    e->mutable_transfer_requested()->set_reason("invoice dispute");
+    e->mutable_transfer_requested()->set_notes("invoice 42 billed twice; customer verified");
+  };
+  ASSERT_TRUE(center.Event("c1", "seller", transfer).ok());
+  ASSERT_TRUE(center.Event("c1", "seller", transfer).ok()) << "a repeat of the same transfer is a retry";
 
   std::optional<acd::v1::Command> offer = commands.Next();
   ASSERT_TRUE(offer && offer->has_offer_call());
@@ -331,8 +330,7 @@ TEST(Acdd, ATransferCarriesTheCallsContextToTheNextAgentsOffer) {
   acd::v1::CallInfo info = center.GetCall("c1");
   EXPECT_EQ(info.queue(), "billing");
   EXPECT_EQ(info.context().transfers(), 1u);
-  transfer.set_agent_id("mallory");
-  EXPECT_EQ(Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, transfer, &response); }).error_code(),
+  EXPECT_EQ(center.Event("c1", "mallory", transfer).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION) << "only the agent on the call can transfer it";
   EXPECT_EQ(acdd.Stop(SIGTERM), 0);
 }
@@ -346,15 +344,7 @@ TEST(Acdd, EventsNamingTheirOfferOrHoldAreRetriedExactly) {
   std::optional<acd::v1::Command> offer = commands.Next();
   ASSERT_TRUE(offer);
   auto event = [&](auto set, uint64_t sequence, grpc::Status* status) {
-    acd::v1::CallEvent e;
-    e.set_switch_id("sw1");
-    e.set_call_id("c1");
-    e.set_agent_id("alice");
-    e.set_offer_sequence(sequence);
-    set(&e);
-    acd::v1::CallEventResponse r;
-    *status = Rpc([&](grpc::ClientContext* c) { return center.sw->ReportCallEvent(c, e, &r); });
-    return r.state();
+    *status = center.Event("c1", "alice", set, nullptr, sequence);
   };
   grpc::Status s;
   event([](acd::v1::CallEvent* e) { e->mutable_offer_accepted(); }, offer->sequence(), &s);
