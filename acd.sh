@@ -7,12 +7,18 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
+# What building (and so running) needs.
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libasio-dev prometheus-cpp-dev libyaml-cpp-dev
+  libabsl-dev libasio-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
   libbenchmark-dev libgtest-dev libgmock-dev
-  python3-grpcio python3-protobuf
+)
+# What the test suite needs on top: an independent gRPC client (Python grpcio), Prometheus and
+# promtool, and a headless browser for the wallboard.
+TEST_PACKAGES=(
+  python3-grpcio python3-protobuf python3-yaml
+  prometheus chromium
 )
 JOBS=${ACD_JOBS:-2}
 
@@ -20,7 +26,7 @@ say() { printf 'acd.sh: %s\n' "$*" >&2; }
 
 setup() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -42,16 +48,16 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   run)
-    setup && build
-    say "starting acdd on 127.0.0.1 (gRPC :50051, HTTP :9464); Ctrl-C drains and stops it"
-    exec build/bin/acdd --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464 "$@"
+    setup "${PACKAGES[@]}" && build
+    say "starting acdd on 127.0.0.1 with demo traffic (gRPC :50051, HTTP :9464); Ctrl-C drains and stops it"
+    exec build/bin/acdd --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464 --demo "$@"
     ;;
   test)
-    setup && build
+    setup "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" && build
     exec ctest --test-dir build --output-on-failure -j "$JOBS" "$@"
     ;;
   bench)
-    setup && build
+    setup "${PACKAGES[@]}" && build
     exec build/bin/routing_bench "$@"
     ;;
   *)

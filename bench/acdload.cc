@@ -137,7 +137,7 @@ class Load {
     sent_ = n;
     sent_rate_ = n / sent_seconds;
     // Let the last offers arrive and the agents finish their calls.
-    for (int i = 0; i < 300 && (completed_.load() + failed_.load()) < n; ++i) {
+    for (int i = 0; i < 300 && static_cast<uint64_t>(completed_.load() + failed_.load()) < n; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     measuring_done_ = true;

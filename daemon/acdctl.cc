@@ -184,8 +184,8 @@ void PrintQueues(const acd::v1::ListQueuesResponse& response, std::ostream& out)
       if (std::find(states.begin(), states.end(), state) == states.end()) states.push_back(state);
     }
   }
-  std::vector<std::string> header = {"QUEUE", "CHANNEL", "WAITING", "OLDEST"};
-  std::vector<bool> right = {false, false, true, true};
+  std::vector<std::string> header = {"QUEUE", "CHANNEL", "WAITING", "OLDEST", "EWT"};
+  std::vector<bool> right = {false, false, true, true, true};
   for (const std::string& s : states) {
     header.push_back(absl::AsciiStrToUpper(s));
     right.push_back(true);
@@ -195,7 +195,8 @@ void PrintQueues(const acd::v1::ListQueuesResponse& response, std::ostream& out)
     std::vector<std::string> row = {
         q.queue(), EnumWord(acd::v1::Channel_Name(q.channel()), "CHANNEL_"),
         absl::StrCat(q.calls_waiting()),
-        q.calls_waiting() > 0 ? FormatWait(q.oldest_wait_seconds()) : "-"};
+        q.calls_waiting() > 0 ? FormatWait(q.oldest_wait_seconds()) : "-",
+        q.expected_wait_seconds() >= 0 ? FormatWait(q.expected_wait_seconds()) : "-"};
     for (const std::string& s : states) {
       auto it = q.agents_by_state().find(s);
       row.push_back(absl::StrCat(it == q.agents_by_state().end() ? 0 : it->second));
@@ -257,7 +258,22 @@ class Client {
       facts.Add({"expected wait", FormatWait(call.expected_wait_seconds())});
     }
     facts.Add({"agent", call.agent_id().empty() ? "-" : call.agent_id()});
+    if (!call.consulting_agent().empty()) {
+      facts.Add({"warm transfer from", call.consulting_agent()});
+    }
     facts.Add({"priority", absl::StrCat(call.priority())});
+    if (call.callback()) {
+      facts.Add({"callback", absl::StrCat(call.callback_attempts(), " attempt(s) made")});
+    }
+    if (call.hold_count() > 0) {
+      facts.Add({"holds", absl::StrCat(call.hold_count(), ", ", FormatWait(call.hold_seconds()),
+                                       call.on_hold() ? " (on hold now)" : "")});
+    }
+    if (call.context().transfers() > 0) {
+      facts.Add({"transfers", absl::StrCat(call.context().transfers(), " via ",
+                                           absl::StrJoin(call.context().previous_agents(), ", "))});
+    }
+    facts.Add({"prompts played", absl::StrCat(call.prompts_played())});
     facts.Add({"arrived", FormatWhen(call.arrived())});
     facts.Print(std::cout);
     std::cout << "history:\n";

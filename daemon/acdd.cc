@@ -19,18 +19,24 @@
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/demo.h"
 #include "daemon/engine.h"
 #include "daemon/services.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "prometheus/exposer.h"
-#include "prometheus/registry.h"
+#include "metrics/http_server.h"
+#include "metrics/wallboard_page.h"
+#include "prometheus/text_serializer.h"
 #include "routing/policy_text.h"
 
 ABSL_FLAG(std::string, policy, "", "routing policy YAML file; empty: the built-in default policy");
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051", "HOST:PORT for the gRPC API; port 0 picks one");
-ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464", "HOST:PORT for HTTP (/metrics); port 0 picks one");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
+          "HOST:PORT for HTTP (/metrics, /wallboard, /api/queues); port 0 picks one");
+ABSL_FLAG(bool, demo, false,
+          "run simulated switch traffic and agents in-process on the active policy, to see queues "
+          "move (off unless asked for)");
 ABSL_FLAG(double, drain_timeout_seconds, 10, "on SIGTERM, how long in-flight RPCs may take");
 ABSL_FLAG(double, call_retention_seconds, 900,
           "how long a finished call stays visible to GetCall and answers retried events");
@@ -93,18 +99,23 @@ int main(int argc, char** argv) {
   acd::daemon::Engine engine(*policy, source, options);
   engine.Start();
 
-  // HTTP: the listener Prometheus and wallboards scrape.
-  auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(absl::GetFlag(FLAGS_http_listen));
-  } catch (const std::exception& e) {
-    return Fail(absl::StrCat("cannot listen for HTTP on ", absl::GetFlag(FLAGS_http_listen), ": ",
-                             e.what()));
+  // HTTP: the listener Prometheus and wallboards scrape. Its handlers read what the engine
+  // publishes and never wait for the engine thread.
+  acd::metrics::HttpServer http;
+  http.Route("/metrics", "text/plain; version=0.0.4; charset=utf-8", [&engine] {
+    return prometheus::TextSerializer().Serialize(engine.metrics().Collect());
+  });
+  http.Route("/api/queues", "application/json", [&engine] { return *engine.metrics().queues_json(); });
+  http.Route("/wallboard", "text/html; charset=utf-8",
+             [] { return std::string(acd::metrics::WallboardHtml()); });
+  http.Route("/", "text/html; charset=utf-8", [] {
+    return std::string(
+        "<!DOCTYPE html><title>acdd</title><p><a href=\"/wallboard\">wallboard</a> · "
+        "<a href=\"/metrics\">metrics</a> · <a href=\"/api/queues\">/api/queues</a></p>");
+  });
+  if (absl::Status s = http.Start(absl::GetFlag(FLAGS_http_listen)); !s.ok()) {
+    return Fail(std::string(s.message()));
   }
-  exposer->RegisterCollectable(registry);
-  const std::vector<int> http_ports = exposer->GetListeningPorts();
-  if (http_ports.empty()) return Fail("the HTTP listener has no port");
 
   acd::daemon::SwitchServiceImpl switch_service(&engine);
   acd::daemon::AgentServiceImpl agent_service(&engine);
@@ -122,8 +133,20 @@ int main(int argc, char** argv) {
   if (!server || grpc_port == 0) return Fail(absl::StrCat("cannot listen for gRPC on ", grpc_listen));
 
   std::cout << "acdd listening grpc=" << HostOf(grpc_listen) << ":" << grpc_port
-            << " http=" << HostOf(absl::GetFlag(FLAGS_http_listen)) << ":" << http_ports.front()
+            << " http=" << HostOf(absl::GetFlag(FLAGS_http_listen)) << ":" << http.port()
             << std::endl;
+  std::unique_ptr<acd::daemon::Demo> demo;
+  if (absl::GetFlag(FLAGS_demo)) {
+    demo = std::make_unique<acd::daemon::Demo>(&engine, /*seed=*/1);
+    demo->Start();
+    const std::string http_address = absl::StrCat(HostOf(absl::GetFlag(FLAGS_http_listen)), ":",
+                                                  http.port());
+    std::cerr << "acdd: demo traffic on (switch 'demo', agents demo-*). Look at:\n"
+              << "  wallboard  http://" << http_address << "/wallboard\n"
+              << "  metrics    http://" << http_address << "/metrics\n"
+              << "  acdctl     build/bin/acdctl --server " << HostOf(grpc_listen) << ":"
+              << grpc_port << " queues\n";
+  }
 
   while (true) {
     int signal = 0;
@@ -147,6 +170,7 @@ int main(int argc, char** argv) {
   // handed to it and wait for the streams to end, within --drain_timeout_seconds. Only then shut
   // the server down; its short grace covers RPCs that raced in (they are refused anyway).
   std::cerr << "acdd: shutting down\n";
+  if (demo) demo->Stop();
   server->GetHealthCheckService()->SetServingStatus(false);
   engine.Post([&engine] { engine.BeginDrain(); });
   const auto drain_deadline = std::chrono::steady_clock::now() +
@@ -159,6 +183,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  http.Stop();
   engine.Stop();
   std::cerr << "acdd: stopped\n";
   return 0;

@@ -1,11 +1,13 @@
 #include "daemon/engine.h"
 
+#include <cmath>
 #include <cstdio>
 #include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "asio/post.hpp"
 #include "daemon/grpc_status.h"
@@ -41,14 +43,44 @@ CallState CallStateToProto(routing::CallState state) {
     case routing::CallState::kWaiting: return acd::v1::CALL_STATE_WAITING;
     case routing::CallState::kOffered: return acd::v1::CALL_STATE_OFFERED;
     case routing::CallState::kConnected: return acd::v1::CALL_STATE_CONNECTED;
+    case routing::CallState::kCallbackPending: return acd::v1::CALL_STATE_CALLBACK_PENDING;
   }
   return acd::v1::CALL_STATE_UNSPECIFIED;
+}
+
+acd::v1::PlayPrompt::Kind PromptKindToProto(Decision::PromptKind kind) {
+  switch (kind) {
+    case Decision::PromptKind::kNone: break;
+    case Decision::PromptKind::kEntry: return acd::v1::PlayPrompt::KIND_ENTRY;
+    case Decision::PromptKind::kUpdate: return acd::v1::PlayPrompt::KIND_UPDATE;
+    case Decision::PromptKind::kHoldReminder: return acd::v1::PlayPrompt::KIND_HOLD_REMINDER;
+    case Decision::PromptKind::kCallbackOffer: return acd::v1::PlayPrompt::KIND_CALLBACK_OFFER;
+  }
+  return acd::v1::PlayPrompt::KIND_UNSPECIFIED;
+}
+
+// The call an offer-like command (an offer, or a callback's start) reserves an agent for.
+const std::string* ReservingCallId(const acd::v1::Command& command) {
+  if (command.has_offer_call()) return &command.offer_call().call_id();
+  if (command.has_start_callback()) return &command.start_callback().call_id();
+  return nullptr;
 }
 
 
 void Log(const std::string& line) { std::fprintf(stderr, "acdd: %s\n", line.c_str()); }
 
 }  // namespace
+
+absl::string_view PromptKindName(Decision::PromptKind kind) {
+  switch (kind) {
+    case Decision::PromptKind::kNone: return "none";
+    case Decision::PromptKind::kEntry: return "entry";
+    case Decision::PromptKind::kUpdate: return "update";
+    case Decision::PromptKind::kHoldReminder: return "hold_reminder";
+    case Decision::PromptKind::kCallbackOffer: return "callback_offer";
+  }
+  return "none";
+}
 
 Engine::Engine(std::shared_ptr<const routing::CompiledPolicy> policy, std::string policy_source,
                EngineOptions options)
@@ -60,13 +92,19 @@ Engine::Engine(std::shared_ptr<const routing::CompiledPolicy> policy, std::strin
       policy_source_(std::move(policy_source)),
       policy_applied_at_(wall_start_),
       wakeup_(io_),
-      sweep_(io_) {}
+      sweep_(io_),
+      figures_timer_(io_) {
+  metrics_.SetQueues(router_.policy());
+}
 
 Engine::~Engine() { Stop(); }
 
 void Engine::Start() {
   thread_ = std::thread([this] { io_.run(); });
-  Post([this] { SweepEndedCalls(); });
+  Post([this] {
+    SweepEndedCalls();
+    RefreshFigures();
+  });
 }
 
 void Engine::Stop() {
@@ -75,13 +113,20 @@ void Engine::Stop() {
     stopping_ = true;  // handlers already queued must not re-arm
     wakeup_.cancel();
     sweep_.cancel();
+    figures_timer_.cancel();
     for (auto& [stream, watch] : watches_) watch.timer->cancel();
     work_.reset();
   });
   thread_.join();
 }
 
-void Engine::Post(std::function<void()> task) { asio::post(io_, std::move(task)); }
+void Engine::Post(std::function<void()> task) {
+  metrics_.engine_queue_depth.fetch_add(1, std::memory_order_relaxed);
+  asio::post(io_, [this, task = std::move(task)] {
+    metrics_.engine_queue_depth.fetch_sub(1, std::memory_order_relaxed);
+    task();
+  });
+}
 
 // The engine's clock: wall time at start plus steady time since, so it never jumps backwards.
 absl::Time Engine::Now() const {
@@ -119,14 +164,179 @@ void Engine::RearmWakeup() {
   wakeup_.async_wait([this](const asio::error_code& error) {
     if (error || stopping_) return;  // cancelled: re-armed for another time, or stopping
     armed_for_.reset();
+    const auto started = std::chrono::steady_clock::now();
     router_.AdvanceTo(Now());
+    metrics_.routing_decision_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    metrics_.engine_events.Add(1);
     AfterEvent();
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics and the wallboard's figures.
+
+metrics::QueueSeries* Engine::SeriesOf(const std::string& queue) {
+  std::optional<routing::QueueId> id = router_.policy().FindQueue(queue);
+  return id ? metrics_.queue(*id) : nullptr;
+}
+
+// A call reached an agent: an answer for its queue (a callback was counted when accepted), and
+// the end of the previous agent's part if this completes a warm transfer.
+void Engine::ObserveConnected(CallRecord& record, const std::optional<routing::CallView>& before,
+                              absl::Time now) {
+  if (!before) return;
+  const bool consult_completes = !before->consulting_agent.empty();
+  if (consult_completes) ObserveEnded(record, now);  // the first agent's part is over
+  record.connected_at = now;
+  record.connected_queue = before->queue;
+  // A callback was counted when accepted; a consulted caller was talking to the first agent, not
+  // waiting in line, so neither is an answer of the queue.
+  if (before->callback || consult_completes) return;
+  metrics::QueueSeries* q = SeriesOf(before->queue);
+  if (q == nullptr) return;
+  const absl::Duration wait = now - before->entered_queue;
+  q->calls[static_cast<int>(metrics::Outcome::kAnswered)].Add(1);
+  q->wait.Observe(absl::ToDoubleSeconds(wait));
+  q->answered_wait.Observe(absl::ToDoubleSeconds(wait));
+  q->figures.Answered(wait, now);
+}
+
+// A caller hung up while waiting or ringing.
+void Engine::ObserveLeftLine(const std::optional<routing::CallView>& before, absl::Time now) {
+  if (!before || before->callback || !before->consulting_agent.empty()) return;
+  metrics::QueueSeries* q = SeriesOf(before->queue);
+  if (q == nullptr) return;
+  const absl::Duration wait = now - before->entered_queue;
+  q->calls[static_cast<int>(metrics::Outcome::kAbandoned)].Add(1);
+  q->wait.Observe(absl::ToDoubleSeconds(wait));
+  q->figures.Abandoned(wait, now);
+}
+
+// An agent's part of a call ended (the call ended, or it was transferred on): talk time, and
+// handle time with the queue's wrap-up for the AHT figures.
+void Engine::ObserveEnded(const CallRecord& record, absl::Time now) {
+  std::optional<routing::QueueId> id = router_.policy().FindQueue(record.connected_queue);
+  if (!id || record.connected_at == absl::Time()) return;
+  const absl::Duration talk = now - record.connected_at;
+  metrics::QueueSeries* q = metrics_.queue(*id);
+  q->handle.Observe(absl::ToDoubleSeconds(talk));
+  q->figures.Handled(talk + router_.policy().queues[*id].wrap_up, now);
+}
+
+void Engine::RefreshFigures() {
+  const absl::Time now = Now();
+  for (const routing::CompiledQueue& queue : router_.policy().queues) {
+    absl::StatusOr<routing::QueueView> view = router_.Queue(queue.name);
+    metrics::QueueSeries* q = metrics_.queue(queue.id);
+    if (!view.ok() || q == nullptr) continue;
+    q->calls_waiting.Set(view->calls_waiting);
+    q->callbacks_waiting.Set(view->callbacks_waiting);
+    q->oldest_wait_seconds.Set(
+        view->oldest_arrival ? absl::ToDoubleSeconds(now - *view->oldest_arrival) : 0);
+    q->ewt_seconds.Set(view->expected_wait_for_new_call
+                           ? absl::ToDoubleSeconds(*view->expected_wait_for_new_call)
+                           : std::nan(""));
+    q->staffed_agents.Set(view->staffed_agents);
+    for (int s = 0; s < routing::kAgentStateCount; ++s) {
+      q->agents_by_state[s].Set(view->agents_by_state[s]);
+    }
+  }
+  metrics_.RefreshWindows(now);
+  metrics_.PublishQueuesJson(QueuesJson(now));
+  figures_timer_.expires_after(std::chrono::seconds(1));
+  figures_timer_.async_wait([this](const asio::error_code& error) {
+    if (!error && !stopping_) RefreshFigures();
+  });
+}
+
+namespace {
+
+void AppendJsonString(std::string* out, absl::string_view text) {
+  out->push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(out, absl::StrFormat("\\u%04x", c));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonNumber(std::string* out, double value) {
+  if (std::isnan(value) || std::isinf(value)) {
+    out->append("null");
+  } else {
+    absl::StrAppend(out, absl::StrFormat("%.6g", value));
+  }
+}
+
+}  // namespace
+
+// The wallboard's view of every queue, from the series just refreshed.
+std::string Engine::QueuesJson(absl::Time now) {
+  std::string out = "{\"at\": ";
+  AppendJsonString(&out, absl::FormatTime("%Y-%m-%d%ET%H:%M:%E3SZ", now, absl::UTCTimeZone()));
+  out.append(", \"policy\": ");
+  AppendJsonString(&out, router_.policy().source.name());
+  out.append(", \"queues\": [");
+  bool first = true;
+  for (const routing::CompiledQueue& queue : router_.policy().queues) {
+    const metrics::QueueSeries* q = metrics_.queue(queue.id);
+    if (q == nullptr) continue;
+    if (!first) out.append(", ");
+    first = false;
+    out.append("{\"queue\": ");
+    AppendJsonString(&out, q->name);
+    out.append(", \"channel\": ");
+    AppendJsonString(&out, q->channel);
+    auto field = [&](absl::string_view name, double value) {
+      absl::StrAppend(&out, ", \"", name, "\": ");
+      AppendJsonNumber(&out, value);
+    };
+    field("calls_waiting", q->calls_waiting.Get());
+    field("callbacks_waiting", q->callbacks_waiting.Get());
+    field("oldest_wait_seconds", q->oldest_wait_seconds.Get());
+    field("ewt_seconds", q->ewt_seconds.Get());
+    field("staffed_agents", q->staffed_agents.Get());
+    field("service_level_15m", q->windows[0].service_level.Get());
+    field("service_level_1h", q->windows[1].service_level.Get());
+    field("asa_seconds_15m", q->windows[0].asa_seconds.Get());
+    field("aht_seconds_15m", q->windows[0].aht_seconds.Get());
+    field("abandon_ratio_15m", q->windows[0].abandon_rate.Get());
+    absl::StrAppend(&out, ", \"answered_total\": ", q->calls[0].Get());
+    absl::StrAppend(&out, ", \"abandoned_total\": ", q->calls[1].Get());
+    field("service_level_target", q->service_level_target.Get());
+    field("service_level_alert", q->service_level_alert.Get());
+    field("service_level_threshold_seconds", q->service_level_threshold_seconds.Get());
+    field("oldest_wait_alert_seconds", q->oldest_wait_alert_seconds.Get());
+    field("calls_waiting_alert", q->calls_waiting_alert.Get());
+    out.append(", \"agents\": {");
+    bool first_state = true;
+    for (int s = 1; s < routing::kAgentStateCount; ++s) {
+      if (!first_state) out.append(", ");
+      first_state = false;
+      AppendJsonString(&out, routing::AgentStateName(static_cast<routing::AgentState>(s)));
+      absl::StrAppend(&out, ": ", static_cast<int64_t>(q->agents_by_state[s].Get()));
+    }
+    out.append("}}");
+  }
+  out.append("]}");
+  return out;
 }
 
 void Engine::AddHistory(CallRecord& record, std::string what, std::string detail) {
   // Past the cap only the entries that say where the call went are kept, so its end always shows.
   static const std::set<std::string> kEssential = {"connected", "transferred", "ended",
+                                                   "consult_started", "transfer_completed",
+                                                   "callback_accepted", "callback_gave_up",
                                                    "abandoned", "fallback", "overflowed"};
   if (record.history.size() >= kMaxHistory &&
       (record.history.size() >= 2 * kMaxHistory || !kEssential.contains(what))) {
@@ -196,6 +406,14 @@ void Engine::Dispatch(const Decision& d) {
       command.mutable_cancel_offer()->set_reason(d.reason);
       break;
     case Decision::Kind::kSendToFallback:
+      if (metrics::QueueSeries* q = SeriesOf(d.queue)) {
+        q->calls[static_cast<int>(metrics::Outcome::kFallback)].Add(1);
+      }
+      if (!record.consulting_agent.empty()) {  // the first agent lets the caller go with it
+        ObserveEnded(record, Now());
+        record.agent_id = record.consulting_agent;
+        record.consulting_agent.clear();
+      }
       AddHistory(record, "fallback", absl::StrCat(d.target, " (", d.reason, ")"));
       Finish(record, d.call_id, acd::v1::CALL_STATE_FALLBACK);
       command.mutable_send_to_fallback()->set_call_id(d.call_id);
@@ -204,13 +422,101 @@ void Engine::Dispatch(const Decision& d) {
       command.mutable_send_to_fallback()->set_reason(d.reason);
       break;
     case Decision::Kind::kCallOverflowed:
+      if (metrics::QueueSeries* q = SeriesOf(d.from_queue)) {
+        q->calls[static_cast<int>(metrics::Outcome::kOverflowed)].Add(1);
+      }
       AddHistory(record, "overflowed", absl::StrCat(d.from_queue, " -> ", d.queue));
       return;
     case Decision::Kind::kAgentMadeNotReady:
       return;
+    case Decision::Kind::kPlayPrompt: {
+      if (metrics::QueueSeries* q = SeriesOf(d.queue);
+          q != nullptr && d.prompt != Decision::PromptKind::kNone) {
+        q->prompts[static_cast<int>(d.prompt) - 1].Add(1);
+      }
+      acd::v1::PlayPrompt* prompt = command.mutable_play_prompt();
+      prompt->set_call_id(d.call_id);
+      prompt->set_kind(PromptKindToProto(d.prompt));
+      prompt->set_queue(d.queue);
+      prompt->set_position(d.position);
+      prompt->set_expected_wait_seconds(
+          d.expected_wait ? absl::ToDoubleSeconds(*d.expected_wait) : -1);
+      prompt->set_wait_over_cap(d.wait_over_cap);
+      prompt->set_held_seconds(absl::ToDoubleSeconds(d.held));
+      if (d.prompt == Decision::PromptKind::kCallbackOffer) {
+        AddHistory(record, "callback_offered",
+                   d.expected_wait ? absl::StrCat("expected wait ",
+                                                  absl::ToDoubleSeconds(*d.expected_wait), " s")
+                                   : "");
+      }
+      break;
+    }
+    case Decision::Kind::kHoldReminder: {
+      acd::v1::HoldReminder* reminder = command.mutable_hold_reminder();
+      reminder->set_call_id(d.call_id);
+      reminder->set_agent_id(d.agent_id);
+      reminder->set_held_seconds(absl::ToDoubleSeconds(d.held));
+      reminder->set_expected_seconds(record.hold_expected_seconds);
+      break;
+    }
+    case Decision::Kind::kHoldOverrun: {
+      if (metrics::QueueSeries* q = SeriesOf(d.queue.empty() ? record.connected_queue : d.queue)) {
+        q->hold_overruns[d.reason == "max" ? 1 : 0].Add(1);
+      }
+      AddHistory(record, "hold_overrun",
+                 absl::StrCat(d.reason, " after ", absl::ToDoubleSeconds(d.held), " s"));
+      acd::v1::HoldOverrun* overrun = command.mutable_hold_overrun();
+      overrun->set_call_id(d.call_id);
+      overrun->set_agent_id(d.agent_id);
+      overrun->set_held_seconds(absl::ToDoubleSeconds(d.held));
+      overrun->set_reason(d.reason);
+      break;
+    }
+    case Decision::Kind::kStartCallback: {
+      if (metrics::QueueSeries* q = SeriesOf(d.queue)) {
+        q->callbacks[static_cast<int>(metrics::CallbackOutcome::kStarted)].Add(1);
+      }
+      record.agent_id = d.agent_id;
+      AddHistory(record, "callback_started", absl::StrCat(d.agent_id, ", attempt ", d.attempt));
+      acd::v1::StartCallback* start = command.mutable_start_callback();
+      start->set_call_id(d.call_id);
+      start->set_agent_id(d.agent_id);
+      start->set_queue(d.queue);
+      start->set_number(record.callback_number);
+      start->set_attempt(d.attempt);
+      if (auto q = router_.policy().FindQueue(d.queue)) {
+        start->set_offer_timeout_seconds(
+            absl::ToDoubleSeconds(router_.policy().queues[*q].offer_timeout));
+      }
+      *start->mutable_attributes() = record.request.attributes();
+      start->set_waited_seconds(absl::ToDoubleSeconds(Now() - record.arrived));
+      *start->mutable_context() = record.context;
+      break;
+    }
+    case Decision::Kind::kCallbackGaveUp:
+      if (metrics::QueueSeries* q = SeriesOf(d.queue)) {
+        q->callbacks[static_cast<int>(metrics::CallbackOutcome::kGaveUp)].Add(1);
+      }
+      AddHistory(record, "callback_gave_up", absl::StrCat(d.attempt, " attempts"));
+      Finish(record, d.call_id, acd::v1::CALL_STATE_CALLBACK_FAILED);
+      command.mutable_callback_gave_up()->set_call_id(d.call_id);
+      command.mutable_callback_gave_up()->set_queue(d.queue);
+      command.mutable_callback_gave_up()->set_attempts(d.attempt);
+      break;
+    case Decision::Kind::kTransferCompleted:
+      record.connected_at = Now();
+      if (auto view = router_.FindCall(d.call_id)) record.connected_queue = view->queue;
+      EndHold(record, Now());
+      record.consulting_agent.clear();
+      record.agent_id = d.agent_id;
+      AddHistory(record, "transfer_completed", absl::StrCat(d.from_agent, " -> ", d.agent_id));
+      command.mutable_complete_transfer()->set_call_id(d.call_id);
+      command.mutable_complete_transfer()->set_agent_id(d.agent_id);
+      command.mutable_complete_transfer()->set_from_agent_id(d.from_agent);
+      break;
   }
   SendCommand(record.switch_id, std::move(command));
-  if (d.kind == Decision::Kind::kOfferCall) {
+  if (d.kind == Decision::Kind::kOfferCall || d.kind == Decision::Kind::kStartCallback) {
     record.offer = switches_[record.switch_id].outbox.back();
     record.offer_delivered = false;
   }
@@ -223,6 +529,15 @@ void Engine::SendCommand(const std::string& switch_id, acd::v1::Command command)
   if (link.outbox.size() >= options_.max_outbox) {
     Log(absl::StrCat("switch ", switch_id, " has not read its commands; dropping the oldest"));
     link.outbox.pop_front();
+  }
+  if (link.local) {
+    // Delivered once the current event is done, as a stream write would be.
+    asio::post(io_, [this, switch_id, command, deliver = link.local] {
+      OnCommandWritten(switch_id, command);
+      deliver(command);
+    });
+    link.outbox.push_back(std::move(command));
+    return;
   }
   link.outbox.push_back(command);
   if (link.stream == nullptr) return;
@@ -249,8 +564,8 @@ void Engine::DropFromOutbox(const std::string& switch_id, uint64_t sequence) {
 
 void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command) {
   DropFromOutbox(switch_id, command.sequence());
-  if (command.has_offer_call()) {
-    auto it = calls_.find(command.offer_call().call_id());
+  if (const std::string* call_id = ReservingCallId(command)) {
+    auto it = calls_.find(*call_id);
     if (it != calls_.end() && it->second.offer &&
         it->second.offer->sequence() == command.sequence()) {
       it->second.offer_delivered = true;
@@ -268,8 +583,9 @@ void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stre
   link.stream = stream;
   // Undelivered commands first. Offers answered or withdrawn meanwhile no longer apply.
   std::erase_if(link.outbox, [&](const acd::v1::Command& command) {
-    if (!command.has_offer_call()) return false;
-    auto it = calls_.find(command.offer_call().call_id());
+    const std::string* call_id = ReservingCallId(command);
+    if (call_id == nullptr) return false;
+    auto it = calls_.find(*call_id);
     return it == calls_.end() || !it->second.offer ||
            it->second.offer->sequence() != command.sequence();
   });
@@ -282,6 +598,11 @@ void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stre
       stream->Send(std::move(again));
     }
   }
+}
+
+void Engine::AttachLocalSwitch(const std::string& switch_id,
+                               std::function<void(const acd::v1::Command&)> deliver) {
+  switches_[switch_id].local = std::move(deliver);
 }
 
 void Engine::CommandStreamGone(const std::string& switch_id, CommandWriter* stream) {
@@ -362,7 +683,11 @@ grpc::Status Engine::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
   record.switch_id = request.switch_id();
   record.request = request;
   record.arrived = Now();
+  const auto started = std::chrono::steady_clock::now();
   absl::StatusOr<routing::EnqueueResult> result = router_.Enqueue(spec, record.arrived);
+  metrics_.routing_decision_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  metrics_.engine_events.Add(1);
   if (!result.ok()) {
     calls_.erase(request.call_id());
     return ToGrpcStatus(result.status());
@@ -406,7 +731,9 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
   // that offer's command sequence in offer_sequence to make retries exact.
   const bool about_offer = event.has_offer_accepted() || event.has_offer_rejected() ||
                            event.has_offer_no_answer() || event.has_answered();
-  const bool about_connection = event.has_answered() || event.has_transfer_requested();
+  const bool about_connection = event.has_answered() || event.has_transfer_requested() ||
+                                event.has_consult_transfer_requested() ||
+                                event.has_callback_not_reached();
   const bool connected_here = about_connection && record.agent_id == event.agent_id() &&
                               LiveState(event.call_id(), record) == acd::v1::CALL_STATE_CONNECTED;
   uint64_t sequence = 0;
@@ -415,10 +742,13 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
   } else if (about_connection && connected_here) {
     sequence = record.connected_sequence;
   }
+  // A consult is named by its number on the call: one agent may consult, cancel, and consult again.
+  const bool about_consult = event.has_consult_cancelled();
+  if (about_consult && record.consulting_agent == event.agent_id()) sequence = record.consults;
   auto stored = [&](uint64_t seq) -> const CallRecord::Answer* {
     for (auto a = record.answers.rbegin(); a != record.answers.rend(); ++a) {
       if (a->event != event.event_case()) continue;
-      if (!about_offer && !about_connection) return &*a;  // abandoned, ended: once per call
+      if (!about_offer && !about_connection && !about_consult) return &*a;  // once per call
       if (a->agent_id == event.agent_id() && (seq == 0 || a->offer_sequence == seq)) return &*a;
     }
     return nullptr;
@@ -454,6 +784,13 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
   const absl::Time now = Now();
   absl::Status status;
   const std::string& call_id = event.call_id();
+  // Where the call stood, for what leaving the line tells the figures.
+  std::optional<routing::CallView> before;
+  if (event.has_offer_accepted() || event.has_answered() || event.has_caller_abandoned()) {
+    before = router_.FindCall(call_id);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  metrics_.engine_events.Add(1);
   switch (event.event_case()) {
     case acd::v1::CallEvent::kOfferAccepted:
       status = router_.OfferAccepted(call_id, event.agent_id(), now);
@@ -461,6 +798,7 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
         record.connected_sequence = record.offer ? record.offer->sequence() : 0;
         DropOffer(record);
         AddHistory(record, "connected", event.agent_id());
+        ObserveConnected(record, before, now);
       }
       break;
     case acd::v1::CallEvent::kOfferRejected:
@@ -480,9 +818,20 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
       }
       break;
     case acd::v1::CallEvent::kCallerAbandoned: {
-      const bool connected = LiveState(call_id, record) == acd::v1::CALL_STATE_CONNECTED;
+      // A caller in a warm transfer is still with the first agent: their call ends, not abandons.
+      const bool connected = LiveState(call_id, record) == acd::v1::CALL_STATE_CONNECTED ||
+                             !record.consulting_agent.empty();
       status = router_.Abandon(call_id, now);
+      if (status.ok() && !record.consulting_agent.empty()) {
+        record.agent_id = record.consulting_agent;  // the caller was with them, not the consultee
+        record.consulting_agent.clear();
+      }
       if (status.ok()) {
+        if (connected) {
+          ObserveEnded(record, now);
+        } else {
+          ObserveLeftLine(before, now);
+        }
         EndHold(record, now);
         AddHistory(record, connected ? "ended" : "abandoned", "caller hung up");
         Finish(record, call_id,
@@ -492,7 +841,12 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     }
     case acd::v1::CallEvent::kCallEnded:
       status = router_.EndCall(call_id, now);
+      if (status.ok() && !record.consulting_agent.empty()) {
+        record.agent_id = record.consulting_agent;
+        record.consulting_agent.clear();
+      }
       if (status.ok()) {
+        ObserveEnded(record, now);
         EndHold(record, now);
         AddHistory(record, "ended", record.agent_id);
         Finish(record, call_id, acd::v1::CALL_STATE_ENDED);
@@ -500,21 +854,72 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
       break;
     case acd::v1::CallEvent::kAnswered:
       status = Answered(record, call_id, event.agent_id(), now);
+      if (status.ok() && before && before->state != routing::CallState::kConnected) {
+        ObserveConnected(record, before, now);
+      }
       break;
     case acd::v1::CallEvent::kTransferRequested:
+    case acd::v1::CallEvent::kConsultTransferRequested:
       status = Transfer(record, call_id, event, now);
+      break;
+    case acd::v1::CallEvent::kConsultCancelled:
+      status = router_.CancelConsult(call_id, event.agent_id(), now);
+      if (status.ok()) {
+        record.consulting_agent.clear();
+        record.agent_id = event.agent_id();
+        // The transfer did not happen: the context is as before, and a new consult request by
+        // this agent is new, not a retry of the cancelled one.
+        record.context = record.context_before_consult;
+        std::erase_if(record.answers, [&](const CallRecord::Answer& a) {
+          return a.event == acd::v1::CallEvent::kConsultTransferRequested &&
+                 a.agent_id == event.agent_id();
+        });
+        AddHistory(record, "consult_cancelled", event.agent_id());
+      }
+      break;
+    case acd::v1::CallEvent::kCallbackAccepted:
+      status = router_.AcceptCallback(call_id, now);
+      if (status.ok()) {
+        if (auto view = router_.FindCall(call_id)) {
+          if (metrics::QueueSeries* q = SeriesOf(view->queue)) {
+            q->calls[static_cast<int>(metrics::Outcome::kCallback)].Add(1);
+            q->callbacks[static_cast<int>(metrics::CallbackOutcome::kAccepted)].Add(1);
+          }
+        }
+        record.callback_number = event.callback_accepted().number();
+        AddHistory(record, "callback_accepted",
+                   record.callback_number.empty() ? "caller's number" : record.callback_number);
+      }
+      break;
+    case acd::v1::CallEvent::kCallbackNotReached:
+      status = router_.CallbackNotReached(call_id, event.agent_id(), now);
+      if (status.ok()) {
+        if (metrics::QueueSeries* q = SeriesOf(record.connected_queue)) {
+          q->callbacks[static_cast<int>(metrics::CallbackOutcome::kNotReached)].Add(1);
+        }
+        EndHold(record, now);
+        record.agent_id.clear();
+        AddHistory(record, "callback_not_reached",
+                   absl::StrCat(event.agent_id(), event.callback_not_reached().reason().empty()
+                                                      ? ""
+                                                      : ": ",
+                                event.callback_not_reached().reason()));
+      }
       break;
     case acd::v1::CallEvent::kHoldStarted:
     case acd::v1::CallEvent::kHoldEnded: {
       // Holds are judged by state, not stored answers: a repeat while on hold (or after the hold
       // ended) is a no-op, and a call may be held many times.
-      if (!event.agent_id().empty() && event.agent_id() != record.agent_id) {
+      // During a consult the caller is with the consulting agent, not the one being offered.
+      const std::string& on_the_line =
+          record.consulting_agent.empty() ? record.agent_id : record.consulting_agent;
+      if (!event.agent_id().empty() && event.agent_id() != on_the_line) {
         status = absl::FailedPreconditionError(absl::StrCat(
             "agent '", event.agent_id(), "' is not on call '", call_id, "'"));
       } else {
         status = event.has_hold_started()
                      ? StartHold(record, call_id, event.hold_started(), now)
-                     : StopHold(record, event.hold_ended().hold_id(), now);
+                     : StopHold(record, call_id, event.hold_ended().hold_id(), now);
       }
       AfterEvent();
       response->set_state(LiveState(call_id, record));
@@ -523,6 +928,8 @@ grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
     case acd::v1::CallEvent::EVENT_NOT_SET:
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "event: set one event");
   }
+  metrics_.routing_decision_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   AfterEvent();
   CallRecord& after = calls_.at(call_id);
   response->set_state(LiveState(call_id, after));
@@ -551,23 +958,39 @@ absl::Status Engine::Answered(CallRecord& record, const std::string& call_id,
 
 absl::Status Engine::Transfer(CallRecord& record, const std::string& call_id,
                               const acd::v1::CallEvent& event, absl::Time now) {
-  const acd::v1::TransferRequested& transfer = event.transfer_requested();
+  const bool warm = event.has_consult_transfer_requested();
+  const acd::v1::TransferRequested& transfer =
+      warm ? event.consult_transfer_requested() : event.transfer_requested();
   std::optional<routing::CallView> before = router_.FindCall(call_id);
   const std::string from_queue = before ? before->queue : "";
   routing::TransferTarget target;
   target.queue = transfer.queue();
   target.agent_id = transfer.agent_id();
-  absl::StatusOr<routing::EnqueueResult> moved = router_.Transfer(call_id, event.agent_id(), target, now);
+  // The context must be complete before the router makes the next offer (in AfterEvent).
+  absl::StatusOr<routing::EnqueueResult> moved =
+      warm ? router_.StartConsult(call_id, event.agent_id(), target, now)
+           : router_.Transfer(call_id, event.agent_id(), target, now);
   if (!moved.ok()) return moved.status();
-  EndHold(record, now);
+  if (warm && moved->disposition != routing::EnqueueResult::Disposition::kSentToFallback) {
+    record.context_before_consult = record.context;
+    record.consulting_agent = event.agent_id();
+    record.consults++;
+  } else {
+    ObserveEnded(record, now);
+    record.connected_at = absl::Time();
+    EndHold(record, now);
+  }
+  if (metrics::QueueSeries* q = SeriesOf(from_queue)) {
+    q->transfers[warm ? 1 : 0].Add(1);
+  }
   acd::v1::CallContext& context = record.context;
   context.set_transfers(context.transfers() + 1);
   context.add_previous_queues(from_queue);
   context.add_previous_agents(event.agent_id());
   context.set_transfer_reason(transfer.reason());
   if (!transfer.notes().empty()) context.add_notes(transfer.notes());
-  record.agent_id.clear();
-  AddHistory(record, "transferred",
+  if (!warm) record.agent_id.clear();
+  AddHistory(record, warm ? "consult_started" : "transferred",
              absl::StrCat(event.agent_id(), " -> ",
                           transfer.has_queue() ? absl::StrCat("queue ", transfer.queue())
                                                : absl::StrCat("agent ", transfer.agent_id()),
@@ -577,7 +1000,8 @@ absl::Status Engine::Transfer(CallRecord& record, const std::string& call_id,
 
 absl::Status Engine::StartHold(CallRecord& record, const std::string& call_id,
                                const acd::v1::HoldStarted& hold, absl::Time now) {
-  if (LiveState(call_id, record) != acd::v1::CALL_STATE_CONNECTED) {
+  if (LiveState(call_id, record) != acd::v1::CALL_STATE_CONNECTED &&
+      record.consulting_agent.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("call '", call_id, "' is not connected to an agent; only a connected caller "
                      "can be put on hold"));
@@ -594,6 +1018,9 @@ absl::Status Engine::StartHold(CallRecord& record, const std::string& call_id,
     }
     return absl::OkStatus();  // a repeat
   }
+  absl::Status held = router_.StartHold(call_id, absl::Seconds(hold.expected_seconds()), now);
+  if (!held.ok()) return held;
+  record.hold_expected_seconds = hold.expected_seconds();
   if (!id.empty() && record.hold_ids.size() < 100) record.hold_ids.push_back(id);
   record.current_hold_id = id;
   record.on_hold_since = now;
@@ -607,7 +1034,8 @@ absl::Status Engine::StartHold(CallRecord& record, const std::string& call_id,
   return absl::OkStatus();
 }
 
-absl::Status Engine::StopHold(CallRecord& record, const std::string& hold_id, absl::Time now) {
+absl::Status Engine::StopHold(CallRecord& record, const std::string& call_id,
+                              const std::string& hold_id, absl::Time now) {
   if (!hold_id.empty() && record.on_hold_since && hold_id != record.current_hold_id) {
     return absl::FailedPreconditionError(
         absl::StrCat("the caller is on hold '", record.current_hold_id, "', not '", hold_id, "'"));
@@ -620,6 +1048,7 @@ absl::Status Engine::StopHold(CallRecord& record, const std::string& hold_id, ab
     return absl::FailedPreconditionError("the call is not on hold");
   }
   const absl::Duration held = now - *record.on_hold_since;
+  if (absl::Status ended = router_.EndHold(call_id, now); !ended.ok()) return ended;
   EndHold(record, now);
   AddHistory(record, "hold_ended", absl::StrCat(absl::ToDoubleSeconds(held), " s"));
   return absl::OkStatus();
@@ -627,8 +1056,12 @@ absl::Status Engine::StopHold(CallRecord& record, const std::string& hold_id, ab
 
 void Engine::EndHold(CallRecord& record, absl::Time now) {
   if (!record.on_hold_since) return;
-  record.hold_total += now - *record.on_hold_since;
+  const absl::Duration held = now - *record.on_hold_since;
+  record.hold_total += held;
   record.on_hold_since.reset();
+  if (metrics::QueueSeries* q = SeriesOf(record.connected_queue)) {
+    q->hold.Observe(absl::ToDoubleSeconds(held));
+  }
 }
 
 grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
@@ -658,9 +1091,11 @@ void Engine::FillCallInfo(const std::string& call_id, const CallRecord& record,
     info->set_position(view->position);
     info->set_agent_id(view->agent_id);
     info->set_priority(view->priority);
-    if (std::optional<absl::Duration> wait = router_.ExpectedWaitOf(call_id)) {
-      info->set_expected_wait_seconds(absl::ToDoubleSeconds(*wait));
-    }
+    if (view->expected_wait) info->set_expected_wait_seconds(absl::ToDoubleSeconds(*view->expected_wait));
+    info->set_callback(view->callback);
+    info->set_callback_attempts(view->callback_attempts);
+    info->set_consulting_agent(view->consulting_agent);
+    info->set_prompts_played(view->prompts_played);
   } else {
     info->set_agent_id(record.agent_id);
   }
@@ -773,6 +1208,16 @@ grpc::Status Engine::ListQueues(acd::v1::ListQueuesResponse* response) {
         view->expected_wait_for_new_call ? absl::ToDoubleSeconds(*view->expected_wait_for_new_call)
                                          : -1);
     info->set_staffed_agents(view->staffed_agents);
+    info->set_mean_handle_seconds(view->mean_handle_seconds);
+    info->set_abandonment_rate_per_second(view->abandonment_rate_per_second);
+    info->set_callbacks_waiting(view->callbacks_waiting);
+    for (int k = 1; k < static_cast<int>(view->prompts_played.size()); ++k) {
+      (*info->mutable_prompts_played())[std::string(
+          PromptKindName(static_cast<Decision::PromptKind>(k)))] = view->prompts_played[k];
+    }
+    info->set_callbacks_accepted(view->callbacks_accepted);
+    info->set_callbacks_gave_up(view->callbacks_gave_up);
+    info->set_hold_overruns(view->hold_overruns);
     for (int s = 0; s < routing::kAgentStateCount; ++s) {
       if (view->agents_by_state[s] == 0) continue;
       (*info->mutable_agents_by_state())[std::string(
@@ -828,6 +1273,7 @@ grpc::Status Engine::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> 
                                  const std::string& source) {
   absl::Status status = router_.ReplacePolicy(std::move(policy), Now());
   if (!status.ok()) return ToGrpcStatus(status);
+  metrics_.SetQueues(router_.policy());
   const std::string replaced = policy_source_;
   policy_source_ = source;
   policy_applied_at_ = Now();

@@ -17,7 +17,9 @@
 #include <thread>
 #include <vector>
 
+#ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
+#endif
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
@@ -28,9 +30,13 @@
 #include "asio/steady_timer.hpp"
 #include "daemon/stream_writer.h"
 #include "grpcpp/support/status.h"
+#include "metrics/acd_metrics.h"
 #include "routing/router.h"
 
 namespace acd::daemon {
+
+// "entry", "update", "hold_reminder", "callback_offer": the names the API and metrics use.
+absl::string_view PromptKindName(routing::Decision::PromptKind kind);
 
 using CommandWriter = StreamWriter<acd::v1::Command>;
 using QueueWatchWriter = StreamWriter<acd::v1::ListQueuesResponse>;
@@ -60,6 +66,8 @@ class Engine {
   void Stop();
   void Post(std::function<void()> task);
   asio::io_context* io() { return &io_; }
+  // What acdd exports; its readers (the HTTP threads) never block the engine.
+  metrics::AcdMetrics& metrics() { return metrics_; }
 
   // --- Everything below runs on the engine thread only. ---
   absl::Time Now() const;
@@ -75,6 +83,9 @@ class Engine {
   // A command not delivered yet that no longer applies (an offer answered or withdrawn).
   void DropFromOutbox(const std::string& switch_id, uint64_t sequence);
   void CommandStreamGone(const std::string& switch_id, CommandWriter* stream);
+  // Plays `switch_id` in-process: its commands go to `deliver` (engine thread) instead of a stream.
+  void AttachLocalSwitch(const std::string& switch_id,
+                         std::function<void(const acd::v1::Command&)> deliver);
   void QueueWatchGone(QueueWatchWriter* stream);
   grpc::Status ListCalls(const acd::v1::ListCallsRequest& request,
                          acd::v1::ListCallsResponse* response);
@@ -98,6 +109,7 @@ class Engine {
   // Shutdown, step one: refuse new calls and close every stream cleanly.
   void BeginDrain();
   bool draining() const { return draining_; }
+  bool stopping() const { return stopping_; }  // engine thread: Stop() was asked
   // Command and wallboard streams still open (drained when 0).
   size_t open_streams() const;
 
@@ -128,11 +140,21 @@ class Engine {
     std::string current_hold_id;
     absl::Duration hold_total;             // holds that have ended
     std::optional<absl::Time> on_hold_since;
+    double hold_expected_seconds = 0;      // what the caller was told of the current hold
+    std::string consulting_agent;          // warm transfer in progress: who stays with the caller
+    uint64_t consults = 0;                 // consults started, to tell a retry from a new one
+    acd::v1::CallContext context_before_consult;  // restored if the consult is cancelled
+    std::string callback_number;           // from callback_accepted
+    absl::Time connected_at;               // with its current agent, for handle time
+    std::string connected_queue;
   };
   struct SwitchLink {
     uint64_t next_sequence = 1;
     std::deque<acd::v1::Command> outbox;  // made but not yet written to the switch
     CommandWriter* stream = nullptr;
+    // An in-process switch (the demo) instead of a stream: it gets each command from the engine
+    // thread, right after the event that made it.
+    std::function<void(const acd::v1::Command&)> local;
   };
   struct QueueWatch {
     QueueWatchWriter* stream;
@@ -141,6 +163,16 @@ class Engine {
   };
 
   void AfterEvent();  // turns decisions into commands and records, rearms the wake-up timer
+  // Metrics: the series of a queue by name (nullptr if the policy has no such queue), what a call
+  // leaving the line or ending tells the figures, and the once-a-second refresh of queue gauges
+  // and the wallboard's JSON.
+  metrics::QueueSeries* SeriesOf(const std::string& queue);
+  void ObserveConnected(CallRecord& record, const std::optional<routing::CallView>& before,
+                        absl::Time now);
+  void ObserveLeftLine(const std::optional<routing::CallView>& before, absl::Time now);
+  void ObserveEnded(const CallRecord& record, absl::Time now);
+  void RefreshFigures();
+  std::string QueuesJson(absl::Time now);
   void Dispatch(const routing::Decision& decision);
   void SendCommand(const std::string& switch_id, acd::v1::Command command);
   void RearmWakeup();
@@ -151,7 +183,8 @@ class Engine {
                         absl::Time now);
   absl::Status StartHold(CallRecord& record, const std::string& call_id,
                          const acd::v1::HoldStarted& hold, absl::Time now);
-  absl::Status StopHold(CallRecord& record, const std::string& hold_id, absl::Time now);
+  absl::Status StopHold(CallRecord& record, const std::string& call_id, const std::string& hold_id,
+                        absl::Time now);
   void EndHold(CallRecord& record, absl::Time now);  // closes an open hold into the total
   absl::Status Transfer(CallRecord& record, const std::string& call_id,
                         const acd::v1::CallEvent& event, absl::Time now);
@@ -179,6 +212,8 @@ class Engine {
   asio::steady_timer wakeup_;
   std::optional<absl::Time> armed_for_;
   asio::steady_timer sweep_;
+  asio::steady_timer figures_timer_;
+  metrics::AcdMetrics metrics_;
 
   // Node-based: records are large and many (finished ones are kept for retries), so a rehash must
   // never move them; only the engine thread touches this.

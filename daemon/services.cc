@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "metrics/acd_metrics.h"
 
 namespace acd::daemon {
 namespace {
@@ -30,15 +31,22 @@ grpc::Status FirstError(std::initializer_list<grpc::Status> checks) {
 
 // Finishes at once with `status` when it is an error; otherwise runs `work` on the engine thread
 // and finishes with what it returns.
+// `method` is the RPC's index in metrics::AcdMetrics::RpcMethods(), for acd_grpc_requests_total.
 template <typename Work>
 grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, Engine* engine,
-                                 const grpc::Status& check, Work work) {
+                                 const grpc::Status& check, Work work, const char* method) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const int index = metrics::AcdMetrics::RpcMethodIndex(method);
   if (!check.ok()) {
+    engine->metrics().CountRpc(index, check.error_code());
     reactor->Finish(check);
     return reactor;
   }
-  engine->Post([reactor, work = std::move(work)]() mutable { reactor->Finish(work()); });
+  engine->Post([reactor, engine, index, work = std::move(work)]() mutable {
+    grpc::Status status = work();
+    engine->metrics().CountRpc(index, status.error_code());
+    reactor->Finish(status);
+  });
   return reactor;
 }
 
@@ -59,7 +67,8 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::EnqueueCall(grpc::CallbackServerCon
                                    CheckId(request->call_id(), "call_id"),
                                    CheckId(request->queue(), "queue")});
   return Handle(context, engine_, check,
-                [this, request, response] { return engine_->EnqueueCall(*request, response); });
+                [this, request, response] { return engine_->EnqueueCall(*request, response); },
+                "/acd.v1.SwitchService/EnqueueCall");
 }
 
 grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServerContext* context,
@@ -74,20 +83,38 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
     check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                          "event: set one of offer_accepted, offer_rejected, offer_no_answer, "
                          "caller_abandoned, call_ended, answered, hold_started, hold_ended, "
-                         "transfer_requested");
+                         "transfer_requested, consult_transfer_requested, consult_cancelled, "
+                         "callback_accepted, callback_not_reached");
   }
-  if (check.ok() && request->has_transfer_requested()) {
-    const acd::v1::TransferRequested& transfer = request->transfer_requested();
+  if (check.ok() && (request->has_transfer_requested() ||
+                     request->has_consult_transfer_requested())) {
+    const bool warm = request->has_consult_transfer_requested();
+    const char* field = warm ? "consult_transfer_requested" : "transfer_requested";
+    const acd::v1::TransferRequested& transfer =
+        warm ? request->consult_transfer_requested() : request->transfer_requested();
     if (request->agent_id().empty()) {
       check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                            "agent_id: name the agent transferring the call");
     } else if (transfer.to_case() == acd::v1::TransferRequested::TO_NOT_SET) {
       check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           "transfer_requested.to: name a queue or an agent_id");
+                           absl::StrCat(field, ".to: name a queue or an agent_id"));
     } else if (transfer.reason().size() > 256 || transfer.notes().size() > 4096) {
       check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           "transfer_requested: reason at most 256 bytes, notes at most 4096");
+                           absl::StrCat(field, ": reason at most 256 bytes, notes at most 4096"));
     }
+  }
+  if (check.ok() && (request->has_consult_cancelled() || request->has_callback_not_reached())) {
+    check = CheckId(request->agent_id(), "agent_id");
+  }
+  if (check.ok() && request->has_callback_accepted() &&
+      request->callback_accepted().number().size() > 64) {
+    check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         "callback_accepted.number: at most 64 bytes");
+  }
+  if (check.ok() && request->has_callback_not_reached() &&
+      request->callback_not_reached().reason().size() > 64) {
+    check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         "callback_not_reached.reason: at most 64 bytes");
   }
   if (check.ok() && request->has_hold_started()) {
     const acd::v1::HoldStarted& hold = request->hold_started();
@@ -100,7 +127,8 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
     }
   }
   return Handle(context, engine_, check,
-                [this, request, response] { return engine_->ReportCallEvent(*request, response); });
+                [this, request, response] { return engine_->ReportCallEvent(*request, response); },
+                "/acd.v1.SwitchService/ReportCallEvent");
 }
 
 grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
@@ -129,63 +157,72 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ListCalls(grpc::CallbackServerConte
                                                        const acd::v1::ListCallsRequest* request,
                                                        acd::v1::ListCallsResponse* response) {
   return Handle(context, engine_, CheckId(request->switch_id(), "switch_id"),
-                [this, request, response] { return engine_->ListCalls(*request, response); });
+                [this, request, response] { return engine_->ListCalls(*request, response); },
+                "/acd.v1.SwitchService/ListCalls");
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Login(grpc::CallbackServerContext* context,
                                                   const acd::v1::LoginRequest* request,
                                                   acd::v1::AgentInfo* response) {
   return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
-                [this, request, response] { return engine_->Login(*request, response); });
+                [this, request, response] { return engine_->Login(*request, response); },
+                "/acd.v1.AgentService/Login");
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::SetAgentState(
     grpc::CallbackServerContext* context, const acd::v1::SetAgentStateRequest* request,
     acd::v1::AgentInfo* response) {
   return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
-                [this, request, response] { return engine_->SetAgentState(*request, response); });
+                [this, request, response] { return engine_->SetAgentState(*request, response); },
+                "/acd.v1.AgentService/SetAgentState");
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Logout(grpc::CallbackServerContext* context,
                                                    const acd::v1::LogoutRequest* request,
                                                    acd::v1::LogoutResponse* response) {
   return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
-                [this, request] { return engine_->Logout(*request); });
+                [this, request] { return engine_->Logout(*request); },
+                "/acd.v1.AgentService/Logout");
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(grpc::CallbackServerContext* context,
                                                        const acd::v1::ListQueuesRequest* request,
                                                        acd::v1::ListQueuesResponse* response) {
   return Handle(context, engine_, grpc::Status::OK,
-                [this, response] { return engine_->ListQueues(response); });
+                [this, response] { return engine_->ListQueues(response); },
+                "/acd.v1.AdminService/ListQueues");
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListAgents(grpc::CallbackServerContext* context,
                                                        const acd::v1::ListAgentsRequest* request,
                                                        acd::v1::ListAgentsResponse* response) {
   return Handle(context, engine_, grpc::Status::OK,
-                [this, request, response] { return engine_->ListAgents(*request, response); });
+                [this, request, response] { return engine_->ListAgents(*request, response); },
+                "/acd.v1.AdminService/ListAgents");
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetCall(grpc::CallbackServerContext* context,
                                                     const acd::v1::GetCallRequest* request,
                                                     acd::v1::CallInfo* response) {
   return Handle(context, engine_, CheckId(request->call_id(), "call_id"),
-                [this, request, response] { return engine_->GetCall(*request, response); });
+                [this, request, response] { return engine_->GetCall(*request, response); },
+                "/acd.v1.AdminService/GetCall");
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContext* context,
                                                       const acd::v1::GetPolicyRequest* request,
                                                       acd::v1::PolicyInfo* response) {
   return Handle(context, engine_, grpc::Status::OK,
-                [this, response] { return engine_->GetPolicy(response); });
+                [this, response] { return engine_->GetPolicy(response); },
+                "/acd.v1.AdminService/GetPolicy");
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContext* context,
                                                       const acd::v1::SetPolicyRequest* request,
                                                       acd::v1::SetPolicyResponse* response) {
   return Handle(context, engine_, grpc::Status::OK,
-                [this, request, response] { return engine_->SetPolicy(*request, response); });
+                [this, request, response] { return engine_->SetPolicy(*request, response); },
+                "/acd.v1.AdminService/SetPolicy");
 }
 
 grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQueues(

@@ -12,7 +12,9 @@
 #include <functional>
 #include <utility>
 
+#ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
+#endif
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "asio/io_context.hpp"

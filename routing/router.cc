@@ -39,7 +39,8 @@ Router::Router(std::shared_ptr<const CompiledPolicy> policy, absl::Time now)
   available_.resize(queues);
   members_.resize(queues);
   round_robin_last_.assign(queues, 0);
-  handle_time_.assign(queues, {});
+  servers_.assign(queues, 0);
+  stats_.resize(queues);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,6 +109,21 @@ void Router::RunTimer(const Timer& timer) {
     case TimerKind::kAvoidEnd:
       if (call.state != CallState::kWaiting) return;
       TryRouteCall(timer.slot);  // the agent who sent it on may take it now
+      return;
+    case TimerKind::kPromptDue:
+      // Offered: left in place (cancelling it would cost every offer a timer erase); the call
+      // catches up when it comes back, or an accepted offer cancels it.
+      if (HearsPrompts(call)) PromptInLine(timer.slot);
+      return;
+    case TimerKind::kHoldReminder:
+      if (call.on_hold) RemindHold(timer.slot);
+      return;
+    case TimerKind::kHoldOverrun:
+      if (call.on_hold) FlagHoldOverruns(timer.slot);
+      return;
+    case TimerKind::kCallbackRetry:
+      if (call.state != CallState::kCallbackPending) Crash("callback retry of a call not pending");
+      ReturnToQueue(timer.slot);  // its key is its own: it regains its place
       return;
     case TimerKind::kAgentAvailable:
       return;
@@ -186,7 +202,10 @@ bool Router::PreferredAgentHolds(const Call& call) const {
          agents_[call.preferred_slot].login_seq == call.preferred_login;
 }
 
+// The agent is not offered the call: it transferred the call away a moment ago, or it is still on
+// the line with the caller while a consult finds the next agent.
 bool Router::Avoids(const Call& call, AgentSlot agent) const {
+  if (call.consulting_agent == agent) return true;
   return call.transferred_from == agent && now_ < call.avoid_until && agent_live_[agent] &&
          agents_[agent].login_seq == call.transferred_from_login;
 }
@@ -201,7 +220,7 @@ AgentSlot Router::FindAgentFor(CallSlot slot) {
   if (PreferredAgentHolds(call)) {
     const Agent& preferred = agents_[call.preferred_slot];
     if (CanTake(preferred, queue.channel) && IsMember(preferred, call.queue) &&
-        Eligible(call, preferred)) {
+        Eligible(call, preferred) && !Avoids(call, call.preferred_slot)) {
       return call.preferred_slot;
     }
     return kNoSlot;  // the call waits for its preferred agent until the window closes
@@ -274,6 +293,12 @@ void Router::Offer(CallSlot call_slot, AgentSlot agent_slot) {
   Unindex(agent_slot);
   agent.offered_call = call_slot;
   if (queue.strategy == Strategy::kRoundRobin) round_robin_last_[call.queue] = agent.login_seq;
+  if (call.callback) {
+    // The agent is reserved and the switch dials the customer who waited for this turn.
+    Emit({.kind = Decision::Kind::kStartCallback, .call_id = call.id, .agent_id = agent.id,
+          .queue = queue.name, .attempt = call.callback_attempts + 1});
+    return;
+  }
   Emit({.kind = Decision::Kind::kOfferCall, .call_id = call.id, .agent_id = agent.id,
         .queue = queue.name});
 }
@@ -364,8 +389,17 @@ void Router::Index(AgentSlot slot) {
   }
 }
 
+// A ready agent counts, in each queue it is a member of, for the calls it can hold at once there.
+void Router::CountServers(const Agent& agent, int sign) {
+  if (!agent.ready) return;
+  for (QueueId q : agent.queues) {
+    servers_[q] += sign * static_cast<int>(agent.capacity[static_cast<int>(policy_->queues[q].channel)]);
+  }
+}
+
 void Router::ComputeMembership(AgentSlot slot) {
   Agent& agent = agents_[slot];
+  CountServers(agent, -1);
   for (QueueId q : agent.queues) {
     auto& list = members_[q];
     list.erase(std::remove(list.begin(), list.end(), slot), list.end());
@@ -389,6 +423,7 @@ void Router::ComputeMembership(AgentSlot slot) {
     agent.queues.push_back(queue.id);
     members_[queue.id].push_back(slot);
   }
+  CountServers(agent, +1);
 }
 
 absl::Status Router::ResolveAgentSkills(Agent& agent, const CompiledPolicy& policy,
@@ -530,8 +565,9 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
     return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
   }
   const int position = Position(slot);
-  return EnqueueResult{EnqueueResult::Disposition::kQueued, position, "",
-                       ExpectedWait(*queue_id, position)};
+  const std::optional<absl::Duration> expected_wait = ExpectedWait(*queue_id, position);
+  GreetInLine(slot, position, expected_wait);
+  return EnqueueResult{EnqueueResult::Disposition::kQueued, position, "", expected_wait};
 }
 
 int Router::StaffedAgents(QueueId queue) const {
@@ -541,27 +577,21 @@ int Router::StaffedAgents(QueueId queue) const {
 }
 
 std::optional<absl::Duration> Router::ExpectedWait(QueueId queue, int position) const {
-  // How many of the queue's calls its staffed agents hold at once (three chats each, say).
-  const int channel = static_cast<int>(policy_->queues[queue].channel);
-  int servers = 0;
-  for (AgentSlot a : members_[queue]) {
-    if (agents_[a].ready) servers += static_cast<int>(agents_[a].capacity[channel]);
+  const QueueWaitEstimator& estimator = stats_[queue].wait;
+  QueueWaitEstimator::Line line{.ahead = std::max(0, position - 1),
+                                .servers = servers_[queue],
+                                .wrap_up = policy_->queues[queue].wrap_up};
+  // The head of the line's wait is the estimator's last resort, needed only until a caller here
+  // has reached an agent; finding it walks the whole queue, so it is skipped once it cannot count.
+  if (!estimator.last_served_wait()) {
+    std::optional<absl::Time> oldest;
+    waiting_[queue].ForEach([&](const WaitingKey& key) {
+      const absl::Time entered = calls_[key.slot].entered_queue;
+      if (!oldest || entered < *oldest) oldest = entered;
+    });
+    if (oldest) line.head_wait = now_ - *oldest;
   }
-  if (servers == 0) return std::nullopt;  // nobody to serve it: no honest number
-  const HandleTime& learned = handle_time_[queue];
-  if (learned.calls > 0) {
-    const double handle = learned.mean_seconds +
-                          absl::ToDoubleSeconds(policy_->queues[queue].wrap_up);
-    return absl::Seconds(position * handle / servers);
-  }
-  // No call has ended here yet: the wait of the longest waiter so far (head of line).
-  std::optional<absl::Time> oldest;
-  waiting_[queue].ForEach([&](const WaitingKey& key) {
-    const absl::Time entered = calls_[key.slot].entered_queue;
-    if (!oldest || entered < *oldest) oldest = entered;
-  });
-  if (!oldest || *oldest == now_) return std::nullopt;  // only the caller itself: nothing known
-  return now_ - *oldest;
+  return estimator.Estimate(line, now_);
 }
 
 // A call starts (or, after overflow or a reload, restarts) its time in a queue at `entered`:
@@ -576,7 +606,7 @@ void Router::StartQueueStint(CallSlot slot, absl::Time entered) {
   call.raised_priority = 0;
   ScheduleNextStep(slot);
   CancelCallTimer(slot, TimerKind::kMaxWait);
-  if (queue.max_wait != absl::InfiniteDuration()) {
+  if (queue.max_wait != absl::InfiniteDuration() && !call.callback) {  // a callback has no limit
     ScheduleCallTimer(slot, TimerKind::kMaxWait, entered + queue.max_wait);
   }
   CancelCallTimer(slot, TimerKind::kPreferredAgentEnd);
@@ -584,8 +614,10 @@ void Router::StartQueueStint(CallSlot slot, absl::Time entered) {
   call.preferred_until = absl::InfinitePast();
   if (!call.preferred_agent.empty() && entered + queue.preferred_agent_timeout > now_) {
     auto it = agent_ids_.find(call.preferred_agent);
+    // Not for the agent the call is being transferred away from (a consult or a fresh transfer):
+    // it would hold the call for someone who cannot or should not take it.
     if (it != agent_ids_.end() && IsMember(agents_[it->second], call.queue) &&
-        Eligible(call, agents_[it->second])) {
+        Eligible(call, agents_[it->second]) && !Avoids(call, it->second)) {
       HoldForAgent(slot, it->second, entered + queue.preferred_agent_timeout);
     }
   }
@@ -623,7 +655,7 @@ void Router::ApplyDueSteps(CallSlot slot) {
         call.next_step < static_cast<int>(queue.escalation.size())
             ? call.entered_queue + queue.escalation[call.next_step].after
             : absl::InfiniteFuture();
-    if (max_wait_at <= now_ && max_wait_at <= step_at) {
+    if (!call.callback && max_wait_at <= now_ && max_wait_at <= step_at) {
       SendToFallback(slot, queue.fallback, "max_wait");
       return;
     }
@@ -653,17 +685,21 @@ bool Router::ApplyStep(CallSlot slot, const EscalationStep& step, absl::Time due
       return true;
     case EscalationStep::Action::kOverflow: {
       const std::string from = policy_->queues[call.queue].name;
+      if (HearsPrompts(call)) stats_[call.queue].wait.LeftLine(due - call.entered_queue, now_);
       EraseWaiting(slot);
       call.queue = step.overflow_queue;
+      call.announced_position = 0;  // a place in the new line is news, whatever its number
       StartQueueStint(slot, due);  // the new queue's clock starts when the step fell due
       InsertWaiting(slot);
       Emit({.kind = Decision::Kind::kCallOverflowed, .call_id = call.id,
             .queue = policy_->queues[call.queue].name, .from_queue = from});
+      SchedulePrompt(slot);  // no new greeting: the updates go on at the new queue's interval
       ApplyDueSteps(slot);  // catches up in the new queue when the step was applied late
       TryRouteCall(slot);
       return false;
     }
     case EscalationStep::Action::kFallback:
+      if (call.callback) return true;  // a callback keeps its place whatever the wait
       SendToFallback(slot, step.fallback_target, "escalation");
       return false;
   }
@@ -673,13 +709,21 @@ bool Router::ApplyStep(CallSlot slot, const EscalationStep& step, absl::Time due
 void Router::SendToFallback(CallSlot slot, const std::string& target, const char* reason) {
   Call& call = calls_[slot];
   if (call.state != CallState::kWaiting) Crash("fallback of a call that is not waiting");
+  if (HearsPrompts(call)) stats_[call.queue].wait.LeftLine(now_ - call.entered_queue, now_);
   EraseWaiting(slot);
   Emit({.kind = Decision::Kind::kSendToFallback, .call_id = call.id,
         .queue = policy_->queues[call.queue].name, .target = target, .reason = reason});
+  // A consult that ends here lets the agent who stayed on the line go with the caller.
+  const AgentSlot consulting = call.consulting_agent != kNoSlot ? LetGoOfConsult(slot) : kNoSlot;
   FreeCall(slot);
+  if (consulting != kNoSlot) {
+    Index(consulting);
+    TryServeAgent(consulting);
+  }
 }
 
 void Router::FreeCall(CallSlot slot) {
+  if (calls_[slot].consulting_agent != kNoSlot) Crash("call freed while its agent is on the line");
   CancelCallTimers(slot);
   call_ids_.erase(calls_[slot].id);
   calls_[slot] = Call{};
@@ -718,6 +762,13 @@ absl::Status Router::OfferAccepted(absl::string_view call_id, absl::string_view 
   Call& call = calls_[*slot];
   Agent& agent = agents_[call.agent];
   const AgentSlot agent_slot = call.agent;
+  // Only a caller who waited in line teaches the queue its waits: a callback customer was not on
+  // the line, and a consulted caller was talking to the first agent.
+  if (!call.callback && call.consulting_agent == kNoSlot) {
+    stats_[call.queue].wait.Served(now_ - call.entered_queue, now_);
+  }
+  if (call.on_hold) EndHoldNow(*slot);  // a consult completes: the caller is with the new agent
+  const AgentSlot consulting = call.consulting_agent != kNoSlot ? LetGoOfConsult(*slot) : kNoSlot;
   call.state = CallState::kConnected;
   CancelCallTimers(*slot);
   agent.offered_call = kNoSlot;
@@ -726,8 +777,16 @@ absl::Status Router::OfferAccepted(absl::string_view call_id, absl::string_view 
   agent.handled++;
   call.connected_at = now_;
   agent.missed_in_a_row = 0;
+  if (consulting != kNoSlot) {
+    Emit({.kind = Decision::Kind::kTransferCompleted, .call_id = call.id, .agent_id = agent.id,
+          .queue = policy_->queues[call.queue].name, .from_agent = agents_[consulting].id});
+  }
   Index(agent_slot);  // a chat agent may still have room
   TryServeAgent(agent_slot);
+  if (consulting != kNoSlot) {
+    Index(consulting);
+    TryServeAgent(consulting);
+  }
   return absl::OkStatus();
 }
 
@@ -764,6 +823,7 @@ void Router::FailOffer(CallSlot slot, bool rejected, bool cancel_at_switch) {
   agent.missed_in_a_row++;
   const AgentRules& rules = policy_->agent_rules;
   if (rules.max_missed_offers > 0 && agent.missed_in_a_row >= rules.max_missed_offers) {
+    CountServers(agent, -1);
     agent.ready = false;
     agent.not_ready_reason = "missed_offers";
     Emit({.kind = Decision::Kind::kAgentMadeNotReady, .agent_id = agent.id,
@@ -782,6 +842,8 @@ void Router::ReturnToQueue(CallSlot slot) {
   InsertWaiting(slot);
   ApplyDueSteps(slot);
   TryRouteCall(slot);
+  // Still in line (not sent on, not offered again): the caller hears the queue again.
+  if (!calls_[slot].id.empty() && calls_[slot].state == CallState::kWaiting) ResumePrompts(slot);
 }
 
 void Router::ReleaseAgentFromOffer(AgentSlot agent_slot) {
@@ -807,9 +869,22 @@ absl::Status Router::Abandon(absl::string_view call_id, absl::Time now) {
   absl::StatusOr<CallSlot> slot = CallFor(call_id);
   if (!slot.ok()) return slot.status();
   Call& call = calls_[*slot];
+  if (call.consulting_agent != kNoSlot) {
+    // The caller was still with the consulting agent: the whole call ends.
+    EndConsultCall(*slot, "abandoned");
+    return absl::OkStatus();
+  }
+  // A caller who gives up in line teaches the queue its callers' patience (a callback customer
+  // was not on the line).
+  if ((call.state == CallState::kWaiting || call.state == CallState::kOffered) && !call.callback) {
+    stats_[call.queue].wait.Abandoned(now_ - call.entered_queue, now_);
+  }
   switch (call.state) {
     case CallState::kWaiting:
       EraseWaiting(*slot);
+      FreeCall(*slot);
+      return absl::OkStatus();
+    case CallState::kCallbackPending:  // the customer cancelled the callback
       FreeCall(*slot);
       return absl::OkStatus();
     case CallState::kOffered: {
@@ -832,19 +907,17 @@ absl::Status Router::EndCall(absl::string_view call_id, absl::Time now) {
   absl::StatusOr<CallSlot> slot = CallFor(call_id);
   if (!slot.ok()) return slot.status();
   Call& call = calls_[*slot];
+  if (call.consulting_agent != kNoSlot) {
+    EndConsultCall(*slot, "call_ended");  // the consulting agent hung up with the caller
+    return absl::OkStatus();
+  }
   if (call.state != CallState::kConnected) {
     return absl::FailedPreconditionError(absl::StrCat(
         "call '", call_id, "' is not connected to an agent; a caller who hangs up while waiting "
         "or ringing is an abandon"));
   }
   const AgentSlot agent_slot = call.agent;
-  // Learn the queue's handle time: this call's talk time plus the queue's wrap-up. A moving
-  // average over roughly the last 100 calls follows changes in the work without jumping.
-  HandleTime& learned = handle_time_[call.queue];
-  const double handled = absl::ToDoubleSeconds(now_ - call.connected_at);
-  learned.calls++;
-  const double weight = std::max(1.0 / learned.calls, 0.01);
-  learned.mean_seconds += weight * (handled - learned.mean_seconds);
+  stats_[call.queue].wait.HandleEnded(now_ - call.connected_at, now_);
   LetGoOfCall(*slot);
   FreeCall(*slot);
   Index(agent_slot);
@@ -854,28 +927,32 @@ absl::Status Router::EndCall(absl::string_view call_id, absl::Time now) {
 
 void Router::LetGoOfCall(CallSlot slot) {
   Call& call = calls_[slot];
-  const AgentSlot agent_slot = call.agent;
-  Agent& agent = agents_[agent_slot];
-  const CompiledQueue& queue = policy_->queues[call.queue];
-  Unindex(agent_slot);
-  agent.load[static_cast<int>(call.channel)]--;
-  agent.calls.erase(std::find(agent.calls.begin(), agent.calls.end(), slot));
-  const bool free_now = agent.load == std::array<uint32_t, kChannelCount>{};
-  if (queue.wrap_up > absl::ZeroDuration()) {
-    SetUnavailableUntil(agent_slot, now_ + queue.wrap_up, /*wrap_up=*/true);
-  } else if (free_now && now_ >= agent.unavailable_until) {
-    agent.idle_since = now_;
-  }
+  ReleaseAgent(call.agent, slot, policy_->queues[call.queue].wrap_up);
   call.agent = kNoSlot;
 }
 
-absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
-                                               absl::string_view agent_id,
-                                               const TransferTarget& target, absl::Time now) {
-  Advance(now);
+// `agent` is done with `call` (its load drops) and wraps up for `wrap_up`; the caller re-indexes
+// the agent once the call has found its next place.
+void Router::ReleaseAgent(AgentSlot agent_slot, CallSlot slot, absl::Duration wrap_up) {
+  Agent& agent = agents_[agent_slot];
+  Unindex(agent_slot);
+  agent.load[static_cast<int>(calls_[slot].channel)]--;
+  agent.calls.erase(std::find(agent.calls.begin(), agent.calls.end(), slot));
+  const bool free_now = agent.load == std::array<uint32_t, kChannelCount>{};
+  if (wrap_up > absl::ZeroDuration()) {
+    SetUnavailableUntil(agent_slot, now_ + wrap_up, /*wrap_up=*/true);
+  } else if (free_now && now_ >= agent.unavailable_until) {
+    agent.idle_since = now_;
+  }
+}
+
+// Checks that `agent_id` may transfer `call_id` to `target` and says where the call goes.
+absl::StatusOr<Router::TransferPlan> Router::PlanTransfer(absl::string_view call_id,
+                                                          absl::string_view agent_id,
+                                                          const TransferTarget& target) const {
   absl::StatusOr<CallSlot> slot = CallFor(call_id);
   if (!slot.ok()) return slot.status();
-  Call& call = calls_[*slot];
+  const Call& call = calls_[*slot];
   if (call.state != CallState::kConnected || agents_[call.agent].id != agent_id) {
     return absl::FailedPreconditionError(absl::StrCat(
         "call '", call_id, "' is not connected to agent '", agent_id, "'; only the agent on the "
@@ -884,8 +961,7 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
   if (target.queue.empty() == target.agent_id.empty()) {
     return absl::InvalidArgumentError("transfer: name either a queue or an agent");
   }
-  QueueId to_queue = call.queue;
-  AgentSlot to_agent = kNoSlot;
+  TransferPlan plan{.call = *slot, .queue = call.queue};
   if (!target.queue.empty()) {
     std::optional<QueueId> q = policy_->FindQueue(target.queue);
     if (!q) return absl::NotFoundError(absl::StrCat("queue '", target.queue, "' does not exist"));
@@ -894,7 +970,7 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
           "queue '", target.queue, "' serves ", ChannelName(policy_->queues[*q].channel),
           ", not this ", ChannelName(call.channel), " call"));
     }
-    to_queue = *q;
+    plan.queue = *q;
   } else {
     absl::StatusOr<AgentSlot> a = AgentFor(target.agent_id);
     if (!a.ok()) return a.status();
@@ -907,7 +983,7 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
           "agent '", target.agent_id, "' does not serve queue '", policy_->queues[call.queue].name,
           "' for this call; transfer to a queue they serve"));
     }
-    to_agent = *a;
+    plan.agent = *a;
   }
   const CompiledQueue& from = policy_->queues[call.queue];
   if (call.transfers >= from.max_transfers && from.fallback.empty()) {
@@ -915,49 +991,503 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
         "call '", call_id, "' has been transferred ", call.transfers, " times, queue '", from.name,
         "''s limit, and the queue has no fallback"));
   }
-  const AgentSlot from_agent = call.agent;
-  LetGoOfCall(*slot);  // the agent is not indexed again until the call has found its next place
+  return plan;
+}
+
+// Past its queue's transfer limit a call goes to the fallback, and its agent lets go of it.
+void Router::SendTransferToFallback(CallSlot slot, AgentSlot from_agent) {
+  Call& call = calls_[slot];
+  const CompiledQueue& from = policy_->queues[call.queue];
+  LetGoOfCall(slot);
+  Emit({.kind = Decision::Kind::kSendToFallback, .call_id = call.id, .queue = from.name,
+        .target = from.fallback, .reason = "too_many_transfers"});
+  FreeCall(slot);
+  Index(from_agent);
+  TryServeAgent(from_agent);
+}
+
+// The transferred call starts a stint in the plan's queue, keeping its arrival: the queue's
+// transfer boost, the sending agent kept off it for a while, and a hold for the target agent.
+void Router::PlaceTransferred(const TransferPlan& plan, AgentSlot from_agent) {
+  const CallSlot slot = plan.call;
+  Call& call = calls_[slot];
+  const CompiledQueue& queue = policy_->queues[plan.queue];
   call.transfers++;
-  EnqueueResult result;
-  if (call.transfers > from.max_transfers) {
-    Emit({.kind = Decision::Kind::kSendToFallback, .call_id = call.id, .queue = from.name,
-          .target = from.fallback, .reason = "too_many_transfers"});
-    FreeCall(*slot);
-    result = {EnqueueResult::Disposition::kSentToFallback, 0, from.fallback};
-  } else {
-    const CompiledQueue& queue = policy_->queues[to_queue];
-    call.queue = to_queue;
-    call.transfer_boost = queue.transfer_priority_boost;
-    StartQueueStint(*slot, now_);
-    call.transferred_from = from_agent;
-    call.transferred_from_login = agents_[from_agent].login_seq;
-    call.avoid_until = now_ + queue.transfer_agent_wait;
-    ScheduleCallTimer(*slot, TimerKind::kAvoidEnd, call.avoid_until);
-    call.held_for = kNoSlot;
-    if (to_agent != kNoSlot) {
-      call.held_for = to_agent;
-      call.held_for_login = agents_[to_agent].login_seq;
-      call.held_until = now_ + queue.transfer_agent_wait;
-      HoldForAgent(*slot, to_agent, call.held_until);
-    } else if (call.preferred_slot == from_agent) {
-      call.preferred_slot = kNoSlot;  // the preferred agent is the one who sent it on
-      CancelCallTimer(*slot, TimerKind::kPreferredAgentEnd);
-    }
-    InsertWaiting(*slot);
-    TryRouteCall(*slot);
-    if (calls_[*slot].state == CallState::kOffered) {
-      result = {EnqueueResult::Disposition::kOffered, 0, ""};
-    } else if (queue.max_queue_length > 0 && waiting_[to_queue].size() > queue.max_queue_length) {
-      SendToFallback(*slot, queue.fallback, "queue_full");  // a transfer obeys the queue's limit
-      result = {EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
-    } else {
-      const int position = Position(*slot);
-      result = {EnqueueResult::Disposition::kQueued, position, "", ExpectedWait(to_queue, position)};
-    }
+  call.callback = false;  // the customer is on the line now
+  call.announced_position = 0;
+  call.queue = plan.queue;
+  call.transfer_boost = queue.transfer_priority_boost;
+  StartQueueStint(slot, now_);
+  call.transferred_from = from_agent;
+  call.transferred_from_login = agents_[from_agent].login_seq;
+  call.avoid_until = now_ + queue.transfer_agent_wait;
+  ScheduleCallTimer(slot, TimerKind::kAvoidEnd, call.avoid_until);
+  call.held_for = kNoSlot;
+  if (plan.agent != kNoSlot) {
+    call.held_for = plan.agent;
+    call.held_for_login = agents_[plan.agent].login_seq;
+    call.held_until = now_ + queue.transfer_agent_wait;
+    HoldForAgent(slot, plan.agent, call.held_until);
+  } else if (call.preferred_slot == from_agent) {
+    call.preferred_slot = kNoSlot;  // the preferred agent is the one who sent it on
+    CancelCallTimer(slot, TimerKind::kPreferredAgentEnd);
   }
+  InsertWaiting(slot);
+}
+
+// A transferred call now in line is offered if it can be, or sent on if the queue is full, or
+// waits (greeted when the caller is in line alone, not when an agent stays on with them).
+EnqueueResult Router::RouteTransferred(CallSlot slot, bool greet) {
+  TryRouteCall(slot);
+  Call& call = calls_[slot];
+  const CompiledQueue& queue = policy_->queues[call.queue];
+  if (call.state == CallState::kOffered) return {EnqueueResult::Disposition::kOffered, 0, ""};
+  if (queue.max_queue_length > 0 && waiting_[call.queue].size() > queue.max_queue_length) {
+    SendToFallback(slot, queue.fallback, "queue_full");  // a transfer obeys the queue's limit
+    return {EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
+  }
+  const int position = Position(slot);
+  const std::optional<absl::Duration> expected_wait = ExpectedWait(call.queue, position);
+  if (greet) GreetInLine(slot, position, expected_wait);
+  return {EnqueueResult::Disposition::kQueued, position, "", expected_wait};
+}
+
+absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
+                                               absl::string_view agent_id,
+                                               const TransferTarget& target, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<TransferPlan> plan = PlanTransfer(call_id, agent_id, target);
+  if (!plan.ok()) return plan.status();
+  Call& call = calls_[plan->call];
+  const AgentSlot from_agent = call.agent;
+  if (call.on_hold) EndHoldNow(plan->call);
+  if (call.transfers >= policy_->queues[call.queue].max_transfers) {
+    const std::string fallback = policy_->queues[call.queue].fallback;
+    SendTransferToFallback(plan->call, from_agent);
+    return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, fallback};
+  }
+  LetGoOfCall(plan->call);  // the agent is not indexed again until the call has found its next place
+  PlaceTransferred(*plan, from_agent);
+  EnqueueResult result = RouteTransferred(plan->call, /*greet=*/true);
   Index(from_agent);
   TryServeAgent(from_agent);
   return result;
+}
+
+absl::StatusOr<EnqueueResult> Router::StartConsult(absl::string_view call_id,
+                                                   absl::string_view agent_id,
+                                                   const TransferTarget& target, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<TransferPlan> plan = PlanTransfer(call_id, agent_id, target);
+  if (!plan.ok()) return plan.status();
+  Call& call = calls_[plan->call];
+  const AgentSlot from_agent = call.agent;
+  const CompiledQueue& from = policy_->queues[call.queue];
+  if (call.transfers >= from.max_transfers) {
+    const std::string fallback = from.fallback;
+    SendTransferToFallback(plan->call, from_agent);
+    return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, fallback};
+  }
+  // The agent stays on the line: still busy with the call, its load unchanged, until another
+  // agent accepts (kTransferCompleted) or it takes the call back (CancelConsult).
+  call.consulting_agent = from_agent;
+  call.consult_from_queue = call.queue;
+  call.consult_from_entered = call.entered_queue;
+  call.consult_from_boost = call.transfer_boost;
+  call.consult_wrap_up = from.wrap_up;
+  PlaceTransferred(*plan, from_agent);
+  return RouteTransferred(plan->call, /*greet=*/false);
+}
+
+absl::Status Router::CancelConsult(absl::string_view call_id, absl::string_view agent_id,
+                                   absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  Call& call = calls_[*slot];
+  if (call.consulting_agent == kNoSlot || agents_[call.consulting_agent].id != agent_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "call '", call_id, "' is not in a consult transfer by agent '", agent_id, "'"));
+  }
+  AgentSlot ringing = kNoSlot;
+  if (call.state == CallState::kOffered) {
+    // Not a miss: the agent being offered the call did nothing wrong.
+    ringing = call.agent;
+    Emit({.kind = Decision::Kind::kCancelOffer, .call_id = call.id, .agent_id = agents_[ringing].id,
+          .queue = policy_->queues[call.queue].name, .reason = "consult_cancelled"});
+    agents_[ringing].offered_call = kNoSlot;
+  } else {
+    EraseWaiting(*slot);
+  }
+  // Out of the line: its timers there go; a hold (with its reminders) goes on with the agent.
+  for (TimerKind kind : {TimerKind::kOfferTimeout, TimerKind::kEscalationStep, TimerKind::kMaxWait,
+                         TimerKind::kPreferredAgentEnd, TimerKind::kAvoidEnd,
+                         TimerKind::kPromptDue}) {
+    CancelCallTimer(*slot, kind);
+  }
+  // The transfer never happened: the call is as it was with the agent.
+  call.queue = call.consult_from_queue;
+  call.entered_queue = call.consult_from_entered;
+  call.transfer_boost = call.consult_from_boost;
+  call.transfers--;
+  call.transferred_from = kNoSlot;
+  call.held_for = kNoSlot;
+  call.preferred_slot = kNoSlot;
+  call.state = CallState::kConnected;
+  call.agent = call.consulting_agent;
+  call.consulting_agent = kNoSlot;
+  if (ringing != kNoSlot) ReleaseAgentFromOffer(ringing);
+  return absl::OkStatus();
+}
+
+// The consulting agent lets go of the call (wrap-up as after the call it had) and is no longer on
+// the line; returns it so the caller can index it once the call has found its place.
+AgentSlot Router::LetGoOfConsult(CallSlot slot) {
+  Call& call = calls_[slot];
+  const AgentSlot agent = call.consulting_agent;
+  ReleaseAgent(agent, slot, call.consult_wrap_up);
+  call.consulting_agent = kNoSlot;
+  return agent;
+}
+
+// The caller or the consulting agent hung up during a consult: the whole call ends, a ringing
+// offer is withdrawn, and the consulting agent's talk counts as the call's handle time.
+void Router::EndConsultCall(CallSlot slot, const char* reason) {
+  Call& call = calls_[slot];
+  stats_[call.consult_from_queue].wait.HandleEnded(now_ - call.connected_at, now_);
+  AgentSlot ringing = kNoSlot;
+  if (call.state == CallState::kOffered) {
+    ringing = call.agent;
+    Emit({.kind = Decision::Kind::kCancelOffer, .call_id = call.id, .agent_id = agents_[ringing].id,
+          .queue = policy_->queues[call.queue].name, .reason = reason});
+  } else {
+    EraseWaiting(slot);
+  }
+  const AgentSlot consulting = LetGoOfConsult(slot);
+  FreeCall(slot);
+  if (ringing != kNoSlot) ReleaseAgentFromOffer(ringing);
+  Index(consulting);
+  TryServeAgent(consulting);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the caller hears in line: a greeting on entry, then updates every update_interval.
+
+Router::PromptRules Router::PromptRulesOf(QueueId queue) const {
+  const acd::v1::Prompts& p = policy_->queues[queue].source.prompts();
+  PromptRules rules;
+  rules.update_interval = absl::Seconds(p.update_interval_seconds() > 0 ? p.update_interval_seconds() : 45);
+  rules.min_spacing = absl::Seconds(p.min_spacing_seconds() > 0 ? p.min_spacing_seconds() : 20);
+  rules.announce_position = !p.has_announce_position() || p.announce_position();
+  rules.announce_ewt = !p.has_announce_ewt() || p.announce_ewt();
+  rules.ewt_rounding = absl::Seconds(p.ewt_rounding_seconds() > 0 ? p.ewt_rounding_seconds() : 60);
+  rules.ewt_cap = absl::Seconds(p.ewt_cap_seconds() > 0 ? p.ewt_cap_seconds() : 1200);
+  return rules;
+}
+
+Router::HoldRules Router::HoldRulesOf(QueueId queue) const {
+  const acd::v1::Holds& h = policy_->queues[queue].source.holds();
+  return HoldRules{
+      .reminder_interval = absl::Seconds(
+          h.reminder_interval_seconds() > 0 ? h.reminder_interval_seconds() : 45),
+      .max = absl::Seconds(h.max_seconds() > 0 ? h.max_seconds() : 300)};
+}
+
+Router::CallbackRules Router::CallbackRulesOf(QueueId queue) const {
+  const acd::v1::Callbacks& c = policy_->queues[queue].source.callbacks();
+  return CallbackRules{
+      .offer_over = absl::Seconds(std::max(0.0, c.offer_when_ewt_over_seconds())),
+      .max_attempts = c.max_attempts() > 0 ? static_cast<int>(c.max_attempts()) : 3,
+      .retry_interval = absl::Seconds(
+          c.retry_interval_seconds() > 0 ? c.retry_interval_seconds() : 600)};
+}
+
+// Only a caller alone in line hears the queue: not while ringing an agent, not a callback
+// customer (off the line), not a caller still talking to the agent who consults.
+bool Router::HearsPrompts(const Call& call) const {
+  return call.state == CallState::kWaiting && !call.callback &&
+         call.consulting_agent == kNoSlot;
+}
+
+// Within min_spacing of the last prompt nothing more is said: the prompt is put off until the
+// spacing allows (as an update). Returns true when it was put off.
+bool Router::TooSoonToPrompt(CallSlot slot) {
+  const Call& call = calls_[slot];
+  const absl::Time allowed = call.last_prompt_at + PromptRulesOf(call.queue).min_spacing;
+  if (now_ >= allowed) return false;
+  ScheduleCallTimer(slot, TimerKind::kPromptDue, allowed);
+  return true;
+}
+
+// A caller who has just joined the line hears at once where they stand.
+void Router::GreetInLine(CallSlot slot, int position, std::optional<absl::Duration> expected_wait) {
+  if (TooSoonToPrompt(slot)) return;
+  Announce(slot, Decision::PromptKind::kEntry, position, expected_wait);
+}
+
+// The update prompt that falls due while the caller waits in line (or the greeting they missed).
+void Router::PromptInLine(CallSlot slot) {
+  if (TooSoonToPrompt(slot)) return;
+  Call& call = calls_[slot];
+  const int position = Position(slot);
+  const std::optional<absl::Duration> expected_wait = ExpectedWait(call.queue, position);
+  if (call.last_prompt_at == absl::InfinitePast()) {
+    Announce(slot, Decision::PromptKind::kEntry, position, expected_wait);
+    return;
+  }
+  const PromptRules rules = PromptRulesOf(call.queue);
+  if (position == 1 && expected_wait && *expected_wait < rules.min_spacing) {
+    // The caller at the head is about to be served: an update would talk over the agent.
+    ScheduleCallTimer(slot, TimerKind::kPromptDue, now_ + rules.update_interval);
+    return;
+  }
+  Announce(slot, Decision::PromptKind::kUpdate, position, expected_wait);
+}
+
+// Plays `kind` with what the queue's rules let the caller hear: the position only when it is
+// better than the last one said, the wait rounded up (or "more than" the cap). A long wait brings
+// a callback offer right after, once per queue. The next update falls due an interval later.
+void Router::Announce(CallSlot slot, Decision::PromptKind kind, int position,
+                      std::optional<absl::Duration> expected_wait) {
+  Call& call = calls_[slot];
+  const PromptRules rules = PromptRulesOf(call.queue);
+  const std::string& queue = policy_->queues[call.queue].name;
+  Decision prompt{.kind = Decision::Kind::kPlayPrompt, .call_id = call.id, .queue = queue,
+                  .prompt = kind};
+  if (rules.announce_position &&
+      (call.announced_position == 0 || position < call.announced_position)) {
+    prompt.position = position;
+    call.announced_position = position;
+  }
+  if (rules.announce_ewt && expected_wait) {
+    if (*expected_wait > rules.ewt_cap) {
+      prompt.expected_wait = rules.ewt_cap;
+      prompt.wait_over_cap = true;
+    } else {
+      const absl::Duration rounded = std::max(
+          rules.ewt_rounding, absl::Ceil(*expected_wait, rules.ewt_rounding));
+      prompt.expected_wait = std::min(rounded, rules.ewt_cap);
+    }
+  }
+  const std::optional<absl::Duration> said = prompt.expected_wait;
+  const bool over_cap = prompt.wait_over_cap;
+  EmitPrompt(slot, std::move(prompt));
+  const CallbackRules callbacks = CallbackRulesOf(call.queue);
+  if (callbacks.offer_over > absl::ZeroDuration() && expected_wait &&
+      *expected_wait > callbacks.offer_over &&
+      std::find(call.callback_offered_in.begin(), call.callback_offered_in.end(), queue) ==
+          call.callback_offered_in.end()) {
+    call.callback_offered_in.push_back(queue);
+    EmitPrompt(slot, {.kind = Decision::Kind::kPlayPrompt, .call_id = call.id, .queue = queue,
+                      .prompt = Decision::PromptKind::kCallbackOffer, .expected_wait = said,
+                      .wait_over_cap = over_cap});
+  }
+  ScheduleCallTimer(slot, TimerKind::kPromptDue, now_ + rules.update_interval);
+}
+
+// Every prompt to a caller goes out here, counted for the call and its queue.
+void Router::EmitPrompt(CallSlot slot, Decision decision) {
+  Call& call = calls_[slot];
+  call.last_prompt_at = now_;
+  call.prompts_played++;
+  stats_[call.queue].prompts_played[static_cast<int>(decision.prompt)]++;
+  Emit(std::move(decision));
+}
+
+// The caller is back in line after ringing an agent: the update due meanwhile plays now (the
+// greeting, if they never had one), else the cadence goes on from the last prompt.
+void Router::ResumePrompts(CallSlot slot) {
+  const Call& call = calls_[slot];
+  if (!HearsPrompts(call)) return;
+  if (call.last_prompt_at + PromptRulesOf(call.queue).update_interval <= now_) {
+    PromptInLine(slot);
+  } else {
+    SchedulePrompt(slot);
+  }
+}
+
+// (Re)schedules the next update from the last prompt at the queue's interval (after an overflow or
+// a reload); what is already due runs at the next timer run.
+void Router::SchedulePrompt(CallSlot slot) {
+  const Call& call = calls_[slot];
+  if (!HearsPrompts(call)) {
+    CancelCallTimer(slot, TimerKind::kPromptDue);
+    return;
+  }
+  const absl::Time due = call.last_prompt_at + PromptRulesOf(call.queue).update_interval;
+  ScheduleCallTimer(slot, TimerKind::kPromptDue, std::max(due, now_));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holds.
+
+absl::Status Router::StartHold(absl::string_view call_id, absl::Duration expected, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  if (expected < absl::ZeroDuration() || expected == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError("expected hold duration must be zero (unknown) or positive");
+  }
+  Call& call = calls_[*slot];
+  // During a consult the caller is still with the first agent, who may put them on hold.
+  if (call.state != CallState::kConnected && call.consulting_agent == kNoSlot) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "call '", call_id, "' is not connected to an agent; only a connected call can be held"));
+  }
+  if (call.on_hold) {
+    return absl::FailedPreconditionError(absl::StrCat("call '", call_id, "' is already on hold"));
+  }
+  call.on_hold = true;
+  call.hold_started = now_;
+  call.hold_reminded = now_;
+  call.hold_expected = expected;
+  call.hold_expected_flagged = false;
+  call.hold_max_flagged = false;
+  call.holds++;
+  ScheduleHoldTimers(*slot);
+  return absl::OkStatus();
+}
+
+absl::Status Router::EndHold(absl::string_view call_id, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  if (!calls_[*slot].on_hold) {
+    return absl::FailedPreconditionError(absl::StrCat("call '", call_id, "' is not on hold"));
+  }
+  EndHoldNow(*slot);
+  return absl::OkStatus();
+}
+
+// The agent with the held caller: the one connected, or the one consulting.
+AgentSlot Router::HoldingAgent(const Call& call) const {
+  return call.consulting_agent != kNoSlot ? call.consulting_agent : call.agent;
+}
+
+// The next reminder an interval after the last, and the next overrun not flagged yet, under the
+// queue's current rules.
+void Router::ScheduleHoldTimers(CallSlot slot) {
+  const Call& call = calls_[slot];
+  const HoldRules rules = HoldRulesOf(call.queue);
+  ScheduleCallTimer(slot, TimerKind::kHoldReminder,
+                    std::max(now_, call.hold_reminded + rules.reminder_interval));
+  absl::Time overrun = absl::InfiniteFuture();
+  if (call.hold_expected > absl::ZeroDuration() && !call.hold_expected_flagged) {
+    overrun = call.hold_started + call.hold_expected;
+  }
+  if (!call.hold_max_flagged) overrun = std::min(overrun, call.hold_started + rules.max);
+  if (overrun == absl::InfiniteFuture()) {
+    CancelCallTimer(slot, TimerKind::kHoldOverrun);
+  } else {
+    ScheduleCallTimer(slot, TimerKind::kHoldOverrun, std::max(now_, overrun));
+  }
+}
+
+// "Thanks for holding" to the caller, and a nudge to the agent who has them on hold.
+void Router::RemindHold(CallSlot slot) {
+  Call& call = calls_[slot];
+  const absl::Duration held = now_ - call.hold_started;
+  const std::string& queue = policy_->queues[call.queue].name;
+  EmitPrompt(slot, {.kind = Decision::Kind::kPlayPrompt, .call_id = call.id, .queue = queue,
+                    .prompt = Decision::PromptKind::kHoldReminder, .held = held});
+  Emit({.kind = Decision::Kind::kHoldReminder, .call_id = call.id,
+        .agent_id = agents_[HoldingAgent(call)].id, .queue = queue, .held = held});
+  call.hold_reminded = now_;
+  ScheduleHoldTimers(slot);
+}
+
+// Flags, once each, the hold passing what the caller was told and the queue's maximum.
+void Router::FlagHoldOverruns(CallSlot slot) {
+  Call& call = calls_[slot];
+  const absl::Duration held = now_ - call.hold_started;
+  const absl::Duration max = HoldRulesOf(call.queue).max;
+  auto flag = [&](const char* reason) {
+    stats_[call.queue].hold_overruns++;
+    Emit({.kind = Decision::Kind::kHoldOverrun, .call_id = call.id,
+          .agent_id = agents_[HoldingAgent(call)].id, .queue = policy_->queues[call.queue].name,
+          .reason = reason, .held = held});
+  };
+  if (!call.hold_expected_flagged && call.hold_expected > absl::ZeroDuration() &&
+      held >= call.hold_expected) {
+    call.hold_expected_flagged = true;
+    flag("expected");
+  }
+  if (!call.hold_max_flagged && held >= max) {
+    call.hold_max_flagged = true;
+    flag("max");
+  }
+  ScheduleHoldTimers(slot);
+}
+
+void Router::EndHoldNow(CallSlot slot) {
+  Call& call = calls_[slot];
+  call.hold_time += now_ - call.hold_started;
+  call.on_hold = false;
+  CancelCallTimer(slot, TimerKind::kHoldReminder);
+  CancelCallTimer(slot, TimerKind::kHoldOverrun);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Callbacks.
+
+absl::Status Router::AcceptCallback(absl::string_view call_id, absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  Call& call = calls_[*slot];
+  if (call.callback) return absl::OkStatus();  // a retry of the same answer
+  if (call.state != CallState::kWaiting || call.consulting_agent != kNoSlot) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "call '", call_id, "' is not waiting in line; only a waiting caller can take a callback"));
+  }
+  const std::string& queue = policy_->queues[call.queue].name;
+  if (CallbackRulesOf(call.queue).offer_over <= absl::ZeroDuration()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "queue '", queue, "' offers no callbacks (callbacks.offer_when_ewt_over_seconds is 0)"));
+  }
+  // Same key, same place; no more prompts, and no wait limit sends a callback away.
+  stats_[call.queue].wait.LeftLine(now_ - call.entered_queue, now_);  // patient until now
+  call.callback = true;
+  CancelCallTimer(*slot, TimerKind::kPromptDue);
+  CancelCallTimer(*slot, TimerKind::kMaxWait);
+  stats_[call.queue].callbacks_accepted++;
+  return absl::OkStatus();
+}
+
+absl::Status Router::CallbackNotReached(absl::string_view call_id, absl::string_view agent_id,
+                                        absl::Time now) {
+  Advance(now);
+  absl::StatusOr<CallSlot> slot = CallFor(call_id);
+  if (!slot.ok()) return slot.status();
+  if (absl::Status s = CheckId(agent_id, "agent_id"); !s.ok()) return s;
+  Call& call = calls_[*slot];
+  if (!call.callback || call.state != CallState::kConnected || agents_[call.agent].id != agent_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "call '", call_id, "' is not a callback connected to agent '", agent_id, "'"));
+  }
+  if (call.on_hold) EndHoldNow(*slot);
+  // Nobody answered: no talk to wrap up and nothing the agent missed.
+  const AgentSlot agent = call.agent;
+  ReleaseAgent(agent, *slot, absl::ZeroDuration());
+  call.agent = kNoSlot;
+  call.callback_attempts++;
+  const CallbackRules rules = CallbackRulesOf(call.queue);
+  if (call.callback_attempts >= rules.max_attempts) {
+    stats_[call.queue].callbacks_gave_up++;
+    Emit({.kind = Decision::Kind::kCallbackGaveUp, .call_id = call.id,
+          .queue = policy_->queues[call.queue].name, .attempt = call.callback_attempts});
+    FreeCall(*slot);
+  } else {
+    call.state = CallState::kCallbackPending;  // out of the line until the retry
+    // The preferred agent has had its turn; the retry goes to whoever is free then (its window
+    // timer was cancelled when the offer was accepted).
+    call.preferred_slot = kNoSlot;
+    call.preferred_until = absl::InfinitePast();
+    ScheduleCallTimer(*slot, TimerKind::kCallbackRetry, now_ + rules.retry_interval);
+  }
+  Index(agent);
+  TryServeAgent(agent);
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1054,6 +1584,7 @@ absl::Status Router::Logout(absl::string_view agent_id, absl::Time now) {
     list.erase(std::remove(list.begin(), list.end(), *slot), list.end());
   }
   const CallSlot offered = agent.offered_call;
+  CountServers(agent, -1);
   timers_.Cancel(&agent.available_timer);
   agent_ids_.erase(agent.id);
   agents_[*slot] = Agent{};
@@ -1079,6 +1610,7 @@ absl::Status Router::SetReady(absl::string_view agent_id, absl::Time now) {
   if (agent.ready) return absl::OkStatus();
   Unindex(*slot);
   agent.ready = true;
+  CountServers(agent, +1);
   agent.not_ready_reason.clear();
   agent.missed_in_a_row = 0;
   if (agent.calls.empty() && now_ >= agent.unavailable_until) agent.idle_since = now_;
@@ -1098,6 +1630,7 @@ absl::Status Router::SetNotReady(absl::string_view agent_id, absl::string_view r
   }
   Agent& agent = agents_[*slot];
   Unindex(*slot);
+  CountServers(agent, -1);
   agent.ready = false;
   agent.not_ready_reason = reason.empty() ? "not_ready" : std::string(reason);
   return absl::OkStatus();
@@ -1160,27 +1693,35 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
   Advance(now);
   if (absl::Status s = CanReplacePolicy(*policy); !s.ok()) return s;
 
-  // Map live calls to the new policy's queue ids before swapping.
+  // Map live calls to the new policy's queue ids before swapping. A consult's queue of origin
+  // that the new policy drops becomes the call's own queue.
   std::vector<std::pair<CallSlot, QueueId>> live;
   for (const auto& [id, slot] : call_ids_) {
-    live.emplace_back(slot, *policy->FindQueue(policy_->queues[calls_[slot].queue].name));
+    Call& call = calls_[slot];
+    const QueueId queue = *policy->FindQueue(policy_->queues[call.queue].name);
+    live.emplace_back(slot, queue);
+    if (call.consulting_agent != kNoSlot) {
+      call.consult_from_queue =
+          policy->FindQueue(policy_->queues[call.consult_from_queue].name).value_or(queue);
+    }
   }
   std::sort(live.begin(), live.end());
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
     if (agent_live_[a]) Unindex(a);
   }
-  // What was learned about each queue's handle time stays with the queue's name.
-  absl::flat_hash_map<std::string, HandleTime> learned;
-  for (const CompiledQueue& q : policy_->queues) learned[q.name] = handle_time_[q.id];
+  // What was learned and counted about each queue stays with the queue's name.
+  absl::flat_hash_map<std::string, QueueStats> learned;
+  for (const CompiledQueue& q : policy_->queues) learned[q.name] = std::move(stats_[q.id]);
   policy_ = std::move(policy);
   const size_t queues = policy_->queues.size();
   waiting_.assign(queues, {});
   available_.assign(queues, {});
   members_.assign(queues, {});
   round_robin_last_.assign(queues, 0);
-  handle_time_.assign(queues, {});
+  servers_.assign(queues, 0);  // recounted as membership is
+  stats_.assign(queues, {});
   for (const CompiledQueue& q : policy_->queues) {
-    if (auto it = learned.find(q.name); it != learned.end()) handle_time_[q.id] = it->second;
+    if (auto it = learned.find(q.name); it != learned.end()) stats_[q.id] = std::move(it->second);
   }
   waiting_count_ = 0;
 
@@ -1206,15 +1747,20 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
   // Waiting and ringing calls restart their stint under the new queue settings from the time they
   // entered the queue: steps, max wait and preferred windows keep their times. A ringing call's
   // offer timeout stands; what fell due meanwhile applies if its offer fails.
+  // Prompt and hold cadences go on from the last prompt or reminder at the new intervals.
   for (const auto& [slot, queue] : live) {
     Call& call = calls_[slot];
+    if (call.on_hold) ScheduleHoldTimers(slot);
     if (call.state == CallState::kConnected) continue;
     StartQueueStint(slot, call.entered_queue);
     if (call.held_for != kNoSlot && now_ < call.held_until && agent_live_[call.held_for] &&
         agents_[call.held_for].login_seq == call.held_for_login) {
       HoldForAgent(slot, call.held_for, call.held_until);  // a transfer's hold outlives a reload
     }
-    if (call.state == CallState::kWaiting) InsertWaiting(slot);
+    if (call.state == CallState::kWaiting) {
+      InsertWaiting(slot);
+      SchedulePrompt(slot);
+    }
   }
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
     if (agent_live_[a]) Index(a);
@@ -1257,6 +1803,14 @@ std::optional<CallView> Router::FindCall(absl::string_view call_id) const {
   view.priority = EffectivePriority(call);
   view.escalation_steps_fired = call.next_step;
   view.transfers = call.transfers;
+  if (call.state == CallState::kWaiting) view.expected_wait = ExpectedWait(call.queue, view.position);
+  view.on_hold = call.on_hold;
+  view.holds = call.holds;
+  view.hold_time = call.hold_time + (call.on_hold ? now_ - call.hold_started : absl::ZeroDuration());
+  view.callback = call.callback;
+  view.callback_attempts = call.callback_attempts;
+  if (call.consulting_agent != kNoSlot) view.consulting_agent = agents_[call.consulting_agent].id;
+  view.prompts_played = call.prompts_played;
   return view;
 }
 
@@ -1301,13 +1855,20 @@ absl::StatusOr<QueueView> Router::Queue(absl::string_view queue) const {
   waiting_[*id].ForEach([&](const WaitingKey& key) {
     const absl::Time arrived = calls_[key.slot].arrived;
     if (!view.oldest_arrival || arrived < *view.oldest_arrival) view.oldest_arrival = arrived;
+    view.callbacks_waiting += calls_[key.slot].callback;
   });
   for (AgentSlot a : members_[*id]) view.agents_by_state[static_cast<int>(StateOf(agents_[a]))]++;
   view.staffed_agents = StaffedAgents(*id);
+  const QueueStats& stats = stats_[*id];
   view.mean_handle_seconds =
-      handle_time_[*id].calls > 0
-          ? handle_time_[*id].mean_seconds + absl::ToDoubleSeconds(policy_->queues[*id].wrap_up)
+      stats.wait.calls_ended() > 0
+          ? stats.wait.mean_talk_seconds() + absl::ToDoubleSeconds(policy_->queues[*id].wrap_up)
           : 0;
+  view.abandonment_rate_per_second = stats.wait.abandonment_rate_per_second();
+  view.prompts_played = stats.prompts_played;
+  view.callbacks_accepted = stats.callbacks_accepted;
+  view.callbacks_gave_up = stats.callbacks_gave_up;
+  view.hold_overruns = stats.hold_overruns;
   // An agent free now takes a new caller at once (any agent of the queue fits a plain call).
   view.expected_wait_for_new_call =
       available_[*id].empty() ? ExpectedWait(*id, view.calls_waiting + 1)

@@ -31,6 +31,7 @@
 #include "routing/compiled_policy.h"
 #include "routing/timer_queue.h"
 #include "routing/types.h"
+#include "routing/wait_estimator.h"
 #include "routing/waiting_calls.h"
 
 namespace acd::routing {
@@ -68,6 +69,28 @@ struct Decision {
     kSendToFallback,     // the call leaves to `target`: `reason` queue_full | max_wait | escalation
     kCallOverflowed,     // the call moved from `from_queue` to `queue` (informational)
     kAgentMadeNotReady,  // `agent_id` went not_ready(`reason`) by policy, e.g. missed_offers
+    // What the caller hears (`prompt` says which); `position` and `expected_wait` are what to
+    // announce, already filtered and rounded by the queue's prompt rules.
+    kPlayPrompt,
+    kHoldReminder,       // to `agent_id`: the caller of `call_id` has been on hold for `held`
+    // A hold ran past what the caller was told (`reason` expected) or past the queue's maximum
+    // (`reason` max); `held` says how long so far. Flagged once per reason per hold.
+    kHoldOverrun,
+    // A callback's turn came: `agent_id` is reserved; the switch connects them and dials the
+    // customer back (attempt `attempt`). Answer like an offer (accepted / rejected / no answer);
+    // a customer who cannot be reached is reported with CallbackNotReached.
+    kStartCallback,
+    kCallbackGaveUp,     // every attempt failed (`attempt` made): the call is gone
+    // A warm transfer completed: `agent_id` accepted and is connected; `from_agent` (who stayed
+    // on the line until now) is released to wrap-up. The switch bridges the caller to agent_id.
+    kTransferCompleted,
+  };
+  enum class PromptKind : uint8_t {
+    kNone,
+    kEntry,           // on entering the line: position and expected wait at once
+    kUpdate,          // every prompts.update_interval while waiting
+    kHoldReminder,    // every holds.reminder_interval while on hold ("thanks for holding")
+    kCallbackOffer,   // the wait is long: offer a callback (answer with AcceptCallback)
   };
   Kind kind;
   absl::Time at;
@@ -77,6 +100,13 @@ struct Decision {
   std::string from_queue;
   std::string target;
   std::string reason;
+  std::string from_agent;                       // kTransferCompleted
+  PromptKind prompt = PromptKind::kNone;        // kPlayPrompt
+  int position = 0;                             // to announce; 0: do not announce it
+  std::optional<absl::Duration> expected_wait;  // to announce, rounded; nullopt: do not
+  bool wait_over_cap = false;                   // say "more than <expected_wait>"
+  absl::Duration held;                          // kHoldReminder, kHoldOverrun, hold prompts
+  int attempt = 0;                              // kStartCallback, kCallbackGaveUp: 1-based
 };
 
 // Where a blind transfer sends a connected call: a queue, or one agent of the call's queue.
@@ -104,6 +134,14 @@ struct CallView {
   int priority = 0;         // effective: queue + call + tier + raises + transfer boost
   int escalation_steps_fired = 0;
   uint32_t transfers = 0;
+  std::optional<absl::Duration> expected_wait;  // while waiting, when it can be estimated
+  bool on_hold = false;
+  uint32_t holds = 0;                // holds started, ended ones and the current one
+  absl::Duration hold_time;          // ended holds plus the current one so far
+  bool callback = false;             // the caller accepted a callback and left the line
+  int callback_attempts = 0;         // dial-outs made so far
+  std::string consulting_agent;      // warm transfer: the agent still on the line, or empty
+  uint32_t prompts_played = 0;
 };
 
 struct AgentView {
@@ -124,6 +162,13 @@ struct QueueView {
   std::optional<absl::Duration> expected_wait_for_new_call;
   int staffed_agents = 0;       // members logged in and not not_ready (busy ones included)
   double mean_handle_seconds = 0;  // learned talk + the queue's wrap-up; 0 until a call ended
+  double abandonment_rate_per_second = 0;  // learned patience: theta of QL-m
+  int callbacks_waiting = 0;    // of calls_waiting, those holding a virtual place for a callback
+  // What the queue has said to callers and done for them since the router started, by kind.
+  std::array<uint64_t, 5> prompts_played{};  // by Decision::PromptKind
+  uint64_t callbacks_accepted = 0;
+  uint64_t callbacks_gave_up = 0;
+  uint64_t hold_overruns = 0;
   std::array<int, kAgentStateCount> agents_by_state{};  // members of the queue
 };
 
@@ -154,6 +199,33 @@ class Router {
   // the queue has no fallback.
   absl::StatusOr<EnqueueResult> Transfer(absl::string_view call_id, absl::string_view agent_id,
                                          const TransferTarget& target, absl::Time now);
+  // Warm (consult) transfer: like Transfer, but `agent_id` stays connected with the caller until
+  // another agent accepts the offer; then kTransferCompleted releases `agent_id` to wrap-up. The
+  // call waits in the target queue meanwhile (no prompts: the caller is with the agent), keeping
+  // its original arrival, transfer count and context. Over the transfer limit it goes to the
+  // fallback as a blind transfer would.
+  absl::StatusOr<EnqueueResult> StartConsult(absl::string_view call_id, absl::string_view agent_id,
+                                             const TransferTarget& target, absl::Time now);
+  // The consulting agent takes the call back: it leaves the line (a ringing offer is cancelled,
+  // kCancelOffer reason consult_cancelled) and is connected with `agent_id` again.
+  absl::Status CancelConsult(absl::string_view call_id, absl::string_view agent_id, absl::Time now);
+
+  // Holds of a connected call. While held, kPlayPrompt(kHoldReminder) to the caller and
+  // kHoldReminder to the agent every holds.reminder_interval; kHoldOverrun once past `expected`
+  // (when non-zero) and once past holds.max_seconds. FAILED_PRECONDITION unless connected (start)
+  // or on hold (end).
+  absl::Status StartHold(absl::string_view call_id, absl::Duration expected, absl::Time now);
+  absl::Status EndHold(absl::string_view call_id, absl::Time now);
+
+  // Callbacks. A waiting caller offered one (kPlayPrompt kCallbackOffer) accepted: they leave the
+  // line but keep their place; no more prompts, max wait and fallback steps no longer apply. When
+  // their turn comes the router reserves an agent with kStartCallback instead of kOfferCall.
+  absl::Status AcceptCallback(absl::string_view call_id, absl::Time now);
+  // The customer was not reached on a callback attempt (the agent had accepted it): the agent is
+  // freed without wrap-up, and the call takes its place again after callbacks.retry_interval, or
+  // after callbacks.max_attempts gives up (kCallbackGaveUp) and leaves.
+  absl::Status CallbackNotReached(absl::string_view call_id, absl::string_view agent_id,
+                                  absl::Time now);
 
   // Agents.
   absl::Status Login(const AgentSpec& spec, absl::Time now);
@@ -231,9 +303,62 @@ class Router {
     absl::Time connected_at;
     int next_step = 0;                    // escalation steps of this queue fired so far
     int8_t skill_floor = kMaxProficiency; // relax_skill_floor lowers it
-    AgentSlot agent = kNoSlot;
+    AgentSlot agent = kNoSlot;            // offered to or connected with
     WaitingKey key{};
     std::array<TimerHandle, kCallTimerKinds> timers{};  // by TimerKind
+    // What the caller has heard. Spacing counts every prompt; a position is said again only when
+    // it is better than the last one said in this queue (0: none said here yet).
+    absl::Time last_prompt_at = absl::InfinitePast();
+    int announced_position = 0;
+    uint32_t prompts_played = 0;
+    std::vector<std::string> callback_offered_in;  // queue names: one callback offer per queue
+    // Holds by the agent; hold_time sums the ended ones.
+    bool on_hold = false;
+    absl::Time hold_started;
+    absl::Time hold_reminded;             // the last reminder, or the start
+    absl::Duration hold_expected;         // what the caller was told; zero: nothing
+    bool hold_expected_flagged = false;
+    bool hold_max_flagged = false;
+    uint32_t holds = 0;
+    absl::Duration hold_time;
+    // A warm transfer: the call waits in its target queue while this agent stays on the line.
+    // What the call had before is kept so that a cancelled consult puts it back.
+    AgentSlot consulting_agent = kNoSlot;
+    QueueId consult_from_queue = 0;
+    absl::Time consult_from_entered;
+    int consult_from_boost = 0;
+    absl::Duration consult_wrap_up;       // the consulting agent's wrap-up when it lets go
+    // A callback: the customer left the line keeping their place; attempts are dial-outs made.
+    bool callback = false;
+    int callback_attempts = 0;
+  };
+
+  // A queue's caller settings with the defaults applied (see acd.v1.Prompts, Holds, Callbacks).
+  struct PromptRules {
+    absl::Duration update_interval;
+    absl::Duration min_spacing;
+    bool announce_position = true;
+    bool announce_ewt = true;
+    absl::Duration ewt_rounding;
+    absl::Duration ewt_cap;
+  };
+  struct HoldRules {
+    absl::Duration reminder_interval;
+    absl::Duration max;
+  };
+  struct CallbackRules {
+    absl::Duration offer_over;            // zero: callbacks are never offered
+    int max_attempts = 3;
+    absl::Duration retry_interval;
+  };
+
+  // What the router learns and counts per queue; kept by queue name across reloads.
+  struct QueueStats {
+    QueueWaitEstimator wait;
+    std::array<uint64_t, 5> prompts_played{};  // by Decision::PromptKind
+    uint64_t callbacks_accepted = 0;
+    uint64_t callbacks_gave_up = 0;
+    uint64_t hold_overruns = 0;
   };
 
   struct Agent {
@@ -286,6 +411,7 @@ class Router {
   void Index(AgentSlot slot);
   void Reindex(AgentSlot slot) { Unindex(slot); Index(slot); }
   void ComputeMembership(AgentSlot slot);
+  void CountServers(const Agent& agent, int sign);
   absl::Status ResolveAgentSkills(Agent& agent, const CompiledPolicy& policy, bool strict) const;
 
   // Call life cycle.
@@ -300,6 +426,42 @@ class Router {
   void ReleaseAgentFromOffer(AgentSlot agent);
   // The agent's part of a connected call ends (load, wrap-up); the caller re-indexes the agent.
   void LetGoOfCall(CallSlot call);
+  void ReleaseAgent(AgentSlot agent, CallSlot call, absl::Duration wrap_up);
+
+  // Transfers.
+  struct TransferPlan {
+    CallSlot call = kNoSlot;
+    QueueId queue = 0;
+    AgentSlot agent = kNoSlot;  // a transfer to one agent, or kNoSlot
+  };
+  absl::StatusOr<TransferPlan> PlanTransfer(absl::string_view call_id, absl::string_view agent_id,
+                                            const TransferTarget& target) const;
+  void SendTransferToFallback(CallSlot call, AgentSlot from_agent);
+  void PlaceTransferred(const TransferPlan& plan, AgentSlot from_agent);
+  EnqueueResult RouteTransferred(CallSlot call, bool greet);
+  AgentSlot LetGoOfConsult(CallSlot call);
+  void EndConsultCall(CallSlot call, const char* reason);
+
+  // What the caller hears in line.
+  PromptRules PromptRulesOf(QueueId queue) const;
+  HoldRules HoldRulesOf(QueueId queue) const;
+  CallbackRules CallbackRulesOf(QueueId queue) const;
+  bool HearsPrompts(const Call& call) const;
+  bool TooSoonToPrompt(CallSlot call);
+  void GreetInLine(CallSlot call, int position, std::optional<absl::Duration> expected_wait);
+  void PromptInLine(CallSlot call);
+  void Announce(CallSlot call, Decision::PromptKind kind, int position,
+                std::optional<absl::Duration> expected_wait);
+  void ResumePrompts(CallSlot call);
+  void SchedulePrompt(CallSlot call);
+  void EmitPrompt(CallSlot call, Decision decision);
+
+  // Holds.
+  void ScheduleHoldTimers(CallSlot call);
+  void RemindHold(CallSlot call);
+  void FlagHoldOverruns(CallSlot call);
+  void EndHoldNow(CallSlot call);
+  AgentSlot HoldingAgent(const Call& call) const;
   void HoldForAgent(CallSlot call, AgentSlot agent, absl::Time until);
   void SetUnavailableUntil(AgentSlot slot, absl::Time until, bool wrap_up);
   void ScheduleCallTimer(CallSlot slot, TimerKind kind, absl::Time due);
@@ -311,10 +473,10 @@ class Router {
   absl::StatusOr<CallSlot> OfferedCall(absl::string_view call_id, absl::string_view agent_id) const;
   int EffectivePriority(const Call& call) const;
   int Position(CallSlot slot) const;
-  // Expected wait of the caller at `position` in `queue`: `position` calls must end first, at the
-  // queue's handle time (learned talk + wrap-up) spread over the calls its staffed agents can
-  // hold at once on the queue's channel. Before any call has ended there, the head of the
-  // queue's wait so far stands in for it.
+  // Expected wait of the caller at `position` in `queue`, from the queue's QL-m estimator: the
+  // callers ahead served by the calls its staffed agents hold at once on the queue's channel, at
+  // the learned handle time (talk + the queue's wrap-up), less those who give up. Where staffing
+  // says nothing the delay history does (last to enter service, then the head of the line).
   std::optional<absl::Duration> ExpectedWait(QueueId queue, int position) const;
   int StaffedAgents(QueueId queue) const;
   AgentState StateOf(const Agent& agent) const;
@@ -340,13 +502,10 @@ class Router {
   std::vector<absl::btree_set<AgentKey>> available_;      // by QueueId
   std::vector<std::vector<AgentSlot>> members_;           // by QueueId
   std::vector<uint64_t> round_robin_last_;                // by QueueId: login_seq chosen last
-  // Mean talk time per queue, learned online from the calls that end there (the queue's current
-  // wrap-up is added when estimating, so a policy change to it counts at once).
-  struct HandleTime {
-    double mean_seconds = 0;
-    uint64_t calls = 0;
-  };
-  std::vector<HandleTime> handle_time_;                   // by QueueId
+  // By QueueId: calls the queue's ready members hold at once on its channel (three chats each,
+  // say): the servers of its wait estimate, kept as readiness and membership change.
+  std::vector<int> servers_;
+  std::vector<QueueStats> stats_;                         // by QueueId
 
   TimerQueue timers_;
   std::mt19937_64 random_;

@@ -1,7 +1,7 @@
 // TimerQueue holds the router's deadlines (offer timeouts, escalation steps, max waits, preferred
-// agent windows, wrap-up and cooldown ends) in due-time order. Cancelling is eager, so the queue
-// only ever holds live timers: its size is bounded by the calls and agents in the router, and a
-// wake-up time it reports always has something to do.
+// agent windows, prompts, hold reminders, callback retries, wrap-up and cooldown ends) in due-time
+// order. Cancelling is eager, so the queue only ever holds live timers: its size is bounded by the
+// calls and agents in the router, and a wake-up time it reports always has something to do.
 //   TimerHandle h = timers.Schedule(due, TimerKind::kOfferTimeout, slot);
 //   timers.Cancel(&h);                       // the offer was answered
 //   while (auto t = timers.PopDue(now)) Handle(*t);
@@ -22,9 +22,13 @@ enum class TimerKind : uint8_t {
   kMaxWait,            // call slot: the call has waited the queue's maximum
   kPreferredAgentEnd,  // call slot: the preferred agent's exclusive window ends
   kAvoidEnd,           // call slot: the agent who transferred it away may take it again
+  kPromptDue,          // call slot: the caller in line is due an update prompt
+  kHoldReminder,       // call slot: remind the held caller and the agent
+  kHoldOverrun,        // call slot: the hold passes its expected duration or the queue's maximum
+  kCallbackRetry,      // call slot: a callback whose customer was not reached takes its place again
   kAgentAvailable,     // agent slot: wrap-up or offer cooldown ends
 };
-inline constexpr int kCallTimerKinds = 5;  // the kinds owned by a call (they come first)
+inline constexpr int kCallTimerKinds = 9;  // the kinds owned by a call (they come first)
 
 struct Timer {
   absl::Time due;

@@ -50,7 +50,9 @@ inline constexpr int kAgentStateCount = 6;
 absl::string_view AgentStateName(AgentState state);
 
 // Where a call stands in the router.
-enum class CallState : uint8_t { kWaiting, kOffered, kConnected };
+// kCallbackPending: a callback whose customer was not reached waits for its next attempt; it is
+// out of the line until then and keeps its original arrival.
+enum class CallState : uint8_t { kWaiting, kOffered, kConnected, kCallbackPending };
 
 }  // namespace acd::routing
 

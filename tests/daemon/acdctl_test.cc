@@ -220,17 +220,19 @@ TEST_F(Acdctl, QueuesListsEveryQueueOfThePolicyWithItsWaitingCount) {
   const Output run = Ctl({"queues"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.err, "");
-  EXPECT_THAT(Row(run.out, "QUEUE"), ElementsAre("QUEUE", "CHANNEL", "WAITING", "OLDEST", "READY",
-                                                 "RESERVED", "BUSY", "WRAP_UP", "NOT_READY"));
+  EXPECT_THAT(Row(run.out, "QUEUE"),
+              ElementsAre("QUEUE", "CHANNEL", "WAITING", "OLDEST", "EWT", "READY", "RESERVED",
+                          "BUSY", "WRAP_UP", "NOT_READY"));
   EXPECT_THAT(Row(run.out, "sales"),
-              ElementsAre("sales", "voice", "2", _, "0", "0", "0", "0", "0"));
+              ElementsAre("sales", "voice", "2", _, _, "0", "0", "0", "0", "0"));
   EXPECT_THAT(Row(run.out, "billing"),
-              ElementsAre("billing", "voice", "1", _, "0", "0", "0", "0", "0"));
+              ElementsAre("billing", "voice", "1", _, _, "0", "0", "0", "0", "0"));
   EXPECT_THAT(Row(run.out, "support"),
-              ElementsAre("support", "voice", "0", "-", "1", "0", "0", "0", "0"))
-      << "alice is ready for support";
+              ElementsAre("support", "voice", "0", "-", "0s", "1", "0", "0", "0", "0"))
+      << "alice is ready for support: a new caller would not wait";
   EXPECT_THAT(Row(run.out, "tiny"),
-              ElementsAre("tiny", "voice", "0", "-", "0", "0", "0", "0", "0"));
+              ElementsAre("tiny", "voice", "0", "-", "-", "0", "0", "0", "0", "0"))
+      << "nobody staffs tiny and nobody has waited there: no honest estimate";
 }
 
 TEST_F(Acdctl, AgentsShowsEachAgentWithItsStateReasonQueuesAndCallsHandled) {

@@ -123,7 +123,7 @@ class CommandReader {
       acd::v1::Command command;
       while (reader_->Read(&command)) {
         std::lock_guard<std::mutex> lock(mu_);
-        commands_.push_back(command);
+        (ForTheCaller(command) ? prompts_ : commands_).push_back(command);
         cv_.notify_all();
       }
       grpc::Status status = reader_->Finish();
@@ -136,13 +136,15 @@ class CommandReader {
     context_.TryCancel();
     thread_.join();
   }
-  // The next command, or nullopt if none comes within `patience`.
+  // The next command that routes a call (offer, cancel, fallback, callback, transfer), or nullopt
+  // if none comes within `patience`. Prompts and hold notices are kept apart for NextPrompt().
   std::optional<acd::v1::Command> Next(std::chrono::milliseconds patience = std::chrono::seconds(5)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, patience, [&] { return !commands_.empty(); })) return std::nullopt;
-    acd::v1::Command c = commands_.front();
-    commands_.pop_front();
-    return c;
+    return Pop(commands_, patience);
+  }
+  // The next prompt, hold reminder or hold overrun notice.
+  std::optional<acd::v1::Command> NextPrompt(
+      std::chrono::milliseconds patience = std::chrono::seconds(5)) {
+    return Pop(prompts_, patience);
   }
   // How the stream ended, once it has.
   std::optional<grpc::Status> WaitFinished(std::chrono::seconds patience = std::chrono::seconds(10)) {
@@ -153,12 +155,25 @@ class CommandReader {
   void Cancel() { context_.TryCancel(); }
 
  private:
+  static bool ForTheCaller(const acd::v1::Command& command) {
+    return command.has_play_prompt() || command.has_hold_reminder() || command.has_hold_overrun();
+  }
+  std::optional<acd::v1::Command> Pop(std::deque<acd::v1::Command>& from,
+                                      std::chrono::milliseconds patience) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, patience, [&] { return !from.empty(); })) return std::nullopt;
+    acd::v1::Command c = from.front();
+    from.pop_front();
+    return c;
+  }
+
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReader<acd::v1::Command>> reader_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<acd::v1::Command> commands_;
+  std::deque<acd::v1::Command> prompts_;
   std::optional<grpc::Status> finished_;
 };
 

@@ -129,9 +129,11 @@ class CommandReader:
 class AcddTestCase(unittest.TestCase):
     """Starts acdd on free ports before each test; kills it after unless the test stopped it."""
 
+    POLICY = "center.yaml"  # in tests/integration/testdata
+
     def setUp(self):
         self.api = Api(DESCRIPTOR_SET_PATH)
-        policy = os.path.join(SOURCE_DIR, "tests", "integration", "testdata", "center.yaml")
+        policy = os.path.join(SOURCE_DIR, "tests", "integration", "testdata", self.POLICY)
         self.acdd = subprocess.Popen(
             [ACDD_PATH, "--grpc_listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0",
              "--policy", policy],
@@ -139,10 +141,11 @@ class AcddTestCase(unittest.TestCase):
         self.addCleanup(self._kill_acdd)
         line = self._read_stdout_line(STARTUP_TIMEOUT_SECONDS)
         listening = re.fullmatch(
-            r"acdd listening grpc=(127\.0\.0\.1:[1-9]\d*) http=127\.0\.0\.1:[1-9]\d*", line)
+            r"acdd listening grpc=(127\.0\.0\.1:[1-9]\d*) http=(127\.0\.0\.1:[1-9]\d*)", line)
         if not listening:
             self.fail("acdd did not report where it listens; it printed %r" % line)
         self.grpc_address = listening.group(1)
+        self.http_address = listening.group(2)
         self.channel = grpc.insecure_channel(self.grpc_address)
         self.addCleanup(self.channel.close)
         grpc.channel_ready_future(self.channel).result(timeout=RPC_TIMEOUT_SECONDS)
@@ -312,12 +315,13 @@ class PythonClientTest(AcddTestCase):
         self.assertEqual(self.stop_acdd(), 0)
 
 
-def main():
+def main(module="__main__"):
+    """Runs the tests of `module` (this file's, or one that imports it) with the paths given."""
     global ACDD_PATH, DESCRIPTOR_SET_PATH, SOURCE_DIR
     if len(sys.argv) < 4:
         sys.exit("usage: %s ACDD_PATH DESCRIPTOR_SET SOURCE_DIR [unittest args]" % sys.argv[0])
     ACDD_PATH, DESCRIPTOR_SET_PATH, SOURCE_DIR = sys.argv[1:4]
-    unittest.main(argv=[sys.argv[0]] + sys.argv[4:], verbosity=2)
+    unittest.main(module=module, argv=[sys.argv[0]] + sys.argv[4:], verbosity=2)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // Router invariants under random traffic and policy reloads: after every event, whatever its order
 // or validity, no call is lost or invented, no ready agent idles while a call it can take waits,
-// and an agent is reserved exactly while a call is offered to it.
+// an agent is reserved exactly while a call is offered to it, an agent consulting stays busy with
+// its call, and callers hear the queue only as its rules allow.
 #include <random>
 #include <set>
 
@@ -27,6 +28,9 @@ queues:
     offer_timeout_seconds: 8
     max_wait_seconds: 200
     fallback: "voicemail:qa"
+    prompts: {update_interval_seconds: 30, min_spacing_seconds: 20}
+    holds: {reminder_interval_seconds: 20, max_seconds: 60}
+    callbacks: {offer_when_ewt_over_seconds: 20, max_attempts: 2, retry_interval_seconds: 25}
     escalation:
       - {after_seconds: 20, raise_priority: {by: 10}}
       - {after_seconds: 60, overflow: {queue: qb}}
@@ -38,6 +42,7 @@ queues:
   - name: qc
     skills: [{skill: c, min_proficiency: 1}]
     strategy: random
+    callbacks: {offer_when_ewt_over_seconds: 1, max_attempts: 3, retry_interval_seconds: 40}
 )";
 
 // The same queues, skills and languages with other rules, so a reload to it is never refused.
@@ -54,6 +59,8 @@ queues:
     skills: [{skill: b, min_proficiency: 1}]
     max_wait_seconds: 90
     fallback: "voicemail:qb"
+    prompts: {update_interval_seconds: 45, min_spacing_seconds: 20}
+    callbacks: {offer_when_ewt_over_seconds: 10, max_attempts: 1, retry_interval_seconds: 30}
     escalation: [{after_seconds: 30, overflow: {queue: qc}}]
   - name: qc
     skills: [{skill: c, min_proficiency: 1}]
@@ -74,7 +81,7 @@ class Traffic {
   void StepOnce() {
     const int kind = Pick(100);
     const std::string agent = absl::StrCat("agent", Pick(8));
-    if (kind < 25) {
+    if (kind < 22) {
       CallSpec spec{.call_id = absl::StrCat("call", next_call_++),
                     .queue = std::vector<std::string>{"qa", "qb", "qc"}[Pick(3)],
                     .priority = Pick(3) * 10,
@@ -83,7 +90,7 @@ class Traffic {
         alive_.insert(spec.call_id);
         language_[spec.call_id] = spec.language;
       }
-    } else if (kind < 35) {
+    } else if (kind < 31) {
       AgentSpec spec{.agent_id = agent, .ready = Pick(2) == 0};
       for (const char* s : {"a", "b", "c"}) {
         if (Pick(2) == 0) spec.skills.push_back({s, 1 + Pick(5)});
@@ -97,59 +104,112 @@ class Traffic {
         skills_[agent].clear();
         for (const NamedSkill& s : spec.skills) skills_[agent][s.skill] = s.proficiency;
       }
-    } else if (kind < 40) {
+    } else if (kind < 35) {
       (void)router_.Logout(agent, now_);
-    } else if (kind < 50) {
+    } else if (kind < 44) {
       (void)router_.SetReady(agent, now_);
-    } else if (kind < 54) {
+    } else if (kind < 48) {
       (void)router_.SetNotReady(agent, "break", now_);
-    } else if (kind < 57) {
+    } else if (kind < 50) {
       (void)router_.EndWrapUp(agent, now_);
-    } else if (kind < 75 && !offers_.empty()) {
+    } else if (kind < 66 && !offers_.empty()) {
       auto it = std::next(offers_.begin(), Pick(static_cast<int>(offers_.size())));
       const auto [call, to] = *it;
       const int answer = Pick(10);
       if (answer < 7) {
-        if (router_.OfferAccepted(call, to, now_).ok()) connected_.insert(call);
+        if (router_.OfferAccepted(call, to, now_).ok()) {
+          connected_.insert(call);
+          consults_.erase(call);  // a consult completes when its offer is accepted
+        }
       } else if (answer < 9) {
         (void)router_.OfferRejected(call, to, now_);
       } else {
         (void)router_.OfferNotAnswered(call, to, now_);
       }
       offers_.erase(call);
-    } else if (kind < 88 && !connected_.empty()) {
-      auto it = std::next(connected_.begin(), Pick(static_cast<int>(connected_.size())));
-      const std::string call = *it;
+    } else if (kind < 76 && !connected_.empty()) {
+      const std::string call = PickFrom(connected_);
       EXPECT_TRUE(router_.EndCall(call, now_).ok());
-      connected_.erase(call);
-      alive_.erase(call);
-    } else if (kind < 90 && !connected_.empty()) {
-      auto it = std::next(connected_.begin(), Pick(static_cast<int>(connected_.size())));
-      const std::string call = *it;
+      Gone(call);
+    } else if (kind < 78 && !connected_.empty()) {
+      const std::string call = PickFrom(connected_);
       std::optional<CallView> view = router_.FindCall(call);
       ASSERT_TRUE(view);
       const TransferTarget target{.queue = std::vector<std::string>{"qa", "qb", "qc"}[Pick(3)]};
       if (router_.Transfer(call, view->agent_id, target, now_).ok()) {
         connected_.erase(call);
+        callbacks_.erase(call);  // the customer is on the line now
         // By design the agent who sent the call on is not offered it again for a while
         // (transfers.agent_wait_seconds, 60 by default), unless they log in anew.
         avoided_[call] = {view->agent_id, now_ + absl::Seconds(60)};
       }
-    } else if (kind < 93 && !alive_.empty()) {
-      auto it = std::next(alive_.begin(), Pick(static_cast<int>(alive_.size())));
-      const std::string call = *it;
+    } else if (kind < 81 && !alive_.empty()) {
+      const std::string call = PickFrom(alive_);
       EXPECT_TRUE(router_.Abandon(call, now_).ok());
-      alive_.erase(call);
-      connected_.erase(call);
-      offers_.erase(call);
-    } else if (kind < 95) {
+      Gone(call);
+    } else if (kind < 83) {
       current_ = 1 - current_;
       EXPECT_TRUE(router_.ReplacePolicy(policies_[current_], now_).ok());
+    } else if (kind < 86 && !alive_.empty()) {
+      // Mostly calls with an agent (connected or consulting); now and then any call.
+      const std::string call =
+          !connected_.empty() && Pick(4) != 0 ? PickFrom(connected_) : PickFrom(alive_);
+      std::optional<CallView> view = router_.FindCall(call);
+      if (view->on_hold) {
+        if (Pick(2) == 0) {
+          EXPECT_TRUE(router_.EndHold(call, now_).ok());
+        }
+      } else {
+        const absl::Status s = router_.StartHold(call, absl::Seconds(Pick(3) * 20), now_);
+        // A connected caller can be held, and so can one whose agent is consulting.
+        EXPECT_EQ(s.ok(), view->state == CallState::kConnected || !view->consulting_agent.empty())
+            << s;
+      }
+    } else if (kind < 89 && !connected_.empty()) {
+      const std::string call = PickFrom(connected_);
+      const std::string from = router_.FindCall(call)->agent_id;
+      const TransferTarget target{.queue = std::vector<std::string>{"qa", "qb", "qc"}[Pick(3)]};
+      absl::StatusOr<EnqueueResult> consult = router_.StartConsult(call, from, target, now_);
+      if (consult.ok()) {
+        connected_.erase(call);
+        callbacks_.erase(call);
+        if (consult->disposition != EnqueueResult::Disposition::kSentToFallback) {
+          consults_[call] = from;
+        }
+      }
+    } else if (kind < 91 && !consults_.empty()) {
+      const auto [call, from] = *std::next(consults_.begin(), Pick(static_cast<int>(consults_.size())));
+      if (Pick(3) == 0) {
+        EXPECT_TRUE(router_.EndCall(call, now_).ok());
+        Gone(call);
+      } else {
+        EXPECT_TRUE(router_.CancelConsult(call, from, now_).ok());
+        consults_.erase(call);
+        offers_.erase(call);
+        connected_.insert(call);
+      }
+    } else if (kind < 94 && !alive_.empty()) {
+      const std::string call = PickFrom(alive_);
+      if (router_.AcceptCallback(call, now_).ok()) accepted_callback_ = call;
+    } else if (kind < 96 && !connected_.empty()) {
+      // Mostly a connected callback whose customer does not answer; now and then any call.
+      std::set<std::string> dialled;
+      for (const std::string& call : connected_) {
+        if (router_.FindCall(call)->callback) dialled.insert(call);
+      }
+      const std::string call =
+          !dialled.empty() && Pick(4) != 0 ? PickFrom(dialled) : PickFrom(connected_);
+      std::optional<CallView> view = router_.FindCall(call);
+      const absl::Status s = router_.CallbackNotReached(call, view->agent_id, now_);
+      EXPECT_EQ(s.ok(), view->callback) << s;
+      if (s.ok()) connected_.erase(call);
     } else {
       now_ += absl::Seconds(Pick(30));
       router_.AdvanceTo(now_);
     }
     Absorb(router_.TakeDecisions());
+    if (!accepted_callback_.empty()) callbacks_.insert(accepted_callback_);
+    accepted_callback_.clear();
   }
 
   // Checks every invariant; returns false after the first broken one (already reported).
@@ -166,6 +226,39 @@ class Traffic {
       std::optional<AgentView> a = router_.FindAgent(agent);
       if (!view || view->state != CallState::kOffered || !a || a->state != AgentState::kReserved) {
         ADD_FAILURE() << "step " << step << ": offer of " << call << " to " << agent << " is not live";
+        return false;
+      }
+    }
+    for (const std::string& call : alive_) {
+      std::optional<CallView> view = router_.FindCall(call);
+      if (connected_.contains(call) != (view->state == CallState::kConnected)) {
+        ADD_FAILURE() << "step " << step << ": " << call << " is connected only on one side";
+        return false;
+      }
+      if (view->state == CallState::kConnected &&
+          router_.FindAgent(view->agent_id)->state != AgentState::kBusy) {
+        ADD_FAILURE() << "step " << step << ": " << view->agent_id << " is on " << call
+                      << " but not busy";
+        return false;
+      }
+      if (view->state == CallState::kCallbackPending && (!view->callback || !view->agent_id.empty())) {
+        ADD_FAILURE() << "step " << step << ": " << call << " waits for a retry but holds an agent";
+        return false;
+      }
+      if (view->on_hold && view->state != CallState::kConnected && view->consulting_agent.empty()) {
+        ADD_FAILURE() << "step " << step << ": " << call << " is on hold without an agent";
+        return false;
+      }
+      auto consult = consults_.find(call);
+      if (view->consulting_agent != (consult == consults_.end() ? "" : consult->second)) {
+        ADD_FAILURE() << "step " << step << ": " << call << " consulting agent is '"
+                      << view->consulting_agent << "'";
+        return false;
+      }
+      if (consult != consults_.end() &&
+          router_.FindAgent(consult->second)->state != AgentState::kBusy) {
+        ADD_FAILURE() << "step " << step << ": " << consult->second << " consults on " << call
+                      << " but is not busy with it";
         return false;
       }
     }
@@ -193,6 +286,8 @@ class Traffic {
   }
 
   size_t served() const { return served_; }
+  size_t prompts() const { return prompts_; }
+  size_t completed_consults() const { return completed_consults_; }
 
   // Whether an agent's skills meet a call's queue as the call stands now: in the second policy qa
   // needs a>=2 until its relax step and qc widens to skill a, so membership alone is not enough.
@@ -207,19 +302,51 @@ class Traffic {
 
  private:
   int Pick(int n) { return static_cast<int>(random_() % n); }
+  std::string PickFrom(const std::set<std::string>& calls) {
+    return *std::next(calls.begin(), Pick(static_cast<int>(calls.size())));
+  }
+  void Gone(const std::string& call) {
+    alive_.erase(call);
+    connected_.erase(call);
+    offers_.erase(call);
+    consults_.erase(call);
+    callbacks_.erase(call);
+  }
 
   void Absorb(const std::vector<Decision>& decisions) {
     for (const Decision& d : decisions) {
       switch (d.kind) {
         case Decision::Kind::kOfferCall:
+        case Decision::Kind::kStartCallback:
           offers_[d.call_id] = d.agent_id;
           ++served_;
           break;
         case Decision::Kind::kCancelOffer: offers_.erase(d.call_id); break;
         case Decision::Kind::kSendToFallback:
-          alive_.erase(d.call_id);
-          offers_.erase(d.call_id);
+          // A callback keeps its place whatever the wait; only its transfers can send it on.
+          EXPECT_FALSE(callbacks_.contains(d.call_id) && d.reason != "too_many_transfers")
+              << d.call_id << " is a callback sent on: " << d.reason;
+          Gone(d.call_id);
           break;
+        case Decision::Kind::kCallbackGaveUp: Gone(d.call_id); break;
+        case Decision::Kind::kTransferCompleted: ++completed_consults_; break;
+        case Decision::Kind::kPlayPrompt: {
+          ++prompts_;
+          if (d.prompt == Decision::PromptKind::kHoldReminder) {
+            last_prompt_[d.call_id] = d.at;
+            break;
+          }
+          // Only a caller alone in line hears the queue, never closer than min_spacing (20 s)
+          // after the last prompt, bar the callback offer that follows a prompt at once.
+          EXPECT_FALSE(consults_.contains(d.call_id)) << d.call_id << " hears the queue in a consult";
+          EXPECT_FALSE(callbacks_.contains(d.call_id)) << d.call_id << " hears the queue as a callback";
+          auto last = last_prompt_.find(d.call_id);
+          if (d.prompt != Decision::PromptKind::kCallbackOffer && last != last_prompt_.end()) {
+            EXPECT_GE(d.at - last->second, absl::Seconds(20)) << d.call_id << " prompted too soon";
+          }
+          last_prompt_[d.call_id] = d.at;
+          break;
+        }
         default: break;
       }
     }
@@ -234,6 +361,12 @@ class Traffic {
   std::set<std::string> alive_;
   std::map<std::string, std::string> offers_;  // call -> agent
   std::set<std::string> connected_;
+  std::map<std::string, std::string> consults_;  // call -> the agent still on the line
+  std::set<std::string> callbacks_;              // calls whose customer accepted a callback
+  std::string accepted_callback_;                // in this step: a callback from the next one on
+  std::map<std::string, absl::Time> last_prompt_;  // call -> when it last heard a prompt
+  size_t prompts_ = 0;
+  size_t completed_consults_ = 0;
   std::map<std::string, std::string> language_;             // call -> language ("" for none)
   std::map<std::string, std::set<std::string>> speaks_;     // agent -> languages
   std::map<std::string, std::map<std::string, int>> skills_;  // agent -> skill -> proficiency
@@ -249,6 +382,8 @@ TEST(RouterInvariants, HoldAfterEveryEventOfRandomTraffic) {
       ASSERT_TRUE(traffic.Holds(step)) << "seed " << seed;
     }
     EXPECT_GT(traffic.served(), 100u) << "seed " << seed << ": the traffic must actually route calls";
+    EXPECT_GT(traffic.prompts(), 50u) << "seed " << seed << ": callers must actually hear prompts";
+    EXPECT_GT(traffic.completed_consults(), 0u) << "seed " << seed << ": consults must complete";
   }
 }
 

@@ -5,11 +5,13 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/routing/decision_lines.h"
 #include "tests/routing/test_policy.h"
 
 namespace acd::routing {
 namespace {
 
+using ::acd::routing::testing::Lines;
 using ::acd::routing::testing::PolicyFromYaml;
 using ::acd::routing::testing::T;
 using ::testing::ElementsAre;
@@ -17,24 +19,11 @@ using ::testing::HasSubstr;
 
 using Kind = Decision::Kind;
 
-// Decisions as "offer c1 a1" / "cancel c1 a1 no_answer" / "fallback c1 vm queue_full" lines.
-std::vector<std::string> Lines(const std::vector<Decision>& decisions) {
-  std::vector<std::string> out;
-  for (const Decision& d : decisions) {
-    switch (d.kind) {
-      case Kind::kOfferCall: out.push_back("offer " + d.call_id + " " + d.agent_id); break;
-      case Kind::kCancelOffer:
-        out.push_back("cancel " + d.call_id + " " + d.agent_id + " " + d.reason);
-        break;
-      case Kind::kSendToFallback:
-        out.push_back("fallback " + d.call_id + " " + d.target + " " + d.reason);
-        break;
-      case Kind::kCallOverflowed:
-        out.push_back("overflow " + d.call_id + " " + d.from_queue + "->" + d.queue);
-        break;
-      case Kind::kAgentMadeNotReady: out.push_back("not_ready " + d.agent_id + " " + d.reason); break;
-    }
-  }
+// The routing decisions since the last call, without what callers hear (prompts have tests of
+// their own in router_caller_test.cc).
+std::vector<Decision> Routing(Router& router) {
+  std::vector<Decision> out = router.TakeDecisions();
+  std::erase_if(out, [](const Decision& d) { return d.kind == Kind::kPlayPrompt; });
   return out;
 }
 
@@ -66,7 +55,7 @@ TEST(Router, OffersAnArrivingCallToAnEligibleReadyAgent) {
   absl::StatusOr<EnqueueResult> result = router.Enqueue(Call("c1", "q1"), T(1));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->disposition, EnqueueResult::Disposition::kOffered);
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 a1"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 a1"));
   EXPECT_EQ(router.FindAgent("a1")->state, AgentState::kReserved);
 }
 
@@ -77,7 +66,7 @@ TEST(Router, KeepsACallWaitingWhenNoAgentHasItsSkill) {
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->disposition, EnqueueResult::Disposition::kQueued);
   EXPECT_EQ(result->position, 1);
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
 }
 
 TEST(Router, AnAgentInFiveQueuesTakesTheLongestWaitingCallOfAllFive) {
@@ -91,7 +80,7 @@ TEST(Router, AnAgentInFiveQueuesTakesTheLongestWaitingCallOfAllFive) {
   std::vector<std::string> served;
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(router.SetReady("a1", T(20 + 10 * i)).ok());
-    std::vector<Decision> d = router.TakeDecisions();
+    std::vector<Decision> d = Routing(router);
     ASSERT_EQ(d.size(), 1u);
     served.push_back(d[0].call_id);
     ASSERT_TRUE(router.OfferAccepted(d[0].call_id, "a1", T(21 + 10 * i)).ok());
@@ -107,14 +96,14 @@ TEST(Router, HigherPriorityBeatsWaitingTimeUntilAgingCatchesUp) {
   ASSERT_TRUE(router.Enqueue(Call("urgent", "q2", /*priority=*/30), T(10)).ok());
   // At t=20: old scores 0+20 = 20, urgent 30+10 = 40.
   ASSERT_TRUE(router.Login(Agent("a1", AllFive()), T(20)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer urgent a1"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer urgent a1"));
 
   Router later(PolicyFromYaml(kFiveQueues), T(0));
   ASSERT_TRUE(later.Enqueue(Call("old", "q1", 0), T(0)).ok());
   ASSERT_TRUE(later.Enqueue(Call("urgent", "q2", 30), T(40)).ok());
   // At t=80: old scores 80, urgent 30+40 = 70: aging has caught up.
   ASSERT_TRUE(later.Login(Agent("a1", AllFive()), T(80)).ok());
-  EXPECT_THAT(Lines(later.TakeDecisions()), ElementsAre("offer old a1"));
+  EXPECT_THAT(Lines(Routing(later)), ElementsAre("offer old a1"));
 }
 
 TEST(Router, EqualScoresGoToTheLongestWaiterThenFirstIn) {
@@ -125,7 +114,7 @@ TEST(Router, EqualScoresGoToTheLongestWaiterThenFirstIn) {
   ASSERT_TRUE(router.Enqueue(Call("first", "q3", 10), T(0)).ok());
   ASSERT_TRUE(router.Login(Agent("a1", AllFive()), T(20)).ok());
   // Scores at t=20: late 20+10=30, early 0+10=10, first 10+10=20 (time never runs backwards).
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer late a1"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer late a1"));
 
   Router tie(PolicyFromYaml(kFiveQueues), T(0));
   ASSERT_TRUE(tie.Enqueue(Call("b", "q2", 0), T(0)).ok());
@@ -134,7 +123,7 @@ TEST(Router, EqualScoresGoToTheLongestWaiterThenFirstIn) {
   // At t=10 all three score 10; b has waited longest.
   ASSERT_TRUE(tie.Login(Agent("a1", AllFive(), false), T(10)).ok());
   ASSERT_TRUE(tie.SetReady("a1", T(10)).ok());
-  EXPECT_THAT(Lines(tie.TakeDecisions()), ElementsAre("offer b a1"));
+  EXPECT_THAT(Lines(Routing(tie)), ElementsAre("offer b a1"));
 }
 
 TEST(Router, CallsOfEqualScoreAndArrivalAreServedFirstInFirstOut) {
@@ -143,7 +132,7 @@ TEST(Router, CallsOfEqualScoreAndArrivalAreServedFirstInFirstOut) {
   std::vector<std::string> order;
   ASSERT_TRUE(router.Login(Agent("a1", AllFive()), T(6)).ok());
   for (int i = 0; i < 3; ++i) {
-    std::vector<Decision> d = router.TakeDecisions();
+    std::vector<Decision> d = Routing(router);
     ASSERT_EQ(d.size(), 1u);
     order.push_back(d[0].call_id);
     ASSERT_TRUE(router.OfferAccepted(d[0].call_id, "a1", T(7 + i)).ok());
@@ -167,7 +156,7 @@ queues:
 // Serves one call of `queue` to whoever is chosen, ends it at once, and says who.
 std::string ServeOne(Router& router, const std::string& queue, const std::string& call, double t) {
   EXPECT_TRUE(router.Enqueue(Call(call, queue), T(t)).ok());
-  std::vector<Decision> d = router.TakeDecisions();
+  std::vector<Decision> d = Routing(router);
   if (d.size() != 1) return "none";
   EXPECT_TRUE(router.OfferAccepted(call, d[0].agent_id, T(t)).ok());
   EXPECT_TRUE(router.EndCall(call, T(t)).ok());
@@ -260,9 +249,9 @@ TEST(Router, RelaxesTheSkillFloorAtExactlyTheStepTime) {
   ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(100)).ok());
   EXPECT_EQ(router.NextWakeup(), T(130));
   router.AdvanceTo(T(130) - absl::Microseconds(1));
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   router.AdvanceTo(T(130));
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 junior"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 junior"));
 }
 
 TEST(Router, AddsAlternativeSkillsAtTheirStep) {
@@ -270,9 +259,9 @@ TEST(Router, AddsAlternativeSkillsAtTheirStep) {
   ASSERT_TRUE(router.Login(Agent("spanish", {{"spanish_desk", 1}}), T(0)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(0)).ok());
   router.AdvanceTo(T(59.999));
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   router.AdvanceTo(T(60));
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 spanish"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 spanish"));
 }
 
 TEST(Router, RaisedPriorityPutsACallAheadOfOthers) {
@@ -284,7 +273,7 @@ TEST(Router, RaisedPriorityPutsACallAheadOfOthers) {
   router.AdvanceTo(T(90));
   EXPECT_EQ(router.FindCall("old")->priority, 500);
   ASSERT_TRUE(router.Login(Agent("a", {{"sales", 5}}), T(91)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer old a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer old a"));
 }
 
 TEST(Router, OverflowMovesTheCallAndKeepsItsOriginalArrival) {
@@ -292,7 +281,7 @@ TEST(Router, OverflowMovesTheCallAndKeepsItsOriginalArrival) {
   ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(0)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c2", "overflow"), T(100)).ok());
   router.AdvanceTo(T(120));
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("overflow c1 sales->overflow"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("overflow c1 sales->overflow"));
   std::optional<CallView> view = router.FindCall("c1");
   ASSERT_TRUE(view);
   EXPECT_EQ(view->queue, "overflow");
@@ -306,7 +295,7 @@ TEST(Router, FallbackStepAndMaxWaitSendTheCallAway) {
   Router router(PolicyFromYaml(kEscalation), T(0));
   ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(0)).ok());
   router.AdvanceTo(T(180));  // overflow at 120, its fallback step at 120 + 60
-  EXPECT_THAT(Lines(router.TakeDecisions()),
+  EXPECT_THAT(Lines(Routing(router)),
               ElementsAre("overflow c1 sales->overflow", "fallback c1 voicemail:overflow escalation"));
   EXPECT_FALSE(router.FindCall("c1"));
 
@@ -318,9 +307,9 @@ queues:
 )"), T(0));
   ASSERT_TRUE(short_wait.Enqueue(Call("c9", "q"), T(0)).ok());
   short_wait.AdvanceTo(T(44.9));
-  EXPECT_TRUE(short_wait.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(short_wait).empty());
   short_wait.AdvanceTo(T(45));
-  EXPECT_THAT(Lines(short_wait.TakeDecisions()), ElementsAre("fallback c9 voicemail:q max_wait"));
+  EXPECT_THAT(Lines(Routing(short_wait)), ElementsAre("fallback c9 voicemail:q max_wait"));
   EXPECT_EQ(short_wait.calls_waiting(), 0u);
 }
 
@@ -336,7 +325,7 @@ queues:
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->disposition, EnqueueResult::Disposition::kSentToFallback);
   EXPECT_EQ(third->fallback, "email:q");
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("fallback c3 email:q queue_full"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("fallback c3 email:q queue_full"));
   EXPECT_FALSE(router.FindCall("c3"));
   EXPECT_EQ(router.calls_waiting(), 2u);
 }
@@ -354,10 +343,10 @@ TEST(Router, AnUnansweredOfferTimesOutAndTheCallKeepsItsPlace) {
   ASSERT_TRUE(router.Enqueue(Call("first", "q"), T(1)).ok());
   ASSERT_TRUE(router.Enqueue(Call("second", "q"), T(2)).ok());
   ASSERT_TRUE(router.Enqueue(Call("third", "q"), T(3)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer first a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer first a"));
   EXPECT_EQ(router.FindCall("second")->position, 1);
   router.AdvanceTo(T(21));  // offered at 1, timeout 20
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("cancel first a no_answer"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("cancel first a no_answer"));
   EXPECT_EQ(router.FindCall("first")->position, 1);
   EXPECT_EQ(router.FindCall("second")->position, 2);
   EXPECT_EQ(router.FindCall("third")->position, 3);
@@ -369,14 +358,14 @@ TEST(Router, ARejectedCallGoesToTheNextEligibleAgent) {
   ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}), T(0)).ok());
   ASSERT_TRUE(router.Login(Agent("b", {{"s", 1}}), T(1)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(2)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 a"));
   ASSERT_TRUE(router.OfferRejected("c1", "a", T(3)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 b"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 b"));
   // a cools down for the reject delay, then takes the next call.
   ASSERT_TRUE(router.Enqueue(Call("c2", "q"), T(4)).ok());
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   router.AdvanceTo(T(8));
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c2 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c2 a"));
 }
 
 TEST(Router, KConsecutiveMissesPutTheAgentNotReady) {
@@ -385,16 +374,16 @@ TEST(Router, KConsecutiveMissesPutTheAgentNotReady) {
   ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(0)).ok());
   ASSERT_TRUE(router.OfferNotAnswered("c1", "a", T(5)).ok());
   router.AdvanceTo(T(15));  // no-answer delay 10: offered again
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 a", "offer c1 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 a", "offer c1 a"));
   ASSERT_TRUE(router.OfferRejected("c1", "a", T(16)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("not_ready a missed_offers"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("not_ready a missed_offers"));
   std::optional<AgentView> a = router.FindAgent("a");
   EXPECT_EQ(a->state, AgentState::kNotReady);
   EXPECT_EQ(a->not_ready_reason, "missed_offers");
   EXPECT_EQ(router.FindCall("c1")->state, CallState::kWaiting);
   // Ready again: the count starts over and the call is offered at once.
   ASSERT_TRUE(router.SetReady("a", T(20)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 a"));
   EXPECT_EQ(router.FindAgent("a")->missed_offers_in_a_row, 0u);
 }
 
@@ -414,9 +403,9 @@ TEST(Router, ACallerWhoHangsUpDuringAnOfferFreesTheAgentWithoutAMiss) {
   ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}), T(0)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(0)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c2", "q"), T(1)).ok());
-  router.TakeDecisions();
+  Routing(router);
   ASSERT_TRUE(router.Abandon("c1", T(2)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("cancel c1 a abandoned", "offer c2 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("cancel c1 a abandoned", "offer c2 a"));
   EXPECT_EQ(router.FindAgent("a")->missed_offers_in_a_row, 0u);
   EXPECT_FALSE(router.FindCall("c1"));
 }
@@ -426,11 +415,11 @@ TEST(Router, LogoutDuringAnOfferPutsTheCallBackAndCancelsTheRinging) {
   ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}), T(0)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(0)).ok());
   ASSERT_TRUE(router.Login(Agent("b", {{"s", 1}}, /*ready=*/false), T(1)).ok());
-  router.TakeDecisions();
+  Routing(router);
   ASSERT_TRUE(router.Logout("a", T(2)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("cancel c1 a agent_logged_out"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("cancel c1 a agent_logged_out"));
   ASSERT_TRUE(router.SetReady("b", T(3)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 b"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 b"));
   EXPECT_EQ(router.FindCall("c1")->arrived, T(0));
 }
 
@@ -459,11 +448,11 @@ TEST(Router, WrapUpAfterOneQueueBlocksOffersFromEveryQueue) {
   ASSERT_TRUE(router.EndCall("s1", T(100)).ok());
   EXPECT_EQ(router.FindAgent("a")->state, AgentState::kWrapUp);
   ASSERT_TRUE(router.Enqueue(Call("b1", "billing"), T(101)).ok());
-  router.TakeDecisions();
+  Routing(router);
   router.AdvanceTo(T(129.9));  // billing's own wrap-up (10 s) does not shorten sales' 30 s
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   router.AdvanceTo(T(130));
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer b1 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer b1 a"));
 }
 
 TEST(Router, EndingWrapUpEarlyMakesTheAgentAvailableAtOnce) {
@@ -473,9 +462,9 @@ TEST(Router, EndingWrapUpEarlyMakesTheAgentAvailableAtOnce) {
   ASSERT_TRUE(router.OfferAccepted("s1", "a", T(1)).ok());
   ASSERT_TRUE(router.EndCall("s1", T(10)).ok());
   ASSERT_TRUE(router.Enqueue(Call("s2", "sales"), T(11)).ok());
-  router.TakeDecisions();
+  Routing(router);
   ASSERT_TRUE(router.EndWrapUp("a", T(12)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer s2 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer s2 a"));
   EXPECT_EQ(router.EndWrapUp("a", T(13)).code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -498,7 +487,7 @@ TEST(Router, AChatAgentTakesChatsUpToCapacity) {
   for (int i = 1; i <= 4; ++i) {
     const std::string id = "chat" + std::to_string(i);
     ASSERT_TRUE(router.Enqueue(Call(id, "chat"), T(i)).ok());
-    std::vector<Decision> d = router.TakeDecisions();
+    std::vector<Decision> d = Routing(router);
     if (i <= 3) {
       ASSERT_THAT(Lines(d), ElementsAre("offer " + id + " a"));
       ASSERT_TRUE(router.OfferAccepted(id, "a", T(i)).ok());
@@ -508,7 +497,7 @@ TEST(Router, AChatAgentTakesChatsUpToCapacity) {
   }
   EXPECT_EQ(router.FindAgent("a")->load[static_cast<int>(Channel::kChat)], 3u);
   ASSERT_TRUE(router.EndCall("chat2", T(10)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer chat4 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer chat4 a"));
 }
 
 TEST(Router, AVoiceCallBlocksOtherChannelsAndChatsBlockVoice) {
@@ -517,13 +506,13 @@ TEST(Router, AVoiceCallBlocksOtherChannelsAndChatsBlockVoice) {
   ASSERT_TRUE(router.Enqueue(Call("v1", "voice"), T(1)).ok());
   ASSERT_TRUE(router.OfferAccepted("v1", "a", T(1)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c1", "chat"), T(2)).ok());
-  router.TakeDecisions();
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  Routing(router);
+  EXPECT_TRUE(Routing(router).empty());
   ASSERT_TRUE(router.EndCall("v1", T(3)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 a"));
   ASSERT_TRUE(router.OfferAccepted("c1", "a", T(4)).ok());
   ASSERT_TRUE(router.Enqueue(Call("v2", "voice"), T(5)).ok());
-  EXPECT_TRUE(router.TakeDecisions().empty()) << "a voice call waits while the agent chats";
+  EXPECT_TRUE(Routing(router).empty()) << "a voice call waits while the agent chats";
 }
 
 TEST(Router, PolicyMayLetVoiceAgentsTakeChatsToo) {
@@ -533,7 +522,7 @@ TEST(Router, PolicyMayLetVoiceAgentsTakeChatsToo) {
   ASSERT_TRUE(router.Enqueue(Call("v1", "voice"), T(1)).ok());
   ASSERT_TRUE(router.OfferAccepted("v1", "a", T(1)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c1", "chat"), T(2)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer v1 a", "offer c1 a"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer v1 a", "offer c1 a"));
 }
 
 constexpr char kPreferred[] = R"(
@@ -549,11 +538,11 @@ TEST(Router, AKeyAccountWaitsForItsAccountManagerUntilTheTimeout) {
   CallSpec call = Call("c1", "vip");
   call.preferred_agent = "manager";
   ASSERT_TRUE(router.Enqueue(call, T(10)).ok());
-  EXPECT_TRUE(router.TakeDecisions().empty()) << "'other' is free but the call waits for 'manager'";
+  EXPECT_TRUE(Routing(router).empty()) << "'other' is free but the call waits for 'manager'";
   router.AdvanceTo(T(39.9));
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   router.AdvanceTo(T(40));
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 other"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 other"));
 }
 
 TEST(Router, AKeyAccountGoesToItsAccountManagerWhenTheyFreeUpInTime) {
@@ -564,7 +553,7 @@ TEST(Router, AKeyAccountGoesToItsAccountManagerWhenTheyFreeUpInTime) {
   call.preferred_agent = "manager";
   ASSERT_TRUE(router.Enqueue(call, T(10)).ok());
   ASSERT_TRUE(router.SetReady("manager", T(20)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 manager"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 manager"));
 }
 
 TEST(Router, APreferredAgentWhoIsNotLoggedInHoldsNoCallBack) {
@@ -573,7 +562,7 @@ TEST(Router, APreferredAgentWhoIsNotLoggedInHoldsNoCallBack) {
   CallSpec call = Call("c1", "vip");
   call.preferred_agent = "on_holiday";
   ASSERT_TRUE(router.Enqueue(call, T(10)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 other"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 other"));
 }
 
 TEST(Router, CallRequirementsForLanguageAndExtraSkillsAreHonoured) {
@@ -591,11 +580,11 @@ queues: [{name: q, skills: [{skill: s, min_proficiency: 1}]}]
   CallSpec call = Call("c1", "q");
   call.language = "es";
   ASSERT_TRUE(router.Enqueue(call, T(2)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 es_agent"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 es_agent"));
   CallSpec refund = Call("c2", "q");
   refund.required_skills = {{"refunds", 3}};
   ASSERT_TRUE(router.Enqueue(refund, T(3)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c2 en_agent"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c2 en_agent"));
 }
 
 constexpr char kTwoLanguages[] = R"(
@@ -619,11 +608,11 @@ TEST(Router, AnAgentSkipsCallsInLanguagesItLacksAndTakesTheBestItCanServe) {
   AgentSpec english = Agent("english", {{"s", 1}});
   english.languages = {"en"};
   ASSERT_TRUE(router.Login(english, T(4)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer en1 english"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer en1 english"));
   AgentSpec both = Agent("both", {{"s", 1}});
   both.languages = {"en", "es"};
   ASSERT_TRUE(router.Login(both, T(5)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer es1 both"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer es1 both"));
 }
 
 TEST(Router, PositionsCountCallsOfEveryLanguage) {
@@ -708,7 +697,7 @@ TEST(Router, AReloadKeepsEveryWaitingCallAndAppliesTheNewSteps) {
   EXPECT_EQ(router.calls_waiting(), 2u);
   EXPECT_EQ(router.FindCall("c1")->arrived, T(0));
   ASSERT_TRUE(router.Login(Agent("novice", {{"sales", 1}}), T(51)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 novice"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 novice"));
 }
 
 TEST(Router, AReloadThatDropsAQueueInUseIsRefusedAndChangesNothing) {
@@ -765,7 +754,7 @@ TEST(RouterReload, ARingingCallThatComesBackFollowsTheNewStepsOnly) {
   Router router(PolicyFromYaml(kThreeSteps), T(0));
   ASSERT_TRUE(router.Enqueue(Call("c1", "q"), T(0)).ok());
   ASSERT_TRUE(router.Login(Agent("junior", {{"s", 1}}), T(35)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 junior"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 junior"));
   ASSERT_TRUE(router.ReplacePolicy(PolicyFromYaml(R"(
 skills: [{name: s}]
 agent_rules: {reject_delay_seconds: 5}
@@ -781,7 +770,7 @@ queues:
   EXPECT_EQ(call->escalation_steps_fired, 1);
   EXPECT_EQ(call->priority, 7);
   router.AdvanceTo(T(400));  // the new policy has no relaxed floor and no max wait
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   EXPECT_TRUE(router.FindCall("c1"));
 }
 
@@ -798,11 +787,11 @@ agent_rules: {max_missed_offers: 0, reject_delay_seconds: 600}
 queues: [{name: q, skills: [{skill: s, min_proficiency: 1}], max_wait_seconds: 60, fallback: "vm:q"}]
 )"), T(36)).ok());
   ASSERT_TRUE(router.OfferRejected("c1", "a", T(37)).ok());
-  router.TakeDecisions();
+  Routing(router);
   router.AdvanceTo(T(59.9));
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   router.AdvanceTo(T(60));
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("fallback c1 vm:q max_wait"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("fallback c1 vm:q max_wait"));
 }
 
 TEST(RouterReload, CallsPastTheNewMaxWaitLeaveDuringTheReload) {
@@ -815,7 +804,7 @@ queues: [{name: q, skills: [{skill: s, min_proficiency: 1}]}]
 skills: [{name: s}]
 queues: [{name: q, skills: [{skill: s, min_proficiency: 1}], max_wait_seconds: 60, fallback: "vm:q"}]
 )"), T(100)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("fallback c1 vm:q max_wait"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("fallback c1 vm:q max_wait"));
   EXPECT_EQ(router.calls_waiting(), 0u);
 }
 
@@ -834,7 +823,7 @@ queues: [{name: vip, skills: [{skill: k, min_proficiency: 1}]},
   ASSERT_TRUE(router.ReplacePolicy(PolicyFromYaml(renamed), T(1)).ok());
   EXPECT_TRUE(router.FindAgent("manager")->queues.empty());
   ASSERT_TRUE(router.Enqueue(Call("c1", "general"), T(2)).ok());
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
 }
 
 TEST(Router, APreferredAgentWhoLogsOutWhileRingingHoldsTheCallNoLonger) {
@@ -847,9 +836,9 @@ queues: [{name: vip, skills: [{skill: k, min_proficiency: 1}], preferred_agent: 
   call.preferred_agent = "manager";
   ASSERT_TRUE(router.Enqueue(call, T(1)).ok());
   ASSERT_TRUE(router.Login(Agent("backup", {{"k", 5}}), T(2)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 manager"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 manager"));
   ASSERT_TRUE(router.Logout("manager", T(5)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()),
+  EXPECT_THAT(Lines(Routing(router)),
               ElementsAre("cancel c1 manager agent_logged_out", "offer c1 backup"));
 }
 
@@ -868,7 +857,7 @@ queues:
   ASSERT_TRUE(router.Enqueue(Call("c1", "a"), T(0)).ok());
   ASSERT_TRUE(router.Login(Agent("x", {{"s", 1}}), T(95)).ok());
   router.AdvanceTo(T(115));  // the 20 s offer times out after both deadlines have passed
-  EXPECT_THAT(Lines(router.TakeDecisions()),
+  EXPECT_THAT(Lines(Routing(router)),
               ElementsAre("offer c1 x", "cancel c1 x no_answer", "overflow c1 a->b"));
   std::optional<CallView> call = router.FindCall("c1");
   ASSERT_TRUE(call);
@@ -891,7 +880,7 @@ queues: [{name: chat, channel: chat, skills: [{skill: s, min_proficiency: 1}], s
   for (int i = 0; i < 4; ++i) {
     const std::string id = "chat" + std::to_string(i);
     ASSERT_TRUE(router.Enqueue(Call(id, "chat"), T(10 + i)).ok());
-    std::vector<Decision> d = router.TakeDecisions();
+    std::vector<Decision> d = Routing(router);
     ASSERT_EQ(d.size(), 1u);
     chosen.push_back(d[0].agent_id);
     ASSERT_TRUE(router.OfferAccepted(id, d[0].agent_id, T(10 + i)).ok());
@@ -932,7 +921,7 @@ queues: [{name: q, skills: [{skill: s, min_proficiency: 1}], max_queue_length: 2
   absl::StatusOr<EnqueueResult> result = router.Enqueue(en, T(3));
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->disposition, EnqueueResult::Disposition::kOffered);
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer en1 english"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer en1 english"));
 }
 
 }  // namespace
@@ -958,7 +947,7 @@ queues:
 
 // Connects `call` (already enqueued) with `agent` and clears the decisions.
 void Connect(Router& router, const std::string& call, const std::string& agent, double t) {
-  std::vector<Decision> d = router.TakeDecisions();
+  std::vector<Decision> d = Routing(router);
   ASSERT_FALSE(d.empty());
   ASSERT_EQ(d.back().call_id, call);
   ASSERT_EQ(d.back().agent_id, agent);
@@ -983,7 +972,7 @@ TEST(RouterTransfer, ABlindTransferKeepsTheArrivalAddsTheBoostAndFreesTheAgentIn
   EXPECT_EQ(call->transfers, 1u);
   EXPECT_EQ(router.FindAgent("seller")->state, AgentState::kWrapUp);
   ASSERT_TRUE(router.Login(Agent("biller", {{"billing", 3}}), T(31)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 biller"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 biller"));
 }
 
 TEST(RouterTransfer, ATransferToABusyAgentWaitsForThemThenAnyAgentMayTakeIt) {
@@ -998,11 +987,11 @@ TEST(RouterTransfer, ATransferToABusyAgentWaitsForThemThenAnyAgentMayTakeIt) {
   ASSERT_TRUE(moved.ok()) << moved.status();
   ASSERT_TRUE(router.SetNotReady("first", "break", T(10)).ok());
   ASSERT_TRUE(router.SetReady("other", T(11)).ok());
-  EXPECT_TRUE(router.TakeDecisions().empty()) << "held for 'expert'";
+  EXPECT_TRUE(Routing(router).empty()) << "held for 'expert'";
   router.AdvanceTo(T(29.9));
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   router.AdvanceTo(T(30));  // agent_wait_seconds: 20
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 other"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 other"));
 }
 
 TEST(RouterTransfer, TooManyTransfersSendTheCallToTheFallback) {
@@ -1010,20 +999,20 @@ TEST(RouterTransfer, TooManyTransfersSendTheCallToTheFallback) {
   ASSERT_TRUE(router.Login(Agent("a", {{"sales", 3}}), T(0)).ok());
   ASSERT_TRUE(router.Login(Agent("b", {{"sales", 3}}), T(0)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(1)).ok());
-  std::string holder = router.TakeDecisions().back().agent_id;
+  std::string holder = Routing(router).back().agent_id;
   ASSERT_TRUE(router.OfferAccepted("c1", holder, T(1)).ok());
   for (int i = 1; i <= 2; ++i) {  // max_per_call: 2
     absl::StatusOr<EnqueueResult> moved =
         router.Transfer("c1", holder, TransferTarget{.queue = "sales"}, T(100 * i));
     ASSERT_TRUE(moved.ok()) << moved.status();
-    holder = router.TakeDecisions().back().agent_id;
+    holder = Routing(router).back().agent_id;
     ASSERT_TRUE(router.OfferAccepted("c1", holder, T(100 * i)).ok());
   }
   absl::StatusOr<EnqueueResult> third =
       router.Transfer("c1", holder, TransferTarget{.queue = "sales"}, T(400));
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->disposition, EnqueueResult::Disposition::kSentToFallback);
-  EXPECT_THAT(Lines(router.TakeDecisions()),
+  EXPECT_THAT(Lines(Routing(router)),
               ElementsAre("fallback c1 voicemail:sales too_many_transfers"));
   EXPECT_FALSE(router.FindCall("c1"));
   EXPECT_EQ(router.FindAgent(holder)->state, AgentState::kWrapUp);
@@ -1068,12 +1057,12 @@ TEST(RouterExpectedWait, IsPositionTimesTheLearnedHandleTimeOverTheStaffedAgents
   ASSERT_TRUE(router.Login(Agent("b", {{"s", 1}}), T(0)).ok());
   // Two calls of 60 s each teach the queue its handle time.
   for (const char* id : {"h1", "h2"}) ASSERT_TRUE(router.Enqueue(Call(id, "q"), T(0)).ok());
-  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  for (const Decision& d : Routing(router)) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
   ASSERT_TRUE(router.EndCall("h1", T(60)).ok());
   ASSERT_TRUE(router.EndCall("h2", T(60)).ok());
   // Both agents busy again, then four callers wait.
   for (const char* id : {"x1", "x2"}) ASSERT_TRUE(router.Enqueue(Call(id, "q"), T(61)).ok());
-  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(61)).ok());
+  for (const Decision& d : Routing(router)) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(61)).ok());
   std::vector<double> ewt;
   for (int i = 1; i <= 4; ++i) {
     absl::StatusOr<EnqueueResult> r = router.Enqueue(Call("w" + std::to_string(i), "q"), T(62));
@@ -1089,16 +1078,32 @@ TEST(RouterExpectedWait, IsPositionTimesTheLearnedHandleTimeOverTheStaffedAgents
   EXPECT_EQ(absl::ToDoubleSeconds(*view->expected_wait_for_new_call), 150);
 }
 
-TEST(RouterExpectedWait, UsesTheHeadOfTheQueuesWaitBeforeAnyCallHasEnded) {
-  Router router(PolicyFromYaml(kOneQueue), T(0));
+TEST(RouterExpectedWait, UsesTheHeadOfTheQueuesWaitBeforeAnyCallerWasServed) {
+  Router router(PolicyFromYaml(R"(
+skills: [{name: s}]
+queues:
+  - {name: q, skills: [{skill: s, min_proficiency: 1}]}
+  - {name: other, skills: [{skill: s, min_proficiency: 1}]}
+)"), T(0));
   ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}), T(0)).ok());
-  ASSERT_TRUE(router.Enqueue(Call("busy", "q"), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("busy", "other"), T(0)).ok());  // q has served nobody yet
   ASSERT_TRUE(router.OfferAccepted("busy", "a", T(0)).ok());
   absl::StatusOr<EnqueueResult> first = router.Enqueue(Call("c1", "q"), T(10));
   EXPECT_FALSE(first->expected_wait) << "alone and no history: unknown, not zero";
   absl::StatusOr<EnqueueResult> second = router.Enqueue(Call("c2", "q"), T(50));
   ASSERT_TRUE(second->expected_wait);
   EXPECT_EQ(absl::ToDoubleSeconds(*second->expected_wait), 40) << "c1 has waited 40 s so far";
+}
+
+TEST(RouterExpectedWait, UsesTheLastServedCallersWaitBeforeAnyCallHasEnded) {
+  Router router(PolicyFromYaml(kOneQueue), T(0));
+  ASSERT_TRUE(router.Login(Agent("a", {{"s", 1}}, /*ready=*/false), T(0)).ok());
+  ASSERT_TRUE(router.Enqueue(Call("first", "q"), T(0)).ok());
+  ASSERT_TRUE(router.SetReady("a", T(25)).ok());
+  ASSERT_TRUE(router.OfferAccepted("first", "a", T(26)).ok());  // waited 26 s
+  absl::StatusOr<EnqueueResult> next = router.Enqueue(Call("c1", "q"), T(30));
+  ASSERT_TRUE(next->expected_wait);
+  EXPECT_EQ(absl::ToDoubleSeconds(*next->expected_wait), 26);
 }
 
 TEST(RouterExpectedWait, IsUnknownWhenNobodyStaffsTheQueue) {
@@ -1140,9 +1145,9 @@ TEST(RouterTransfer, TheAgentWhoSentACallOnIsNotOfferedItBack) {
   absl::StatusOr<EnqueueResult> moved = router.Transfer("c1", "a", {.queue = "sales"}, T(10));
   ASSERT_TRUE(moved.ok());
   EXPECT_EQ(moved->disposition, EnqueueResult::Disposition::kQueued) << "'a' is free but let go of it";
-  router.TakeDecisions();
+  Routing(router);
   ASSERT_TRUE(router.SetReady("b", T(11)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 b"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 b"));
 }
 
 TEST(RouterTransfer, WhenTheAvoidanceEndsTheCallGoesToTheOnlyAgentThereIs) {
@@ -1150,12 +1155,12 @@ TEST(RouterTransfer, WhenTheAvoidanceEndsTheCallGoesToTheOnlyAgentThereIs) {
   ASSERT_TRUE(router.Login(Agent("a", {{"sales", 5}}), T(0)).ok());
   ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(1)).ok());
   ASSERT_TRUE(router.OfferAccepted("c1", "a", T(1)).ok());
-  router.TakeDecisions();
+  Routing(router);
   ASSERT_TRUE(router.Transfer("c1", "a", {.queue = "sales"}, T(10)).ok());
   router.AdvanceTo(T(69.9));  // transfers.agent_wait_seconds defaults to 60
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  EXPECT_TRUE(Routing(router).empty());
   router.AdvanceTo(T(70));
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 a")) << "no call left idle";
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 a")) << "no call left idle";
 }
 
 TEST(RouterTransfer, ATransferAwayIsNotHeldForTheCallersPreferredAgentWhoSentIt) {
@@ -1166,9 +1171,9 @@ TEST(RouterTransfer, ATransferAwayIsNotHeldForTheCallersPreferredAgentWhoSentIt)
   ASSERT_TRUE(router.Enqueue(call, T(1)).ok());
   ASSERT_TRUE(router.OfferAccepted("c1", "am", T(1)).ok());
   ASSERT_TRUE(router.Login(Agent("biller", {{"billing", 3}}), T(2)).ok());
-  router.TakeDecisions();
+  Routing(router);
   ASSERT_TRUE(router.Transfer("c1", "am", {.queue = "billing"}, T(200)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 biller"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 biller"));
 }
 
 TEST(RouterTransfer, ATargetAgentMustMeetTheQueuesOwnSkillsNotARelaxedFloor) {
@@ -1189,11 +1194,11 @@ TEST(RouterTransfer, ATransferIntoAFullQueueGoesToItsFallback) {
   ASSERT_TRUE(router.Enqueue(Call("c1", "sales"), T(0)).ok());
   ASSERT_TRUE(router.OfferAccepted("c1", "a", T(0)).ok());
   ASSERT_TRUE(router.Enqueue(Call("b1", "billing"), T(1)).ok());  // billing holds 1: full
-  router.TakeDecisions();
+  Routing(router);
   absl::StatusOr<EnqueueResult> moved = router.Transfer("c1", "a", {.queue = "billing"}, T(2));
   ASSERT_TRUE(moved.ok());
   EXPECT_EQ(moved->disposition, EnqueueResult::Disposition::kSentToFallback);
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("fallback c1 voicemail:billing queue_full"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("fallback c1 voicemail:billing queue_full"));
 }
 
 TEST(RouterTransfer, AReloadKeepsACallHeldForItsTransferTarget) {
@@ -1207,10 +1212,10 @@ TEST(RouterTransfer, AReloadKeepsACallHeldForItsTransferTarget) {
   ASSERT_TRUE(router.SetNotReady("a", "break", T(10)).ok());
   ASSERT_TRUE(router.ReplacePolicy(PolicyFromYaml(kNoWrapUp), T(12)).ok());
   ASSERT_TRUE(router.SetReady("other", T(13)).ok());
-  router.TakeDecisions();
-  EXPECT_TRUE(router.TakeDecisions().empty());
+  Routing(router);
+  EXPECT_TRUE(Routing(router).empty());
   ASSERT_TRUE(router.SetReady("expert", T(14)).ok());
-  EXPECT_THAT(Lines(router.TakeDecisions()), ElementsAre("offer c1 expert"));
+  EXPECT_THAT(Lines(Routing(router)), ElementsAre("offer c1 expert"));
 }
 
 TEST(RouterExpectedWait, CountsEveryChatAnAgentCanHoldAndIsZeroWithAnAgentFree) {
@@ -1220,12 +1225,12 @@ TEST(RouterExpectedWait, CountsEveryChatAnAgentCanHoldAndIsZeroWithAnAgentFree) 
   ASSERT_TRUE(router.Login(a, T(0)).ok());
   EXPECT_EQ(router.Queue("chat")->expected_wait_for_new_call, absl::ZeroDuration());
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(router.Enqueue(Call("h" + std::to_string(i), "chat"), T(0)).ok());
-  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
-  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
-  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  for (const Decision& d : Routing(router)) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  for (const Decision& d : Routing(router)) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  for (const Decision& d : Routing(router)) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
   ASSERT_TRUE(router.EndCall("h0", T(60)).ok());  // learns 60 s
   ASSERT_TRUE(router.Enqueue(Call("h3", "chat"), T(60)).ok());
-  for (const Decision& d : router.TakeDecisions()) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(60)).ok());
+  for (const Decision& d : Routing(router)) ASSERT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(60)).ok());
   absl::StatusOr<EnqueueResult> waiting = router.Enqueue(Call("w1", "chat"), T(61));
   ASSERT_TRUE(waiting->expected_wait);
   EXPECT_EQ(absl::ToDoubleSeconds(*waiting->expected_wait), 20) << "60 s over three chats at once";

@@ -1,0 +1,141 @@
+// AcdMetrics holds every figure acdd exports to Prometheus (metrics/README.md lists them) and is
+// the prometheus::Collectable that serializes them at scrape time. The engine thread is the only
+// writer: it stores plain relaxed atomics, never takes a lock and never allocates on an
+// observation; a scrape reads the atomics from the HTTP thread and never blocks the engine.
+// Per-queue series are created once per policy (SetQueues on start and reload), so no label set
+// is ever built on the routing path.
+//   AcdMetrics metrics;
+//   metrics.SetQueues(policy);                       // engine thread, on start and each reload
+//   QueueSeries* q = metrics.queue(queue_id);         // engine thread
+//   q->calls[Outcome::kAnswered].Add(1);
+//   registry.Collect() ... metrics.Collect();         // HTTP thread
+#ifndef ACD_METRICS_ACD_METRICS_H_
+#define ACD_METRICS_ACD_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "metrics/queue_figures.h"
+#include "prometheus/collectable.h"
+#include "prometheus/metric_family.h"
+#include "routing/compiled_policy.h"
+
+namespace acd::metrics {
+
+// A value one thread writes and others read.
+class RelaxedDouble {
+ public:
+  void Set(double v) { value_.store(v, std::memory_order_relaxed); }
+  double Get() const { return value_.load(std::memory_order_relaxed); }
+ private:
+  std::atomic<double> value_{0};
+};
+
+class RelaxedCounter {
+ public:
+  void Add(uint64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t Get() const { return value_.load(std::memory_order_relaxed); }
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+// Fixed buckets, one writer: Observe is a bucket search and two relaxed additions.
+class RelaxedHistogram {
+ public:
+  explicit RelaxedHistogram(std::vector<double> upper_bounds);
+  void Observe(double value);
+  prometheus::ClientMetric::Histogram Read() const;
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // per bucket, plus +Inf last
+  std::atomic<double> sum_{0};
+};
+
+enum class Outcome : uint8_t { kAnswered, kAbandoned, kOverflowed, kCallback, kFallback };
+inline constexpr int kOutcomeCount = 5;
+enum class TransferKind : uint8_t { kBlind, kWarm };
+enum class CallbackOutcome : uint8_t { kAccepted, kStarted, kNotReached, kGaveUp };
+inline constexpr int kCallbackOutcomeCount = 4;
+inline constexpr int kPromptKindCount = 4;    // entry, update, hold_reminder, callback_offer
+inline constexpr int kWindowCount = 2;        // 15m, 1h
+
+// One queue's series. Gauges are refreshed by the engine about once a second; counters and
+// histograms move as events happen.
+struct QueueSeries {
+  explicit QueueSeries(const routing::CompiledQueue& queue);
+
+  const std::string name;
+  const std::string channel;  // a queue whose channel changes in a reload gets new series
+  RelaxedDouble calls_waiting, callbacks_waiting, oldest_wait_seconds, staffed_agents;
+  RelaxedDouble ewt_seconds;  // NaN: unknown (not exported)
+  std::array<RelaxedDouble, routing::kAgentStateCount> agents_by_state;
+  std::array<RelaxedCounter, kOutcomeCount> calls;
+  RelaxedHistogram wait, answered_wait, handle, hold;
+  std::array<RelaxedCounter, 2> hold_overruns;   // expected, max
+  std::array<RelaxedCounter, 2> transfers;       // blind, warm
+  std::array<RelaxedCounter, kPromptKindCount> prompts;
+  std::array<RelaxedCounter, kCallbackOutcomeCount> callbacks;
+  struct WindowGauges {
+    RelaxedDouble service_level, asa_seconds, aht_seconds, abandon_rate;  // NaN: no data yet
+  };
+  std::array<WindowGauges, kWindowCount> windows;
+  // The policy's values, for boards that colour themselves (a reload may change them).
+  RelaxedDouble service_level_target, service_level_alert, service_level_threshold_seconds;
+  RelaxedDouble oldest_wait_alert_seconds, calls_waiting_alert;
+
+  // Engine thread only: the rolling outcomes the window gauges are computed from.
+  QueueFigures figures;
+};
+
+class AcdMetrics : public prometheus::Collectable {
+ public:
+  AcdMetrics();
+
+  // Engine thread. Builds the per-queue series for `policy`'s queues (QueueId order); a queue that
+  // keeps its name keeps its counters and rolling figures across a reload.
+  void SetQueues(const routing::CompiledPolicy& policy);
+  // Engine thread: the series of a queue of the policy last set.
+  QueueSeries* queue(routing::QueueId id) { return engine_queues_[id].get(); }
+  // Engine thread: recomputes the window gauges of every queue from its rolling figures.
+  void RefreshWindows(absl::Time now);
+
+  // Engine-wide series.
+  RelaxedHistogram routing_decision_seconds;
+  RelaxedCounter engine_events;
+  std::atomic<int64_t> engine_queue_depth{0};  // tasks posted to the engine, not yet run
+
+  // gRPC handlers (any thread): one finished RPC.
+  void CountRpc(int method, int code);
+  // The methods CountRpc knows, by index.
+  static const std::vector<std::string>& RpcMethods();
+  static int RpcMethodIndex(absl::string_view full_name);  // -1 if unknown
+
+  // HTTP thread.
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+  // The wallboard's JSON (/api/queues): the engine publishes a fresh one about once a second and
+  // the HTTP threads read the latest.
+  void PublishQueuesJson(std::string json);
+  std::shared_ptr<const std::string> queues_json() const;
+
+ private:
+  using QueueTable = std::vector<std::shared_ptr<QueueSeries>>;
+  std::vector<std::shared_ptr<QueueSeries>> engine_queues_;  // the engine's own copy
+  mutable absl::Mutex mu_;  // guards only the pointer below; held for a copy, never for long
+  std::shared_ptr<const QueueTable> published_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const std::string> queues_json_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<std::atomic<uint64_t>[]> rpcs_;  // [method * 17 + code]
+};
+
+}  // namespace acd::metrics
+
+#endif  // ACD_METRICS_ACD_METRICS_H_
