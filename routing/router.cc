@@ -1052,6 +1052,16 @@ EnqueueResult Router::RouteTransferred(CallSlot slot, bool greet) {
   return {EnqueueResult::Disposition::kQueued, position, "", expected_wait};
 }
 
+// Past its queue's transfers.max_per_call a call goes to the queue's fallback instead of being
+// transferred (the transferring agent lets go of it); nullopt while under the limit.
+std::optional<EnqueueResult> Router::TransferOverLimit(CallSlot slot, AgentSlot from_agent) {
+  const CompiledQueue& queue = policy_->queues[calls_[slot].queue];
+  if (calls_[slot].transfers < queue.max_transfers) return std::nullopt;
+  const std::string fallback = queue.fallback;
+  SendTransferToFallback(slot, from_agent);
+  return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, fallback};
+}
+
 absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
                                                absl::string_view agent_id,
                                                const TransferTarget& target, absl::Time now) {
@@ -1061,11 +1071,9 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
   Call& call = calls_[plan->call];
   const AgentSlot from_agent = call.agent;
   if (call.on_hold) EndHoldNow(plan->call);
-  if (call.transfers >= policy_->queues[call.queue].max_transfers) {
-    const std::string fallback = policy_->queues[call.queue].fallback;
-    SendTransferToFallback(plan->call, from_agent);
-    return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, fallback};
-  }
+  if (std::optional<EnqueueResult> over = TransferOverLimit(plan->call, from_agent)) return *over;
+  // The agent's part of the call is over: its talk is handle time of the queue it served.
+  stats_[call.queue].wait.HandleEnded(now_ - call.connected_at, now_);
   LetGoOfCall(plan->call);  // the agent is not indexed again until the call has found its next place
   PlaceTransferred(*plan, from_agent);
   EnqueueResult result = RouteTransferred(plan->call, /*greet=*/true);
@@ -1083,11 +1091,7 @@ absl::StatusOr<EnqueueResult> Router::StartConsult(absl::string_view call_id,
   Call& call = calls_[plan->call];
   const AgentSlot from_agent = call.agent;
   const CompiledQueue& from = policy_->queues[call.queue];
-  if (call.transfers >= from.max_transfers) {
-    const std::string fallback = from.fallback;
-    SendTransferToFallback(plan->call, from_agent);
-    return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, fallback};
-  }
+  if (std::optional<EnqueueResult> over = TransferOverLimit(plan->call, from_agent)) return *over;
   // The agent stays on the line: still busy with the call, its load unchanged, until another
   // agent accepts (kTransferCompleted) or it takes the call back (CancelConsult).
   call.consulting_agent = from_agent;
@@ -1145,16 +1149,18 @@ absl::Status Router::CancelConsult(absl::string_view call_id, absl::string_view 
 AgentSlot Router::LetGoOfConsult(CallSlot slot) {
   Call& call = calls_[slot];
   const AgentSlot agent = call.consulting_agent;
+  // The first agent's part of the call is over: its talk is handle time of the queue it came from.
+  stats_[call.consult_from_queue].wait.HandleEnded(now_ - call.connected_at, now_);
   ReleaseAgent(agent, slot, call.consult_wrap_up);
   call.consulting_agent = kNoSlot;
   return agent;
 }
 
 // The caller or the consulting agent hung up during a consult: the whole call ends, a ringing
-// offer is withdrawn, and the consulting agent's talk counts as the call's handle time.
+// offer is withdrawn, and the consulting agent's talk counts as the call's handle time (in
+// LetGoOfConsult).
 void Router::EndConsultCall(CallSlot slot, const char* reason) {
   Call& call = calls_[slot];
-  stats_[call.consult_from_queue].wait.HandleEnded(now_ - call.connected_at, now_);
   AgentSlot ringing = kNoSlot;
   if (call.state == CallState::kOffered) {
     ringing = call.agent;

@@ -437,6 +437,7 @@ class Router {
   absl::StatusOr<TransferPlan> PlanTransfer(absl::string_view call_id, absl::string_view agent_id,
                                             const TransferTarget& target) const;
   void SendTransferToFallback(CallSlot call, AgentSlot from_agent);
+  std::optional<EnqueueResult> TransferOverLimit(CallSlot call, AgentSlot from_agent);
   void PlaceTransferred(const TransferPlan& plan, AgentSlot from_agent);
   EnqueueResult RouteTransferred(CallSlot call, bool greet);
   AgentSlot LetGoOfConsult(CallSlot call);
