@@ -31,7 +31,8 @@ grpc::Status FirstError(std::initializer_list<grpc::Status> checks) {
 
 // Finishes at once with `status` when it is an error; otherwise runs `work` on the engine thread
 // and finishes with what it returns.
-// `method` is the RPC's index in metrics::AcdMetrics::RpcMethods(), for acd_grpc_requests_total.
+// `method` is the RPC's full name (one of metrics::AcdMetrics::RpcMethods()), for
+// acd_grpc_requests_total.
 template <typename Work>
 grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, Engine* engine,
                                  const grpc::Status& check, Work work, const char* method) {
