@@ -15,10 +15,11 @@ PACKAGES=(
   libbenchmark-dev libgtest-dev libgmock-dev
 )
 # What the test suite needs on top: an independent gRPC client (Python grpcio), Prometheus and
-# promtool, and a headless browser for the wallboard.
+# promtool, a headless browser for the wallboard, and clang-14 for the -Wthread-safety check.
 TEST_PACKAGES=(
   python3-grpcio python3-protobuf python3-yaml
   prometheus chromium
+  clang-14
 )
 JOBS=${ACD_JOBS:-2}
 

@@ -93,9 +93,9 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return Fail(std::string(policy.status().message()));
 
   acd::daemon::EngineOptions options;
-  options.call_retention = absl::Seconds(absl::GetFlag(FLAGS_call_retention_seconds));
+  options.core.call_retention = absl::Seconds(absl::GetFlag(FLAGS_call_retention_seconds));
   if (absl::GetFlag(FLAGS_max_finished_calls) < 1) return Fail("--max_finished_calls must be >= 1");
-  options.max_finished_calls = static_cast<size_t>(absl::GetFlag(FLAGS_max_finished_calls));
+  options.core.max_finished_calls = static_cast<size_t>(absl::GetFlag(FLAGS_max_finished_calls));
   acd::daemon::Engine engine(*policy, source, options);
   engine.Start();
 

@@ -3,23 +3,16 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/grpc_status.h"
 #include "metrics/acd_metrics.h"
+#include "routing/request_limits.h"
 
 namespace acd::daemon {
 namespace {
 
-constexpr size_t kMaxIdBytes = 128;
-
-// Ids are required, 1-128 bytes.
+// Ids are required and short: the router's own check, refused before reaching the engine.
 grpc::Status CheckId(const std::string& value, const char* field) {
-  if (value.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, " is empty"));
-  }
-  if (value.size() > kMaxIdBytes) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(field, " is ", value.size(), " bytes; at most ", kMaxIdBytes));
-  }
-  return grpc::Status::OK;
+  return ToGrpcStatus(routing::CheckId(value, field));
 }
 
 grpc::Status FirstError(std::initializer_list<grpc::Status> checks) {

@@ -21,8 +21,6 @@ const std::array<const char*, kOutcomeCount> kOutcomeNames = {"answered", "aband
                                                               "callback", "fallback"};
 const std::array<const char*, kCallbackOutcomeCount> kCallbackOutcomeNames = {
     "accepted", "started", "not_reached", "gave_up"};
-const std::array<const char*, kPromptKindCount> kPromptKindNames = {"entry", "update",
-                                                                    "hold_reminder", "callback_offer"};
 const std::array<const char*, kWindowCount> kWindowNames = {"15m", "1h"};
 const std::array<absl::Duration, kWindowCount> kWindows = {absl::Minutes(15), absl::Hours(1)};
 
@@ -190,16 +188,13 @@ void AcdMetrics::SetQueues(const routing::CompiledPolicy& policy) {
       series = std::make_shared<QueueSeries>(queue);
     }
     // The policy's values change only here, before the table is published again.
-    const acd::v1::ServiceLevel& sl = queue.source.service_level();
-    const double threshold = sl.threshold_seconds() > 0 ? sl.threshold_seconds() : 20;
-    const double target = sl.target_ratio() > 0 ? sl.target_ratio() : 0.8;
-    const double alert = sl.alert_ratio() > 0 ? sl.alert_ratio() : std::max(0.0, target - 0.1);
-    series->figures.set_threshold(absl::Seconds(threshold));
-    series->service_level_threshold_seconds.Set(threshold);
-    series->service_level_target.Set(target);
-    series->service_level_alert.Set(alert);
-    series->oldest_wait_alert_seconds.Set(queue.source.alerts().oldest_wait_seconds());
-    series->calls_waiting_alert.Set(queue.source.alerts().calls_waiting());
+    series->figures.set_threshold(queue.service_level.threshold);
+    series->service_level_threshold_seconds.Set(
+        absl::ToDoubleSeconds(queue.service_level.threshold));
+    series->service_level_target.Set(queue.service_level.target);
+    series->service_level_alert.Set(queue.service_level.alert);
+    series->oldest_wait_alert_seconds.Set(absl::ToDoubleSeconds(queue.alerts.oldest_wait));
+    series->calls_waiting_alert.Set(queue.alerts.calls_waiting);
     table.push_back(series);
   }
   engine_queues_ = table;
@@ -337,10 +332,17 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
     Add(hold, {label}).histogram = q.hold.Read();
     AddCounter(overruns, {label, {"reason", "expected"}}, q.hold_overruns[0].Get());
     AddCounter(overruns, {label, {"reason", "max"}}, q.hold_overruns[1].Get());
-    AddCounter(transfers, {label, {"kind", "blind"}}, q.transfers[0].Get());
-    AddCounter(transfers, {label, {"kind", "warm"}}, q.transfers[1].Get());
-    for (int k = 0; k < kPromptKindCount; ++k) {
-      AddCounter(prompts, {label, {"kind", kPromptKindNames[k]}}, q.prompts[k].Get());
+    for (int k = 0; k < routing::kTransferKindCount; ++k) {
+      AddCounter(transfers,
+                 {label, {"kind", std::string(routing::TransferKindName(
+                                      static_cast<routing::TransferKind>(k)))}},
+                 q.transfers[k].Get());
+    }
+    for (int k = 1; k < routing::kPromptKindCount; ++k) {  // every kind but kNone
+      AddCounter(prompts,
+                 {label, {"kind", std::string(routing::PromptKindName(
+                                      static_cast<routing::PromptKind>(k)))}},
+                 q.prompts[k].Get());
     }
     for (int c = 0; c < kCallbackOutcomeCount; ++c) {
       AddCounter(callbacks, {label, {"outcome", kCallbackOutcomeNames[c]}}, q.callbacks[c].Get());

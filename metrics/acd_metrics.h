@@ -28,6 +28,7 @@
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 #include "routing/compiled_policy.h"
+#include "routing/prompt_kind.h"
 
 namespace acd::metrics {
 
@@ -62,10 +63,8 @@ class RelaxedHistogram {
 
 enum class Outcome : uint8_t { kAnswered, kAbandoned, kOverflowed, kCallback, kFallback };
 inline constexpr int kOutcomeCount = 5;
-enum class TransferKind : uint8_t { kBlind, kWarm };
 enum class CallbackOutcome : uint8_t { kAccepted, kStarted, kNotReached, kGaveUp };
 inline constexpr int kCallbackOutcomeCount = 4;
-inline constexpr int kPromptKindCount = 4;    // entry, update, hold_reminder, callback_offer
 inline constexpr int kWindowCount = 2;        // 15m, 1h
 
 // One queue's series. Gauges are refreshed by the engine about once a second; counters and
@@ -81,8 +80,8 @@ struct QueueSeries {
   std::array<RelaxedCounter, kOutcomeCount> calls;
   RelaxedHistogram wait, answered_wait, handle, hold;
   std::array<RelaxedCounter, 2> hold_overruns;   // expected, max
-  std::array<RelaxedCounter, 2> transfers;       // blind, warm
-  std::array<RelaxedCounter, kPromptKindCount> prompts;
+  std::array<RelaxedCounter, routing::kTransferKindCount> transfers;  // by routing::TransferKind
+  std::array<RelaxedCounter, routing::kPromptKindCount> prompts;      // by routing::PromptKind
   std::array<RelaxedCounter, kCallbackOutcomeCount> callbacks;
   struct WindowGauges {
     RelaxedDouble service_level, asa_seconds, aht_seconds, abandon_rate;  // NaN: no data yet
@@ -105,6 +104,7 @@ class AcdMetrics : public prometheus::Collectable {
   void SetQueues(const routing::CompiledPolicy& policy);
   // Engine thread: the series of a queue of the policy last set.
   QueueSeries* queue(routing::QueueId id) { return engine_queues_[id].get(); }
+  const QueueSeries* queue(routing::QueueId id) const { return engine_queues_[id].get(); }
   // Engine thread: recomputes the window gauges of every queue from its rolling figures.
   void RefreshWindows(absl::Time now);
 

@@ -30,6 +30,45 @@ SkillSet Requirements(const CompiledPolicy& policy,
   return set;
 }
 
+// Keeps the default already in `*rules` unless the policy gives a positive value.
+void SetIfPositive(double seconds, absl::Duration* rules) {
+  if (seconds > 0) *rules = absl::Seconds(seconds);
+}
+
+PromptRules CompilePrompts(const acd::v1::Prompts& p) {
+  PromptRules rules;
+  SetIfPositive(p.update_interval_seconds(), &rules.update_interval);
+  SetIfPositive(p.min_spacing_seconds(), &rules.min_spacing);
+  if (p.has_announce_position()) rules.announce_position = p.announce_position();
+  if (p.has_announce_ewt()) rules.announce_ewt = p.announce_ewt();
+  SetIfPositive(p.ewt_rounding_seconds(), &rules.ewt_rounding);
+  SetIfPositive(p.ewt_cap_seconds(), &rules.ewt_cap);
+  return rules;
+}
+
+HoldRules CompileHolds(const acd::v1::Holds& h) {
+  HoldRules rules;
+  SetIfPositive(h.reminder_interval_seconds(), &rules.reminder_interval);
+  SetIfPositive(h.max_seconds(), &rules.max);
+  return rules;
+}
+
+CallbackRules CompileCallbacks(const acd::v1::Callbacks& c) {
+  CallbackRules rules;
+  rules.offer_over = absl::Seconds(std::max(0.0, c.offer_when_ewt_over_seconds()));
+  if (c.max_attempts() > 0) rules.max_attempts = static_cast<int>(c.max_attempts());
+  SetIfPositive(c.retry_interval_seconds(), &rules.retry_interval);
+  return rules;
+}
+
+ServiceLevelRules CompileServiceLevel(const acd::v1::ServiceLevel& sl) {
+  ServiceLevelRules rules;
+  SetIfPositive(sl.threshold_seconds(), &rules.threshold);
+  if (sl.target_ratio() > 0) rules.target = sl.target_ratio();
+  rules.alert = sl.alert_ratio() > 0 ? sl.alert_ratio() : std::max(0.0, rules.target - 0.1);
+  return rules;
+}
+
 CompiledQueue CompileQueue(const CompiledPolicy& policy, const acd::v1::Queue& q, QueueId id) {
   CompiledQueue out;
   out.id = id;
@@ -49,6 +88,12 @@ CompiledQueue CompileQueue(const CompiledPolicy& policy, const acd::v1::Queue& q
   out.max_transfers = q.transfers().max_per_call() > 0 ? q.transfers().max_per_call() : 3;
   out.transfer_priority_boost = q.transfers().priority_boost();
   out.transfer_agent_wait = SecondsOr(q.transfers().agent_wait_seconds(), 60);
+  out.prompts = CompilePrompts(q.prompts());
+  out.holds = CompileHolds(q.holds());
+  out.callbacks = CompileCallbacks(q.callbacks());
+  out.service_level = CompileServiceLevel(q.service_level());
+  out.alerts = QueueAlerts{.oldest_wait = absl::Seconds(q.alerts().oldest_wait_seconds()),
+                           .calls_waiting = q.alerts().calls_waiting()};
   out.source = q;
 
   // Membership: the queue skills at the lowest floor any step relaxes them to, or any

@@ -34,6 +34,40 @@ struct EscalationStep {
   std::string fallback_target;     // fallback (already defaulted to the queue's fallback)
 };
 
+// A queue's settings for what callers hear and what agents are reminded of (acd.v1.Prompts, Holds,
+// Callbacks). The initial values are the policy's defaults; CompilePolicy keeps them where the
+// policy leaves a setting out (or at 0) and copies the policy's value otherwise.
+struct PromptRules {
+  absl::Duration update_interval = absl::Seconds(45);
+  absl::Duration min_spacing = absl::Seconds(20);
+  bool announce_position = true;
+  bool announce_ewt = true;
+  absl::Duration ewt_rounding = absl::Seconds(60);
+  absl::Duration ewt_cap = absl::Seconds(1200);
+};
+struct HoldRules {
+  absl::Duration reminder_interval = absl::Seconds(45);
+  absl::Duration max = absl::Seconds(300);
+};
+struct CallbackRules {
+  absl::Duration offer_over;            // zero: callbacks are never offered
+  int max_attempts = 3;
+  absl::Duration retry_interval = absl::Seconds(600);
+};
+
+// What the wallboard and the metrics judge a queue by (acd.v1.ServiceLevel and Alerts), defaulted
+// the same way.
+inline constexpr double kDefaultServiceLevelTarget = 0.8;
+struct ServiceLevelRules {
+  absl::Duration threshold = absl::Seconds(20);  // answered within this: in service level
+  double target = kDefaultServiceLevelTarget;    // share of calls to answer within the threshold
+  double alert = 0;  // the wallboard turns red below this share; default max(0, target - 0.1)
+};
+struct QueueAlerts {
+  absl::Duration oldest_wait;   // zero: none
+  uint32_t calls_waiting = 0;   // 0: none
+};
+
 struct CompiledQueue {
   QueueId id = 0;
   std::string name;
@@ -55,7 +89,14 @@ struct CompiledQueue {
   // Who may ever serve this queue: an agent meeting any of these sets (the queue's skills at the
   // lowest floor any escalation step can reach, or any alternative set) is a member of the queue.
   std::vector<SkillSet> membership;
-  acd::v1::Queue source;                 // the queue as written, for settings read elsewhere
+  PromptRules prompts;
+  HoldRules holds;
+  CallbackRules callbacks;
+  ServiceLevelRules service_level;
+  QueueAlerts alerts;
+  // The queue as written, for what is only shown (its description). The settings above are
+  // compiled from it with their defaults filled in: nothing reads defaults from here at run time.
+  acd::v1::Queue source;
 };
 
 struct AgentRules {

@@ -88,7 +88,6 @@ std::string DescribePolicy(const CompiledPolicy& policy) {
                   " missed offers; reject delay ", Seconds(rules.reject_delay),
                   ", no-answer delay ", Seconds(rules.no_answer_delay), "\n");
   for (const CompiledQueue& q : policy.queues) {
-    const auto& sl = q.source.service_level();
     absl::StrAppend(&out, "\nqueue ", q.name, " (", ChannelName(q.channel), ")",
                     q.source.description().empty() ? "" : ": ", q.source.description(), "\n");
     absl::StrAppend(&out, "  agents: ", Skills(policy, q.skills), "; pick ", StrategyName(q.strategy),
@@ -99,8 +98,8 @@ std::string DescribePolicy(const CompiledPolicy& policy) {
     if (q.preferred_agent_timeout > absl::ZeroDuration()) {
       absl::StrAppend(&out, "  preferred agent first for ", Seconds(q.preferred_agent_timeout), "\n");
     }
-    absl::StrAppend(&out, "  service level: ", sl.target_ratio() > 0 ? sl.target_ratio() * 100 : 80,
-                    "% within ", sl.threshold_seconds() > 0 ? sl.threshold_seconds() : 20, " s\n");
+    absl::StrAppend(&out, "  service level: ", q.service_level.target * 100, "% within ",
+                    Seconds(q.service_level.threshold), "\n");
     for (const EscalationStep& step : q.escalation) {
       absl::StrAppend(&out, "  escalation ", Step(policy, step), "\n");
     }

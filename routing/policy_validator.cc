@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "routing/compiled_policy.h"
 
 namespace acd::routing {
 namespace {
@@ -224,7 +225,8 @@ class Validator {
     CheckRange(path + ".service_level.threshold_seconds", sl.threshold_seconds(), 0, 86400);
     CheckRange(path + ".service_level.target_ratio", sl.target_ratio(), 0, 1);
     CheckRange(path + ".service_level.alert_ratio", sl.alert_ratio(), 0, 1);
-    const double target = sl.target_ratio() > 0 ? sl.target_ratio() : 0.8;  // the default
+    const double target =
+        sl.target_ratio() > 0 ? sl.target_ratio() : kDefaultServiceLevelTarget;
     const bool in_range = target <= 1 && sl.alert_ratio() >= 0 && sl.alert_ratio() <= 1;
     if (in_range && sl.alert_ratio() > target) {
       Problem(path + ".service_level.alert_ratio",

@@ -29,9 +29,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "routing/compiled_policy.h"
+#include "routing/prompt_kind.h"
+#include "routing/router_state.h"
 #include "routing/timer_queue.h"
 #include "routing/types.h"
-#include "routing/wait_estimator.h"
 #include "routing/waiting_calls.h"
 
 namespace acd::routing {
@@ -85,13 +86,7 @@ struct Decision {
     // on the line until now) is released to wrap-up. The switch bridges the caller to agent_id.
     kTransferCompleted,
   };
-  enum class PromptKind : uint8_t {
-    kNone,
-    kEntry,           // on entering the line: position and expected wait at once
-    kUpdate,          // every prompts.update_interval while waiting
-    kHoldReminder,    // every holds.reminder_interval while on hold ("thanks for holding")
-    kCallbackOffer,   // the wait is long: offer a callback (answer with AcceptCallback)
-  };
+  using PromptKind = ::acd::routing::PromptKind;  // see prompt_kind.h
   Kind kind;
   absl::Time at;
   std::string call_id;
@@ -136,12 +131,38 @@ struct CallView {
   uint32_t transfers = 0;
   std::optional<absl::Duration> expected_wait;  // while waiting, when it can be estimated
   bool on_hold = false;
+  absl::Time hold_started;           // while on hold: when the current hold began
+  absl::Duration hold_expected;      // while on hold: what the caller was told; zero: nothing
   uint32_t holds = 0;                // holds started, ended ones and the current one
   absl::Duration hold_time;          // ended holds plus the current one so far
   bool callback = false;             // the caller accepted a callback and left the line
   int callback_attempts = 0;         // dial-outs made so far
   std::string consulting_agent;      // warm transfer: the agent still on the line, or empty
   uint32_t prompts_played = 0;
+};
+
+// What the router saw happen to a call, for the figures and records kept outside it (acdd's
+// metrics and its finished calls). Kept once asked for (Router::KeepCallFacts) and taken with
+// TakeCallFacts(), in the order they happened. These are the same moments the router learns its
+// wait estimates from, so a board and an estimate never disagree on what counted.
+struct CallFact {
+  enum class Kind : uint8_t {
+    kAnswered,   // the caller left `queue`'s line to an agent after `duration` (not a callback
+                 // reaching its customer, not a warm transfer completing)
+    kAbandoned,  // the caller hung up in `queue`'s line, waiting or ringing, after `duration`
+    kTalkEnded,  // an agent's part of the call, answered in `queue`, ended after `duration`
+                 // (holds included; the queue's wrap-up follows)
+    kHoldEnded,  // a hold by an agent of `queue` ended after `duration`
+    kLeft,       // the call left the router (`outcome`); `last` is how it stood just before
+  };
+  enum class Outcome : uint8_t { kEnded, kAbandoned, kSentToFallback, kCallbackGaveUp };
+  Kind kind;
+  absl::Time at;
+  std::string call_id;
+  std::string queue;
+  absl::Duration duration;
+  Outcome outcome = Outcome::kEnded;   // kLeft
+  std::optional<CallView> last;        // kLeft: position and expected wait not filled
 };
 
 struct AgentView {
@@ -165,7 +186,7 @@ struct QueueView {
   double abandonment_rate_per_second = 0;  // learned patience: theta of QL-m
   int callbacks_waiting = 0;    // of calls_waiting, those holding a virtual place for a callback
   // What the queue has said to callers and done for them since the router started, by kind.
-  std::array<uint64_t, 5> prompts_played{};  // by Decision::PromptKind
+  std::array<uint64_t, kPromptKindCount> prompts_played{};  // by PromptKind
   uint64_t callbacks_accepted = 0;
   uint64_t callbacks_gave_up = 0;
   uint64_t hold_overruns = 0;
@@ -178,9 +199,10 @@ class Router {
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
-  // Calls. Errors: INVALID_ARGUMENT (bad field), NOT_FOUND (unknown queue or call),
-  // ALREADY_EXISTS (call id in use), FAILED_PRECONDITION (event not valid in the call's state),
-  // RESOURCE_EXHAUSTED (the policy's total waiting-call limit).
+  // Calls (router.cc; transfers and consults in transfers.cc). Errors: INVALID_ARGUMENT (bad
+  // field), NOT_FOUND (unknown queue or call), ALREADY_EXISTS (call id in use), FAILED_PRECONDITION
+  // (event not valid in the call's state), RESOURCE_EXHAUSTED (the policy's total waiting-call
+  // limit).
   absl::StatusOr<EnqueueResult> Enqueue(const CallSpec& spec, absl::Time now);
   absl::Status OfferAccepted(absl::string_view call_id, absl::string_view agent_id, absl::Time now);
   absl::Status OfferRejected(absl::string_view call_id, absl::string_view agent_id, absl::Time now);
@@ -210,16 +232,17 @@ class Router {
   // kCancelOffer reason consult_cancelled) and is connected with `agent_id` again.
   absl::Status CancelConsult(absl::string_view call_id, absl::string_view agent_id, absl::Time now);
 
-  // Holds of a connected call. While held, kPlayPrompt(kHoldReminder) to the caller and
+  // Holds of a connected call (holds.cc). While held, kPlayPrompt(kHoldReminder) to the caller and
   // kHoldReminder to the agent every holds.reminder_interval; kHoldOverrun once past `expected`
   // (when non-zero) and once past holds.max_seconds. FAILED_PRECONDITION unless connected (start)
   // or on hold (end).
   absl::Status StartHold(absl::string_view call_id, absl::Duration expected, absl::Time now);
   absl::Status EndHold(absl::string_view call_id, absl::Time now);
 
-  // Callbacks. A waiting caller offered one (kPlayPrompt kCallbackOffer) accepted: they leave the
-  // line but keep their place; no more prompts, max wait and fallback steps no longer apply. When
-  // their turn comes the router reserves an agent with kStartCallback instead of kOfferCall.
+  // Callbacks (callbacks.cc). A waiting caller offered one (kPlayPrompt kCallbackOffer) accepted:
+  // they leave the line but keep their place; no more prompts, max wait and fallback steps no
+  // longer apply. When their turn comes the router reserves an agent with kStartCallback instead
+  // of kOfferCall.
   absl::Status AcceptCallback(absl::string_view call_id, absl::Time now);
   // The customer was not reached on a callback attempt (the agent had accepted it): the agent is
   // freed without wrap-up, and the call takes its place again after callbacks.retry_interval, or
@@ -227,13 +250,14 @@ class Router {
   absl::Status CallbackNotReached(absl::string_view call_id, absl::string_view agent_id,
                                   absl::Time now);
 
-  // Agents.
+  // Agents (agents.cc).
   absl::Status Login(const AgentSpec& spec, absl::Time now);
   absl::Status Logout(absl::string_view agent_id, absl::Time now);
   absl::Status SetReady(absl::string_view agent_id, absl::Time now);
   absl::Status SetNotReady(absl::string_view agent_id, absl::string_view reason, absl::Time now);
   absl::Status EndWrapUp(absl::string_view agent_id, absl::Time now);
 
+  // Policy reload (policy_reload.cc).
   // Swaps in a new policy; waiting calls keep their arrival and are re-escalated under it.
   // FAILED_PRECONDITION (nothing changes) when it drops a queue, skill or language that live
   // calls use.
@@ -241,13 +265,21 @@ class Router {
   // What ReplacePolicy would refuse, without changing anything (for dry runs).
   absl::Status CanReplacePolicy(const CompiledPolicy& policy) const;
 
+  // Time and decisions (router.cc).
   // Runs every timer due at or before `now`.
   void AdvanceTo(absl::Time now);
   // When the router next needs AdvanceTo, if ever.
   std::optional<absl::Time> NextWakeup();
   // The decisions made since the last call, in order.
   std::vector<Decision> TakeDecisions();
+  // Keep what happens to calls for TakeCallFacts (off by default: a simulator need not drain it).
+  void KeepCallFacts(bool keep) { keep_facts_ = keep; }
+  // What happened to calls since the last call, in order.
+  std::vector<CallFact> TakeCallFacts();
+  // The router's clock: the time of the last event or timer it handled.
+  absl::Time now() const { return now_; }
 
+  // Views (router_views.cc).
   std::optional<CallView> FindCall(absl::string_view call_id) const;
   // Just the call's state: cheap, for hot paths that need no more.
   std::optional<CallState> CallStateOf(absl::string_view call_id) const;
@@ -261,136 +293,32 @@ class Router {
   size_t agent_count() const { return agent_ids_.size(); }
 
  private:
-  // Order of a queue's available agents by its strategy: first is chosen first.
-  struct AgentKey {
-    int64_t load;       // calls on the queue's channel: chats spread before they stack
-    int64_t primary;
-    int64_t secondary;
-    AgentSlot slot;
-    friend auto operator<=>(const AgentKey&, const AgentKey&) = default;
-  };
+  // The private model (router_state.h); the method bodies say Call and Agent.
+  using Call = RoutedCall;
+  using Agent = RoutedAgent;
 
-  struct Call {
-    std::string id;
-    uint64_t seq = 0;
-    CallState state = CallState::kWaiting;
-    QueueId queue = 0;
-    Channel channel = Channel::kVoice;
-    std::vector<NamedSkill> extra_skill_names;
-    SkillSet extra_skills;
-    int call_priority = 0;
-    std::string tier;
-    int raised_priority = 0;
-    int transfer_boost = 0;               // the boost of the queue it was last transferred into
-    uint32_t transfers = 0;
-    // The agent who transferred the call away is not offered it again for a while.
-    AgentSlot transferred_from = kNoSlot;
-    uint64_t transferred_from_login = 0;
-    absl::Time avoid_until = absl::InfinitePast();
-    // A transfer to one agent holds the call for them until then (restored after a reload).
-    AgentSlot held_for = kNoSlot;
-    uint64_t held_for_login = 0;
-    absl::Time held_until = absl::InfinitePast();
-    std::string language;
-    int language_bit = -1;
-    std::string preferred_agent;
-    AgentSlot preferred_slot = kNoSlot;   // exclusive while preferred_until > now and that
-    uint64_t preferred_login = 0;         // login (by login_seq) is still the one in the slot
-    absl::Time preferred_until = absl::InfinitePast();
-    std::vector<std::pair<std::string, std::string>> attributes;
-    absl::Time arrived;
-    absl::Time entered_queue;
-    absl::Time connected_at;
-    int next_step = 0;                    // escalation steps of this queue fired so far
-    int8_t skill_floor = kMaxProficiency; // relax_skill_floor lowers it
-    AgentSlot agent = kNoSlot;            // offered to or connected with
-    WaitingKey key{};
-    std::array<TimerHandle, kCallTimerKinds> timers{};  // by TimerKind
-    // What the caller has heard. Spacing counts every prompt; a position is said again only when
-    // it is better than the last one said in this queue (0: none said here yet).
-    absl::Time last_prompt_at = absl::InfinitePast();
-    int announced_position = 0;
-    uint32_t prompts_played = 0;
-    std::vector<std::string> callback_offered_in;  // queue names: one callback offer per queue
-    // Holds by the agent; hold_time sums the ended ones.
-    bool on_hold = false;
-    absl::Time hold_started;
-    absl::Time hold_reminded;             // the last reminder, or the start
-    absl::Duration hold_expected;         // what the caller was told; zero: nothing
-    bool hold_expected_flagged = false;
-    bool hold_max_flagged = false;
-    uint32_t holds = 0;
-    absl::Duration hold_time;
-    // A warm transfer: the call waits in its target queue while this agent stays on the line.
-    // What the call had before is kept so that a cancelled consult puts it back.
-    AgentSlot consulting_agent = kNoSlot;
-    QueueId consult_from_queue = 0;
-    absl::Time consult_from_entered;
-    int consult_from_boost = 0;
-    absl::Duration consult_wrap_up;       // the consulting agent's wrap-up when it lets go
-    // A callback: the customer left the line keeping their place; attempts are dial-outs made.
-    bool callback = false;
-    int callback_attempts = 0;
-  };
-
-  // A queue's caller settings with the defaults applied (see acd.v1.Prompts, Holds, Callbacks).
-  struct PromptRules {
-    absl::Duration update_interval;
-    absl::Duration min_spacing;
-    bool announce_position = true;
-    bool announce_ewt = true;
-    absl::Duration ewt_rounding;
-    absl::Duration ewt_cap;
-  };
-  struct HoldRules {
-    absl::Duration reminder_interval;
-    absl::Duration max;
-  };
-  struct CallbackRules {
-    absl::Duration offer_over;            // zero: callbacks are never offered
-    int max_attempts = 3;
-    absl::Duration retry_interval;
-  };
-
-  // What the router learns and counts per queue; kept by queue name across reloads.
-  struct QueueStats {
-    QueueWaitEstimator wait;
-    std::array<uint64_t, 5> prompts_played{};  // by Decision::PromptKind
-    uint64_t callbacks_accepted = 0;
-    uint64_t callbacks_gave_up = 0;
-    uint64_t hold_overruns = 0;
-  };
-
-  struct Agent {
-    std::string id;
-    uint64_t login_seq = 0;
-    std::vector<NamedSkill> skill_names;
-    std::vector<std::string> language_names;
-    std::vector<std::string> queue_names;
-    bool narrowed = false;             // logged in for a list of queues, not for all it qualifies
-    std::vector<int8_t> proficiency;   // by SkillId; 0 = does not have it
-    uint64_t language_mask = 0;
-    std::array<uint32_t, kChannelCount> capacity{};
-    std::array<uint32_t, kChannelCount> load{};
-    bool ready = false;
-    std::string not_ready_reason;
-    CallSlot offered_call = kNoSlot;
-    std::vector<CallSlot> calls;       // connected
-    absl::Time unavailable_until = absl::InfinitePast();
-    bool wrapping_up = false;
-    absl::Time idle_since;
-    uint64_t handled = 0;
-    uint32_t missed_in_a_row = 0;
-    uint64_t random_key = 0;
-    TimerHandle available_timer;       // wrap-up or cooldown end
-    std::vector<QueueId> queues;       // member of
-    std::vector<std::pair<QueueId, AgentKey>> indexed;  // where it sits in available_
-  };
-
+  // Time, decisions and the call life cycle (router.cc).
   absl::Time Advance(absl::Time now);
   void RunTimer(const Timer& timer);
+  void ScheduleCallTimer(CallSlot slot, TimerKind kind, absl::Time due);
+  void CancelCallTimer(CallSlot slot, TimerKind kind);
+  void CancelCallTimers(CallSlot slot);
+  void Emit(Decision decision);
+  absl::StatusOr<CallSlot> CallFor(absl::string_view call_id) const;
+  absl::StatusOr<CallSlot> OfferedCall(absl::string_view call_id, absl::string_view agent_id) const;
+  void FailOffer(CallSlot slot, bool rejected, bool cancel_at_switch);
+  void ReturnToQueue(CallSlot slot);
+  void ReleaseAgentFromOffer(AgentSlot agent);
+  // The agent's part of a connected call ends (load, wrap-up); the caller re-indexes the agent.
+  void LetGoOfCall(CallSlot call);
+  void ReleaseAgent(AgentSlot agent, CallSlot call, absl::Duration wrap_up);
+  void FreeCall(CallSlot slot);
 
-  // Matching.
+  // Eligibility and matching (matching.cc).
+  // The agent may be offered a call now: ready, not ringing, past its wrap-up or cooldown.
+  bool Available(const Agent& agent) const;
+  // `slot` still holds the login `login_seq` (slots are reused after a logout).
+  bool StillLoggedIn(AgentSlot slot, uint64_t login_seq) const;
   bool Eligible(const Call& call, const Agent& agent) const;
   bool CanTake(const Agent& agent, Channel channel) const;
   bool IsMember(const Agent& agent, QueueId queue) const;
@@ -402,38 +330,33 @@ class Router {
   void TryServeAgent(AgentSlot agent);
   void Offer(CallSlot call, AgentSlot agent);
 
-  // Queue and index upkeep.
+  // Waiting sets and agent indexes (matching.cc).
+  int EffectivePriority(const Call& call) const;
   WaitingKey KeyFor(const Call& call, CallSlot slot) const;
   void InsertWaiting(CallSlot slot);
   void EraseWaiting(CallSlot slot);
+  // More calls wait in the queue than its max_queue_length allows.
+  bool QueueFull(QueueId queue) const;
   AgentKey AgentKeyFor(const Agent& agent, AgentSlot slot, const CompiledQueue& queue) const;
   void Unindex(AgentSlot slot);
   void Index(AgentSlot slot);
   void Reindex(AgentSlot slot) { Unindex(slot); Index(slot); }
   void ComputeMembership(AgentSlot slot);
   void CountServers(const Agent& agent, int sign);
+  void CountByState(const Agent& agent, int sign);
+  // Counts the agent under its state now (agents_by_state_), if that changed.
+  void Recount(AgentSlot slot);
   absl::Status ResolveAgentSkills(Agent& agent, const CompiledPolicy& policy, bool strict) const;
 
-  // Call life cycle.
+  // Queue stints, escalation steps, max wait and the fallback (escalation.cc).
   void StartQueueStint(CallSlot slot, absl::Time entered);
+  void HoldForAgent(CallSlot call, AgentSlot agent, absl::Time until);
+  void ScheduleNextStep(CallSlot slot);
   void ApplyDueSteps(CallSlot slot);
   bool ApplyStep(CallSlot slot, const EscalationStep& step, absl::Time due);
-  void ScheduleNextStep(CallSlot slot);
-  void FailOffer(CallSlot slot, bool rejected, bool cancel_at_switch);
-  void ReturnToQueue(CallSlot slot);
   void SendToFallback(CallSlot slot, const std::string& target, const char* reason);
-  void FreeCall(CallSlot slot);
-  void ReleaseAgentFromOffer(AgentSlot agent);
-  // The agent's part of a connected call ends (load, wrap-up); the caller re-indexes the agent.
-  void LetGoOfCall(CallSlot call);
-  void ReleaseAgent(AgentSlot agent, CallSlot call, absl::Duration wrap_up);
 
-  // Transfers.
-  struct TransferPlan {
-    CallSlot call = kNoSlot;
-    QueueId queue = 0;
-    AgentSlot agent = kNoSlot;  // a transfer to one agent, or kNoSlot
-  };
+  // Transfers and consults (transfers.cc).
   absl::StatusOr<TransferPlan> PlanTransfer(absl::string_view call_id, absl::string_view agent_id,
                                             const TransferTarget& target) const;
   void SendTransferToFallback(CallSlot call, AgentSlot from_agent);
@@ -443,10 +366,7 @@ class Router {
   AgentSlot LetGoOfConsult(CallSlot call);
   void EndConsultCall(CallSlot call, const char* reason);
 
-  // What the caller hears in line.
-  PromptRules PromptRulesOf(QueueId queue) const;
-  HoldRules HoldRulesOf(QueueId queue) const;
-  CallbackRules CallbackRulesOf(QueueId queue) const;
+  // What the caller hears in line (caller_prompts.cc).
   bool HearsPrompts(const Call& call) const;
   bool TooSoonToPrompt(CallSlot call);
   void GreetInLine(CallSlot call, int position, std::optional<absl::Duration> expected_wait);
@@ -457,32 +377,37 @@ class Router {
   void SchedulePrompt(CallSlot call);
   void EmitPrompt(CallSlot call, Decision decision);
 
-  // Holds.
+  // Holds (holds.cc).
   void ScheduleHoldTimers(CallSlot call);
   void RemindHold(CallSlot call);
   void FlagHoldOverruns(CallSlot call);
   void EndHoldNow(CallSlot call);
   AgentSlot HoldingAgent(const Call& call) const;
-  void HoldForAgent(CallSlot call, AgentSlot agent, absl::Time until);
-  void SetUnavailableUntil(AgentSlot slot, absl::Time until, bool wrap_up);
-  void ScheduleCallTimer(CallSlot slot, TimerKind kind, absl::Time due);
-  void CancelCallTimer(CallSlot slot, TimerKind kind);
-  void CancelCallTimers(CallSlot slot);
 
-  absl::StatusOr<CallSlot> CallFor(absl::string_view call_id) const;
+  // Agents (agents.cc).
   absl::StatusOr<AgentSlot> AgentFor(absl::string_view agent_id) const;
-  absl::StatusOr<CallSlot> OfferedCall(absl::string_view call_id, absl::string_view agent_id) const;
-  int EffectivePriority(const Call& call) const;
+  void SetUnavailableUntil(AgentSlot slot, absl::Time until, bool wrap_up);
+
+  // Views and wait estimates (router_views.cc).
   int Position(CallSlot slot) const;
   // Expected wait of the caller at `position` in `queue`, from the queue's QL-m estimator: the
   // callers ahead served by the calls its staffed agents hold at once on the queue's channel, at
   // the learned handle time (talk + the queue's wrap-up), less those who give up. Where staffing
   // says nothing the delay history does (last to enter service, then the head of the line).
   std::optional<absl::Duration> ExpectedWait(QueueId queue, int position) const;
-  int StaffedAgents(QueueId queue) const;
   AgentState StateOf(const Agent& agent) const;
-  void Emit(Decision decision);
+  // The call as callers of FindCall see it; its place and expected wait only when `in_line`.
+  CallView ViewOf(CallSlot slot, bool in_line) const;
 
+  // What happens to calls, for TakeCallFacts (router.cc).
+  void Note(CallFact fact);
+  // The call is about to leave the router: a hold still going on ends, and the call is noted as it
+  // stands, with its agent still on the line. Called first thing on every way out.
+  void NoteLeaving(CallSlot slot, CallFact::Outcome outcome);
+  // The call's preferred (or transfer-target) agent slot; keeps held_calls_ in step.
+  void SetPreferredSlot(CallSlot slot, AgentSlot agent);
+
+  // The slot tables and per-queue state; router_state.h says what they hold and their invariants.
   std::shared_ptr<const CompiledPolicy> policy_;
   absl::Time origin_;  // ranks are relative to it to keep doubles precise
   absl::Time now_;
@@ -501,16 +426,22 @@ class Router {
 
   std::vector<WaitingCalls> waiting_;                     // by QueueId
   std::vector<absl::btree_set<AgentKey>> available_;      // by QueueId
-  std::vector<std::vector<AgentSlot>> members_;           // by QueueId
   std::vector<uint64_t> round_robin_last_;                // by QueueId: login_seq chosen last
   // By QueueId: calls the queue's ready members hold at once on its channel (three chats each,
   // say): the servers of its wait estimate, kept as readiness and membership change.
   std::vector<int> servers_;
+  std::vector<int> staffed_;                              // by QueueId: ready members
+  std::vector<std::array<int, kAgentStateCount>> agents_by_state_;  // by QueueId: members
   std::vector<QueueStats> stats_;                         // by QueueId
+  // (agent slot, call slot) for every call held for an agent (RoutedCall::preferred_slot): the
+  // calls to let go when that agent logs out, found without walking a line.
+  absl::btree_set<std::pair<AgentSlot, CallSlot>> held_calls_;
 
   TimerQueue timers_;
   std::mt19937_64 random_;
   std::vector<Decision> decisions_;
+  bool keep_facts_ = false;
+  std::vector<CallFact> facts_;
 };
 
 }  // namespace acd::routing

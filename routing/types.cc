@@ -26,4 +26,12 @@ absl::string_view AgentStateName(AgentState state) {
   return "unknown";
 }
 
+absl::string_view TransferKindName(TransferKind kind) {
+  switch (kind) {
+    case TransferKind::kBlind: return "blind";
+    case TransferKind::kWarm: return "warm";
+  }
+  return "unknown";
+}
+
 }  // namespace acd::routing

@@ -1,5 +1,6 @@
-// Small value types shared by the whole routing library: channels, dense ids, skill levels and
-// agent states. Everything here is plain data, cheap to copy, with no behaviour of its own.
+// Small value types shared by the whole routing library: channels, dense ids, skill levels, agent
+// and call states, transfer kinds. Everything here is plain data, cheap to copy, with no behaviour
+// of its own.
 #ifndef ACD_ROUTING_TYPES_H_
 #define ACD_ROUTING_TYPES_H_
 
@@ -53,6 +54,12 @@ absl::string_view AgentStateName(AgentState state);
 // kCallbackPending: a callback whose customer was not reached waits for its next attempt; it is
 // out of the line until then and keeps its original arrival.
 enum class CallState : uint8_t { kWaiting, kOffered, kConnected, kCallbackPending };
+
+// How a connected call was handed to another agent: blind (the agent lets go at once) or warm
+// (the agent stays on the line until the next one accepts).
+enum class TransferKind : uint8_t { kBlind, kWarm };
+inline constexpr int kTransferKindCount = 2;
+absl::string_view TransferKindName(TransferKind kind);  // "blind", "warm"
 
 }  // namespace acd::routing
 

@@ -55,7 +55,8 @@ TEST(Acdd, AcknowledgesAWaitingCallerWithPositionAndAnExpectedWait) {
   Center center(acdd);
   CommandReader commands(center.sw.get(), "sw1");
   ASSERT_TRUE(center.Login("alice", "billing").ok());
-  EXPECT_EQ(center.Enqueue("c0", "billing").expected_wait_seconds(), -1) << "offered at once";
+  EXPECT_EQ(center.Enqueue("c0", "billing").expected_wait_seconds(), 0)
+      << "offered at once: a caller who finds a free agent waits for nobody";
   ASSERT_TRUE(commands.Next());
   ASSERT_TRUE(center.Event("c0", "alice", Accept).ok());
   std::this_thread::sleep_for(300ms);

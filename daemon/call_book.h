@@ -1,0 +1,102 @@
+// The call book: acdd's record of every call a switch handed over, beside the router. It keeps
+// what the router does not: whose call it is, what the switch asked and was answered, the call's
+// story and the context it carries from agent to agent, the ids the switch gave its holds, the
+// answers retries get — and, once the call has left, how it ended. Live routing facts (state,
+// agent, position, holds) are the router's alone; the API reads them there while the call lives.
+// Finished records stay for a retention time (for GetCall and late retries), at most so many.
+//   CallBook book(absl::Minutes(15), 200000);
+//   CallRecord& record = book.Open(request, response);
+//   book.AddHistory(record, "enqueued", "sales", now);
+//   book.Finish("c1", {.state = acd::v1::CALL_STATE_ENDED, ...}, now);
+//   book.Sweep(now);                      // drops finished records past their retention
+#ifndef ACD_DAEMON_CALL_BOOK_H_
+#define ACD_DAEMON_CALL_BOOK_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/node_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "acd/v1/acd.pb.h"
+#include "daemon/retry_ledger.h"
+
+namespace acd::daemon {
+
+// One line of a call's story: "offered alice", "hold_started checking_account, ...".
+struct HistoryEntry {
+  absl::Time at;
+  const char* what;  // a word of the history's fixed vocabulary (a string literal)
+  std::string detail;
+};
+
+// How a call that left acd ended.
+struct FinishedCall {
+  acd::v1::CallState state = acd::v1::CALL_STATE_UNSPECIFIED;  // ended, abandoned, fallback...
+  absl::Time arrived;          // its original arrival
+  std::string agent_id;        // the agent the caller was last with (or rang), if any
+  uint32_t holds = 0;
+  absl::Duration hold_time;
+};
+
+struct CallRecord {
+  std::string switch_id;
+  acd::v1::EnqueueCallRequest request;          // as sent: exact retries, attributes for offers
+  acd::v1::EnqueueCallResponse first_response;  // what a retried enqueue is answered
+  std::vector<HistoryEntry> history;
+  CallAnswers answers;                          // the retry ledger of its events
+  acd::v1::CallContext context;                 // grows with each transfer; sent with every offer
+  // A warm transfer in progress: the context as it was, restored if the consult is cancelled.
+  std::unique_ptr<acd::v1::CallContext> context_before_consult;
+  uint64_t connected_sequence = 0;  // the offer the connected agent accepted
+  uint64_t consults = 0;            // consults started, to tell a retry from a new one
+  std::vector<std::string> hold_ids;  // ids the switch gave its holds, for exact retries
+  std::string current_hold_id;
+  std::string callback_number;        // from callback_accepted
+  std::unique_ptr<FinishedCall> finished;  // set once the call has left acd
+};
+
+class CallBook {
+ public:
+  // Finished records stay `retention` after the call left, and at most `max_finished` of them
+  // (the oldest go first). REQUIRES: max_finished >= 1.
+  CallBook(absl::Duration retention, size_t max_finished)
+      : retention_(retention), max_finished_(max_finished) {}
+
+  CallRecord* Find(absl::string_view call_id);
+  const CallRecord* Find(absl::string_view call_id) const;
+  // A call the router accepted. REQUIRES: no record for its id.
+  CallRecord& Open(const acd::v1::EnqueueCallRequest& request,
+                   const acd::v1::EnqueueCallResponse& response);
+  // Past 100 entries only those that say where the call went are kept, so its end always shows;
+  // past 200, nothing more.
+  static void AddHistory(CallRecord& record, const char* what, std::string detail, absl::Time at);
+  // The call left acd at `at`: its record is kept as finished.
+  void Finish(const std::string& call_id, FinishedCall how, absl::Time at);
+  // Drops finished records whose retention has passed by `now`.
+  void Sweep(absl::Time now);
+
+  // Calls `f(call_id, record)` for every record, live and finished, in no particular order.
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& [call_id, record] : records_) f(call_id, record);
+  }
+  absl::Duration retention() const { return retention_; }
+  size_t size() const { return records_.size(); }
+
+ private:
+  const absl::Duration retention_;
+  const size_t max_finished_;
+  // Node-based: records are large and many (finished ones are kept for retries), so a rehash must
+  // never move them.
+  absl::node_hash_map<std::string, CallRecord> records_;
+  std::deque<std::pair<absl::Time, std::string>> finished_;  // (left at, call id), oldest first
+};
+
+}  // namespace acd::daemon
+
+#endif  // ACD_DAEMON_CALL_BOOK_H_

@@ -1,0 +1,322 @@
+// The core's inputs other than call events (call_events.cc) and reads (operations.cc): calls
+// entering, agents, time, command streams, and turning the router's output into commands,
+// records and figures.
+#include "daemon/core.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/api_convert.h"
+#include "daemon/commands.h"
+#include "daemon/log.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace acd::daemon {
+namespace {
+
+using routing::CallFact;
+using routing::Decision;
+
+// The same message always gives the same bytes (map order included), so equal bytes mean an
+// exact repeat.
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+acd::v1::CallState FinalState(CallFact::Outcome outcome) {
+  switch (outcome) {
+    case CallFact::Outcome::kEnded: return acd::v1::CALL_STATE_ENDED;
+    case CallFact::Outcome::kAbandoned: return acd::v1::CALL_STATE_ABANDONED;
+    case CallFact::Outcome::kSentToFallback: return acd::v1::CALL_STATE_FALLBACK;
+    case CallFact::Outcome::kCallbackGaveUp: return acd::v1::CALL_STATE_CALLBACK_FAILED;
+  }
+  return acd::v1::CALL_STATE_UNSPECIFIED;
+}
+
+}  // namespace
+
+Core::Core(std::shared_ptr<const routing::CompiledPolicy> policy, std::string policy_source,
+           CoreOptions options, metrics::CallObserver* observer, absl::Time now)
+    : options_(options),
+      observer_(observer),
+      router_(policy, now),
+      policy_source_(std::move(policy_source)),
+      policy_applied_at_(now),
+      book_(options.call_retention, options.max_finished_calls),
+      outboxes_(options.max_outbox) {
+  router_.KeepCallFacts(true);
+  if (observer_ != nullptr) observer_->SetPolicy(std::move(policy));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every input's beginning and end.
+
+void Core::CatchUp(absl::Time now) {
+  router_.AdvanceTo(now);
+  book_.Sweep(now);
+}
+
+void Core::Settle(absl::Time now) {
+  for (const Decision& decision : router_.TakeDecisions()) Dispatch(decision, now);
+  for (const CallFact& fact : router_.TakeCallFacts()) Observe(fact);
+}
+
+void Core::AdvanceTo(absl::Time now) {
+  owner_.Check("Core::AdvanceTo");
+  CatchUp(now);
+  Settle(now);
+}
+
+std::optional<absl::Time> Core::NextWakeup() {
+  owner_.Check("Core::NextWakeup");
+  return router_.NextWakeup();
+}
+
+// A decision becomes a line in its call's history, a figure, and (most of them) a command to the
+// call's switch, dated when the router made it.
+void Core::Dispatch(const Decision& d, absl::Time now) {
+  if (d.kind == Decision::Kind::kAgentMadeNotReady) {
+    Log(absl::StrCat("agent ", d.agent_id, " is now not_ready(", d.reason, ")"));
+    return;
+  }
+  CallRecord* record = book_.Find(d.call_id);
+  if (record == nullptr) {
+    // Can't happen: a record opens before the router's first decision about its call and
+    // outlives the call.
+    Log(absl::StrCat("decision for unknown call ", d.call_id));
+    return;
+  }
+  CommandFacts facts;
+  switch (d.kind) {
+    case Decision::Kind::kOfferCall:
+    case Decision::Kind::kStartCallback: {
+      const std::optional<routing::CallView> call = router_.FindCall(d.call_id);
+      facts.request = &record->request;
+      facts.context = &record->context;
+      facts.waited = call ? d.at - call->arrived : absl::ZeroDuration();
+      if (std::optional<routing::QueueId> q = router_.policy().FindQueue(d.queue)) {
+        facts.offer_timeout = router_.policy().queues[*q].offer_timeout;
+      }
+      facts.callback_number = record->callback_number;
+      if (d.kind == Decision::Kind::kOfferCall) {
+        CallBook::AddHistory(*record, "offered", d.agent_id, d.at);
+      } else {
+        if (observer_) observer_->Callback(d.queue, metrics::CallbackOutcome::kStarted);
+        CallBook::AddHistory(*record, "callback_started",
+                             absl::StrCat(d.agent_id, ", attempt ", d.attempt), d.at);
+      }
+      break;
+    }
+    case Decision::Kind::kCancelOffer:
+      CallBook::AddHistory(*record, "offer_cancelled", absl::StrCat(d.agent_id, ": ", d.reason),
+                           d.at);
+      EndOffer(*record, d.call_id);
+      break;
+    case Decision::Kind::kSendToFallback:
+      if (observer_) observer_->LeftLine(d.queue, metrics::Outcome::kFallback);
+      CallBook::AddHistory(*record, "fallback", absl::StrCat(d.target, " (", d.reason, ")"), d.at);
+      break;
+    case Decision::Kind::kCallOverflowed:
+      if (observer_) observer_->LeftLine(d.from_queue, metrics::Outcome::kOverflowed);
+      CallBook::AddHistory(*record, "overflowed", absl::StrCat(d.from_queue, " -> ", d.queue),
+                           d.at);
+      break;
+    case Decision::Kind::kPlayPrompt:
+      if (observer_) observer_->Prompted(d.queue, d.prompt);
+      if (d.prompt == routing::PromptKind::kCallbackOffer) {
+        CallBook::AddHistory(
+            *record, "callback_offered",
+            d.expected_wait
+                ? absl::StrCat("expected wait ", absl::ToDoubleSeconds(*d.expected_wait), " s")
+                : "",
+            d.at);
+      }
+      break;
+    case Decision::Kind::kHoldReminder:
+      if (std::optional<routing::CallView> call = router_.FindCall(d.call_id)) {
+        facts.hold_expected = call->hold_expected;
+      }
+      break;
+    case Decision::Kind::kHoldOverrun:
+      if (observer_) observer_->HoldOverrun(d.queue, d.reason);
+      CallBook::AddHistory(*record, "hold_overrun",
+                           absl::StrCat(d.reason, " after ", absl::ToDoubleSeconds(d.held), " s"),
+                           d.at);
+      break;
+    case Decision::Kind::kCallbackGaveUp:
+      if (observer_) observer_->Callback(d.queue, metrics::CallbackOutcome::kGaveUp);
+      CallBook::AddHistory(*record, "callback_gave_up", absl::StrCat(d.attempt, " attempts"), d.at);
+      break;
+    case Decision::Kind::kTransferCompleted:
+      CallBook::AddHistory(*record, "transfer_completed",
+                           absl::StrCat(d.from_agent, " -> ", d.agent_id), d.at);
+      break;
+    case Decision::Kind::kAgentMadeNotReady:
+      break;
+  }
+  if (std::optional<acd::v1::Command> command = CommandFor(d, facts)) {
+    outboxes_.Send(record->switch_id, *std::move(command), d.at);
+  }
+}
+
+// What the router saw happen to a call reaches the figures, and a call that left has its record
+// closed with how it ended.
+void Core::Observe(const CallFact& fact) {
+  switch (fact.kind) {
+    case CallFact::Kind::kAnswered:
+      if (observer_) observer_->Answered(fact.queue, fact.duration, fact.at);
+      return;
+    case CallFact::Kind::kAbandoned:
+      if (observer_) observer_->Abandoned(fact.queue, fact.duration, fact.at);
+      return;
+    case CallFact::Kind::kTalkEnded:
+      if (observer_) observer_->TalkEnded(fact.queue, fact.duration, fact.at);
+      return;
+    case CallFact::Kind::kHoldEnded:
+      if (observer_) observer_->HoldEnded(fact.queue, fact.duration);
+      return;
+    case CallFact::Kind::kLeft: {
+      CallRecord* record = book_.Find(fact.call_id);
+      if (record == nullptr) return;  // refused at enqueue: never acknowledged
+      EndOffer(*record, fact.call_id);
+      const routing::CallView& last = *fact.last;
+      book_.Finish(fact.call_id,
+                   FinishedCall{.state = FinalState(fact.outcome),
+                                .arrived = last.arrived,
+                                .agent_id = last.consulting_agent.empty() ? last.agent_id
+                                                                          : last.consulting_agent,
+                                .holds = last.holds,
+                                .hold_time = last.hold_time},
+                   fact.at);
+      return;
+    }
+  }
+}
+
+void Core::EndOffer(const CallRecord& record, const std::string& call_id) {
+  outboxes_.EndOffer(record.switch_id, call_id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls entering.
+
+absl::Status Core::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
+                               acd::v1::EnqueueCallResponse* response, absl::Time now) {
+  owner_.Check("Core::EnqueueCall");
+  CatchUp(now);
+  if (const CallRecord* existing = book_.Find(request.call_id())) {
+    Settle(now);
+    if (existing->switch_id != request.switch_id()) {
+      return absl::AlreadyExistsError(absl::StrCat("call_id '", request.call_id(),
+                                                   "' is in use by switch '", existing->switch_id,
+                                                   "'"));
+    }
+    if (!google::protobuf::util::MessageDifferencer::Equals(existing->request, request)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "call_id '", request.call_id(), "' is in use for another call (queue '",
+          existing->request.queue(), "'); a retry must repeat the request exactly"));
+    }
+    *response = existing->first_response;  // a retry: the original answer
+    return absl::OkStatus();
+  }
+  if (draining_) {
+    Settle(now);
+    return absl::UnavailableError("acdd is shutting down; not taking calls");
+  }
+  absl::StatusOr<routing::EnqueueResult> result = router_.Enqueue(CallSpecOf(request), now);
+  if (!result.ok()) {
+    Settle(now);
+    return result.status();
+  }
+  *response = EnqueueResponseOf(*result);
+  CallRecord& record = book_.Open(request, *response);
+  CallBook::AddHistory(record, "enqueued", request.queue(), now);
+  Settle(now);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command streams.
+
+std::vector<acd::v1::Command> Core::ReconnectSwitch(const std::string& switch_id) {
+  owner_.Check("Core::ReconnectSwitch");
+  return outboxes_.Reconnect(switch_id);
+}
+
+void Core::CommandWritten(const std::string& switch_id, uint64_t sequence) {
+  owner_.Check("Core::CommandWritten");
+  outboxes_.Written(switch_id, sequence);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents.
+
+absl::Status Core::Login(const acd::v1::LoginRequest& request, acd::v1::AgentInfo* response,
+                         absl::Time now) {
+  owner_.Check("Core::Login");
+  CatchUp(now);
+  const std::string login = DeterministicBytes(request);
+  absl::Status status;
+  if (auto existing = logins_.find(request.agent_id()); existing != logins_.end()) {
+    if (existing->second != login) {
+      status = absl::AlreadyExistsError(absl::StrCat(
+          "agent '", request.agent_id(), "' is already logged in with other settings; log out "
+          "first"));
+    }
+    // Else a retry of the same login: answered with the agent as it stands.
+  } else if (absl::StatusOr<routing::AgentSpec> spec = AgentSpecOf(request); !spec.ok()) {
+    status = spec.status();
+  } else {
+    status = router_.Login(*spec, now);
+    if (status.ok()) logins_[request.agent_id()] = login;
+  }
+  Settle(now);
+  if (!status.ok()) return status;
+  FillAgentInfo(request.agent_id(), response);
+  return absl::OkStatus();
+}
+
+absl::Status Core::SetAgentState(const acd::v1::SetAgentStateRequest& request,
+                                 acd::v1::AgentInfo* response, absl::Time now) {
+  owner_.Check("Core::SetAgentState");
+  CatchUp(now);
+  absl::Status status;
+  switch (request.change_case()) {
+    case acd::v1::SetAgentStateRequest::kReady:
+      status = router_.SetReady(request.agent_id(), now);
+      break;
+    case acd::v1::SetAgentStateRequest::kNotReady:
+      status = router_.SetNotReady(request.agent_id(), request.not_ready().reason(), now);
+      break;
+    case acd::v1::SetAgentStateRequest::kEndWrapUp:
+      status = router_.EndWrapUp(request.agent_id(), now);
+      break;
+    case acd::v1::SetAgentStateRequest::CHANGE_NOT_SET:
+      status = absl::InvalidArgumentError("change: set one of ready, not_ready, end_wrap_up");
+      break;
+  }
+  Settle(now);
+  if (!status.ok()) return status;
+  FillAgentInfo(request.agent_id(), response);
+  return absl::OkStatus();
+}
+
+absl::Status Core::Logout(const acd::v1::LogoutRequest& request, absl::Time now) {
+  owner_.Check("Core::Logout");
+  CatchUp(now);
+  absl::Status status = router_.Logout(request.agent_id(), now);
+  if (status.ok()) logins_.erase(request.agent_id());
+  Settle(now);
+  return status;
+}
+
+}  // namespace acd::daemon

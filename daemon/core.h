@@ -1,0 +1,153 @@
+// Core is acdd's deterministic state machine: the router, the call book (records, history,
+// retention, the retry ledger), every switch's command numbering and outbox, and the translation
+// of router decisions into acd.v1 commands. It takes every input as (request, time) and answers
+// the reply; what to send to which switch it hands over with TakeCommands(). It reads no clock,
+// starts no thread and touches no socket or stream: the same inputs at the same times give the
+// same state and the same commands. The shell (Engine) feeds it from one thread and carries its
+// output out; every method checks it runs on that thread.
+//   Core core(policy, "built-in", {}, &observer, clock.Now());
+//   absl::Status s = core.EnqueueCall(request, &response, clock.Now());
+//   for (OutgoingCommand& c : core.TakeCommands()) shell.Write(c.switch_id, c.command);
+//   if (auto t = core.NextWakeup()) ... later: core.AdvanceTo(clock.Now());
+//
+// Inputs that change state: EnqueueCall, ReportCallEvent, Login, SetAgentState, Logout,
+// SetPolicy (unless validate_only), ApplyPolicyText, AdvanceTo, CommandWritten, ReconnectSwitch.
+// The rest read.
+#ifndef ACD_DAEMON_CORE_H_
+#define ACD_DAEMON_CORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "acd/v1/acd.pb.h"
+#include "daemon/call_book.h"
+#include "daemon/retry_ledger.h"
+#include "daemon/switch_outbox.h"
+#include "daemon/thread_owner.h"
+#include "metrics/call_observer.h"
+#include "routing/router.h"
+
+namespace acd::daemon {
+
+struct CoreOptions {
+  // How long a finished call's record stays for GetCall and for retried events, and how many such
+  // records at most (the oldest go first): at 2,000 calls/s 15 minutes would be 1.8 million.
+  absl::Duration call_retention = absl::Minutes(15);
+  size_t max_finished_calls = 200000;
+  // Unwritten commands kept per switch while it is away; the oldest go first.
+  size_t max_outbox = 100000;
+};
+
+class Core {
+ public:
+  // `observer` (may be null) is told what happens to calls, for the metrics.
+  Core(std::shared_ptr<const routing::CompiledPolicy> policy, std::string policy_source,
+       CoreOptions options, metrics::CallObserver* observer, absl::Time now);
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // From now on only the calling thread may use the core.
+  void BindToCurrentThread() { owner_.BindToCurrentThread(); }
+
+  // --- Switch side ---
+  absl::Status EnqueueCall(const acd::v1::EnqueueCallRequest& request,
+                           acd::v1::EnqueueCallResponse* response, absl::Time now);
+  absl::Status ReportCallEvent(const acd::v1::CallEvent& event,
+                               acd::v1::CallEventResponse* response, absl::Time now);
+  absl::Status ListCalls(const acd::v1::ListCallsRequest& request,
+                         acd::v1::ListCallsResponse* response, absl::Time now) const;
+  // A new command stream of `switch_id` took over: what it must deliver first (see
+  // SwitchOutboxes::Reconnect).
+  std::vector<acd::v1::Command> ReconnectSwitch(const std::string& switch_id);
+  // The shell wrote command `sequence` to `switch_id`.
+  void CommandWritten(const std::string& switch_id, uint64_t sequence);
+  // Commands made since the last call, in order.
+  std::vector<OutgoingCommand> TakeCommands() { return outboxes_.TakeNew(); }
+
+  // --- Agents ---
+  absl::Status Login(const acd::v1::LoginRequest& request, acd::v1::AgentInfo* response,
+                     absl::Time now);
+  absl::Status SetAgentState(const acd::v1::SetAgentStateRequest& request,
+                             acd::v1::AgentInfo* response, absl::Time now);
+  absl::Status Logout(const acd::v1::LogoutRequest& request, absl::Time now);
+
+  // --- Operations ---
+  absl::Status ListQueues(acd::v1::ListQueuesResponse* response, absl::Time now) const;
+  absl::Status ListAgents(const acd::v1::ListAgentsRequest& request,
+                          acd::v1::ListAgentsResponse* response) const;
+  absl::Status GetCall(const acd::v1::GetCallRequest& request, acd::v1::CallInfo* response,
+                       absl::Time now) const;
+  absl::Status GetPolicy(acd::v1::PolicyInfo* response) const;
+  absl::Status SetPolicy(const acd::v1::SetPolicyRequest& request,
+                         acd::v1::SetPolicyResponse* response, absl::Time now);
+  // A policy file's text (SIGHUP): applied if valid and it fits the live calls, else refused with
+  // every problem, the running policy staying.
+  absl::Status ApplyPolicyText(const std::string& yaml, const std::string& source, absl::Time now);
+
+  // --- Time ---
+  // Runs what fell due by `now`: the router's timers, and the end of finished calls' retention.
+  void AdvanceTo(absl::Time now);
+  // When the core next needs AdvanceTo, if ever.
+  std::optional<absl::Time> NextWakeup();
+
+  // Shutdown: new calls are refused from now on (a retried enqueue still gets its answer).
+  void BeginDrain() { draining_ = true; }
+  bool draining() const { return draining_; }
+
+  const routing::Router& router() const { return router_; }
+
+ private:
+  // Every state-changing input starts here: the router catches up on its timers, finished records
+  // past their retention go.
+  void CatchUp(absl::Time now);
+  // Every state-changing input ends here: the router's decisions become commands and records, and
+  // what it saw happen to calls reaches the records and the figures.
+  void Settle(absl::Time now);
+  void Dispatch(const routing::Decision& decision, absl::Time now);
+  void Observe(const routing::CallFact& fact);
+
+  // Call events (call_events.cc).
+  absl::Status ApplyCallEvent(CallRecord& record, const routing::CallView& call,
+                              const acd::v1::CallEvent& event, absl::Time now);
+  absl::Status Accept(CallRecord& record, const std::string& call_id, const std::string& agent_id,
+                      absl::Time now);
+  absl::Status Answered(CallRecord& record, const routing::CallView& call,
+                        const std::string& agent_id, absl::Time now);
+  absl::Status Transfer(CallRecord& record, const routing::CallView& call,
+                        const acd::v1::CallEvent& event, absl::Time now);
+  absl::Status StartHold(CallRecord& record, const routing::CallView& call,
+                         const acd::v1::HoldStarted& hold, absl::Time now);
+  absl::Status EndHold(CallRecord& record, const routing::CallView& call,
+                       const std::string& hold_id, absl::Time now);
+  void EndOffer(const CallRecord& record, const std::string& call_id);
+
+  // Reads (operations.cc).
+  acd::v1::CallState StateOf(const std::string& call_id, const CallRecord& record) const;
+  void FillCallInfo(const std::string& call_id, const CallRecord& record, absl::Time now,
+                    acd::v1::CallInfo* info) const;
+  bool FillAgentInfo(const std::string& agent_id, acd::v1::AgentInfo* info) const;
+  absl::Status ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> policy,
+                           const std::string& source, absl::Time now);
+
+  ThreadOwner owner_;
+  const CoreOptions options_;
+  metrics::CallObserver* const observer_;
+  routing::Router router_;
+  std::string policy_source_;
+  absl::Time policy_applied_at_;
+  CallBook book_;
+  SwitchOutboxes outboxes_;
+  // Each logged-in agent's login as sent (deterministically serialized), so that a retried login
+  // is answered instead of refused.
+  absl::flat_hash_map<std::string, std::string> logins_;
+  bool draining_ = false;
+};
+
+}  // namespace acd::daemon
+
+#endif  // ACD_DAEMON_CORE_H_

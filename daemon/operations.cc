@@ -1,0 +1,220 @@
+// The core's operations side: what the admin API and a resyncing switch read (queues, agents, one
+// call's story, the live calls of a switch), and the policy: shown, validated, diffed, applied.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/api_convert.h"
+#include "daemon/core.h"
+#include "daemon/log.h"
+#include "daemon/text_diff.h"
+#include "routing/policy_text.h"
+#include "routing/policy_validator.h"
+#include "routing/policy_yaml.h"
+
+namespace acd::daemon {
+
+acd::v1::CallState Core::StateOf(const std::string& call_id, const CallRecord& record) const {
+  if (record.finished) return record.finished->state;
+  std::optional<routing::CallState> state = router_.CallStateOf(call_id);
+  return state ? CallStateToProto(*state) : acd::v1::CALL_STATE_UNSPECIFIED;
+}
+
+// A live call as the router sees it now; a finished one as it was when it left.
+void Core::FillCallInfo(const std::string& call_id, const CallRecord& record, absl::Time now,
+                        acd::v1::CallInfo* info) const {
+  info->set_call_id(call_id);
+  info->set_switch_id(record.switch_id);
+  info->set_queue(record.request.queue());
+  info->set_state(StateOf(call_id, record));
+  info->set_expected_wait_seconds(-1);
+  if (record.finished) {
+    const FinishedCall& finished = *record.finished;
+    *info->mutable_arrived() = TimestampOf(finished.arrived);
+    info->set_agent_id(finished.agent_id);
+    info->set_hold_count(finished.holds);
+    info->set_hold_seconds(absl::ToDoubleSeconds(finished.hold_time));
+  } else if (std::optional<routing::CallView> view = router_.FindCall(call_id)) {
+    *info->mutable_arrived() = TimestampOf(view->arrived);
+    info->set_queue(view->queue);
+    info->set_position(view->position);
+    info->set_agent_id(view->agent_id);
+    info->set_priority(view->priority);
+    info->set_expected_wait_seconds(SecondsOrUnknown(view->expected_wait));
+    info->set_callback(view->callback);
+    info->set_callback_attempts(view->callback_attempts);
+    info->set_consulting_agent(view->consulting_agent);
+    info->set_prompts_played(view->prompts_played);
+    info->set_on_hold(view->on_hold);
+    info->set_hold_count(view->holds);
+    // The view is as of the router's last event; a hold still going on has lasted until now.
+    const absl::Duration since = view->on_hold ? now - router_.now() : absl::ZeroDuration();
+    info->set_hold_seconds(absl::ToDoubleSeconds(view->hold_time + since));
+  }
+  for (const HistoryEntry& entry : record.history) {
+    acd::v1::CallHistoryEntry* out = info->add_history();
+    *out->mutable_at() = TimestampOf(entry.at);
+    out->set_what(entry.what);
+    out->set_detail(entry.detail);
+  }
+  *info->mutable_context() = record.context;
+}
+
+bool Core::FillAgentInfo(const std::string& agent_id, acd::v1::AgentInfo* info) const {
+  std::optional<routing::AgentView> view = router_.FindAgent(agent_id);
+  if (!view) return false;
+  daemon::FillAgentInfo(*view, info);
+  return true;
+}
+
+absl::Status Core::ListCalls(const acd::v1::ListCallsRequest& request,
+                             acd::v1::ListCallsResponse* response, absl::Time now) const {
+  owner_.Check("Core::ListCalls");
+  book_.ForEach([&](const std::string& call_id, const CallRecord& record) {
+    if (record.switch_id != request.switch_id() || record.finished) return;
+    FillCallInfo(call_id, record, now, response->add_calls());
+  });
+  std::sort(response->mutable_calls()->begin(), response->mutable_calls()->end(),
+            [](const acd::v1::CallInfo& a, const acd::v1::CallInfo& b) {
+              return a.call_id() < b.call_id();
+            });
+  return absl::OkStatus();
+}
+
+absl::Status Core::ListQueues(acd::v1::ListQueuesResponse* response, absl::Time now) const {
+  owner_.Check("Core::ListQueues");
+  *response->mutable_at() = TimestampOf(now);
+  for (const routing::CompiledQueue& queue : router_.policy().queues) {
+    absl::StatusOr<routing::QueueView> view = router_.Queue(queue.name);
+    if (view.ok()) FillQueueInfo(queue, *view, now, response->add_queues());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Core::ListAgents(const acd::v1::ListAgentsRequest& request,
+                              acd::v1::ListAgentsResponse* response) const {
+  owner_.Check("Core::ListAgents");
+  if (!request.queue().empty() && !router_.policy().FindQueue(request.queue())) {
+    return absl::NotFoundError(absl::StrCat("queue '", request.queue(), "' does not exist"));
+  }
+  std::vector<std::string> ids;
+  ids.reserve(logins_.size());
+  for (const auto& [agent_id, login] : logins_) ids.push_back(agent_id);
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    acd::v1::AgentInfo info;
+    if (!FillAgentInfo(id, &info)) continue;
+    if (!request.queue().empty() &&
+        std::find(info.queues().begin(), info.queues().end(), request.queue()) ==
+            info.queues().end()) {
+      continue;
+    }
+    *response->add_agents() = std::move(info);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Core::GetCall(const acd::v1::GetCallRequest& request, acd::v1::CallInfo* response,
+                           absl::Time now) const {
+  owner_.Check("Core::GetCall");
+  const CallRecord* record = book_.Find(request.call_id());
+  if (record == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no call '", request.call_id(),
+                                            "' (finished calls are kept for ",
+                                            absl::FormatDuration(book_.retention()), ")"));
+  }
+  FillCallInfo(request.call_id(), *record, now, response);
+  return absl::OkStatus();
+}
+
+absl::Status Core::GetPolicy(acd::v1::PolicyInfo* response) const {
+  owner_.Check("Core::GetPolicy");
+  *response->mutable_policy() = router_.policy().source;
+  response->set_yaml(routing::PolicyToYaml(router_.policy().source));
+  *response->mutable_applied_at() = TimestampOf(policy_applied_at_);
+  response->set_source(policy_source_);
+  return absl::OkStatus();
+}
+
+absl::Status Core::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> policy,
+                               const std::string& source, absl::Time now) {
+  // What fell due under the running policy is settled under it.
+  CatchUp(now);
+  Settle(now);
+  absl::Status status = router_.ReplacePolicy(policy, now);
+  if (!status.ok()) {
+    Settle(now);
+    return status;
+  }
+  if (observer_) observer_->SetPolicy(std::move(policy));
+  const std::string replaced = policy_source_;
+  policy_source_ = source;
+  policy_applied_at_ = now;
+  Settle(now);
+  Log(absl::StrCat("policy '", router_.policy().source.name(), "' from ", source,
+                   " applied, replacing the one from ", replaced));
+  return absl::OkStatus();
+}
+
+absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
+                             acd::v1::SetPolicyResponse* response, absl::Time now) {
+  owner_.Check("Core::SetPolicy");
+  acd::v1::Policy proto;
+  std::vector<routing::PolicyProblem> problems;
+  routing::PolicySourceMap where;
+  switch (request.source_case()) {
+    case acd::v1::SetPolicyRequest::kPolicy:
+      proto = request.policy();
+      break;
+    case acd::v1::SetPolicyRequest::kYaml:
+      routing::ParsePolicyYaml(request.yaml(), &proto, &problems, &where);
+      break;
+    case acd::v1::SetPolicyRequest::SOURCE_NOT_SET:
+      return absl::InvalidArgumentError("source: give policy or yaml");
+  }
+  if (problems.empty()) {
+    problems = routing::ValidatePolicy(proto);
+    where.Annotate(&problems);
+  }
+  std::shared_ptr<const routing::CompiledPolicy> compiled;
+  if (problems.empty()) {
+    // A dry run answers what the apply would: the policy must also fit the calls live now.
+    absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> c = routing::CompilePolicy(proto);
+    if (!c.ok()) return c.status();
+    compiled = *c;
+    if (absl::Status fits = router_.CanReplacePolicy(*compiled); !fits.ok()) {
+      if (!request.validate_only()) return fits;
+      problems.push_back(routing::PolicyProblem{"", std::string(fits.message())});
+    }
+  }
+  for (const routing::PolicyProblem& p : problems) {
+    acd::v1::PolicyProblem* out = response->add_problems();
+    out->set_path(p.path);
+    out->set_message(p.message);
+    out->set_line(p.line);
+    out->set_column(p.column);
+  }
+  if (problems.empty()) {
+    response->set_diff(UnifiedDiff(routing::PolicyToYaml(router_.policy().source),
+                                   routing::PolicyToYaml(proto), "running", "new"));
+  }
+  if (request.validate_only()) return absl::OkStatus();
+  if (!problems.empty()) return routing::PolicyProblemsToStatus(problems, "policy");
+  absl::Status applied = ApplyPolicy(compiled, "admin api", now);
+  response->set_applied(applied.ok());
+  return applied;
+}
+
+absl::Status Core::ApplyPolicyText(const std::string& yaml, const std::string& source,
+                                   absl::Time now) {
+  owner_.Check("Core::ApplyPolicyText");
+  absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
+      routing::CompilePolicyText(yaml, source);
+  absl::Status status =
+      compiled.ok() ? ApplyPolicy(*compiled, source, now) : compiled.status();
+  if (!status.ok()) {
+    Log(absl::StrCat("reload refused, the running policy stays: ", status.message()));
+  }
+  return status;
+}
+
+}  // namespace acd::daemon

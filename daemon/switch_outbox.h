@@ -1,0 +1,75 @@
+// SwitchOutboxes keep, for every switch, its command numbering and what acd said that the switch
+// has not been shown to receive: commands not written to its stream yet, and the offers still
+// outstanding (an offer or a callback's start stays outstanding until answered or withdrawn, and is
+// resent after a reconnect because the switch may have lost it). Part of the core's deterministic
+// state: numbering never depends on streams or timing. The shell takes each new command with
+// TakeNew() and writes it out, then reports it written.
+//   outboxes.Send("sw1", std::move(command), now);     // numbered 1, 2, ... per switch
+//   for (OutgoingCommand& c : outboxes.TakeNew()) shell.Write(c.switch_id, c.command);
+//   outboxes.Written("sw1", 7);                         // the stream wrote sequence 7
+//   std::vector<acd::v1::Command> first = outboxes.Reconnect("sw1");  // for a new stream
+#ifndef ACD_DAEMON_SWITCH_OUTBOX_H_
+#define ACD_DAEMON_SWITCH_OUTBOX_H_
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "acd/v1/acd.pb.h"
+
+namespace acd::daemon {
+
+struct OutgoingCommand {
+  std::string switch_id;
+  acd::v1::Command command;
+};
+
+class SwitchOutboxes {
+ public:
+  // At most `max_unwritten` commands wait per switch; past that the oldest go (and are logged).
+  explicit SwitchOutboxes(size_t max_unwritten) : max_unwritten_(max_unwritten) {}
+
+  // Numbers `command` for `switch_id`, stamps it with `at` and keeps it until written. An offer or
+  // a callback's start also becomes its call's outstanding offer. Returns the sequence.
+  uint64_t Send(const std::string& switch_id, acd::v1::Command command, absl::Time at);
+  // The offer outstanding for `call_id` at `switch_id`, or nullptr.
+  const acd::v1::Command* OutstandingOffer(const std::string& switch_id,
+                                           const std::string& call_id) const;
+  // The offer for `call_id` is over (answered, withdrawn, or the call left): it is forgotten, and
+  // taken back if it has not been written yet.
+  void EndOffer(const std::string& switch_id, const std::string& call_id);
+  // The shell wrote command `sequence` to `switch_id`'s stream (or handed it to a local switch).
+  void Written(const std::string& switch_id, uint64_t sequence);
+  // What a new stream of `switch_id` gets first: the unwritten commands in order, then every
+  // outstanding offer it may have lost (marked resent). Commands taken by TakeNew() but not
+  // written yet are among them: a stream that took over drops what the old one had queued.
+  std::vector<acd::v1::Command> Reconnect(const std::string& switch_id);
+  // Commands made since the last call, in order, for the shell to write.
+  std::vector<OutgoingCommand> TakeNew();
+
+  size_t unwritten(const std::string& switch_id) const;
+
+ private:
+  struct Outstanding {
+    acd::v1::Command offer;
+    bool written = false;
+  };
+  struct Outbox {
+    uint64_t next_sequence = 1;
+    std::deque<acd::v1::Command> unwritten;  // in sequence order
+    absl::flat_hash_map<std::string, Outstanding> offers;  // by call id
+  };
+  // The unwritten command `sequence`, or unwritten.end().
+  static std::deque<acd::v1::Command>::iterator FindUnwritten(Outbox& outbox, uint64_t sequence);
+
+  const size_t max_unwritten_;
+  absl::flat_hash_map<std::string, Outbox> outboxes_;
+  std::vector<OutgoingCommand> new_;
+};
+
+}  // namespace acd::daemon
+
+#endif  // ACD_DAEMON_SWITCH_OUTBOX_H_
