@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <string>
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
 namespace acd::daemon {
 
 acd::v1::AgentState AgentStateToProto(routing::AgentState state) {
@@ -55,6 +58,17 @@ google::protobuf::Timestamp TimestampOf(absl::Time t) {
   const int64_t nanos = absl::ToUnixNanos(t);
   out.set_seconds(nanos / 1'000'000'000);
   out.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  return out;
+}
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
   return out;
 }
 

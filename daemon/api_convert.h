@@ -23,6 +23,9 @@ acd::v1::CallState CallStateToProto(routing::CallState state);
 acd::v1::Channel ChannelToProto(routing::Channel channel);
 acd::v1::PlayPrompt::Kind PromptKindToProto(routing::PromptKind kind);
 google::protobuf::Timestamp TimestampOf(absl::Time t);
+// The same message always gives the same bytes (map entries in key order), so equal bytes mean an
+// exact repeat.
+std::string DeterministicBytes(const google::protobuf::Message& message);
 // A duration the API states in seconds, where -1 says "unknown".
 double SecondsOrUnknown(const std::optional<absl::Duration>& d);
 

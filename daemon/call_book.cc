@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "daemon/api_convert.h"
+
 namespace acd::daemon {
 namespace {
 
@@ -30,11 +32,17 @@ const CallRecord* CallBook::Find(absl::string_view call_id) const {
   return it == records_.end() ? nullptr : &it->second;
 }
 
+acd::v1::EnqueueCallRequest CallRecord::Request() const {
+  acd::v1::EnqueueCallRequest out;
+  out.ParseFromString(request);
+  return out;
+}
+
 CallRecord& CallBook::Open(const acd::v1::EnqueueCallRequest& request,
                            const acd::v1::EnqueueCallResponse& response) {
   CallRecord& record = records_[request.call_id()];
-  record.switch_id = request.switch_id();
-  record.request = request;
+  record.request = DeterministicBytes(request);
+  record.switch_id_ = &*switch_ids_.insert(request.switch_id()).first;
   record.first_response = response;
   return record;
 }

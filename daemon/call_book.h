@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/container/node_hash_map.h"
+#include "absl/container/node_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "acd/v1/acd.pb.h"
@@ -37,6 +38,7 @@ struct HistoryEntry {
 // How a call that left acd ended.
 struct FinishedCall {
   acd::v1::CallState state = acd::v1::CALL_STATE_UNSPECIFIED;  // ended, abandoned, fallback...
+  std::string queue;           // the queue it left from
   absl::Time arrived;          // its original arrival
   std::string agent_id;        // the agent the caller was last with (or rang), if any
   uint32_t holds = 0;
@@ -44,12 +46,26 @@ struct FinishedCall {
 };
 
 struct CallRecord {
-  std::string switch_id;
-  acd::v1::EnqueueCallRequest request;          // as sent: exact retries, attributes for offers
+  // The EnqueueCallRequest as the switch sent it, deterministically serialized (compact: a waiting
+  // call's record is most of what acdd holds for it): a retry must repeat it byte for byte, and an
+  // offer reads the caller's attributes from it.
+  std::string request;
+  acd::v1::EnqueueCallRequest Request() const;
+  // The switch that owns the call (the book keeps one copy of each switch's id).
+  const std::string* switch_id_ = nullptr;
+  const std::string& switch_id() const { return *switch_id_; }
   acd::v1::EnqueueCallResponse first_response;  // what a retried enqueue is answered
   std::vector<HistoryEntry> history;
   CallAnswers answers;                          // the retry ledger of its events
-  acd::v1::CallContext context;                 // grows with each transfer; sent with every offer
+  // Grows with each transfer; sent with every offer. Absent until the first transfer.
+  std::unique_ptr<acd::v1::CallContext> context_;
+  const acd::v1::CallContext& context() const {
+    return context_ ? *context_ : acd::v1::CallContext::default_instance();
+  }
+  acd::v1::CallContext* mutable_context() {
+    if (!context_) context_ = std::make_unique<acd::v1::CallContext>();
+    return context_.get();
+  }
   // A warm transfer in progress: the context as it was, restored if the consult is cancelled.
   std::unique_ptr<acd::v1::CallContext> context_before_consult;
   uint64_t connected_sequence = 0;  // the offer the connected agent accepted
@@ -94,6 +110,7 @@ class CallBook {
   // Node-based: records are large and many (finished ones are kept for retries), so a rehash must
   // never move them.
   absl::node_hash_map<std::string, CallRecord> records_;
+  absl::node_hash_set<std::string> switch_ids_;  // every switch that handed over a call, once
   std::deque<std::pair<absl::Time, std::string>> finished_;  // (left at, call id), oldest first
 };
 

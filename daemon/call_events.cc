@@ -29,9 +29,9 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
   absl::Status status;
   if (record == nullptr) {
     status = absl::NotFoundError(absl::StrCat("no call '", call_id, "'"));
-  } else if (record->switch_id != event.switch_id()) {
+  } else if (record->switch_id() != event.switch_id()) {
     status = absl::FailedPreconditionError(
-        absl::StrCat("call '", call_id, "' belongs to switch '", record->switch_id, "'"));
+        absl::StrCat("call '", call_id, "' belongs to switch '", record->switch_id(), "'"));
   }
   if (!status.ok()) {
     Settle(now);
@@ -40,7 +40,7 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
   const std::optional<routing::CallView> call = router_.FindCall(call_id);
   const RetryVerdict verdict =
       JudgeRetry(event, record->answers,
-                 CallSubjects{.offer = outboxes_.OutstandingOffer(record->switch_id, call_id),
+                 CallSubjects{.offer = outboxes_.OutstandingOffer(record->switch_id(), call_id),
                               .connected = call && call->state == routing::CallState::kConnected,
                               .agent_id = call ? absl::string_view(call->agent_id) : "",
                               .connected_sequence = record->connected_sequence,
@@ -118,7 +118,7 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
       if (!status.ok()) return status;
       // The transfer did not happen: the context is as before, and a new consult request by this
       // agent is new, not a retry of the cancelled one.
-      if (record.context_before_consult) record.context = *record.context_before_consult;
+      if (record.context_before_consult) *record.mutable_context() = *record.context_before_consult;
       record.context_before_consult.reset();
       record.answers.ForgetConsultRequests(agent_id);
       CallBook::AddHistory(record, "consult_cancelled", agent_id, now);
@@ -163,7 +163,7 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
 // The agent took the offer: the call is connected, and later events name this offer.
 absl::Status Core::Accept(CallRecord& record, const std::string& call_id,
                           const std::string& agent_id, absl::Time now) {
-  const acd::v1::Command* offer = outboxes_.OutstandingOffer(record.switch_id, call_id);
+  const acd::v1::Command* offer = outboxes_.OutstandingOffer(record.switch_id(), call_id);
   const uint64_t sequence = offer != nullptr ? offer->sequence() : 0;
   absl::Status accepted = router_.OfferAccepted(call_id, agent_id, now);
   if (!accepted.ok()) return accepted;
@@ -204,14 +204,14 @@ absl::Status Core::Transfer(CallRecord& record, const routing::CallView& call,
            : router_.Transfer(call.call_id, event.agent_id(), target, now);
   if (!moved.ok()) return moved.status();
   if (warm && moved->disposition != routing::EnqueueResult::Disposition::kSentToFallback) {
-    record.context_before_consult = std::make_unique<acd::v1::CallContext>(record.context);
+    record.context_before_consult = std::make_unique<acd::v1::CallContext>(record.context());
     record.consults++;
   }
   if (observer_) {
     observer_->Transferred(call.queue,
                            warm ? routing::TransferKind::kWarm : routing::TransferKind::kBlind);
   }
-  acd::v1::CallContext& context = record.context;
+  acd::v1::CallContext& context = *record.mutable_context();
   context.set_transfers(context.transfers() + 1);
   context.add_previous_queues(call.queue);
   context.add_previous_agents(event.agent_id());

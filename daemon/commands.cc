@@ -66,7 +66,7 @@ std::optional<acd::v1::Command> CommandFor(const Decision& d, const CommandFacts
       reminder->set_call_id(d.call_id);
       reminder->set_agent_id(d.agent_id);
       reminder->set_held_seconds(absl::ToDoubleSeconds(d.held));
-      reminder->set_expected_seconds(absl::ToDoubleSeconds(facts.hold_expected));
+      reminder->set_expected_seconds(absl::ToDoubleSeconds(d.hold_expected));
       break;
     }
     case Decision::Kind::kHoldOverrun: {

@@ -16,14 +16,12 @@
 
 namespace acd::daemon {
 
-// What a command needs beyond the decision. Only offers and callback starts read the request,
-// the context, the wait and the offer timeout; only hold reminders read hold_expected.
+// What a command needs beyond the decision. Only offers and callback starts read any of it.
 struct CommandFacts {
   const acd::v1::EnqueueCallRequest* request = nullptr;  // the caller's attributes
   const acd::v1::CallContext* context = nullptr;         // where the call has been
   absl::Duration waited;               // since the call's original arrival
   absl::Duration offer_timeout;        // of the queue the offer is made from
-  absl::Duration hold_expected;        // what the held caller was told; zero: nothing
   absl::string_view callback_number;   // from callback_accepted; empty: the caller's own
 };
 

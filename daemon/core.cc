@@ -9,28 +9,12 @@
 #include "daemon/api_convert.h"
 #include "daemon/commands.h"
 #include "daemon/log.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/util/message_differencer.h"
 
 namespace acd::daemon {
 namespace {
 
 using routing::CallFact;
 using routing::Decision;
-
-// The same message always gives the same bytes (map order included), so equal bytes mean an
-// exact repeat.
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
 
 acd::v1::CallState FinalState(CallFact::Outcome outcome) {
   switch (outcome) {
@@ -63,6 +47,8 @@ Core::Core(std::shared_ptr<const routing::CompiledPolicy> policy, std::string po
 void Core::CatchUp(absl::Time now) {
   router_.AdvanceTo(now);
   book_.Sweep(now);
+  // What fell due is settled before the input acts, against the state it fell due in.
+  Settle(now);
 }
 
 void Core::Settle(absl::Time now) {
@@ -73,7 +59,6 @@ void Core::Settle(absl::Time now) {
 void Core::AdvanceTo(absl::Time now) {
   owner_.Check("Core::AdvanceTo");
   CatchUp(now);
-  Settle(now);
 }
 
 std::optional<absl::Time> Core::NextWakeup() {
@@ -96,12 +81,14 @@ void Core::Dispatch(const Decision& d, absl::Time now) {
     return;
   }
   CommandFacts facts;
+  acd::v1::EnqueueCallRequest request;  // parsed only for the commands that carry its attributes
   switch (d.kind) {
     case Decision::Kind::kOfferCall:
     case Decision::Kind::kStartCallback: {
       const std::optional<routing::CallView> call = router_.FindCall(d.call_id);
-      facts.request = &record->request;
-      facts.context = &record->context;
+      request = record->Request();
+      facts.request = &request;
+      facts.context = &record->context();
       facts.waited = call ? d.at - call->arrived : absl::ZeroDuration();
       if (std::optional<routing::QueueId> q = router_.policy().FindQueue(d.queue)) {
         facts.offer_timeout = router_.policy().queues[*q].offer_timeout;
@@ -142,10 +129,6 @@ void Core::Dispatch(const Decision& d, absl::Time now) {
       }
       break;
     case Decision::Kind::kHoldReminder:
-      if (std::optional<routing::CallView> call = router_.FindCall(d.call_id)) {
-        facts.hold_expected = call->hold_expected;
-      }
-      break;
     case Decision::Kind::kHoldOverrun:
       if (observer_) observer_->HoldOverrun(d.queue, d.reason);
       CallBook::AddHistory(*record, "hold_overrun",
@@ -164,7 +147,7 @@ void Core::Dispatch(const Decision& d, absl::Time now) {
       break;
   }
   if (std::optional<acd::v1::Command> command = CommandFor(d, facts)) {
-    outboxes_.Send(record->switch_id, *std::move(command), d.at);
+    outboxes_.Send(record->switch_id(), *std::move(command), d.at);
   }
 }
 
@@ -191,6 +174,7 @@ void Core::Observe(const CallFact& fact) {
       const routing::CallView& last = *fact.last;
       book_.Finish(fact.call_id,
                    FinishedCall{.state = FinalState(fact.outcome),
+                                .queue = last.queue,
                                 .arrived = last.arrived,
                                 .agent_id = last.consulting_agent.empty() ? last.agent_id
                                                                           : last.consulting_agent,
@@ -203,7 +187,7 @@ void Core::Observe(const CallFact& fact) {
 }
 
 void Core::EndOffer(const CallRecord& record, const std::string& call_id) {
-  outboxes_.EndOffer(record.switch_id, call_id);
+  outboxes_.EndOffer(record.switch_id(), call_id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,15 +199,15 @@ absl::Status Core::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
   CatchUp(now);
   if (const CallRecord* existing = book_.Find(request.call_id())) {
     Settle(now);
-    if (existing->switch_id != request.switch_id()) {
+    if (existing->switch_id() != request.switch_id()) {
       return absl::AlreadyExistsError(absl::StrCat("call_id '", request.call_id(),
-                                                   "' is in use by switch '", existing->switch_id,
+                                                   "' is in use by switch '", existing->switch_id(),
                                                    "'"));
     }
-    if (!google::protobuf::util::MessageDifferencer::Equals(existing->request, request)) {
+    if (existing->request != DeterministicBytes(request)) {
       return absl::AlreadyExistsError(absl::StrCat(
           "call_id '", request.call_id(), "' is in use for another call (queue '",
-          existing->request.queue(), "'); a retry must repeat the request exactly"));
+          existing->Request().queue(), "'); a retry must repeat the request exactly"));
     }
     *response = existing->first_response;  // a retry: the original answer
     return absl::OkStatus();
@@ -255,6 +239,26 @@ std::vector<acd::v1::Command> Core::ReconnectSwitch(const std::string& switch_id
 void Core::CommandWritten(const std::string& switch_id, uint64_t sequence) {
   owner_.Check("Core::CommandWritten");
   outboxes_.Written(switch_id, sequence);
+}
+
+std::vector<OutgoingCommand> Core::TakeCommands() {
+  owner_.Check("Core::TakeCommands");
+  return outboxes_.TakeNew();
+}
+
+void Core::BeginDrain() {
+  owner_.Check("Core::BeginDrain");
+  draining_ = true;
+}
+
+bool Core::draining() const {
+  owner_.Check("Core::draining");
+  return draining_;
+}
+
+const routing::Router& Core::router() const {
+  owner_.Check("Core::router");
+  return router_;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class Core {
   // The shell wrote command `sequence` to `switch_id`.
   void CommandWritten(const std::string& switch_id, uint64_t sequence);
   // Commands made since the last call, in order.
-  std::vector<OutgoingCommand> TakeCommands() { return outboxes_.TakeNew(); }
+  std::vector<OutgoingCommand> TakeCommands();
 
   // --- Agents ---
   absl::Status Login(const acd::v1::LoginRequest& request, acd::v1::AgentInfo* response,
@@ -96,10 +96,11 @@ class Core {
   std::optional<absl::Time> NextWakeup();
 
   // Shutdown: new calls are refused from now on (a retried enqueue still gets its answer).
-  void BeginDrain() { draining_ = true; }
-  bool draining() const { return draining_; }
+  void BeginDrain();
+  bool draining() const;
 
-  const routing::Router& router() const { return router_; }
+  // The router, for the figures the shell refreshes from its views.
+  const routing::Router& router() const;
 
  private:
   // Every state-changing input starts here: the router catches up on its timers, finished records

@@ -23,12 +23,12 @@ acd::v1::CallState Core::StateOf(const std::string& call_id, const CallRecord& r
 void Core::FillCallInfo(const std::string& call_id, const CallRecord& record, absl::Time now,
                         acd::v1::CallInfo* info) const {
   info->set_call_id(call_id);
-  info->set_switch_id(record.switch_id);
-  info->set_queue(record.request.queue());
+  info->set_switch_id(record.switch_id());
   info->set_state(StateOf(call_id, record));
   info->set_expected_wait_seconds(-1);
   if (record.finished) {
     const FinishedCall& finished = *record.finished;
+    info->set_queue(finished.queue);
     *info->mutable_arrived() = TimestampOf(finished.arrived);
     info->set_agent_id(finished.agent_id);
     info->set_hold_count(finished.holds);
@@ -56,7 +56,7 @@ void Core::FillCallInfo(const std::string& call_id, const CallRecord& record, ab
     out->set_what(entry.what);
     out->set_detail(entry.detail);
   }
-  *info->mutable_context() = record.context;
+  *info->mutable_context() = record.context();
 }
 
 bool Core::FillAgentInfo(const std::string& agent_id, acd::v1::AgentInfo* info) const {
@@ -70,7 +70,7 @@ absl::Status Core::ListCalls(const acd::v1::ListCallsRequest& request,
                              acd::v1::ListCallsResponse* response, absl::Time now) const {
   owner_.Check("Core::ListCalls");
   book_.ForEach([&](const std::string& call_id, const CallRecord& record) {
-    if (record.switch_id != request.switch_id() || record.finished) return;
+    if (record.switch_id() != request.switch_id() || record.finished) return;
     FillCallInfo(call_id, record, now, response->add_calls());
   });
   std::sort(response->mutable_calls()->begin(), response->mutable_calls()->end(),
@@ -137,9 +137,7 @@ absl::Status Core::GetPolicy(acd::v1::PolicyInfo* response) const {
 
 absl::Status Core::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> policy,
                                const std::string& source, absl::Time now) {
-  // What fell due under the running policy is settled under it.
-  CatchUp(now);
-  Settle(now);
+  CatchUp(now);  // what fell due under the running policy is settled under it
   absl::Status status = router_.ReplacePolicy(policy, now);
   if (!status.ok()) {
     Settle(now);

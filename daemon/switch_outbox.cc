@@ -10,14 +10,6 @@
 
 namespace acd::daemon {
 
-std::deque<acd::v1::Command>::iterator SwitchOutboxes::FindUnwritten(Outbox& outbox,
-                                                                   uint64_t sequence) {
-  auto it = std::lower_bound(
-      outbox.unwritten.begin(), outbox.unwritten.end(), sequence,
-      [](const acd::v1::Command& c, uint64_t s) { return c.sequence() < s; });
-  return it != outbox.unwritten.end() && it->sequence() == sequence ? it : outbox.unwritten.end();
-}
-
 uint64_t SwitchOutboxes::Send(const std::string& switch_id, acd::v1::Command command,
                               absl::Time at) {
   Outbox& outbox = outboxes_[switch_id];
@@ -26,12 +18,12 @@ uint64_t SwitchOutboxes::Send(const std::string& switch_id, acd::v1::Command com
   *command.mutable_at() = TimestampOf(at);
   if (outbox.unwritten.size() >= max_unwritten_) {
     Log(absl::StrCat("switch ", switch_id, " has not read its commands; dropping the oldest"));
-    outbox.unwritten.pop_front();
+    outbox.unwritten.erase(outbox.unwritten.begin());
   }
   if (const std::string* call_id = ReservedCallId(command)) {
     outbox.offers[*call_id] = Outstanding{.offer = command};
   }
-  outbox.unwritten.push_back(command);
+  outbox.unwritten.emplace_hint(outbox.unwritten.end(), sequence, command);
   new_.push_back({switch_id, std::move(command)});
   return sequence;
 }
@@ -49,19 +41,16 @@ void SwitchOutboxes::EndOffer(const std::string& switch_id, const std::string& c
   if (outbox == outboxes_.end()) return;
   auto it = outbox->second.offers.find(call_id);
   if (it == outbox->second.offers.end()) return;
-  if (!it->second.written) {
-    auto unwritten = FindUnwritten(outbox->second, it->second.offer.sequence());
-    if (unwritten != outbox->second.unwritten.end()) outbox->second.unwritten.erase(unwritten);
-  }
+  if (!it->second.written) outbox->second.unwritten.erase(it->second.offer.sequence());
   outbox->second.offers.erase(it);
 }
 
 void SwitchOutboxes::Written(const std::string& switch_id, uint64_t sequence) {
   auto outbox = outboxes_.find(switch_id);
   if (outbox == outboxes_.end()) return;
-  auto it = FindUnwritten(outbox->second, sequence);
+  auto it = outbox->second.unwritten.find(sequence);
   if (it == outbox->second.unwritten.end()) return;  // taken back, or written before a takeover
-  if (const std::string* call_id = ReservedCallId(*it)) {
+  if (const std::string* call_id = ReservedCallId(it->second)) {
     auto offer = outbox->second.offers.find(*call_id);
     if (offer != outbox->second.offers.end() && offer->second.offer.sequence() == sequence) {
       offer->second.written = true;
@@ -72,14 +61,14 @@ void SwitchOutboxes::Written(const std::string& switch_id, uint64_t sequence) {
 
 std::vector<acd::v1::Command> SwitchOutboxes::Reconnect(const std::string& switch_id) {
   Outbox& outbox = outboxes_[switch_id];
-  std::vector<acd::v1::Command> out(outbox.unwritten.begin(), outbox.unwritten.end());
+  std::vector<acd::v1::Command> out;
+  out.reserve(outbox.unwritten.size());
+  for (const auto& [sequence, command] : outbox.unwritten) out.push_back(command);
   // Outstanding offers not among the unwritten ones: written to a stream that may have lost them,
   // or dropped by the bound while the switch was away. In sequence order, so replays agree.
   std::vector<acd::v1::Command> again;
   for (const auto& [call_id, offer] : outbox.offers) {
-    if (!offer.written && FindUnwritten(outbox, offer.offer.sequence()) != outbox.unwritten.end()) {
-      continue;
-    }
+    if (!offer.written && outbox.unwritten.contains(offer.offer.sequence())) continue;
     again.push_back(offer.offer);
     again.back().set_resent(offer.written);
   }

@@ -12,10 +12,10 @@
 #define ACD_DAEMON_SWITCH_OUTBOX_H_
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "acd/v1/acd.pb.h"
@@ -59,11 +59,11 @@ class SwitchOutboxes {
   };
   struct Outbox {
     uint64_t next_sequence = 1;
-    std::deque<acd::v1::Command> unwritten;  // in sequence order
+    // By sequence: written ones and offers taken back leave from anywhere in O(log n), however
+    // long the backlog of a switch that is away.
+    absl::btree_map<uint64_t, acd::v1::Command> unwritten;
     absl::flat_hash_map<std::string, Outstanding> offers;  // by call id
   };
-  // The unwritten command `sequence`, or unwritten.end().
-  static std::deque<acd::v1::Command>::iterator FindUnwritten(Outbox& outbox, uint64_t sequence);
 
   const size_t max_unwritten_;
   absl::flat_hash_map<std::string, Outbox> outboxes_;

@@ -69,7 +69,7 @@ absl::Status Router::Login(const AgentSpec& spec, absl::Time now) {
   }
   agents_[slot] = std::move(agent);
   agent_live_[slot] = true;
-  agent_ids_.emplace(spec.agent_id, slot);
+  agent_ids_.emplace(agents_[slot].id, slot);
   ComputeMembership(slot);
   Index(slot);
   TryServeAgent(slot);

@@ -49,6 +49,8 @@ struct HoldRules {
   absl::Duration reminder_interval = absl::Seconds(45);
   absl::Duration max = absl::Seconds(300);
 };
+// The policy must set max_attempts and retry_interval whenever it offers callbacks (validation
+// requires them); the values below only stand in while callbacks are off.
 struct CallbackRules {
   absl::Duration offer_over;            // zero: callbacks are never offered
   int max_attempts = 3;

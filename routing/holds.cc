@@ -78,7 +78,8 @@ void Router::RemindHold(CallSlot slot) {
   EmitPrompt(slot, {.kind = Decision::Kind::kPlayPrompt, .call_id = call.id, .queue = queue,
                     .prompt = Decision::PromptKind::kHoldReminder, .held = held});
   Emit({.kind = Decision::Kind::kHoldReminder, .call_id = call.id,
-        .agent_id = agents_[HoldingAgent(call)].id, .queue = queue, .held = held});
+        .agent_id = agents_[HoldingAgent(call)].id, .queue = queue, .held = held,
+        .hold_expected = call.hold_expected});
   call.hold_reminded = now_;
   ScheduleHoldTimers(slot);
 }

@@ -227,7 +227,7 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
   call.preferred_agent = spec.preferred_agent;
   call.arrived = now_;
   calls_[slot] = std::move(call);
-  call_ids_.emplace(spec.call_id, slot);
+  call_ids_.emplace(calls_[slot].id, slot);
   StartQueueStint(slot, now_);
   InsertWaiting(slot);
   TryRouteCall(slot);

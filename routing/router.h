@@ -31,6 +31,7 @@
 #include "routing/compiled_policy.h"
 #include "routing/prompt_kind.h"
 #include "routing/router_state.h"
+#include "routing/slot_table.h"
 #include "routing/timer_queue.h"
 #include "routing/types.h"
 #include "routing/waiting_calls.h"
@@ -101,6 +102,7 @@ struct Decision {
   std::optional<absl::Duration> expected_wait;  // to announce, rounded; nullopt: do not
   bool wait_over_cap = false;                   // say "more than <expected_wait>"
   absl::Duration held;                          // kHoldReminder, kHoldOverrun, hold prompts
+  absl::Duration hold_expected;                 // kHoldReminder: what the caller was told; 0: nothing
   int attempt = 0;                              // kStartCallback, kCallbackGaveUp: 1-based
 };
 
@@ -132,7 +134,6 @@ struct CallView {
   std::optional<absl::Duration> expected_wait;  // while waiting, when it can be estimated
   bool on_hold = false;
   absl::Time hold_started;           // while on hold: when the current hold began
-  absl::Duration hold_expected;      // while on hold: what the caller was told; zero: nothing
   uint32_t holds = 0;                // holds started, ended ones and the current one
   absl::Duration hold_time;          // ended holds plus the current one so far
   bool callback = false;             // the caller accepted a callback and left the line
@@ -412,16 +413,18 @@ class Router {
   absl::Time origin_;  // ranks are relative to it to keep doubles precise
   absl::Time now_;
 
-  std::vector<Call> calls_;
+  SlotTable<Call> calls_;
   std::vector<CallSlot> free_calls_;
-  absl::flat_hash_map<std::string, CallSlot> call_ids_;
+  // Keyed by views of RoutedCall::id and RoutedAgent::id: slot tables never move their elements,
+  // and an id leaves the map before its slot is reset.
+  absl::flat_hash_map<absl::string_view, CallSlot> call_ids_;
   uint64_t next_call_seq_ = 0;
   size_t waiting_count_ = 0;
 
-  std::vector<Agent> agents_;
+  SlotTable<Agent> agents_;
   std::vector<bool> agent_live_;
   std::vector<AgentSlot> free_agents_;
-  absl::flat_hash_map<std::string, AgentSlot> agent_ids_;
+  absl::flat_hash_map<absl::string_view, AgentSlot> agent_ids_;
   uint64_t next_login_seq_ = 0;
 
   std::vector<WaitingCalls> waiting_;                     // by QueueId

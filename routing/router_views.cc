@@ -58,10 +58,7 @@ CallView Router::ViewOf(CallSlot slot, bool in_line) const {
   view.transfers = call.transfers;
   if (waiting) view.expected_wait = ExpectedWait(call.queue, view.position);
   view.on_hold = call.on_hold;
-  if (call.on_hold) {
-    view.hold_started = call.hold_started;
-    view.hold_expected = call.hold_expected;
-  }
+  if (call.on_hold) view.hold_started = call.hold_started;
   view.holds = call.holds;
   view.hold_time = call.hold_time + (call.on_hold ? now_ - call.hold_started : absl::ZeroDuration());
   view.callback = call.callback;

@@ -268,7 +268,7 @@ absl::StatusOr<SimReport> Simulation::Run() {
     if (!s.has_traffic) continue;
     QueueReport r;
     r.name = cq.name;
-    r.service_level_threshold_seconds = cq.source.service_level().threshold_seconds();
+    r.service_level_threshold_seconds = absl::ToDoubleSeconds(cq.service_level.threshold);
     r.offered = s.offered;
     r.answered = s.answered;
     r.abandoned = s.abandoned;
@@ -391,7 +391,7 @@ void Simulation::Connect(uint32_t slot, uint32_t agent) {
   if (c.measured) {
     ++qs.answered;
     qs.wait_sum += wait;
-    if (wait <= policy_->queues[c.queue].source.service_level().threshold_seconds()) {
+    if (wait <= absl::ToDoubleSeconds(policy_->queues[c.queue].service_level.threshold)) {
       ++qs.within_sl;
     }
     if (wait > 0) {

@@ -111,7 +111,7 @@ def cmd_dashboard(src):
             check(known_metric(m, allowed, set()), f"panel {title!r}: {m} is not in metrics/README.md")
             if "queue" in allowed.get(m, ()):
                 check('queue=~"$queue"' in expr, f"panel {title!r}: query ignores the $queue variable: {expr}")
-    # The figures the dashboard must show (issue 5).
+    # The figures the dashboard must show: the wallboard's, plus the flows behind them.
     for must in ["acd_queue_calls_waiting", "acd_queue_oldest_wait_seconds", "acd_oldest_wait_alert_seconds",
                  "acd_queue_ewt_seconds", "acd_agents", "acd_service_level_ratio", "acd_service_level_target_ratio",
                  "acd_asa_seconds", "acd_aht_seconds", "acd_abandon_ratio", "acd_calls_total",

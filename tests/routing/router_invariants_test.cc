@@ -1,7 +1,12 @@
 // Router invariants under random traffic and policy reloads: after every event, whatever its order
 // or validity, no call is lost or invented, no ready agent idles while a call it can take waits,
 // an agent is reserved exactly while a call is offered to it, an agent consulting stays busy with
-// its call, and callers hear the queue only as its rules allow.
+// its call, callers hear the queue only as its rules allow, and every figure the router keeps
+// count of per queue equals a recount from its views.
+#include <algorithm>
+#include <array>
+#include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -282,7 +287,55 @@ class Traffic {
         }
       }
     }
+    if (!FiguresMatchARecount(step)) return false;
     return !::testing::Test::HasFailure();
+  }
+
+  // What the router keeps count of as events come, per queue, equals what a recount from its
+  // views finds: the waiting calls, the callbacks among them and the oldest arrival (the line
+  // keeps times to the microsecond), the places (1..n, each once), the staffed members (ready
+  // ones, busy or not; an agent cooling down after a missed offer is still ready) and the members
+  // by state. Returns false after the first queue that differs (already reported).
+  bool FiguresMatchARecount(int step) {
+    for (const std::string queue : {"qa", "qb", "qc"}) {
+      absl::StatusOr<QueueView> view = router_.Queue(queue);
+      if (!view.ok()) {
+        ADD_FAILURE() << "step " << step << ": " << view.status();
+        return false;
+      }
+      int waiting = 0;
+      int callbacks = 0;
+      std::optional<absl::Time> oldest;
+      std::vector<int> places;
+      for (const std::string& call : alive_) {
+        std::optional<CallView> c = router_.FindCall(call);
+        if (c->state != CallState::kWaiting || c->queue != queue) continue;
+        ++waiting;
+        callbacks += c->callback;
+        const absl::Time arrived = absl::FromUnixMicros(absl::ToUnixMicros(c->arrived));
+        oldest = std::min(oldest.value_or(arrived), arrived);
+        places.push_back(c->position);
+      }
+      std::sort(places.begin(), places.end());
+      std::vector<int> one_to_n(places.size());
+      std::iota(one_to_n.begin(), one_to_n.end(), 1);
+      int staffed = 0;
+      std::array<int, kAgentStateCount> by_state{};
+      for (int i = 0; i < 8; ++i) {
+        std::optional<AgentView> a = router_.FindAgent(absl::StrCat("agent", i));
+        if (!a || std::find(a->queues.begin(), a->queues.end(), queue) == a->queues.end()) continue;
+        staffed += a->not_ready_reason.empty() || a->not_ready_reason == "offer_cooldown";
+        ++by_state[static_cast<int>(a->state)];
+      }
+      EXPECT_EQ(view->calls_waiting, waiting) << "step " << step << ": " << queue;
+      EXPECT_EQ(view->callbacks_waiting, callbacks) << "step " << step << ": " << queue;
+      EXPECT_EQ(view->oldest_arrival, oldest) << "step " << step << ": " << queue;
+      EXPECT_EQ(places, one_to_n) << "step " << step << ": places in " << queue;
+      EXPECT_EQ(view->staffed_agents, staffed) << "step " << step << ": " << queue;
+      EXPECT_EQ(view->agents_by_state, by_state) << "step " << step << ": " << queue;
+      if (::testing::Test::HasFailure()) return false;
+    }
+    return true;
   }
 
   size_t served() const { return served_; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs acdsim --json on one scenario and fails unless, for every queue, our wait estimate's
-RMSE / mean wait is at most RATIO x the moving-average baseline's (issue 4's target).
+RMSE / mean wait is at most RATIO x the moving-average baseline's (the estimator's target).
 
     check_ewt_accuracy.py path/to/acdsim path/to/scenario.yaml [--ratio 0.75]
 """

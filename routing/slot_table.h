@@ -1,0 +1,37 @@
+// SlotTable is the router's table of calls or of agents, indexed by slot. Indexing is O(1);
+// growing allocates one more fixed chunk and never moves an element, so a center that grows
+// never stalls the engine copying every record (as a vector's doubling would at 100,000 calls)
+// and never holds more than one chunk of spare room.
+//   SlotTable<RoutedCall> calls;
+//   CallSlot slot = calls.size();
+//   calls.emplace_back();          // a fresh, default value at `slot`
+//   calls[slot].id = "c1";
+#ifndef ACD_ROUTING_SLOT_TABLE_H_
+#define ACD_ROUTING_SLOT_TABLE_H_
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace acd::routing {
+
+template <typename T, size_t kChunk = 256>
+class SlotTable {
+ public:
+  T& operator[](size_t slot) { return chunks_[slot / kChunk][slot % kChunk]; }
+  const T& operator[](size_t slot) const { return chunks_[slot / kChunk][slot % kChunk]; }
+  size_t size() const { return size_; }
+  // Adds a default value at slot size().
+  T& emplace_back() {
+    if (size_ % kChunk == 0) chunks_.push_back(std::make_unique<T[]>(kChunk));
+    return (*this)[size_++];
+  }
+
+ private:
+  std::vector<std::unique_ptr<T[]>> chunks_;  // every chunk full but the last
+  size_t size_ = 0;
+};
+
+}  // namespace acd::routing
+
+#endif  // ACD_ROUTING_SLOT_TABLE_H_
