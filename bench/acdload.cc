@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "acd/v1/acd.grpc.pb.h"
+#include "bench/async_call.h"
 #include "grpcpp/grpcpp.h"
 #include "protos/health.grpc.pb.h"
 
@@ -42,6 +43,8 @@ ABSL_FLAG(bool, json, false, "print one JSON object instead of a report");
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using acd::bench::AsyncCall;
+using acd::bench::Die;
 
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
@@ -66,20 +69,6 @@ Percentiles Summarize(std::vector<int64_t> nanos) {
   p.max = nanos.back() / 1000.0;
   return p;
 }
-
-[[noreturn]] void Die(const std::string& what, const grpc::Status& status) {
-  std::cerr << "acdload: " << what << ": " << status.error_message() << " (code "
-            << status.error_code() << ")\n";
-  std::exit(1);
-}
-
-// A unary call in flight on the callback API; deletes itself when done.
-template <typename Request, typename Response>
-struct AsyncCall {
-  grpc::ClientContext context;
-  Request request;
-  Response response;
-};
 
 class Load {
  public:

@@ -2,12 +2,16 @@
 // DESIGN.md, and reports per-decision latency percentiles as counters p50_us and p99_us:
 //   call arrives -> agent chosen  (BM_CallArrives_{small,large})
 //   agent frees  -> call chosen   (BM_AgentFrees_{small,large})
+//   call arrives -> joins a line of 100,000 nobody has been served from  (BM_CallArrives_unserved_100k)
 // small: 1,000 agents / 50 queues / 20 skills / 1,000 waiting calls;
 // large: 10,000 agents / 200 queues / 50 skills / 10,000 waiting calls.
 // The center is busy: every agent is on a call and the waiting calls spread over the queues,
 // 10% of them needing Spanish, which only a fifth of the agents speak. Each timed operation is the
 // router's whole handling of the event (validation, queue upkeep, the choice, the offer); the
 // work that keeps the center in that state between samples is not timed.
+// The unserved line is one queue just opened, or whose agents are all away: 100,000 callers wait,
+// nobody is ready and no call there has ever been answered or ended, so each arrival's entry
+// prompt (position, expected wait) has only the line itself to go by.
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -234,10 +238,72 @@ void AgentFrees(benchmark::State& state, const Scale& scale) {
   ReportPercentiles(state, nanos);
 }
 
+// A queue with a line of kUnservedLine callers that nobody has been served from (see the top).
+constexpr int kUnservedLine = 100000;
+constexpr int kAwayAgents = 10;  // logged in for the queue, all not ready
+// Simulated time between two events. The whole run (the line's build-up, then two events per
+// sample) stays inside the queue's first update interval (45 s by default), so no update prompt
+// falls due inside a timed arrival: each sample is the arrival and its entry prompt alone.
+constexpr absl::Duration kUnservedEventSpacing = absl::Microseconds(100);
+
+std::shared_ptr<const CompiledPolicy> UnservedLinePolicy() {
+  acd::v1::Policy p;
+  p.set_name("routing_bench_unserved");
+  p.add_skills()->set_name("sales");
+  acd::v1::Queue* queue = p.add_queues();
+  queue->set_name("sales");
+  auto* need = queue->add_skills();
+  need->set_skill("sales");
+  need->set_min_proficiency(1);
+  // The line plus the arrival being timed.
+  p.mutable_limits()->set_max_calls_waiting(kUnservedLine + 1);
+  auto policy = CompilePolicy(p);
+  if (!policy.ok()) std::abort();
+  return *policy;
+}
+
+void CallArrivesUnserved(benchmark::State& state) {
+  absl::Time now = absl::UnixEpoch();
+  auto next_event = [&] { return now += kUnservedEventSpacing; };
+  Router router(UnservedLinePolicy(), now);
+  for (int a = 0; a < kAwayAgents; ++a) {
+    Center::Check(router.Login({.agent_id = absl::StrCat("away", a), .skills = {{"sales", 3}}},
+                               next_event()));
+  }
+  for (int c = 0; c < kUnservedLine; ++c) {
+    CallSpec call{.call_id = absl::StrCat("waiting", c), .queue = "sales"};
+    Center::Check(router.Enqueue(call, next_event()).status());
+    router.TakeDecisions();
+  }
+  std::vector<double> nanos;
+  nanos.reserve(state.max_iterations);
+  uint64_t n = 0;
+  for (auto _ : state) {
+    CallSpec call{.call_id = absl::StrCat("arrival", n++), .queue = "sales"};
+    const absl::Time arrival = next_event();
+    absl::StatusOr<EnqueueResult> result =
+        TimeDecision(state, nanos, [&] { return router.Enqueue(call, arrival); });
+    if (!result.ok() || result->disposition != EnqueueResult::Disposition::kQueued ||
+        result->position != kUnservedLine + 1) {
+      state.SkipWithError("the arriving call did not join the back of the line");
+      break;
+    }
+    // Untimed: the newest caller hangs up, which leaves the very same line for the next sample.
+    router.TakeDecisions();
+    Center::Check(router.Abandon(call.call_id, next_event()));
+    router.TakeDecisions();
+  }
+  state.counters["calls_waiting"] = router.calls_waiting();
+  ReportPercentiles(state, nanos);
+}
+
 BENCHMARK_CAPTURE(CallArrives, small, kSmall)->Name("BM_CallArrives_small")->UseManualTime()->Iterations(200000);
 BENCHMARK_CAPTURE(AgentFrees, small, kSmall)->Name("BM_AgentFrees_small")->UseManualTime()->Iterations(200000);
 BENCHMARK_CAPTURE(CallArrives, large, kLarge)->Name("BM_CallArrives_large")->UseManualTime()->Iterations(200000);
 BENCHMARK_CAPTURE(AgentFrees, large, kLarge)->Name("BM_AgentFrees_large")->UseManualTime()->Iterations(200000);
+// A fixed count: building the line of 100,000 is most of the run. (Before arrivals and prompts cost
+// O(log n), each arrival here walked the whole line: ~730 us at p50.)
+BENCHMARK(CallArrivesUnserved)->Name("BM_CallArrives_unserved_100k")->UseManualTime()->Iterations(2000);
 
 }  // namespace
 }  // namespace acd::routing
