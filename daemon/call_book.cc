@@ -42,7 +42,7 @@ CallRecord& CallBook::Open(const acd::v1::EnqueueCallRequest& request,
                            const acd::v1::EnqueueCallResponse& response) {
   CallRecord& record = records_[request.call_id()];
   record.request = DeterministicBytes(request);
-  record.switch_id_ = &*switch_ids_.insert(request.switch_id()).first;
+  record.owning_switch = &*switch_ids_.insert(request.switch_id()).first;
   record.first_response = response;
   return record;
 }

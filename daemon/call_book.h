@@ -40,7 +40,7 @@ struct FinishedCall {
   acd::v1::CallState state = acd::v1::CALL_STATE_UNSPECIFIED;  // ended, abandoned, fallback...
   std::string queue;           // the queue it left from
   absl::Time arrived;          // its original arrival
-  std::string agent_id;        // the agent the caller was last with (or rang), if any
+  std::string agent_id;        // the agent the caller was last with, or the one it last rang
   uint32_t holds = 0;
   absl::Duration hold_time;
 };
@@ -52,19 +52,20 @@ struct CallRecord {
   std::string request;
   acd::v1::EnqueueCallRequest Request() const;
   // The switch that owns the call (the book keeps one copy of each switch's id).
-  const std::string* switch_id_ = nullptr;
-  const std::string& switch_id() const { return *switch_id_; }
+  const std::string* owning_switch = nullptr;
+  const std::string& switch_id() const { return *owning_switch; }
   acd::v1::EnqueueCallResponse first_response;  // what a retried enqueue is answered
   std::vector<HistoryEntry> history;
   CallAnswers answers;                          // the retry ledger of its events
-  // Grows with each transfer; sent with every offer. Absent until the first transfer.
-  std::unique_ptr<acd::v1::CallContext> context_;
+  // What the call carries from agent to agent: grows with each transfer, sent with every offer;
+  // not allocated until the first transfer (most calls have none).
+  std::unique_ptr<acd::v1::CallContext> transfer_context;
   const acd::v1::CallContext& context() const {
-    return context_ ? *context_ : acd::v1::CallContext::default_instance();
+    return transfer_context ? *transfer_context : acd::v1::CallContext::default_instance();
   }
   acd::v1::CallContext* mutable_context() {
-    if (!context_) context_ = std::make_unique<acd::v1::CallContext>();
-    return context_.get();
+    if (!transfer_context) transfer_context = std::make_unique<acd::v1::CallContext>();
+    return transfer_context.get();
   }
   // A warm transfer in progress: the context as it was, restored if the consult is cancelled.
   std::unique_ptr<acd::v1::CallContext> context_before_consult;
@@ -73,6 +74,9 @@ struct CallRecord {
   std::vector<std::string> hold_ids;  // ids the switch gave its holds, for exact retries
   std::string current_hold_id;
   std::string callback_number;        // from callback_accepted
+  // The agent the call last rang (an offer or a callback's start) until a blind transfer or a
+  // callback attempt that failed: whom a finished call names when no agent was on the line.
+  std::string agent_rung;
   std::unique_ptr<FinishedCall> finished;  // set once the call has left acd
 };
 

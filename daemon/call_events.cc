@@ -7,6 +7,7 @@
 #include "daemon/api_convert.h"
 #include "daemon/commands.h"
 #include "daemon/core.h"
+#include "daemon/log.h"
 
 namespace acd::daemon {
 namespace {
@@ -58,6 +59,9 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
   } else if (event.event_case() == acd::v1::CallEvent::EVENT_NOT_SET) {
     status = absl::InvalidArgumentError("event: set one event");
   } else {
+    // A record is live exactly while the router holds its call (the core settles every call
+    // that left before an input ends).
+    if (!call) Crash(absl::StrCat("live record for call ", call_id, " the router does not hold"));
     status = ApplyCallEvent(*record, *call, event, now);
     Settle(now);  // the record stays: a finished one is kept, and only older ones are dropped
     response->set_state(StateOf(call_id, *record));
@@ -139,6 +143,7 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
       status = router_.CallbackNotReached(call_id, agent_id, now);
       if (!status.ok()) return status;
       if (observer_) observer_->Callback(call.queue, metrics::CallbackOutcome::kNotReached);
+      record.agent_rung.clear();
       CallBook::AddHistory(record, "callback_not_reached",
                            WithReason(agent_id, event.callback_not_reached().reason()), now);
       return status;
@@ -207,6 +212,7 @@ absl::Status Core::Transfer(CallRecord& record, const routing::CallView& call,
     record.context_before_consult = std::make_unique<acd::v1::CallContext>(record.context());
     record.consults++;
   }
+  if (!warm) record.agent_rung.clear();
   if (observer_) {
     observer_->Transferred(call.queue,
                            warm ? routing::TransferKind::kWarm : routing::TransferKind::kBlind);

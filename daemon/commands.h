@@ -2,7 +2,7 @@
 // A pure function; the facts a command carries beyond the decision (the caller's attributes, the
 // call's context, how long it has waited...) are handed in. Numbering and time stamps are the
 // switch outbox's job.
-//   std::optional<acd::v1::Command> c = CommandFor(decision, {.request = &record.request, ...});
+//   std::optional<acd::v1::Command> c = CommandFor(decision, {.request = &request, ...});
 #ifndef ACD_DAEMON_COMMANDS_H_
 #define ACD_DAEMON_COMMANDS_H_
 

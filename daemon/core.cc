@@ -54,6 +54,18 @@ void Core::CatchUp(absl::Time now) {
 void Core::Settle(absl::Time now) {
   for (const Decision& decision : router_.TakeDecisions()) Dispatch(decision, now);
   for (const CallFact& fact : router_.TakeCallFacts()) Observe(fact);
+  for (const auto& [switch_id, dropped] : outboxes_.TakeDropped()) {
+    Notice(absl::StrCat("switch ", switch_id, " has not read its commands: the oldest ", dropped,
+                        " unwritten ones were dropped (at most ", options_.max_outbox,
+                        " wait per switch)"));
+  }
+}
+
+std::vector<std::string> Core::TakeNotices() {
+  owner_.Check("Core::TakeNotices");
+  std::vector<std::string> out;
+  out.swap(notices_);
+  return out;
 }
 
 void Core::AdvanceTo(absl::Time now) {
@@ -70,16 +82,13 @@ std::optional<absl::Time> Core::NextWakeup() {
 // call's switch, dated when the router made it.
 void Core::Dispatch(const Decision& d, absl::Time now) {
   if (d.kind == Decision::Kind::kAgentMadeNotReady) {
-    Log(absl::StrCat("agent ", d.agent_id, " is now not_ready(", d.reason, ")"));
+    Notice(absl::StrCat("agent ", d.agent_id, " is now not_ready(", d.reason, ")"));
     return;
   }
   CallRecord* record = book_.Find(d.call_id);
-  if (record == nullptr) {
-    // Can't happen: a record opens before the router's first decision about its call and
-    // outlives the call.
-    Log(absl::StrCat("decision for unknown call ", d.call_id));
-    return;
-  }
+  // A record opens before the core settles the router's first decision about its call, and
+  // outlives the call.
+  if (record == nullptr) Crash(absl::StrCat("decision for call ", d.call_id, " without a record"));
   CommandFacts facts;
   acd::v1::EnqueueCallRequest request;  // parsed only for the commands that carry its attributes
   switch (d.kind) {
@@ -94,6 +103,7 @@ void Core::Dispatch(const Decision& d, absl::Time now) {
         facts.offer_timeout = router_.policy().queues[*q].offer_timeout;
       }
       facts.callback_number = record->callback_number;
+      record->agent_rung = d.agent_id;
       if (d.kind == Decision::Kind::kOfferCall) {
         CallBook::AddHistory(*record, "offered", d.agent_id, d.at);
       } else {
@@ -129,6 +139,7 @@ void Core::Dispatch(const Decision& d, absl::Time now) {
       }
       break;
     case Decision::Kind::kHoldReminder:
+      break;  // a command to the agent; what the caller hears was counted as a prompt
     case Decision::Kind::kHoldOverrun:
       if (observer_) observer_->HoldOverrun(d.queue, d.reason);
       CallBook::AddHistory(*record, "hold_overrun",
@@ -169,15 +180,16 @@ void Core::Observe(const CallFact& fact) {
       return;
     case CallFact::Kind::kLeft: {
       CallRecord* record = book_.Find(fact.call_id);
-      if (record == nullptr) return;  // refused at enqueue: never acknowledged
+      if (record == nullptr) Crash(absl::StrCat("call ", fact.call_id, " left without a record"));
       EndOffer(*record, fact.call_id);
       const routing::CallView& last = *fact.last;
       book_.Finish(fact.call_id,
                    FinishedCall{.state = FinalState(fact.outcome),
                                 .queue = last.queue,
                                 .arrived = last.arrived,
-                                .agent_id = last.consulting_agent.empty() ? last.agent_id
-                                                                          : last.consulting_agent,
+                                .agent_id = !last.consulting_agent.empty() ? last.consulting_agent
+                                            : !last.agent_id.empty()       ? last.agent_id
+                                                                           : record->agent_rung,
                                 .holds = last.holds,
                                 .hold_time = last.hold_time},
                    fact.at);

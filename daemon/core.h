@@ -4,7 +4,8 @@
 // the reply; what to send to which switch it hands over with TakeCommands(). It reads no clock,
 // starts no thread and touches no socket or stream: the same inputs at the same times give the
 // same state and the same commands. The shell (Engine) feeds it from one thread and carries its
-// output out; every method checks it runs on that thread.
+// output (commands, and notices for the operator's log) out; every method checks it runs on that
+// thread.
 //   Core core(policy, "built-in", {}, &observer, clock.Now());
 //   absl::Status s = core.EnqueueCall(request, &response, clock.Now());
 //   for (OutgoingCommand& c : core.TakeCommands()) shell.Write(c.switch_id, c.command);
@@ -68,6 +69,9 @@ class Core {
   void CommandWritten(const std::string& switch_id, uint64_t sequence);
   // Commands made since the last call, in order.
   std::vector<OutgoingCommand> TakeCommands();
+  // Lines for the operator's log since the last call (a policy applied or refused, an agent made
+  // not ready by policy, a switch's outbox overflowing); the shell writes them out.
+  std::vector<std::string> TakeNotices();
 
   // --- Agents ---
   absl::Status Login(const acd::v1::LoginRequest& request, acd::v1::AgentInfo* response,
@@ -111,6 +115,7 @@ class Core {
   void Settle(absl::Time now);
   void Dispatch(const routing::Decision& decision, absl::Time now);
   void Observe(const routing::CallFact& fact);
+  void Notice(std::string line) { notices_.push_back(std::move(line)); }
 
   // Call events (call_events.cc).
   absl::Status ApplyCallEvent(CallRecord& record, const routing::CallView& call,
@@ -146,6 +151,7 @@ class Core {
   // Each logged-in agent's login as sent (deterministically serialized), so that a retried login
   // is answered instead of refused.
   absl::flat_hash_map<std::string, std::string> logins_;
+  std::vector<std::string> notices_;
   bool draining_ = false;
 };
 

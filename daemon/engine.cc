@@ -69,14 +69,17 @@ void Engine::Post(std::function<void()> task) {
 // Inputs, output, time.
 
 template <typename Input>
-grpc::Status Engine::RunInput(Input input) {
+grpc::Status Engine::RunInput(Timed timed, Input input) {
   const absl::Time now = clock_->Now();
   const auto started = std::chrono::steady_clock::now();
   const absl::Status status = input(now);
-  metrics_.routing_decision_seconds.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  metrics_.engine_events.Add(1);
+  if (timed == Timed::kRoutingDecision) {
+    metrics_.routing_decision_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    metrics_.engine_events.Add(1);
+  }
   WriteCommands();
+  for (const std::string& line : core_.TakeNotices()) Log(line);
   RearmWakeup();
   return ToGrpcStatus(status);
 }
@@ -118,7 +121,7 @@ void Engine::RearmWakeup() {
   wakeup_.async_wait([this](const asio::error_code& error) {
     if (error || stopping_) return;  // cancelled: re-armed for another time, or stopping
     armed_for_.reset();
-    RunInput([this](absl::Time now) {
+    RunInput(Timed::kRoutingDecision, [this](absl::Time now) {
       core_.AdvanceTo(now);
       return absl::OkStatus();
     });
@@ -126,7 +129,7 @@ void Engine::RearmWakeup() {
 }
 
 void Engine::Tick() {
-  RunInput([this](absl::Time now) {
+  RunInput(Timed::kNo, [this](absl::Time now) {
     core_.AdvanceTo(now);
     return absl::OkStatus();
   });
@@ -149,12 +152,14 @@ void Engine::RefreshFigures() {
 
 grpc::Status Engine::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
                                  acd::v1::EnqueueCallResponse* response) {
-  return RunInput([&](absl::Time now) { return core_.EnqueueCall(request, response, now); });
+  return RunInput(Timed::kRoutingDecision,
+                  [&](absl::Time now) { return core_.EnqueueCall(request, response, now); });
 }
 
 grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
                                      acd::v1::CallEventResponse* response) {
-  return RunInput([&](absl::Time now) { return core_.ReportCallEvent(event, response, now); });
+  return RunInput(Timed::kRoutingDecision,
+                  [&](absl::Time now) { return core_.ReportCallEvent(event, response, now); });
 }
 
 grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
@@ -193,16 +198,18 @@ void Engine::AttachLocalSwitch(const std::string& switch_id,
 // Agents.
 
 grpc::Status Engine::Login(const acd::v1::LoginRequest& request, acd::v1::AgentInfo* response) {
-  return RunInput([&](absl::Time now) { return core_.Login(request, response, now); });
+  return RunInput(Timed::kNo,
+                  [&](absl::Time now) { return core_.Login(request, response, now); });
 }
 
 grpc::Status Engine::SetAgentState(const acd::v1::SetAgentStateRequest& request,
                                    acd::v1::AgentInfo* response) {
-  return RunInput([&](absl::Time now) { return core_.SetAgentState(request, response, now); });
+  return RunInput(Timed::kNo,
+                  [&](absl::Time now) { return core_.SetAgentState(request, response, now); });
 }
 
 grpc::Status Engine::Logout(const acd::v1::LogoutRequest& request) {
-  return RunInput([&](absl::Time now) { return core_.Logout(request, now); });
+  return RunInput(Timed::kNo, [&](absl::Time now) { return core_.Logout(request, now); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,11 +234,12 @@ grpc::Status Engine::GetPolicy(acd::v1::PolicyInfo* response) {
 
 grpc::Status Engine::SetPolicy(const acd::v1::SetPolicyRequest& request,
                                acd::v1::SetPolicyResponse* response) {
-  return RunInput([&](absl::Time now) { return core_.SetPolicy(request, response, now); });
+  return RunInput(Timed::kNo,
+                  [&](absl::Time now) { return core_.SetPolicy(request, response, now); });
 }
 
 void Engine::ReloadPolicyText(const std::string& yaml, const std::string& source) {
-  RunInput([&](absl::Time now) { return core_.ApplyPolicyText(yaml, source, now); });
+  RunInput(Timed::kNo, [&](absl::Time now) { return core_.ApplyPolicyText(yaml, source, now); });
 }
 
 void Engine::OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval) {

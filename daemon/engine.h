@@ -115,10 +115,13 @@ class Engine {
     std::unique_ptr<asio::steady_timer> timer;
   };
 
+  // Whether an input is one of the routing decisions acd_routing_decision_seconds times and
+  // acd_engine_events_total counts (a call arriving, a call event, a timer falling due).
+  enum class Timed : bool { kNo, kRoutingDecision };
   // Hands the core one state-changing input at the clock's time, then writes out the commands it
-  // made and re-arms the wake-up for the core's next deadline.
+  // made and its notices, and re-arms the wake-up for the core's next deadline.
   template <typename Input>
-  grpc::Status RunInput(Input input);
+  grpc::Status RunInput(Timed timed, Input input);
   void WriteCommands();
   void RearmWakeup();
   void Tick();            // every few seconds: time moves on even when nothing happens

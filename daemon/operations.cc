@@ -176,7 +176,8 @@ absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
   std::shared_ptr<const routing::CompiledPolicy> compiled;
   if (problems.empty()) {
     // A dry run answers what the apply would: the policy must also fit the calls live now.
-    absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> c = routing::CompilePolicy(proto);
+    absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> c =
+        routing::CompilePolicy(proto);
     if (!c.ok()) return c.status();
     compiled = *c;
     if (absl::Status fits = router_.CanReplacePolicy(*compiled); !fits.ok()) {

@@ -19,10 +19,14 @@ void CallAnswers::ForgetConsultRequests(absl::string_view agent_id) {
   });
 }
 
+bool AnswersAnOffer(const CallEvent& event) {
+  return event.has_offer_accepted() || event.has_offer_rejected() || event.has_offer_no_answer() ||
+         event.has_answered();
+}
+
 RetryVerdict JudgeRetry(const CallEvent& event, const CallAnswers& answers,
                         const CallSubjects& now) {
-  const bool about_offer = event.has_offer_accepted() || event.has_offer_rejected() ||
-                           event.has_offer_no_answer() || event.has_answered();
+  const bool about_offer = AnswersAnOffer(event);
   const bool about_connection = event.has_answered() || event.has_transfer_requested() ||
                                 event.has_consult_transfer_requested() ||
                                 event.has_callback_not_reached();

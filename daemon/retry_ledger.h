@@ -61,6 +61,10 @@ struct RetryVerdict {
   absl::Status refusal;      // kStale: it names an offer or connection that is over
 };
 
+// An answer to an offer (accepted, rejected, no answer, or `answered`, which also accepts a ringing
+// one): it is about the offer ringing at the agent it names, so it must name one.
+bool AnswersAnOffer(const acd::v1::CallEvent& event);
+
 RetryVerdict JudgeRetry(const acd::v1::CallEvent& event, const CallAnswers& answers,
                         const CallSubjects& now);
 

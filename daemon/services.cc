@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/grpc_status.h"
+#include "daemon/retry_ledger.h"
 #include "metrics/acd_metrics.h"
 #include "routing/request_limits.h"
 
@@ -70,9 +71,7 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
                                                              acd::v1::CallEventResponse* response) {
   grpc::Status check = FirstError({CheckId(request->switch_id(), "switch_id"),
                                    CheckId(request->call_id(), "call_id")});
-  const bool about_offer = request->has_offer_accepted() || request->has_offer_rejected() ||
-                           request->has_offer_no_answer() || request->has_answered();
-  if (check.ok() && about_offer) check = CheckId(request->agent_id(), "agent_id");
+  if (check.ok() && AnswersAnOffer(*request)) check = CheckId(request->agent_id(), "agent_id");
   if (check.ok() && request->event_case() == acd::v1::CallEvent::EVENT_NOT_SET) {
     check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                          "event: set one of offer_accepted, offer_rejected, offer_no_answer, "

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/api_convert.h"
 #include "daemon/commands.h"
-#include "daemon/log.h"
 
 namespace acd::daemon {
 
@@ -17,8 +16,9 @@ uint64_t SwitchOutboxes::Send(const std::string& switch_id, acd::v1::Command com
   command.set_sequence(sequence);
   *command.mutable_at() = TimestampOf(at);
   if (outbox.unwritten.size() >= max_unwritten_) {
-    Log(absl::StrCat("switch ", switch_id, " has not read its commands; dropping the oldest"));
     outbox.unwritten.erase(outbox.unwritten.begin());
+    if (dropped_.empty() || dropped_.back().first != switch_id) dropped_.emplace_back(switch_id, 0);
+    dropped_.back().second++;
   }
   if (const std::string* call_id = ReservedCallId(command)) {
     outbox.offers[*call_id] = Outstanding{.offer = command};
@@ -49,33 +49,58 @@ void SwitchOutboxes::Written(const std::string& switch_id, uint64_t sequence) {
   auto outbox = outboxes_.find(switch_id);
   if (outbox == outboxes_.end()) return;
   auto it = outbox->second.unwritten.find(sequence);
-  if (it == outbox->second.unwritten.end()) return;  // taken back, or written before a takeover
-  if (const std::string* call_id = ReservedCallId(it->second)) {
-    auto offer = outbox->second.offers.find(*call_id);
-    if (offer != outbox->second.offers.end() && offer->second.offer.sequence() == sequence) {
-      offer->second.written = true;
-    }
+  if (it != outbox->second.unwritten.end()) {
+    MarkOfferWritten(outbox->second, it->second);
+    outbox->second.unwritten.erase(it);
+    return;
   }
-  outbox->second.unwritten.erase(it);
+  // Not among the unwritten: taken back, written before a takeover, or an outstanding offer the
+  // bound dropped and a reconnect sent again. Few offers ring at once: look among them.
+  for (auto& [call_id, offer] : outbox->second.offers) {
+    if (offer.offer.sequence() == sequence) offer.written = true;
+  }
 }
 
 std::vector<acd::v1::Command> SwitchOutboxes::Reconnect(const std::string& switch_id) {
   Outbox& outbox = outboxes_[switch_id];
+  auto by_sequence = [](const acd::v1::Command& a, const acd::v1::Command& b) {
+    return a.sequence() < b.sequence();
+  };
+  // Never delivered: the unwritten commands, and outstanding offers the bound dropped.
   std::vector<acd::v1::Command> out;
   out.reserve(outbox.unwritten.size());
   for (const auto& [sequence, command] : outbox.unwritten) out.push_back(command);
-  // Outstanding offers not among the unwritten ones: written to a stream that may have lost them,
-  // or dropped by the bound while the switch was away. In sequence order, so replays agree.
-  std::vector<acd::v1::Command> again;
+  std::vector<acd::v1::Command> dropped;
+  std::vector<acd::v1::Command> again;  // written to a stream that may have lost them
   for (const auto& [call_id, offer] : outbox.offers) {
-    if (!offer.written && outbox.unwritten.contains(offer.offer.sequence())) continue;
-    again.push_back(offer.offer);
-    again.back().set_resent(offer.written);
+    if (offer.written) {
+      again.push_back(offer.offer);
+      again.back().set_resent(true);
+    } else if (!outbox.unwritten.contains(offer.offer.sequence())) {
+      dropped.push_back(offer.offer);
+    }
   }
-  std::sort(again.begin(), again.end(), [](const acd::v1::Command& a, const acd::v1::Command& b) {
-    return a.sequence() < b.sequence();
-  });
+  if (!dropped.empty()) {
+    out.insert(out.end(), dropped.begin(), dropped.end());
+    std::sort(out.begin(), out.end(), by_sequence);
+  }
+  std::sort(again.begin(), again.end(), by_sequence);  // so that replays agree
   for (acd::v1::Command& command : again) out.push_back(std::move(command));
+  return out;
+}
+
+void SwitchOutboxes::MarkOfferWritten(Outbox& outbox, const acd::v1::Command& command) {
+  const std::string* call_id = ReservedCallId(command);
+  if (call_id == nullptr) return;
+  auto offer = outbox.offers.find(*call_id);
+  if (offer != outbox.offers.end() && offer->second.offer.sequence() == command.sequence()) {
+    offer->second.written = true;
+  }
+}
+
+std::vector<std::pair<std::string, uint64_t>> SwitchOutboxes::TakeDropped() {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  out.swap(dropped_);
   return out;
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -43,12 +44,16 @@ class SwitchOutboxes {
   void EndOffer(const std::string& switch_id, const std::string& call_id);
   // The shell wrote command `sequence` to `switch_id`'s stream (or handed it to a local switch).
   void Written(const std::string& switch_id, uint64_t sequence);
-  // What a new stream of `switch_id` gets first: the unwritten commands in order, then every
-  // outstanding offer it may have lost (marked resent). Commands taken by TakeNew() but not
-  // written yet are among them: a stream that took over drops what the old one had queued.
+  // What a new stream of `switch_id` gets first: every command it has not been shown to receive,
+  // in sequence order (an outstanding offer the bound dropped among them), then the outstanding
+  // offers written to an earlier stream that may have lost them, marked resent. Commands taken by
+  // TakeNew() but not written yet are among the first: a stream that took over drops what the
+  // old one had queued.
   std::vector<acd::v1::Command> Reconnect(const std::string& switch_id);
   // Commands made since the last call, in order, for the shell to write.
   std::vector<OutgoingCommand> TakeNew();
+  // Per switch, how many unwritten commands the bound dropped since the last call.
+  std::vector<std::pair<std::string, uint64_t>> TakeDropped();
 
   size_t unwritten(const std::string& switch_id) const;
 
@@ -64,10 +69,14 @@ class SwitchOutboxes {
     absl::btree_map<uint64_t, acd::v1::Command> unwritten;
     absl::flat_hash_map<std::string, Outstanding> offers;  // by call id
   };
+  // `command` (just written) is its call's outstanding offer: mark it so.
+  static void MarkOfferWritten(Outbox& outbox, const acd::v1::Command& command);
 
   const size_t max_unwritten_;
   absl::flat_hash_map<std::string, Outbox> outboxes_;
   std::vector<OutgoingCommand> new_;
+  // Per switch, unwritten commands the bound dropped since TakeDropped (in the order they went).
+  std::vector<std::pair<std::string, uint64_t>> dropped_;
 };
 
 }  // namespace acd::daemon

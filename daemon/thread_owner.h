@@ -18,7 +18,9 @@ class ThreadOwner {
   ThreadOwner& operator=(const ThreadOwner&) = delete;
 
   // From now on only the calling thread may use the object.
-  void BindToCurrentThread() { owner_.store(std::this_thread::get_id(), std::memory_order_release); }
+  void BindToCurrentThread() {
+    owner_.store(std::this_thread::get_id(), std::memory_order_release);
+  }
   bool IsCurrent() const {
     return owner_.load(std::memory_order_acquire) == std::this_thread::get_id();
   }

@@ -369,11 +369,11 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
     out.push_back(std::move(*f));
   }
   auto decision = Family("acd_routing_decision_seconds",
-                         "Time the engine's core spends on one input: routing, records, commands.",
+                         "One routing decision: a call arriving, a call event or timers falling due, in the engine's core.",
                          MetricType::Histogram);
   Add(decision, {}).histogram = routing_decision_seconds.Read();
   out.push_back(std::move(decision));
-  auto events = Family("acd_engine_events_total", "Inputs the engine's core processed.",
+  auto events = Family("acd_engine_events_total", "Routing decisions the engine's core made.",
                        MetricType::Counter);
   AddCounter(events, {}, engine_events.Get());
   out.push_back(std::move(events));

@@ -69,7 +69,8 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
   for (const CompiledQueue& q : policy_->queues) learned[q.name] = std::move(stats_[q.id]);
   policy_ = std::move(policy);
   const size_t queues = policy_->queues.size();
-  waiting_.assign(queues, {});
+  waiting_.clear();
+  waiting_.resize(queues);
   available_.assign(queues, {});
   round_robin_last_.assign(queues, 0);
   servers_.assign(queues, 0);  // recounted as membership is

@@ -403,7 +403,8 @@ class Router {
   // What happens to calls, for TakeCallFacts (router.cc).
   void Note(CallFact fact);
   // The call is about to leave the router: a hold still going on ends, and the call is noted as it
-  // stands, with its agent still on the line. Called first thing on every way out.
+  // stands. Called on every way out before the call is freed, while the agent still on the line
+  // (if any) is still with it — but after a transfer over the limit lets its agent go.
   void NoteLeaving(CallSlot slot, CallFact::Outcome outcome);
   // The call's preferred (or transfer-target) agent slot; keeps held_calls_ in step.
   void SetPreferredSlot(CallSlot slot, AgentSlot agent);

@@ -58,11 +58,11 @@ absl::StatusOr<TransferPlan> Router::PlanTransfer(absl::string_view call_id,
 void Router::SendTransferToFallback(CallSlot slot, AgentSlot from_agent) {
   Call& call = calls_[slot];
   const CompiledQueue& from = policy_->queues[call.queue];
-  NoteLeaving(slot, CallFact::Outcome::kSentToFallback);
   // The agent's part ends here; the queue learns no handle time from a call sent away.
   Note({.kind = CallFact::Kind::kTalkEnded, .call_id = call.id, .queue = from.name,
         .duration = now_ - call.connected_at});
   LetGoOfCall(slot);
+  NoteLeaving(slot, CallFact::Outcome::kSentToFallback);  // with nobody on the line any more
   Emit({.kind = Decision::Kind::kSendToFallback, .call_id = call.id, .queue = from.name,
         .target = from.fallback, .reason = "too_many_transfers"});
   FreeCall(slot);

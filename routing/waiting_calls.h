@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -110,7 +111,7 @@ class WaitingCalls {
   bool Erase(const WaitingKey& key, int language_bit, bool callback) {
     for (auto& [bit, partition] : partitions_) {
       if (bit == language_bit) {
-        if (partition.erase(key) == 0) return false;
+        if (partition->erase(key) == 0) return false;
         --size_;
         callbacks_ -= callback;
         return true;
@@ -129,14 +130,14 @@ class WaitingCalls {
   template <typename F>
   void ForEachServable(uint64_t language_mask, F&& f) const {
     for (const auto& [bit, partition] : partitions_) {
-      if (partition.empty()) continue;
-      if (bit < 0 || ((language_mask >> bit) & 1) != 0) f(partition);
+      if (partition->empty()) continue;
+      if (bit < 0 || ((language_mask >> bit) & 1) != 0) f(*partition);
     }
   }
   // 1-based place of `key` among every waiting call of the queue, all languages together.
   int Position(const WaitingKey& key) const {
     size_t before = 0;
-    for (const auto& [bit, partition] : partitions_) before += partition.CountBefore(key);
+    for (const auto& [bit, partition] : partitions_) before += partition->CountBefore(key);
     return static_cast<int>(before) + 1;
   }
   // The partitions' order (the order languages first joined the line); -1 for a language with
@@ -154,14 +155,14 @@ class WaitingCalls {
  private:
   Partition& PartitionFor(int language_bit) {
     for (auto& [bit, partition] : partitions_) {
-      if (bit == language_bit) return partition;
+      if (bit == language_bit) return *partition;
     }
-    return partitions_.emplace_back(language_bit, Partition{}).second;
+    return *partitions_.emplace_back(language_bit, std::make_unique<Partition>()).second;
   }
   std::optional<absl::Time> Oldest(int64_t LineSummary::*field) const {
     std::optional<int64_t> oldest;
     for (const auto& [bit, partition] : partitions_) {
-      if (const LineSummary* summary = partition.Summary()) {
+      if (const LineSummary* summary = partition->Summary()) {
         oldest = std::min(oldest.value_or(summary->*field), summary->*field);
       }
     }
@@ -169,7 +170,9 @@ class WaitingCalls {
     return absl::FromUnixMicros(*oldest);
   }
 
-  std::vector<std::pair<int, Partition>> partitions_;  // few: one per language in use, and -1
+  // Few: one per language in use, and -1. Held by pointer: pb_ds trees cannot move, and a new
+  // language must never copy the long lines already there.
+  std::vector<std::pair<int, std::unique_ptr<Partition>>> partitions_;
   size_t size_ = 0;
   int callbacks_ = 0;
 };

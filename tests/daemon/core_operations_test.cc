@@ -222,6 +222,39 @@ TEST(CoreFinishedCalls, AFinishedCallShowsTheQueueItLeftFromNotTheOneItEntered) 
   EXPECT_EQ(done.context().transfers(), 1u);
 }
 
+TEST(CoreFinishedCalls, ACallerWhoHangsUpAfterAnOfferWasRejectedNamesTheAgentItLastRang) {
+  SimulatedCenter center;
+  ASSERT_TRUE(center.Login("alice", "sales").ok());
+  center.Enqueue("c1", "sales");
+  ASSERT_EQ(center.TakeOffer().offer_call().agent_id(), "alice");
+  ASSERT_TRUE(center.Event("c1", "alice", Reject).ok());
+  ASSERT_TRUE(center.Event("c1", "", Abandon).ok());
+  const acd::v1::CallInfo done = center.GetCall("c1");
+  EXPECT_EQ(done.state(), acd::v1::CALL_STATE_ABANDONED);
+  EXPECT_EQ(done.agent_id(), "alice") << "the agent it last rang, though nobody was on the line";
+}
+
+TEST(CoreFinishedCalls, ABlindTransferOverTheLimitEndsWithNobodyNamed) {
+  SimulatedCenter center(CoreOptions{}, nullptr, R"(
+skills: [{name: sales}]
+agent_rules: {max_missed_offers: 0, reject_delay_seconds: 0, no_answer_delay_seconds: 0}
+queues:
+  - name: sales
+    skills: [{skill: sales, min_proficiency: 1}]
+    fallback: "voicemail:sales"
+    transfers: {max_per_call: 1}
+)");
+  ASSERT_TRUE(center.Login("alice", "sales").ok());
+  ASSERT_TRUE(center.Login("bob", "sales").ok());
+  center.Connect("c1", "sales", "alice");
+  ASSERT_TRUE(center.Event("c1", "alice", TransferTo("sales", false)).ok());
+  ASSERT_TRUE(center.Event("c1", "bob", Accept).ok());
+  ASSERT_TRUE(center.Event("c1", "bob", TransferTo("sales", false)).ok());
+  const acd::v1::CallInfo done = center.GetCall("c1");
+  EXPECT_EQ(done.state(), acd::v1::CALL_STATE_FALLBACK);
+  EXPECT_EQ(done.agent_id(), "") << "the agent let go of it when it was sent on";
+}
+
 TEST(CoreFinishedCalls, AFinishedCallIsForgottenOnceItsRetentionHasPassed) {
   SimulatedCenter center(CoreOptions{.call_retention = absl::Minutes(10)});
   ASSERT_TRUE(center.Login("alice", "sales").ok());
@@ -309,6 +342,20 @@ TEST(CoreFigures, AHoldsEndMovesTheHoldHistogramByItsLength) {
   const prometheus::ClientMetric::Histogram holds = metered.Series("sales").hold.Read();
   EXPECT_EQ(holds.sample_count, 1u);
   EXPECT_EQ(holds.sample_sum, 25);
+}
+
+TEST(CoreFigures, AHoldReminderIsAPromptNotAnOverrun) {
+  MeteredCenter metered;
+  SimulatedCenter& center = metered.center;
+  ASSERT_TRUE(center.Login("alice", "sales").ok());
+  center.Connect("c1", "sales", "alice");
+  ASSERT_TRUE(center.Event("c1", "alice", Hold(0)).ok());
+  center.Wait(absl::Seconds(40));  // sales reminds every 40 s; nothing was promised, max is 200 s
+  ASSERT_EQ(center.TakeCommandsOnly().size(), 2u) << "the reminder to the caller and the agent";
+  const metrics::QueueSeries& sales = metered.Series("sales");
+  EXPECT_EQ(sales.hold_overruns[0].Get() + sales.hold_overruns[1].Get(), 0u);
+  EXPECT_EQ(sales.prompts[static_cast<int>(routing::PromptKind::kHoldReminder)].Get(), 1u);
+  EXPECT_THAT(Story(center.GetCall("c1")), ::testing::Not(::testing::Contains("hold_overrun")));
 }
 
 TEST(CoreFigures, AHoldDuringAConsultCountsForTheQueueOfTheAgentHoldingTheCaller) {

@@ -119,10 +119,17 @@ TEST(SwitchOutboxes, ABoundedOutboxDropsTheOldestButStillResendsItsOutstandingOf
   outboxes.Send("sw1", Prompt("c3"), kStart);          // 3
   outboxes.Send("sw1", Prompt("c4"), kStart);          // 4
   EXPECT_EQ(outboxes.unwritten("sw1"), 2u);
+  EXPECT_THAT(outboxes.TakeDropped(), ElementsAre(std::pair<std::string, uint64_t>("sw1", 2)));
   const std::vector<acd::v1::Command> first = outboxes.Reconnect("sw1");
-  EXPECT_THAT(Sequences(first), ElementsAre(3u, 4u, 1u));
+  EXPECT_THAT(Sequences(first), ElementsAre(1u, 3u, 4u)) << "never delivered: in sequence order";
   EXPECT_THAT(Resent(first), ElementsAre(false, false, false))
       << "the dropped offer never reached the switch: not a resend";
+
+  // Once the new stream has written it, the offer is one the switch may have lost, like any other.
+  for (uint64_t sequence : {1, 3, 4}) outboxes.Written("sw1", sequence);
+  const std::vector<acd::v1::Command> again = outboxes.Reconnect("sw1");
+  EXPECT_THAT(Sequences(again), ElementsAre(1u));
+  EXPECT_THAT(Resent(again), ElementsAre(true));
 }
 
 TEST(SwitchOutboxes, ANewOfferForTheSameCallReplacesTheOutstandingOne) {
