@@ -111,8 +111,7 @@ void Router::EndHoldNow(CallSlot slot) {
   Call& call = calls_[slot];
   // The hold is the holding agent's: during a consult, the first agent's, in its queue.
   const QueueId queue = call.consulting_agent != kNoSlot ? call.consult_from_queue : call.queue;
-  Note({.kind = CallFact::Kind::kHoldEnded, .call_id = call.id,
-        .queue = policy_->queues[queue].name, .duration = now_ - call.hold_started});
+  Note(CallFact::Kind::kHoldEnded, call, queue, now_ - call.hold_started);
   call.hold_time += now_ - call.hold_started;
   call.on_hold = false;
   CancelCallTimer(slot, TimerKind::kHoldReminder);

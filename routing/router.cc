@@ -130,19 +130,20 @@ std::vector<CallFact> Router::TakeCallFacts() {
   return out;
 }
 
-void Router::Note(CallFact fact) {
-  if (!keep_facts_) return;
-  fact.at = now_;
-  facts_.push_back(std::move(fact));
+void Router::Note(CallFact::Kind kind, const Call& call, QueueId queue,
+                  absl::Duration duration) {
+  if (!keep_facts_) return;  // built only when kept: the simulator and benches pay nothing
+  facts_.push_back({.kind = kind, .at = now_, .call_id = call.id,
+                    .queue = policy_->queues[queue].name, .duration = duration});
 }
 
 void Router::NoteLeaving(CallSlot slot, CallFact::Outcome outcome) {
   if (calls_[slot].on_hold) EndHoldNow(slot);
   if (!keep_facts_) return;
   const Call& call = calls_[slot];
-  Note({.kind = CallFact::Kind::kLeft, .call_id = call.id,
-        .queue = policy_->queues[call.queue].name, .outcome = outcome,
-        .last = ViewOf(slot, /*in_line=*/false)});
+  facts_.push_back({.kind = CallFact::Kind::kLeft, .at = now_, .call_id = call.id,
+                    .queue = policy_->queues[call.queue].name, .outcome = outcome,
+                    .last = ViewOf(slot, /*in_line=*/false)});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,8 +299,7 @@ absl::Status Router::OfferAccepted(absl::string_view call_id, absl::string_view 
   // the line, and a consulted caller was talking to the first agent.
   if (!call.callback && call.consulting_agent == kNoSlot) {
     stats_[call.queue].wait.Served(now_ - call.entered_queue, now_);
-    Note({.kind = CallFact::Kind::kAnswered, .call_id = call.id,
-          .queue = policy_->queues[call.queue].name, .duration = now_ - call.entered_queue});
+    Note(CallFact::Kind::kAnswered, call, call.queue, now_ - call.entered_queue);
   }
   if (call.on_hold) EndHoldNow(*slot);  // a consult completes: the caller is with the new agent
   const AgentSlot consulting = call.consulting_agent != kNoSlot ? LetGoOfConsult(*slot) : kNoSlot;
@@ -400,8 +400,7 @@ absl::Status Router::Abandon(absl::string_view call_id, absl::Time now) {
   // was not on the line).
   if ((call.state == CallState::kWaiting || call.state == CallState::kOffered) && !call.callback) {
     stats_[call.queue].wait.Abandoned(now_ - call.entered_queue, now_);
-    Note({.kind = CallFact::Kind::kAbandoned, .call_id = call.id,
-          .queue = policy_->queues[call.queue].name, .duration = now_ - call.entered_queue});
+    Note(CallFact::Kind::kAbandoned, call, call.queue, now_ - call.entered_queue);
   }
   if (call.state != CallState::kConnected) NoteLeaving(*slot, CallFact::Outcome::kAbandoned);
   switch (call.state) {
@@ -444,8 +443,7 @@ absl::Status Router::EndCall(absl::string_view call_id, absl::Time now) {
   const AgentSlot agent_slot = call.agent;
   NoteLeaving(*slot, CallFact::Outcome::kEnded);
   stats_[call.queue].wait.HandleEnded(now_ - call.connected_at, now_);
-  Note({.kind = CallFact::Kind::kTalkEnded, .call_id = call.id,
-        .queue = policy_->queues[call.queue].name, .duration = now_ - call.connected_at});
+  Note(CallFact::Kind::kTalkEnded, call, call.queue, now_ - call.connected_at);
   LetGoOfCall(*slot);
   FreeCall(*slot);
   Index(agent_slot);

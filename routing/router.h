@@ -401,7 +401,7 @@ class Router {
   CallView ViewOf(CallSlot slot, bool in_line) const;
 
   // What happens to calls, for TakeCallFacts (router.cc).
-  void Note(CallFact fact);
+  void Note(CallFact::Kind kind, const Call& call, QueueId queue, absl::Duration duration);
   // The call is about to leave the router: a hold still going on ends, and the call is noted as it
   // stands. Called on every way out before the call is freed, while the agent still on the line
   // (if any) is still with it — but after a transfer over the limit lets its agent go.

@@ -59,8 +59,7 @@ void Router::SendTransferToFallback(CallSlot slot, AgentSlot from_agent) {
   Call& call = calls_[slot];
   const CompiledQueue& from = policy_->queues[call.queue];
   // The agent's part ends here; the queue learns no handle time from a call sent away.
-  Note({.kind = CallFact::Kind::kTalkEnded, .call_id = call.id, .queue = from.name,
-        .duration = now_ - call.connected_at});
+  Note(CallFact::Kind::kTalkEnded, call, call.queue, now_ - call.connected_at);
   LetGoOfCall(slot);
   NoteLeaving(slot, CallFact::Outcome::kSentToFallback);  // with nobody on the line any more
   Emit({.kind = Decision::Kind::kSendToFallback, .call_id = call.id, .queue = from.name,
@@ -138,8 +137,7 @@ absl::StatusOr<EnqueueResult> Router::Transfer(absl::string_view call_id,
   if (std::optional<EnqueueResult> over = TransferOverLimit(plan->call, from_agent)) return *over;
   // The agent's part of the call is over: its talk is handle time of the queue it served.
   stats_[call.queue].wait.HandleEnded(now_ - call.connected_at, now_);
-  Note({.kind = CallFact::Kind::kTalkEnded, .call_id = call.id,
-        .queue = policy_->queues[call.queue].name, .duration = now_ - call.connected_at});
+  Note(CallFact::Kind::kTalkEnded, call, call.queue, now_ - call.connected_at);
   LetGoOfCall(plan->call);  // the agent is not indexed again until the call has found its next place
   PlaceTransferred(*plan, from_agent);
   EnqueueResult result = RouteTransferred(plan->call, /*greet=*/true);
@@ -217,9 +215,7 @@ AgentSlot Router::LetGoOfConsult(CallSlot slot) {
   const AgentSlot agent = call.consulting_agent;
   // The first agent's part of the call is over: its talk is handle time of the queue it came from.
   stats_[call.consult_from_queue].wait.HandleEnded(now_ - call.connected_at, now_);
-  Note({.kind = CallFact::Kind::kTalkEnded, .call_id = call.id,
-        .queue = policy_->queues[call.consult_from_queue].name,
-        .duration = now_ - call.connected_at});
+  Note(CallFact::Kind::kTalkEnded, call, call.consult_from_queue, now_ - call.connected_at);
   ReleaseAgent(agent, slot, call.consult_wrap_up);
   call.consulting_agent = kNoSlot;
   return agent;
