@@ -35,7 +35,7 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
         absl::StrCat("call '", call_id, "' belongs to switch '", record->switch_id(), "'"));
   }
   if (!status.ok()) {
-    Settle(now);
+    Settle();
     return status;
   }
   const std::optional<routing::CallView> call = router_.FindCall(call_id);
@@ -63,7 +63,7 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
     // that left before an input ends).
     if (!call) Crash(absl::StrCat("live record for call ", call_id, " the router does not hold"));
     status = ApplyCallEvent(*record, *call, event, now);
-    Settle(now);  // the record stays: a finished one is kept, and only older ones are dropped
+    Settle();  // the record stays: a finished one is kept, and only older ones are dropped
     response->set_state(StateOf(call_id, *record));
     // Holds are judged by state, not stored answers: a call may be held many times.
     if (status.ok() && !event.has_hold_started() && !event.has_hold_ended()) {
@@ -71,7 +71,7 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
     }
     return status;
   }
-  Settle(now);
+  Settle();
   return status;
 }
 

@@ -48,11 +48,11 @@ void Core::CatchUp(absl::Time now) {
   router_.AdvanceTo(now);
   book_.Sweep(now);
   // What fell due is settled before the input acts, against the state it fell due in.
-  Settle(now);
+  Settle();
 }
 
-void Core::Settle(absl::Time now) {
-  for (const Decision& decision : router_.TakeDecisions()) Dispatch(decision, now);
+void Core::Settle() {
+  for (const Decision& decision : router_.TakeDecisions()) Dispatch(decision);
   for (const CallFact& fact : router_.TakeCallFacts()) Observe(fact);
   for (const auto& [switch_id, dropped] : outboxes_.TakeDropped()) {
     Notice(absl::StrCat("switch ", switch_id, " has not read its commands: the oldest ", dropped,
@@ -80,7 +80,7 @@ std::optional<absl::Time> Core::NextWakeup() {
 
 // A decision becomes a line in its call's history, a figure, and (most of them) a command to the
 // call's switch, dated when the router made it.
-void Core::Dispatch(const Decision& d, absl::Time now) {
+void Core::Dispatch(const Decision& d) {
   if (d.kind == Decision::Kind::kAgentMadeNotReady) {
     Notice(absl::StrCat("agent ", d.agent_id, " is now not_ready(", d.reason, ")"));
     return;
@@ -210,7 +210,7 @@ absl::Status Core::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
   owner_.Check("Core::EnqueueCall");
   CatchUp(now);
   if (const CallRecord* existing = book_.Find(request.call_id())) {
-    Settle(now);
+    Settle();
     if (existing->switch_id() != request.switch_id()) {
       return absl::AlreadyExistsError(absl::StrCat("call_id '", request.call_id(),
                                                    "' is in use by switch '", existing->switch_id(),
@@ -225,18 +225,18 @@ absl::Status Core::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
     return absl::OkStatus();
   }
   if (draining_) {
-    Settle(now);
+    Settle();
     return absl::UnavailableError("acdd is shutting down; not taking calls");
   }
   absl::StatusOr<routing::EnqueueResult> result = router_.Enqueue(CallSpecOf(request), now);
   if (!result.ok()) {
-    Settle(now);
+    Settle();
     return result.status();
   }
   *response = EnqueueResponseOf(*result);
   CallRecord& record = book_.Open(request, *response);
   CallBook::AddHistory(record, "enqueued", request.queue(), now);
-  Settle(now);
+  Settle();
   return absl::OkStatus();
 }
 
@@ -295,7 +295,7 @@ absl::Status Core::Login(const acd::v1::LoginRequest& request, acd::v1::AgentInf
     status = router_.Login(*spec, now);
     if (status.ok()) logins_[request.agent_id()] = login;
   }
-  Settle(now);
+  Settle();
   if (!status.ok()) return status;
   FillAgentInfo(request.agent_id(), response);
   return absl::OkStatus();
@@ -320,7 +320,7 @@ absl::Status Core::SetAgentState(const acd::v1::SetAgentStateRequest& request,
       status = absl::InvalidArgumentError("change: set one of ready, not_ready, end_wrap_up");
       break;
   }
-  Settle(now);
+  Settle();
   if (!status.ok()) return status;
   FillAgentInfo(request.agent_id(), response);
   return absl::OkStatus();
@@ -331,7 +331,7 @@ absl::Status Core::Logout(const acd::v1::LogoutRequest& request, absl::Time now)
   CatchUp(now);
   absl::Status status = router_.Logout(request.agent_id(), now);
   if (status.ok()) logins_.erase(request.agent_id());
-  Settle(now);
+  Settle();
   return status;
 }
 

@@ -108,12 +108,13 @@ class Core {
 
  private:
   // Every state-changing input starts here: the router catches up on its timers, finished records
-  // past their retention go.
+  // past their retention go, and what fell due is settled before the input acts.
   void CatchUp(absl::Time now);
-  // Every state-changing input ends here: the router's decisions become commands and records, and
-  // what it saw happen to calls reaches the records and the figures.
-  void Settle(absl::Time now);
-  void Dispatch(const routing::Decision& decision, absl::Time now);
+  // Every state-changing input ends here (and CatchUp settles too): the router's decisions become
+  // commands and records, and what it saw happen to calls reaches the records and the figures.
+  // Decisions and facts carry the time the router made them, so nothing here needs the input's.
+  void Settle();
+  void Dispatch(const routing::Decision& decision);
   void Observe(const routing::CallFact& fact);
   void Notice(std::string line) { notices_.push_back(std::move(line)); }
 

@@ -140,14 +140,14 @@ absl::Status Core::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> po
   CatchUp(now);  // what fell due under the running policy is settled under it
   absl::Status status = router_.ReplacePolicy(policy, now);
   if (!status.ok()) {
-    Settle(now);
+    Settle();
     return status;
   }
   if (observer_) observer_->SetPolicy(std::move(policy));
   const std::string replaced = policy_source_;
   policy_source_ = source;
   policy_applied_at_ = now;
-  Settle(now);
+  Settle();
   Log(absl::StrCat("policy '", router_.policy().source.name(), "' from ", source,
                    " applied, replacing the one from ", replaced));
   return absl::OkStatus();
