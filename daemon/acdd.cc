@@ -42,6 +42,16 @@ ABSL_FLAG(double, call_retention_seconds, 900,
           "how long a finished call stays visible to GetCall and answers retried events");
 ABSL_FLAG(int64_t, max_finished_calls, 200000,
           "at most this many finished calls are kept for GetCall and retries (oldest go first)");
+ABSL_FLAG(std::string, data_dir, "",
+          "directory of the journal acdd recovers its state from after a restart; empty: state in "
+          "memory only (a restart loses every waiting call)");
+ABSL_FLAG(std::string, journal_sync, "write",
+          "when an input counts as durable: 'write' (reached the OS: survives kill -9 and OOM "
+          "kills) or 'fsync' (fdatasync'd: survives a power loss too)");
+ABSL_FLAG(std::string, journal_recover, "stop",
+          "a corrupt record in the middle of the journal: 'stop' (refuse to start, naming file and "
+          "offset) or 'truncate' (cut the journal there, losing every record from it on)");
+ABSL_FLAG(int64_t, journal_segment_mb, 64, "a new journal segment file starts past this size");
 
 namespace {
 
@@ -81,6 +91,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A file size limit makes journal writes fail with EFBIG, handled like a full disk, instead of
+  // killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   const std::string policy_path = absl::GetFlag(FLAGS_policy);
   std::string text(acd::routing::DefaultPolicyYaml());
@@ -96,8 +109,23 @@ int main(int argc, char** argv) {
   options.core.call_retention = absl::Seconds(absl::GetFlag(FLAGS_call_retention_seconds));
   if (absl::GetFlag(FLAGS_max_finished_calls) < 1) return Fail("--max_finished_calls must be >= 1");
   options.core.max_finished_calls = static_cast<size_t>(absl::GetFlag(FLAGS_max_finished_calls));
+  options.journal.data_dir = absl::GetFlag(FLAGS_data_dir);
+  const std::string sync = absl::GetFlag(FLAGS_journal_sync);
+  if (sync == "fsync") {
+    options.journal.sync = acd::daemon::journal::SyncMode::kFsync;
+  } else if (sync != "write") {
+    return Fail("--journal_sync must be 'write' or 'fsync'");
+  }
+  const std::string recover = absl::GetFlag(FLAGS_journal_recover);
+  if (recover == "truncate") {
+    options.journal.recover = acd::daemon::journal::RecoverMode::kTruncate;
+  } else if (recover != "stop") {
+    return Fail("--journal_recover must be 'stop' or 'truncate'");
+  }
+  if (absl::GetFlag(FLAGS_journal_segment_mb) < 1) return Fail("--journal_segment_mb must be >= 1");
+  options.journal.segment_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
   acd::daemon::Engine engine(*policy, source, options);
-  engine.Start();
+  if (absl::Status s = engine.Start(); !s.ok()) return Fail(std::string(s.message()));
 
   // HTTP: the listener Prometheus and wallboards scrape. Its handlers read what the engine
   // publishes and never wait for the engine thread.

@@ -106,11 +106,16 @@ class CallBook {
     for (const auto& [call_id, record] : records_) f(call_id, record);
   }
   absl::Duration retention() const { return retention_; }
+  // New limits (acdd restarted with other flags); they apply from the next call to leave or sweep.
+  void SetLimits(absl::Duration retention, size_t max_finished) {
+    retention_ = retention;
+    max_finished_ = max_finished;
+  }
   size_t size() const { return records_.size(); }
 
  private:
-  const absl::Duration retention_;
-  const size_t max_finished_;
+  absl::Duration retention_;
+  size_t max_finished_;
   // Node-based: records are large and many (finished ones are kept for retries), so a rehash must
   // never move them.
   absl::node_hash_map<std::string, CallRecord> records_;

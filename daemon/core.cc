@@ -263,6 +263,14 @@ void Core::BeginDrain() {
   draining_ = true;
 }
 
+void Core::Restart(const CoreOptions& options) {
+  owner_.Check("Core::Restart");
+  draining_ = false;
+  options_ = options;
+  book_.SetLimits(options.call_retention, options.max_finished_calls);
+  outboxes_.set_max_unwritten(options.max_outbox);
+}
+
 bool Core::draining() const {
   owner_.Check("Core::draining");
   return draining_;

@@ -12,7 +12,8 @@
 //   if (auto t = core.NextWakeup()) ... later: core.AdvanceTo(clock.Now());
 //
 // Inputs that change state: EnqueueCall, ReportCallEvent, Login, SetAgentState, Logout,
-// SetPolicy (unless validate_only), ApplyPolicyText, AdvanceTo, CommandWritten, ReconnectSwitch.
+// SetPolicy (unless validate_only), ApplyPolicyText, AdvanceTo, CommandWritten, ReconnectSwitch,
+// BeginDrain, Restart; the journal keeps each (daemon/core_input.h).
 // The rest read.
 #ifndef ACD_DAEMON_CORE_H_
 #define ACD_DAEMON_CORE_H_
@@ -92,6 +93,9 @@ class Core {
   // A policy file's text (SIGHUP): applied if valid and it fits the live calls, else refused with
   // every problem, the running policy staying.
   absl::Status ApplyPolicyText(const std::string& yaml, const std::string& source, absl::Time now);
+  // The policy acdd was restarted with, when it changed while acdd was down: likewise.
+  absl::Status ApplyStartupPolicy(const acd::v1::Policy& policy, const std::string& source,
+                                  absl::Time now);
 
   // --- Time ---
   // Runs what fell due by `now`: the router's timers, and the end of finished calls' retention.
@@ -101,10 +105,17 @@ class Core {
 
   // Shutdown: new calls are refused from now on (a retried enqueue still gets its answer).
   void BeginDrain();
+  // acdd started again on this state (recovered from its journal): no longer draining, and the
+  // limits it was started with apply from now on.
+  void Restart(const CoreOptions& options);
   bool draining() const;
 
   // The router, for the figures the shell refreshes from its views.
   const routing::Router& router() const;
+
+  // The whole state as canonical text: the same inputs at the same times give the same text, byte
+  // for byte (a recovered core is checked against the original this way). Costly: tests and tools.
+  std::string Dump() const;
 
  private:
   // Every state-changing input starts here: the router catches up on its timers, finished records
@@ -142,7 +153,7 @@ class Core {
                            const std::string& source, absl::Time now);
 
   ThreadOwner owner_;
-  const CoreOptions options_;
+  CoreOptions options_;
   metrics::CallObserver* const observer_;
   routing::Router router_;
   std::string policy_source_;

@@ -1,9 +1,13 @@
 #include "daemon/engine.h"
 
+#include <algorithm>
+#include <future>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
+#include "google/protobuf/util/message_differencer.h"
+#include "daemon/recovery.h"
 #include "daemon/grpc_status.h"
 #include "daemon/log.h"
 
@@ -24,24 +28,35 @@ const Clock* ClockOrOwn(const Clock* clock, std::unique_ptr<RealClock>* own) {
 Engine::Engine(std::shared_ptr<const routing::CompiledPolicy> policy, std::string policy_source,
                EngineOptions options, const Clock* clock)
     : clock_(ClockOrOwn(clock, &own_clock_)),
+      startup_policy_(std::move(policy)),
+      startup_policy_source_(std::move(policy_source)),
       work_(asio::make_work_guard(io_)),
-      options_(options),
-      core_(std::move(policy), std::move(policy_source), options.core, &observer_, clock_->Now()),
+      options_(std::move(options)),
       wakeup_(io_),
       tick_(io_),
       figures_timer_(io_) {}
 
-Engine::~Engine() { Stop(); }
+Engine::~Engine() {
+  Stop();
+  journal_.reset();  // writes what is buffered
+}
 
-void Engine::Start() {
-  thread_ = std::thread([this] {
-    core_.BindToCurrentThread();
+absl::Status Engine::Start() {
+  std::promise<absl::Status> recovered;
+  thread_ = std::thread([this, &recovered] {
+    recovered.set_value(Recover());
     io_.run();
   });
+  absl::Status status = recovered.get_future().get();
+  if (!status.ok()) {
+    Stop();
+    return status;
+  }
   Post([this] {
     Tick();
     RefreshFigures();
   });
+  return absl::OkStatus();
 }
 
 void Engine::Stop() {
@@ -66,53 +81,204 @@ void Engine::Post(std::function<void()> task) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Recovery and the journal.
+
+absl::Status Engine::Recover() {
+  const auto started = std::chrono::steady_clock::now();
+  const JournalOptions& options = options_.journal;
+  if (options.data_dir.empty()) {
+    core_ = std::make_unique<Core>(startup_policy_, startup_policy_source_, options_.core,
+                                   &observer_, Now());
+    Log("no --data_dir: calls, agents and callbacks live in memory only; a restart loses them");
+    return absl::OkStatus();
+  }
+  metrics_.journal.enabled.store(true, std::memory_order_relaxed);
+  absl::StatusOr<Recovered> recovered = RecoverCore(options.data_dir, options.recover, &observer_);
+  if (!recovered.ok()) {
+    return absl::Status(recovered.status().code(),
+                        absl::StrCat("recovering from --data_dir ", options.data_dir, ": ",
+                                     recovered.status().message()));
+  }
+  core_ = std::move(recovered->core);
+  time_floor_ = recovered->last_time;
+  const uint64_t replayed = recovered->replayed;
+  const journal::JournalScan* scan = &recovered->scan;
+  for (const std::string& note : scan->notes) Log(note);
+  if (absl::Status s = journal::CutJournal(*scan); !s.ok()) return s;
+
+  journal::FileJournalOptions writer;
+  writer.dir = options.data_dir;
+  writer.sync = options.sync;
+  writer.segment_bytes = options.segment_bytes;
+  journal::JournalEvents events;
+  events.durable = [this](uint64_t sequence) {
+    asio::post(io_, [this, sequence] { OnDurable(sequence); });
+  };
+  events.trouble = [this](const absl::Status& trouble) {
+    asio::post(io_, [this, trouble] { OnJournalTrouble(trouble); });
+  };
+  absl::StatusOr<std::unique_ptr<journal::FileJournal>> opened =
+      journal::FileJournal::Start(writer, *scan, &metrics_.journal, std::move(events));
+  if (!opened.ok()) {
+    return absl::Status(opened.status().code(),
+                        absl::StrCat("--data_dir ", options.data_dir, " cannot be written: ",
+                                     opened.status().message()));
+  }
+  journal_ = *std::move(opened);
+  metrics_.journal.writable.Set(1);
+  durable_sequence_ = last_sequence_ = scan->last_sequence;
+
+  JournalInput input = InputAt(Now());
+  if (core_ == nullptr) {
+    acd::journal::v1::Created* created = input.mutable_created();
+    *created->mutable_policy() = startup_policy_->source;
+    created->set_policy_source(startup_policy_source_);
+    *created->mutable_settings() = SettingsOf(options_.core);
+    Journal(input);
+    absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, &observer_);
+    if (!core.ok()) Crash(absl::StrCat("a new core: ", core.status().message()));
+    core_ = *std::move(core);
+    Log(absl::StrCat("--data_dir ", options.data_dir, ": a new journal"));
+  } else {
+    acd::journal::v1::Started* restarted = input.mutable_started();
+    *restarted->mutable_settings() = SettingsOf(options_.core);
+    *restarted->mutable_startup_policy() = startup_policy_->source;
+    restarted->set_startup_policy_source(startup_policy_source_);
+    restarted->set_apply_startup_policy(
+        !recovered->file_policy ||
+        !google::protobuf::util::MessageDifferencer::Equals(*recovered->file_policy,
+                                                            startup_policy_->source));
+    Journal(input);
+    (void)ApplyInput(*core_, input);
+    const routing::Router& router = core_->router();
+    Log(absl::StrCat("recovered from --data_dir ", options.data_dir, ": ", replayed, " records in ",
+                     absl::FormatDuration(absl::FromChrono(std::chrono::steady_clock::now() - started)),
+                     "; policy '", router.policy().source.name(), "', ",
+                     router.calls_waiting(), " calls waiting, ",
+                     router.agent_count(), " agents logged in"));
+  }
+  metrics_.journal.recovery_seconds.Set(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  metrics_.journal.recovered_records.Set(static_cast<double>(replayed));
+  WriteCommands();
+  for (const std::string& line : core_->TakeNotices()) Log(line);
+  return absl::OkStatus();
+}
+
+void Engine::Journal(const JournalInput& input) {
+  time_floor_ = TimeOf(input);
+  if (journal_ == nullptr) return;
+  last_sequence_ = journal_->Append(input.SerializeAsString());
+}
+
+void Engine::WhenDurable(std::function<void(const grpc::Status& journal)> release) {
+  if (journal_ == nullptr || !journal_writable_ || last_sequence_ <= durable_sequence_) {
+    release(grpc::Status::OK);
+    return;
+  }
+  held_replies_.push_back({last_sequence_, std::move(release)});
+}
+
+void Engine::OnDurable(uint64_t sequence) {
+  durable_sequence_ = std::max(durable_sequence_, sequence);
+  while (!held_replies_.empty() && held_replies_.front().sequence <= durable_sequence_) {
+    auto release = std::move(held_replies_.front().release);
+    held_replies_.pop_front();
+    release(grpc::Status::OK);
+  }
+  ReleaseCommands();
+}
+
+void Engine::OnJournalTrouble(const absl::Status& trouble) {
+  if (!trouble.ok()) {
+    journal_writable_ = false;
+    journal_trouble_ = absl::StrCat("the journal cannot write (", trouble.message(),
+                                    "); acdd refuses state changes until it can");
+    Log(journal_trouble_);
+    // Their inputs are in the core but not on disk: not acknowledged. A retry is answered from
+    // the retry ledger whether or not the record makes it to disk later.
+    std::deque<HeldReply> failed;
+    failed.swap(held_replies_);
+    for (HeldReply& held : failed) {
+      held.release(grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_));
+    }
+    return;
+  }
+  journal_writable_ = true;
+  journal_trouble_.clear();
+  Log("the journal writes again; acdd takes state changes again");
+  if (drain_requested_ && !core_->draining()) {
+    RunInput(Timed::kNo, [](JournalInput& input) { input.mutable_drain_begun(); });
+  }
+  RearmWakeup();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Inputs, output, time.
 
-template <typename Input>
-grpc::Status Engine::RunInput(Timed timed, Input input) {
-  const absl::Time now = clock_->Now();
+absl::Time Engine::Now() { return std::max(WholeMicros(clock_->Now()), time_floor_); }
+
+template <typename Fill>
+grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replies) {
+  if (!journal_writable_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_);
+  JournalInput input = InputAt(Now());
+  fill(input);
+  Journal(input);
   const auto started = std::chrono::steady_clock::now();
-  const absl::Status status = input(now);
+  const absl::Status status = ApplyInput(*core_, input, replies);
   if (timed == Timed::kRoutingDecision) {
     metrics_.routing_decision_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     metrics_.engine_events.Add(1);
   }
   WriteCommands();
-  for (const std::string& line : core_.TakeNotices()) Log(line);
+  for (const std::string& line : core_->TakeNotices()) Log(line);
   RearmWakeup();
   return ToGrpcStatus(status);
 }
 
 void Engine::WriteCommands() {
-  for (OutgoingCommand& out : core_.TakeCommands()) {
-    auto it = links_.find(out.switch_id);
-    if (it == links_.end()) continue;  // not connected: the command waits in the core's outbox
-    SwitchLink& link = it->second;
-    if (link.local) {
-      // Delivered once the current input is done, as a stream write would be.
-      asio::post(io_, [this, out = std::move(out), deliver = link.local] {
-        OnCommandWritten(out.switch_id, out.command);
-        deliver(out.command);
-      });
-      continue;
-    }
-    if (link.stream == nullptr) continue;
-    if (link.stream->backlog() >= options_.max_stream_backlog) {
-      Log(absl::StrCat("switch ", out.switch_id, " reads its commands too slowly; closing its "
-                       "stream (commands wait in the outbox for the reconnect)"));
-      link.stream->Abort(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                      "command stream backlog too large; reconnect"));
-      link.stream = nullptr;
-      continue;
-    }
-    link.stream->Send(std::move(out.command));
+  for (OutgoingCommand& out : core_->TakeCommands()) {
+    held_commands_.push_back({last_sequence_, std::move(out)});
+  }
+  ReleaseCommands();
+}
+
+void Engine::ReleaseCommands() {
+  while (!held_commands_.empty() && held_commands_.front().sequence <= durable_sequence_) {
+    OutgoingCommand out = std::move(held_commands_.front().out);
+    held_commands_.pop_front();
+    Deliver(std::move(out));
   }
 }
 
+void Engine::Deliver(OutgoingCommand out) {
+  auto it = links_.find(out.switch_id);
+  if (it == links_.end()) return;  // not connected: the command waits in the core's outbox
+  SwitchLink& link = it->second;
+  if (link.local) {
+    // Delivered once the current input is done, as a stream write would be.
+    asio::post(io_, [this, out = std::move(out), deliver = link.local] {
+      OnCommandWritten(out.switch_id, out.command);
+      deliver(out.command);
+    });
+    return;
+  }
+  if (link.stream == nullptr) return;
+  if (link.stream->backlog() >= options_.max_stream_backlog) {
+    Log(absl::StrCat("switch ", out.switch_id, " reads its commands too slowly; closing its "
+                     "stream (commands wait in the outbox for the reconnect)"));
+    link.stream->Abort(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                    "command stream backlog too large; reconnect"));
+    link.stream = nullptr;
+    return;
+  }
+  link.stream->Send(std::move(out.command));
+}
+
 void Engine::RearmWakeup() {
-  if (stopping_) return;
-  std::optional<absl::Time> next = core_.NextWakeup();
+  if (stopping_ || !journal_writable_) return;  // refused inputs: Tick and the journal re-arm
+  std::optional<absl::Time> next = core_->NextWakeup();
   if (next == armed_for_) return;
   armed_for_ = next;
   wakeup_.cancel();
@@ -121,18 +287,12 @@ void Engine::RearmWakeup() {
   wakeup_.async_wait([this](const asio::error_code& error) {
     if (error || stopping_) return;  // cancelled: re-armed for another time, or stopping
     armed_for_.reset();
-    RunInput(Timed::kRoutingDecision, [this](absl::Time now) {
-      core_.AdvanceTo(now);
-      return absl::OkStatus();
-    });
+    RunInput(Timed::kRoutingDecision, [](JournalInput& input) { input.mutable_time_passed(); });
   });
 }
 
 void Engine::Tick() {
-  RunInput(Timed::kNo, [this](absl::Time now) {
-    core_.AdvanceTo(now);
-    return absl::OkStatus();
-  });
+  RunInput(Timed::kNo, [](JournalInput& input) { input.mutable_time_passed(); });
   tick_.expires_after(kTickEvery);
   tick_.async_wait([this](const asio::error_code& error) {
     if (!error && !stopping_) Tick();
@@ -140,7 +300,7 @@ void Engine::Tick() {
 }
 
 void Engine::RefreshFigures() {
-  observer_.Refresh(core_.router(), clock_->Now());
+  observer_.Refresh(core_->router(), Now());
   figures_timer_.expires_after(std::chrono::seconds(1));
   figures_timer_.async_wait([this](const asio::error_code& error) {
     if (!error && !stopping_) RefreshFigures();
@@ -152,19 +312,22 @@ void Engine::RefreshFigures() {
 
 grpc::Status Engine::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
                                  acd::v1::EnqueueCallResponse* response) {
-  return RunInput(Timed::kRoutingDecision,
-                  [&](absl::Time now) { return core_.EnqueueCall(request, response, now); });
+  return RunInput(
+      Timed::kRoutingDecision,
+      [&](JournalInput& input) { *input.mutable_enqueue_call() = request; },
+      {.enqueue_call = response});
 }
 
 grpc::Status Engine::ReportCallEvent(const acd::v1::CallEvent& event,
                                      acd::v1::CallEventResponse* response) {
-  return RunInput(Timed::kRoutingDecision,
-                  [&](absl::Time now) { return core_.ReportCallEvent(event, response, now); });
+  return RunInput(
+      Timed::kRoutingDecision, [&](JournalInput& input) { *input.mutable_call_event() = event; },
+      {.call_event = response});
 }
 
 grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
                                acd::v1::ListCallsResponse* response) {
-  return ToGrpcStatus(core_.ListCalls(request, response, clock_->Now()));
+  return ToGrpcStatus(core_->ListCalls(request, response, Now()));
 }
 
 void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stream) {
@@ -174,14 +337,34 @@ void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stre
     link.stream->Abort(grpc::Status(grpc::StatusCode::ABORTED,
                                     "another command stream for this switch took over"));
   }
-  link.stream = stream;
-  for (acd::v1::Command& command : core_.ReconnectSwitch(switch_id)) {
-    stream->Send(std::move(command));
+  link.stream = nullptr;
+  // What is held for this switch is unwritten in its outbox, so the reconnect gives it again.
+  std::erase_if(held_commands_,
+                [&](const HeldCommand& held) { return held.out.switch_id == switch_id; });
+  std::vector<acd::v1::Command> pending;
+  grpc::Status status = RunInput(
+      Timed::kNo,
+      [&](JournalInput& input) { input.mutable_switch_reconnected()->set_switch_id(switch_id); },
+      {.reconnect = &pending});
+  if (!status.ok()) {
+    stream->Close(status);
+    return;
   }
+  link.stream = stream;
+  for (acd::v1::Command& command : pending) {
+    held_commands_.push_back({last_sequence_, OutgoingCommand{switch_id, std::move(command)}});
+  }
+  ReleaseCommands();
 }
 
 void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command) {
-  core_.CommandWritten(switch_id, command.sequence());
+  // Refused while the journal cannot write: the command then stays unwritten in the outbox and a
+  // reconnect gives it again (a switch tells repeats by their sequence).
+  RunInput(Timed::kNo, [&](JournalInput& input) {
+    acd::journal::v1::CommandWritten* written = input.mutable_command_written();
+    written->set_switch_id(switch_id);
+    written->set_sequence(command.sequence());
+  });
 }
 
 void Engine::CommandStreamGone(const std::string& switch_id, CommandWriter* stream) {
@@ -198,48 +381,59 @@ void Engine::AttachLocalSwitch(const std::string& switch_id,
 // Agents.
 
 grpc::Status Engine::Login(const acd::v1::LoginRequest& request, acd::v1::AgentInfo* response) {
-  return RunInput(Timed::kNo,
-                  [&](absl::Time now) { return core_.Login(request, response, now); });
+  return RunInput(
+      Timed::kNo, [&](JournalInput& input) { *input.mutable_login() = request; },
+      {.agent = response});
 }
 
 grpc::Status Engine::SetAgentState(const acd::v1::SetAgentStateRequest& request,
                                    acd::v1::AgentInfo* response) {
-  return RunInput(Timed::kNo,
-                  [&](absl::Time now) { return core_.SetAgentState(request, response, now); });
+  return RunInput(
+      Timed::kNo, [&](JournalInput& input) { *input.mutable_set_agent_state() = request; },
+      {.agent = response});
 }
 
 grpc::Status Engine::Logout(const acd::v1::LogoutRequest& request) {
-  return RunInput(Timed::kNo, [&](absl::Time now) { return core_.Logout(request, now); });
+  return RunInput(Timed::kNo, [&](JournalInput& input) { *input.mutable_logout() = request; });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Operations.
 
 grpc::Status Engine::ListQueues(acd::v1::ListQueuesResponse* response) {
-  return ToGrpcStatus(core_.ListQueues(response, clock_->Now()));
+  return ToGrpcStatus(core_->ListQueues(response, Now()));
 }
 
 grpc::Status Engine::ListAgents(const acd::v1::ListAgentsRequest& request,
                                 acd::v1::ListAgentsResponse* response) {
-  return ToGrpcStatus(core_.ListAgents(request, response));
+  return ToGrpcStatus(core_->ListAgents(request, response));
 }
 
 grpc::Status Engine::GetCall(const acd::v1::GetCallRequest& request, acd::v1::CallInfo* response) {
-  return ToGrpcStatus(core_.GetCall(request, response, clock_->Now()));
+  return ToGrpcStatus(core_->GetCall(request, response, Now()));
 }
 
 grpc::Status Engine::GetPolicy(acd::v1::PolicyInfo* response) {
-  return ToGrpcStatus(core_.GetPolicy(response));
+  return ToGrpcStatus(core_->GetPolicy(response));
 }
 
 grpc::Status Engine::SetPolicy(const acd::v1::SetPolicyRequest& request,
                                acd::v1::SetPolicyResponse* response) {
-  return RunInput(Timed::kNo,
-                  [&](absl::Time now) { return core_.SetPolicy(request, response, now); });
+  // A dry run changes nothing, so it is not an input to journal.
+  if (request.validate_only()) return ToGrpcStatus(core_->SetPolicy(request, response, Now()));
+  return RunInput(
+      Timed::kNo, [&](JournalInput& input) { *input.mutable_set_policy() = request; },
+      {.set_policy = response});
 }
 
 void Engine::ReloadPolicyText(const std::string& yaml, const std::string& source) {
-  RunInput(Timed::kNo, [&](absl::Time now) { return core_.ApplyPolicyText(yaml, source, now); });
+  grpc::Status status = RunInput(Timed::kNo, [&](JournalInput& input) {
+    input.mutable_policy_text()->set_yaml(yaml);
+    input.mutable_policy_text()->set_source(source);
+  });
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !journal_writable_) {
+    Log(absl::StrCat("SIGHUP: the policy file was not applied: ", status.error_message()));
+  }
 }
 
 void Engine::OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval) {
@@ -254,9 +448,12 @@ void Engine::TickWatch(QueueWatchWriter* stream) {
   auto it = watches_.find(stream);
   if (it == watches_.end() || !stream->open()) return;
   if (stream->backlog() == 0) {  // a wallboard that reads slowly skips snapshots, never queues them
-    acd::v1::ListQueuesResponse snapshot;
-    (void)core_.ListQueues(&snapshot, clock_->Now());
-    stream->Send(std::move(snapshot));
+    auto snapshot = std::make_shared<acd::v1::ListQueuesResponse>();
+    (void)core_->ListQueues(snapshot.get(), Now());
+    // It shows what inputs did, so it waits for them to be durable like a reply.
+    WhenDurable([this, stream, snapshot](const grpc::Status& journal) {
+      if (journal.ok() && watches_.contains(stream)) stream->Send(std::move(*snapshot));
+    });
   }
   it->second.timer->expires_after(absl::ToChronoNanoseconds(it->second.interval));
   it->second.timer->async_wait([this, stream](const asio::error_code& error) {
@@ -278,7 +475,9 @@ size_t Engine::open_streams() const {
 }
 
 void Engine::BeginDrain() {
-  core_.BeginDrain();
+  drain_requested_ = true;
+  // Refused only while the journal cannot write; it is then journaled once the journal can.
+  RunInput(Timed::kNo, [](JournalInput& input) { input.mutable_drain_begun(); });
   for (auto& [switch_id, link] : links_) {
     if (link.stream != nullptr) link.stream->Close(grpc::Status::OK);
   }

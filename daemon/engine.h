@@ -1,15 +1,25 @@
 // Engine is acdd's shell around its deterministic core: the one engine thread (an asio
-// io_context), the wake-up timer the core asks for, the command streams (and the in-process demo
-// switch) its commands are written to, the wallboard watches, and the once-a-second refresh of the
-// figures. gRPC handlers check a request, Post() it here and finish the RPC from here. Each input
-// reads the injected clock once and hands that time to the core; nothing on this thread blocks.
-//   Engine engine(policy, "deploy/policy.example.yaml");
-//   engine.Start();
-//   engine.Post([&] { grpc::Status s = engine.EnqueueCall(request, &response); reactor->Finish(s); });
+// io_context), the journal the core's inputs go to, the wake-up timer the core asks for, the
+// command streams (and the in-process demo switch) its commands are written to, the wallboard
+// watches, and the once-a-second refresh of the figures. gRPC handlers check a request, Post() it
+// here and finish the RPC from here. Each input reads the injected clock once, is journaled with
+// that time and handed to the core; nothing on this thread blocks.
+//
+// With a data dir, Start() first recovers the core from the journal found there, and output
+// commit holds: a reply (WhenDurable), a command or a wallboard message caused by an input leaves
+// only once the journal says that input's record is durable. While the journal cannot write,
+// state-changing inputs are refused (UNAVAILABLE, saying why) and reads are still answered.
+//   Engine engine(policy, "deploy/policy.example.yaml", {.journal = {.data_dir = "/var/lib/acd"}});
+//   if (absl::Status s = engine.Start(); !s.ok()) ...
+//   engine.Post([&] {
+//     grpc::Status s = engine.EnqueueCall(request, &response);
+//     engine.WhenDurable([=](const grpc::Status& journal) { reactor->Finish(journal.ok() ? s : journal); });
+//   });
 #ifndef ACD_DAEMON_ENGINE_H_
 #define ACD_DAEMON_ENGINE_H_
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -28,6 +38,9 @@
 #include "asio/steady_timer.hpp"
 #include "daemon/clock.h"
 #include "daemon/core.h"
+#include "daemon/core_input.h"
+#include "daemon/journal/file_journal.h"
+#include "daemon/journal/journal_reader.h"
 #include "daemon/stream_writer.h"
 #include "grpcpp/support/status.h"
 #include "metrics/acd_metrics.h"
@@ -39,8 +52,18 @@ namespace acd::daemon {
 using CommandWriter = StreamWriter<acd::v1::Command>;
 using QueueWatchWriter = StreamWriter<acd::v1::ListQueuesResponse>;
 
+struct JournalOptions {
+  // Where the journal's segments live; empty: acdd keeps its state in memory only.
+  std::string data_dir;
+  journal::SyncMode sync = journal::SyncMode::kWrite;
+  // A corrupt record in the middle of the journal: refuse to start (kStop), or cut the journal there.
+  journal::RecoverMode recover = journal::RecoverMode::kStop;
+  uint64_t segment_bytes = 64ull << 20;
+};
+
 struct EngineOptions {
   CoreOptions core;
+  JournalOptions journal;
   // A stream whose client reads slower than this many queued messages is closed
   // (RESOURCE_EXHAUSTED); commands stay in the outbox for the reconnect.
   size_t max_stream_backlog = 10000;
@@ -55,10 +78,16 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  void Start();
+  // Starts the engine thread and, with a data dir, recovers the state from it first (returns once
+  // recovered). An error (a corrupt journal, a data dir that cannot be written) says what to do.
+  absl::Status Start();
   // Runs what is queued, then stops the thread. Call after the gRPC server has shut down.
   void Stop();
   void Post(std::function<void()> task);
+  // Engine thread: runs `release` once every input handed to the core so far is durable (at once
+  // without a journal). Its argument is OK, or UNAVAILABLE when the journal failed first: the
+  // input's effect may or may not survive a restart, and a retry is answered either way.
+  void WhenDurable(std::function<void(const grpc::Status& journal)> release);
   asio::io_context* io() { return &io_; }
   // What acdd exports; its readers (the HTTP threads) never block the engine.
   metrics::AcdMetrics& metrics() { return metrics_; }
@@ -98,7 +127,7 @@ class Engine {
 
   // Shutdown, step one: refuse new calls and close every stream cleanly.
   void BeginDrain();
-  bool draining() const { return core_.draining(); }
+  bool draining() const { return drain_requested_; }
   bool stopping() const { return stopping_; }  // Stop() was asked
   // Command and wallboard streams still open (drained when 0).
   size_t open_streams() const;
@@ -115,14 +144,33 @@ class Engine {
     std::unique_ptr<asio::steady_timer> timer;
   };
 
+  // A command the core made, waiting until the input that made it (`sequence`) is durable.
+  struct HeldCommand {
+    uint64_t sequence;
+    OutgoingCommand out;
+  };
+  struct HeldReply {
+    uint64_t sequence;
+    std::function<void(const grpc::Status&)> release;
+  };
+
   // Whether an input is one of the routing decisions acd_routing_decision_seconds times and
   // acd_engine_events_total counts (a call arriving, a call event, a timer falling due).
   enum class Timed : bool { kNo, kRoutingDecision };
-  // Hands the core one state-changing input at the clock's time, then writes out the commands it
-  // made and its notices, and re-arms the wake-up for the core's next deadline.
-  template <typename Input>
-  grpc::Status RunInput(Timed timed, Input input);
+  // Hands the core one state-changing input at the clock's time (`fill` sets which), journaling it
+  // first; then holds the commands it made until that record is durable, logs its notices and
+  // re-arms the wake-up for the core's next deadline. Refused while the journal cannot write.
+  template <typename Fill>
+  grpc::Status RunInput(Timed timed, Fill fill, const InputReplies& replies = {});
+  absl::Time Now();
+  // Recovery (engine thread, before anything else runs): the core from the data dir, or a new one.
+  absl::Status Recover();
+  void Journal(const JournalInput& input);
+  void OnDurable(uint64_t sequence);
+  void OnJournalTrouble(const absl::Status& trouble);
   void WriteCommands();
+  void ReleaseCommands();
+  void Deliver(OutgoingCommand out);
   void RearmWakeup();
   void Tick();            // every few seconds: time moves on even when nothing happens
   void RefreshFigures();  // once a second
@@ -130,13 +178,27 @@ class Engine {
 
   std::unique_ptr<RealClock> own_clock_;
   const Clock* const clock_;
+  // The policy acdd was started with: a new core's, or the one a recovered core may take.
+  const std::shared_ptr<const routing::CompiledPolicy> startup_policy_;
+  const std::string startup_policy_source_;
   asio::io_context io_{1};  // one thread runs it: lets asio skip cross-thread locking work
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
   const EngineOptions options_;
   metrics::AcdMetrics metrics_;
   metrics::CallObserver observer_{&metrics_};
-  Core core_;
+  std::unique_ptr<Core> core_;  // made by Start(), on the engine thread
+
+  // Output commit. Sequences are the journal's; without a journal both stay 0 and nothing waits.
+  std::unique_ptr<journal::FileJournal> journal_;
+  uint64_t last_sequence_ = 0;     // the last input journaled
+  uint64_t durable_sequence_ = 0;  // the journal's last word on what is durable
+  std::deque<HeldCommand> held_commands_;
+  std::deque<HeldReply> held_replies_;
+  bool journal_writable_ = true;
+  std::string journal_trouble_;  // why state changes are refused, while they are
+  bool drain_requested_ = false;
+  absl::Time time_floor_ = absl::InfinitePast();  // no input's time goes below the last one's
 
   asio::steady_timer wakeup_;
   std::optional<absl::Time> armed_for_;

@@ -148,8 +148,8 @@ absl::Status Core::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> po
   policy_source_ = source;
   policy_applied_at_ = now;
   Settle();
-  Log(absl::StrCat("policy '", router_.policy().source.name(), "' from ", source,
-                   " applied, replacing the one from ", replaced));
+  Notice(absl::StrCat("policy '", router_.policy().source.name(), "' from ", source,
+                       " applied, replacing the one from ", replaced));
   return absl::OkStatus();
 }
 
@@ -211,7 +211,21 @@ absl::Status Core::ApplyPolicyText(const std::string& yaml, const std::string& s
   absl::Status status =
       compiled.ok() ? ApplyPolicy(*compiled, source, now) : compiled.status();
   if (!status.ok()) {
-    Log(absl::StrCat("reload refused, the running policy stays: ", status.message()));
+    Notice(absl::StrCat("reload refused, the running policy stays: ", status.message()));
+  }
+  return status;
+}
+
+absl::Status Core::ApplyStartupPolicy(const acd::v1::Policy& policy, const std::string& source,
+                                      absl::Time now) {
+  owner_.Check("Core::ApplyStartupPolicy");
+  absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
+      routing::CompilePolicy(policy);
+  absl::Status status =
+      compiled.ok() ? ApplyPolicy(*compiled, source, now) : compiled.status();
+  if (!status.ok()) {
+    Notice(absl::StrCat("the policy acdd started with (", source, ") changed since it last ran but "
+                        "is refused; the policy in force stays: ", status.message()));
   }
   return status;
 }

@@ -23,8 +23,8 @@ grpc::Status FirstError(std::initializer_list<grpc::Status> checks) {
   return grpc::Status::OK;
 }
 
-// Finishes at once with `status` when it is an error; otherwise runs `work` on the engine thread
-// and finishes with what it returns.
+// Finishes at once with `check` when it is an error; otherwise runs `work` on the engine thread
+// and finishes with what it returns once what it did is durable (output commit).
 // `method` is the RPC's full name (one of metrics::AcdMetrics::RpcMethods()), for
 // acd_grpc_requests_total.
 template <typename Work>
@@ -38,9 +38,11 @@ grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, Engine* e
     return reactor;
   }
   engine->Post([reactor, engine, index, work = std::move(work)]() mutable {
-    grpc::Status status = work();
-    engine->metrics().CountRpc(index, status.error_code());
-    reactor->Finish(status);
+    engine->WhenDurable([reactor, engine, index, status = work()](const grpc::Status& journal) {
+      const grpc::Status& reply = journal.ok() ? status : journal;
+      engine->metrics().CountRpc(index, reply.error_code());
+      reactor->Finish(reply);
+    });
   });
   return reactor;
 }

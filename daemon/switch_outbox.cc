@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/api_convert.h"
 #include "daemon/commands.h"
+#include "google/protobuf/text_format.h"
 
 namespace acd::daemon {
 
@@ -113,6 +114,34 @@ std::vector<OutgoingCommand> SwitchOutboxes::TakeNew() {
 size_t SwitchOutboxes::unwritten(const std::string& switch_id) const {
   auto outbox = outboxes_.find(switch_id);
   return outbox == outboxes_.end() ? 0 : outbox->second.unwritten.size();
+}
+
+void SwitchOutboxes::Describe(std::string* out) const {
+  std::vector<const std::string*> switches;
+  for (const auto& [switch_id, outbox] : outboxes_) switches.push_back(&switch_id);
+  std::sort(switches.begin(), switches.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  for (const std::string* switch_id : switches) {
+    const Outbox& outbox = outboxes_.at(*switch_id);
+    absl::StrAppend(out, "switch ", *switch_id, " next_sequence ", outbox.next_sequence, "\n");
+    std::string text;
+    for (const auto& [sequence, command] : outbox.unwritten) {
+      printer.PrintToString(command, &text);
+      absl::StrAppend(out, "  unwritten ", text, "\n");
+    }
+    std::vector<const std::string*> calls;
+    for (const auto& [call_id, offer] : outbox.offers) calls.push_back(&call_id);
+    std::sort(calls.begin(), calls.end(),
+              [](const std::string* a, const std::string* b) { return *a < *b; });
+    for (const std::string* call_id : calls) {
+      const Outstanding& offer = outbox.offers.at(*call_id);
+      printer.PrintToString(offer.offer, &text);
+      absl::StrAppend(out, "  offer ", *call_id, offer.written ? " written " : " unwritten ", text,
+                      "\n");
+    }
+  }
 }
 
 }  // namespace acd::daemon

@@ -32,6 +32,8 @@ class SwitchOutboxes {
  public:
   // At most `max_unwritten` commands wait per switch; past that the oldest go (and are logged).
   explicit SwitchOutboxes(size_t max_unwritten) : max_unwritten_(max_unwritten) {}
+  // A new limit (acdd restarted with other flags), from the next command on.
+  void set_max_unwritten(size_t max_unwritten) { max_unwritten_ = max_unwritten; }
 
   // Numbers `command` for `switch_id`, stamps it with `at` and keeps it until written. An offer or
   // a callback's start also becomes its call's outstanding offer. Returns the sequence.
@@ -56,6 +58,8 @@ class SwitchOutboxes {
   std::vector<std::pair<std::string, uint64_t>> TakeDropped();
 
   size_t unwritten(const std::string& switch_id) const;
+  // Every outbox in a canonical text (switches, commands and offers in order), for Core::Dump.
+  void Describe(std::string* out) const;
 
  private:
   struct Outstanding {
@@ -72,7 +76,7 @@ class SwitchOutboxes {
   // `command` (just written) is its call's outstanding offer: mark it so.
   static void MarkOfferWritten(Outbox& outbox, const acd::v1::Command& command);
 
-  const size_t max_unwritten_;
+  size_t max_unwritten_;
   absl::flat_hash_map<std::string, Outbox> outboxes_;
   std::vector<OutgoingCommand> new_;
   // Per switch, unwritten commands the bound dropped since TakeDropped (in the order they went).

@@ -167,6 +167,11 @@ QueueSeries::QueueSeries(const routing::CompiledQueue& queue)
   }
 }
 
+JournalSeries::JournalSeries()
+    : sync_seconds({1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1,
+                    0.25, 0.5, 1}),
+      batch_records({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}) {}
+
 AcdMetrics::AcdMetrics()
     : routing_decision_seconds(kDecisionBuckets),
       published_(std::make_shared<QueueTable>()),
@@ -397,6 +402,40 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
     }
   }
   out.push_back(std::move(rpcs));
+  if (journal.enabled.load(std::memory_order_relaxed)) {
+    auto one = [&out](const char* name, const char* help, MetricType type, double value) {
+      auto family = Family(name, help, type);
+      if (type == MetricType::Counter) {
+        AddCounter(family, {}, value);
+      } else {
+        AddGauge(family, {}, value);
+      }
+      out.push_back(std::move(family));
+    };
+    auto histogram = [&out](const char* name, const char* help, const RelaxedHistogram& h) {
+      auto family = Family(name, help, MetricType::Histogram);
+      Add(family, {}).histogram = h.Read();
+      out.push_back(std::move(family));
+    };
+    one("acd_journal_records_total", "Journal records written.", MetricType::Counter,
+        journal.records.Get());
+    one("acd_journal_bytes_total", "Journal bytes written.", MetricType::Counter,
+        journal.bytes.Get());
+    one("acd_journal_errors_total", "Journal writes that failed (each retry counts).",
+        MetricType::Counter, journal.errors.Get());
+    one("acd_journal_writable",
+        "1 while journal writes succeed; 0 while they fail and acdd refuses state changes.",
+        MetricType::Gauge, journal.writable.Get());
+    histogram("acd_journal_sync_seconds",
+              "One group commit: writing a batch of records (and fdatasync with "
+              "--journal_sync=fsync).",
+              journal.sync_seconds);
+    histogram("acd_journal_batch_records", "Records per group commit.", journal.batch_records);
+    one("acd_recovery_seconds", "How long the last start took to recover its state from the data dir.",
+        MetricType::Gauge, journal.recovery_seconds.Get());
+    one("acd_recovery_records", "Journal records the last start replayed.", MetricType::Gauge,
+        journal.recovered_records.Get());
+  }
   for (auto& f : ProcessFamilies()) out.push_back(std::move(f));
   return out;
 }

@@ -95,6 +95,18 @@ struct QueueSeries {
   QueueFigures figures;
 };
 
+// The journal's series (only exported when acdd runs with a data dir). The journal thread writes
+// the write-side ones, the engine thread the recovery ones; each has that one writer.
+struct JournalSeries {
+  JournalSeries();
+  std::atomic<bool> enabled{false};
+  RelaxedCounter records, bytes, errors;
+  RelaxedDouble writable;                       // 1: records reach the disk; 0: writes fail
+  RelaxedHistogram sync_seconds;                // one batch's write (and fdatasync)
+  RelaxedHistogram batch_records;               // records per batch (group commit)
+  RelaxedDouble recovery_seconds, recovered_records;  // the last start's recovery
+};
+
 class AcdMetrics : public prometheus::Collectable {
  public:
   AcdMetrics();
@@ -112,6 +124,7 @@ class AcdMetrics : public prometheus::Collectable {
   RelaxedHistogram routing_decision_seconds;
   RelaxedCounter engine_events;
   std::atomic<int64_t> engine_queue_depth{0};  // tasks posted to the engine, not yet run
+  JournalSeries journal;
 
   // gRPC handlers (any thread): one finished RPC.
   void CountRpc(int method, int code);

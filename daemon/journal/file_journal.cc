@@ -1,0 +1,216 @@
+#include "daemon/journal/file_journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/journal/record_format.h"
+
+namespace acd::daemon::journal {
+namespace {
+
+absl::Status ErrnoStatus(const std::string& what, int error) {
+  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(error)));
+}
+
+absl::Status MakeDirs(const std::string& dir) {
+  for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+    const std::string part = dir.substr(0, slash);
+    if (mkdir(part.c_str(), 0750) != 0 && errno != EEXIST) {
+      return ErrnoStatus(absl::StrCat("cannot create ", part), errno);
+    }
+    if (slash == std::string::npos) break;
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return ErrnoStatus(absl::StrCat("cannot use ", dir), errno);
+  if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+  return absl::OkStatus();
+}
+
+// Writes all of `bytes` from `*done` on, moving `*done` as it goes.
+absl::Status WriteAll(int fd, const std::string& path, absl::string_view bytes, size_t* done) {
+  while (*done < bytes.size()) {
+    const ssize_t n = write(fd, bytes.data() + *done, bytes.size() - *done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(absl::StrCat("cannot write ", path), errno);
+    *done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", dir), errno);
+  const int rc = fsync(fd);
+  const int error = errno;
+  close(fd);
+  if (rc != 0) return ErrnoStatus(absl::StrCat("cannot fsync ", dir), error);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileJournal>> FileJournal::Start(FileJournalOptions options,
+                                                                const JournalScan& scan,
+                                                                metrics::JournalSeries* metrics,
+                                                                JournalEvents events) {
+  if (absl::Status s = MakeDirs(options.dir); !s.ok()) return s;
+  const uint64_t epoch = scan.epoch == 0 ? 1 : scan.epoch;
+  std::unique_ptr<FileJournal> journal(new FileJournal(std::move(options), scan.last_sequence + 1,
+                                                       epoch, metrics, std::move(events)));
+  absl::Status opened = scan.tail_segment.empty()
+                            ? journal->OpenSegment(journal->next_sequence_)
+                            : journal->OpenTail(scan.tail_segment, scan.tail_good_bytes);
+  if (!opened.ok()) return opened;
+  journal->thread_ = std::thread([j = journal.get()] { j->Run(); });
+  return journal;
+}
+
+FileJournal::FileJournal(FileJournalOptions options, uint64_t next_sequence, uint64_t epoch,
+                         metrics::JournalSeries* metrics, JournalEvents events)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      events_(std::move(events)),
+      epoch_(epoch),
+      next_sequence_(next_sequence) {}
+
+FileJournal::~FileJournal() {
+  if (thread_.joinable()) {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+  if (fd_ >= 0) close(fd_);
+}
+
+uint64_t FileJournal::Append(absl::string_view payload) {
+  const uint64_t sequence = next_sequence_++;
+  absl::MutexLock lock(&mu_);
+  if (pending_records_ == 0) pending_first_ = sequence;
+  AppendRecord(sequence, epoch_, payload, &pending_);
+  pending_last_ = sequence;
+  ++pending_records_;
+  return sequence;
+}
+
+absl::Status FileJournal::OpenSegment(uint64_t first_sequence) {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  const std::string path = absl::StrCat(options_.dir, "/", SegmentFileName(first_sequence));
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return ErrnoStatus(absl::StrCat("cannot create ", path), errno);
+  fd_ = fd;
+  segment_path_ = path;
+  segment_size_ = 0;
+  const std::string header = SegmentHeader();
+  size_t done = 0;
+  if (absl::Status s = WriteAll(fd_, path, header, &done); !s.ok()) {
+    // Leave no headerless segment behind: recovery would take it for corruption.
+    close(fd_);
+    fd_ = -1;
+    unlink(path.c_str());
+    return s;
+  }
+  segment_size_ = header.size();
+  if (options_.sync == SyncMode::kFsync) {
+    if (fdatasync(fd_) != 0) return ErrnoStatus(absl::StrCat("cannot fdatasync ", path), errno);
+    if (absl::Status s = SyncDir(options_.dir); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FileJournal::OpenTail(const std::string& path, uint64_t good_bytes) {
+  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", path, " for appending"), errno);
+  fd_ = fd;
+  segment_path_ = path;
+  segment_size_ = good_bytes;
+  return absl::OkStatus();
+}
+
+void FileJournal::Run() {
+  bool troubled = false;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (batch_.empty()) {
+        mu_.Await(absl::Condition(
+            +[](FileJournal* j) ABSL_EXCLUSIVE_LOCKS_REQUIRED(j->mu_) {
+              return j->pending_records_ > 0 || j->stopping_;
+            },
+            this));
+      }
+      if (pending_records_ > 0) {
+        if (batch_.empty()) {
+          batch_.swap(pending_);
+          batch_first_ = pending_first_;
+          batch_records_ = 0;
+        } else {
+          batch_.append(pending_);
+          pending_.clear();
+        }
+        batch_last_ = pending_last_;
+        batch_records_ += pending_records_;
+        pending_records_ = 0;
+      }
+      if (batch_.empty() && stopping_) return;
+    }
+    absl::Status status = sync_failed_ ? absl::UnavailableError("journal sync failed earlier")
+                                       : WriteBatch();
+    if (!status.ok()) {
+      metrics_->errors.Add(1);
+      if (!troubled) {
+        troubled = true;
+        metrics_->writable.Set(0);
+        if (events_.trouble) events_.trouble(status);
+      }
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;  // what is still buffered was never acknowledged
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.retry_every);
+      continue;
+    }
+    if (troubled) {
+      troubled = false;
+      metrics_->writable.Set(1);
+      if (events_.trouble) events_.trouble(absl::OkStatus());
+    }
+    metrics_->records.Add(batch_records_);
+    metrics_->bytes.Add(batch_.size());
+    metrics_->batch_records.Observe(static_cast<double>(batch_records_));
+    const uint64_t durable = batch_last_;
+    batch_.clear();
+    batch_written_ = 0;
+    if (events_.durable) events_.durable(durable);
+  }
+}
+
+absl::Status FileJournal::WriteBatch() {
+  // A new segment starts only between batches, never inside a record.
+  if (batch_written_ == 0 && (fd_ < 0 || segment_size_ >= options_.segment_bytes)) {
+    if (absl::Status s = OpenSegment(batch_first_); !s.ok()) return s;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const size_t before = batch_written_;
+  absl::Status status = WriteAll(fd_, segment_path_, batch_, &batch_written_);
+  segment_size_ += batch_written_ - before;
+  if (!status.ok()) return status;
+  if (options_.sync == SyncMode::kFsync && fdatasync(fd_) != 0) {
+    sync_failed_ = true;
+    return ErrnoStatus("journal fdatasync failed; nothing more can be acknowledged until acdd "
+                       "restarts and recovers from the disk",
+                       errno);
+  }
+  metrics_->sync_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return absl::OkStatus();
+}
+
+}  // namespace acd::daemon::journal

@@ -1,0 +1,112 @@
+// FileJournal appends acdd's journal records to segment files in a data dir, on a thread of its
+// own: the engine thread hands it a record (Append copies it into a buffer under a short lock and
+// returns its sequence) and never waits for the disk. The journal thread writes whatever has
+// gathered since its last write in one go (group commit), makes it durable as `sync` says, and
+// reports the highest durable sequence through `durable`; the engine releases the replies and
+// commands of inputs up to it (output commit).
+//
+// When a write fails (a full or read-only disk, a file size limit), what was not written stays
+// buffered, `trouble` reports why, and the thread tries again every `retry_every` until it works
+// (then `trouble` reports OK). A failed fdatasync is not retried: the kernel may have dropped the
+// pages it could not write, so nothing after it could honestly be called durable; the journal
+// stays failed until acdd restarts and recovers from what is on disk.
+//   FileJournalOptions options{.dir = "/var/lib/acd"};
+//   auto journal = FileJournal::Start(options, scan, &metrics.journal, events);
+//   uint64_t seq = (*journal)->Append(payload);   // engine thread
+#ifndef ACD_DAEMON_JOURNAL_FILE_JOURNAL_H_
+#define ACD_DAEMON_JOURNAL_FILE_JOURNAL_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "daemon/journal/journal_reader.h"
+#include "metrics/acd_metrics.h"
+
+namespace acd::daemon::journal {
+
+// How far a record must get before its input's effects may leave acdd.
+enum class SyncMode {
+  kWrite,  // written to the OS: survives acdd being killed (kill -9, OOM), not a power loss
+  kFsync,  // fdatasync'd: survives a power loss too
+};
+
+struct FileJournalOptions {
+  std::string dir;
+  SyncMode sync = SyncMode::kWrite;
+  // A new segment starts when the current one has reached this size.
+  uint64_t segment_bytes = 64ull << 20;
+  absl::Duration retry_every = absl::Seconds(1);
+};
+
+// Called on the journal thread; an engine posts them to its own thread.
+struct JournalEvents {
+  std::function<void(uint64_t durable_sequence)> durable;
+  std::function<void(const absl::Status& trouble)> trouble;  // OK: writing works again
+};
+
+class FileJournal {
+ public:
+  // Opens the journal `scan` describes for appending (after CutJournal; a scan of an empty dir
+  // starts a new journal) and starts the journal thread. Fails when the dir cannot be created or
+  // written now: acdd refuses to start on a data dir it cannot write.
+  static absl::StatusOr<std::unique_ptr<FileJournal>> Start(FileJournalOptions options,
+                                                            const JournalScan& scan,
+                                                            metrics::JournalSeries* metrics,
+                                                            JournalEvents events);
+  // Writes what is buffered (one try) and stops the thread.
+  ~FileJournal();
+  FileJournal(const FileJournal&) = delete;
+  FileJournal& operator=(const FileJournal&) = delete;
+
+  // One thread (the engine's): frames `payload` as the next record and buffers it.
+  uint64_t Append(absl::string_view payload);
+  // The sequence the next Append gets, and the epoch records are written with.
+  uint64_t next_sequence() const { return next_sequence_; }
+  uint64_t epoch() const { return epoch_; }
+
+ private:
+  FileJournal(FileJournalOptions options, uint64_t next_sequence, uint64_t epoch,
+              metrics::JournalSeries* metrics, JournalEvents events);
+  void Run();
+  // Journal thread: writes `batch_` (whose first record is `batch_first_`) to the segment,
+  // starting a new one first when the current one is full, and syncs it.
+  absl::Status WriteBatch();
+  absl::Status OpenSegment(uint64_t first_sequence);
+  absl::Status OpenTail(const std::string& path, uint64_t good_bytes);
+
+  const FileJournalOptions options_;
+  metrics::JournalSeries* const metrics_;
+  const JournalEvents events_;
+  const uint64_t epoch_;
+  uint64_t next_sequence_;  // the appending thread's
+
+  absl::Mutex mu_;
+  std::string pending_ ABSL_GUARDED_BY(mu_);  // framed records not yet taken by the thread
+  uint64_t pending_first_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t pending_last_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t pending_records_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  // The journal thread's own.
+  std::string batch_;
+  uint64_t batch_first_ = 0, batch_last_ = 0, batch_records_ = 0;
+  size_t batch_written_ = 0;  // bytes of batch_ already in the segment
+  int fd_ = -1;
+  std::string segment_path_;
+  uint64_t segment_size_ = 0;
+  bool sync_failed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace acd::daemon::journal
+
+#endif  // ACD_DAEMON_JOURNAL_FILE_JOURNAL_H_

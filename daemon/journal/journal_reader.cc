@@ -1,0 +1,181 @@
+#include "daemon/journal/journal_reader.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace acd::daemon::journal {
+namespace {
+
+absl::Status ErrnoStatus(const std::string& what, int error) {
+  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(error)));
+}
+
+absl::Status ReadWholeFile(const std::string& path, std::string* bytes) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", path), errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int error = errno;
+    close(fd);
+    return ErrnoStatus(absl::StrCat("cannot stat ", path), error);
+  }
+  bytes->resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes->size()) {
+    const ssize_t n = read(fd, bytes->data() + done, bytes->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      close(fd);
+      return ErrnoStatus(absl::StrCat("cannot read ", path), error);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  bytes->resize(done);
+  close(fd);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return std::vector<std::string>{};
+    return ErrnoStatus(absl::StrCat("cannot list ", dir), errno);
+  }
+  std::vector<std::pair<uint64_t, std::string>> found;
+  while (dirent* entry = readdir(d)) {
+    const uint64_t first = SegmentFirstSequence(entry->d_name);
+    if (first != 0) found.emplace_back(first, absl::StrCat(dir, "/", entry->d_name));
+  }
+  closedir(d);
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> paths;
+  for (auto& [first, path] : found) paths.push_back(std::move(path));
+  return paths;
+}
+
+absl::StatusOr<JournalScan> ReadJournal(
+    const std::string& dir, RecoverMode mode, uint64_t from,
+    const std::function<absl::Status(const DecodedRecord&)>& visit) {
+  absl::StatusOr<std::vector<std::string>> segments = ListSegments(dir);
+  if (!segments.ok()) return segments.status();
+  JournalScan scan;
+  std::string bytes;
+  for (size_t i = 0; i < segments->size(); ++i) {
+    const std::string& path = (*segments)[i];
+    const bool last = i + 1 == segments->size();
+    const size_t slash = path.rfind('/');
+    const uint64_t named_first = SegmentFirstSequence(path.substr(slash + 1));
+    if (from > 1 && scan.last_sequence == 0 && i == 0 && named_first > from) {
+      return absl::DataLossError(absl::StrCat("journal: the records from ", from, " on are needed, "
+                                              "but the oldest segment, ", path, ", starts at ",
+                                              named_first));
+    }
+    // A whole segment before `from` (the next one starts at or before it) need not be read.
+    if (!last && SegmentFirstSequence((*segments)[i + 1].substr(slash + 1)) <= from &&
+        scan.last_sequence == 0) {
+      continue;
+    }
+    if (absl::Status s = ReadWholeFile(path, &bytes); !s.ok()) return s;
+    ++scan.segments;
+    scan.tail_segment = path;
+    scan.tail_good_bytes = 0;
+
+    // Everything from `offset` of this segment on is bad (`why`): torn if it is the end of the
+    // journal, corrupt otherwise.
+    auto bad = [&](size_t offset, const std::string& why, bool may_be_torn) -> absl::Status {
+      const std::string where = absl::StrCat(path, " at offset ", offset);
+      if (last && may_be_torn) {
+        scan.notes.push_back(absl::StrCat("journal: cut a torn last write (", bytes.size() - offset,
+                                          " bytes, ", why, ") in ", where));
+      } else if (mode == RecoverMode::kTruncate) {
+        scan.notes.push_back(absl::StrCat("journal: cut at a corrupt record (", why, ") in ", where,
+                                          ", as --journal_recover=truncate asked: every record "
+                                          "from there on is dropped"));
+      } else {
+        return absl::DataLossError(absl::StrCat(
+            "journal corrupt: ", why, " in ", where, ". Records after it exist, so this is not a "
+            "torn last write. Start acdd with --journal_recover=truncate to cut the journal there "
+            "(every record from there on is lost), or restore the data dir from a copy"));
+      }
+      scan.tail_good_bytes = offset;
+      scan.cut_bytes = bytes.size() - offset;
+      if (offset < kSegmentHeaderBytes) {  // nothing of it is good: it goes, and appending starts anew
+        scan.cut_segments.push_back(path);
+        scan.tail_segment.clear();
+        scan.tail_good_bytes = 0;
+        scan.cut_bytes = 0;
+      }
+      for (size_t j = i + 1; j < segments->size(); ++j) scan.cut_segments.push_back((*segments)[j]);
+      return absl::OkStatus();
+    };
+
+    if (std::string problem = CheckSegmentHeader(bytes); !problem.empty()) {
+      // A segment cut short before its header was complete is a torn creation.
+      const bool torn = bytes.size() < kSegmentHeaderBytes &&
+                        SegmentHeader().compare(0, bytes.size(), bytes) == 0;
+      if (absl::Status s = bad(0, problem, torn); !s.ok()) return s;
+      return scan;
+    }
+    size_t offset = kSegmentHeaderBytes;
+    scan.tail_good_bytes = offset;
+    uint64_t expected = scan.last_sequence != 0 ? scan.last_sequence + 1 : named_first;
+    while (offset < bytes.size()) {
+      DecodedRecord record;
+      const RecordCheck check = DecodeRecord(bytes, offset, &record);
+      if (check != RecordCheck::kOk) {
+        // Only a record that runs to the end of the file can be a write cut short.
+        const bool torn = check == RecordCheck::kTruncated ||
+                          (check == RecordCheck::kBadChecksum && offset + record.size >= bytes.size());
+        if (absl::Status s = bad(offset, RecordCheckName(check), torn); !s.ok()) return s;
+        return scan;
+      }
+      if (record.sequence != expected) {
+        if (absl::Status s = bad(offset, absl::StrCat("sequence ", record.sequence, " where ",
+                                                      expected, " was due"), false);
+            !s.ok()) {
+          return s;
+        }
+        return scan;
+      }
+      ++expected;
+      if (record.sequence >= from) {
+        if (absl::Status s = visit(record); !s.ok()) return s;
+        if (scan.first_sequence == 0) scan.first_sequence = record.sequence;
+      }
+      ++scan.records;
+      scan.bytes += record.size;
+      scan.last_sequence = record.sequence;
+      scan.epoch = record.epoch;
+      offset += record.size;
+      scan.tail_good_bytes = offset;
+    }
+  }
+  return scan;
+}
+
+absl::Status CutJournal(const JournalScan& scan) {
+  if (scan.cut_bytes > 0) {
+    if (truncate(scan.tail_segment.c_str(), static_cast<off_t>(scan.tail_good_bytes)) != 0) {
+      return ErrnoStatus(absl::StrCat("cannot cut ", scan.tail_segment), errno);
+    }
+  }
+  for (const std::string& path : scan.cut_segments) {
+    if (unlink(path.c_str()) != 0) return ErrnoStatus(absl::StrCat("cannot remove ", path), errno);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace acd::daemon::journal

@@ -1,0 +1,51 @@
+#include "daemon/recovery.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/core_input.h"
+#include "routing/policy_text.h"
+
+namespace acd::daemon {
+
+absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::RecoverMode mode,
+                                      metrics::CallObserver* observer) {
+  Recovered out;
+  absl::StatusOr<journal::JournalScan> scan = journal::ReadJournal(
+      data_dir, mode, 1, [&](const journal::DecodedRecord& record) -> absl::Status {
+        JournalInput input;
+        if (!input.ParseFromArray(record.payload.data(), static_cast<int>(record.payload.size()))) {
+          return absl::DataLossError(
+              absl::StrCat("journal record ", record.sequence, " is not a journal input"));
+        }
+        if (out.core == nullptr) {
+          absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, observer);
+          if (!core.ok()) return core.status();
+          out.core = *std::move(core);
+          out.file_policy = input.created().policy();
+        } else {
+          // What the core answered was answered when the input was journaled.
+          absl::Status answered = ApplyInput(*out.core, input);
+          if (answered.code() == absl::StatusCode::kDataLoss) {
+            return absl::DataLossError(
+                absl::StrCat("journal record ", record.sequence, ": ", answered.message()));
+          }
+          if (input.has_started()) out.file_policy = input.started().startup_policy();
+          if (input.has_policy_text()) {
+            auto compiled = routing::CompilePolicyText(input.policy_text().yaml(),
+                                                       input.policy_text().source());
+            if (compiled.ok()) out.file_policy = (*compiled)->source;
+          }
+        }
+        out.last_time = TimeOf(input);
+        (void)out.core->TakeCommands();  // they wait in the outboxes for the switches' reconnects
+        (void)out.core->TakeNotices();   // logged when they happened
+        ++out.replayed;
+        return absl::OkStatus();
+      });
+  if (!scan.ok()) return scan.status();
+  out.scan = *std::move(scan);
+  return out;
+}
+
+}  // namespace acd::daemon

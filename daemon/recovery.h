@@ -1,0 +1,40 @@
+// RecoverCore rebuilds acdd's core from a data dir: the journal's first record creates it and
+// every later one is replayed into it through ApplyInput, in sequence, with its own time. It only
+// reads the data dir; what the scan says must be cut (a torn last write; or, with
+// RecoverMode::kTruncate, everything from a corrupt record on) the caller cuts with CutJournal
+// before appending.
+//   absl::StatusOr<Recovered> r = RecoverCore("/var/lib/acd", RecoverMode::kStop, &observer);
+//   if (r.ok() && r->core == nullptr) ... an empty data dir: start a new journal
+#ifndef ACD_DAEMON_RECOVERY_H_
+#define ACD_DAEMON_RECOVERY_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "acd/v1/policy.pb.h"
+#include "daemon/core.h"
+#include "daemon/journal/journal_reader.h"
+#include "metrics/call_observer.h"
+
+namespace acd::daemon {
+
+struct Recovered {
+  std::unique_ptr<Core> core;  // null: the data dir holds no journal yet
+  journal::JournalScan scan;
+  // The policy the startup file (or the built-in one) gave the last time acdd started or
+  // reloaded it, to tell whether the file changed while acdd was down.
+  std::optional<acd::v1::Policy> file_policy;
+  uint64_t replayed = 0;
+  absl::Time last_time = absl::InfinitePast();  // of the last record replayed
+};
+
+// The core must then be used on the calling thread (it was made there).
+absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::RecoverMode mode,
+                                      metrics::CallObserver* observer);
+
+}  // namespace acd::daemon
+
+#endif  // ACD_DAEMON_RECOVERY_H_
