@@ -50,8 +50,9 @@ cmd=${1:-}
 case "$cmd" in
   run)
     setup "${PACKAGES[@]}" && build
-    say "starting acdd on 127.0.0.1 with demo traffic (gRPC :50051, HTTP :9464); Ctrl-C drains and stops it"
-    exec build/bin/acdd --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464 --demo "$@"
+    say "starting acdd on 127.0.0.1 with demo traffic (gRPC :50051, HTTP :9464), its journal in build/acd-data; Ctrl-C drains and stops it"
+    exec build/bin/acdd --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464 --demo \
+      --data_dir build/acd-data "$@"
     ;;
   test)
     setup "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" && build

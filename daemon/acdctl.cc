@@ -1,9 +1,10 @@
 // acdctl: the operator's command line for a running acdd (AdminService over gRPC): live queues
 // and agents, one call's story, the routing policy (show, validate, diff, apply) and a refreshing
-// queue view.
+// queue view; and, offline, a data dir's journal.
 //   acdctl queues
 //   acdctl --server 10.0.0.5:50051 agents --queue sales
 //   acdctl policy validate center.yaml && acdctl policy apply center.yaml
+//   acdctl journal verify /var/lib/acd
 // Exit status: 0 done, 1 the server or the policy said no (`acdctl: NOT_FOUND: ...` on stderr),
 // 2 the command line is wrong (usage on stderr).
 #include <unistd.h>
@@ -36,6 +37,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "acd/v1/acd.grpc.pb.h"
+#include "daemon/journal/journal_tool.h"
 #include "grpcpp/grpcpp.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "HOST:PORT of acdd's gRPC API");
@@ -43,6 +45,7 @@ ABSL_FLAG(double, timeout_seconds, 5, "how long one request may take");
 ABSL_FLAG(std::string, queue, "", "agents: only members of this queue");
 ABSL_FLAG(double, interval, 1, "watch: seconds between snapshots (at least 0.2)");
 ABSL_FLAG(int, count, 0, "watch: stop after this many snapshots; 0 runs until interrupted");
+ABSL_FLAG(uint64_t, from, 1, "journal print: start at this record's sequence");
 
 namespace {
 
@@ -60,6 +63,10 @@ usage: acdctl [--server HOST:PORT] [--timeout_seconds S] COMMAND
   policy apply FILE                 apply FILE: prints the diff and "applied", or why not
   watch [--interval S] [--count N]  the queues table per snapshot, every S seconds (1),
                                     N times (0: until interrupted)
+  journal verify DIR                check a data dir's journal (offline): frames, sequences,
+                                    inputs; what a start of acdd would cut
+  journal print [--from N] DIR      its records as JSON lines (sequence, epoch, time, input)
+  journal stats DIR                 records and bytes by kind of input, time covered
 
 --server defaults to 127.0.0.1:50051, --timeout_seconds to 5.
 Exit status: 0 done; 1 acdd refused or failed (acdctl: CODE: message), or the policy is invalid;
@@ -415,17 +422,32 @@ int main(int argc, char** argv) {
 
   const std::string command = args[0];
   args.erase(args.begin());
-  const std::set<std::string> commands = {"queues", "agents", "call", "policy", "watch"};
+  const std::set<std::string> commands = {"queues", "agents", "call", "policy", "watch",
+                                          "journal"};
   if (!commands.contains(command)) UsageError(absl::StrCat("unknown command '", command, "'"));
   // A subcommand flag on another command is a mistake worth saying, not ignoring.
   const std::map<std::string, std::string> owner = {
-      {"queue", "agents"}, {"interval", "watch"}, {"count", "watch"}};
+      {"queue", "agents"}, {"interval", "watch"}, {"count", "watch"}, {"from", "journal"}};
   for (const auto& [flag, owning_command] : owner) {
     if (given.contains(flag) && command != owning_command) {
       UsageError(absl::StrCat("--", flag, " is for '", owning_command, "', not '", command, "'"));
     }
   }
   if (!(absl::GetFlag(FLAGS_timeout_seconds) > 0)) UsageError("--timeout_seconds must be > 0");
+
+  if (command == "journal") {
+    if (args.empty()) UsageError("journal: missing verify, print or stats");
+    const std::string action = args[0];
+    args.erase(args.begin());
+    if (action != "print" && given.contains("from")) UsageError("--from is for 'journal print'");
+    ExpectArgs(args, 1, "journal " + action, "DIR");
+    if (action == "verify") return acd::daemon::journal::VerifyJournal(args[0], std::cout);
+    if (action == "print") {
+      return acd::daemon::journal::PrintJournal(args[0], absl::GetFlag(FLAGS_from), std::cout);
+    }
+    if (action == "stats") return acd::daemon::journal::JournalStats(args[0], std::cout);
+    UsageError(absl::StrCat("journal: unknown action '", action, "'"));
+  }
 
   Client client(absl::GetFlag(FLAGS_server));
   if (command == "queues") {

@@ -3,8 +3,10 @@
 
 #include <future>
 #include <memory>
+#include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
 
@@ -22,11 +24,16 @@ constexpr double kCallbackReachedShare = 0.8;
 
 }  // namespace
 
-Demo::Demo(Engine* engine, uint64_t seed) : engine_(engine), random_(seed) {}
+Demo::Demo(Engine* engine, uint64_t seed)
+    : engine_(engine),
+      random_(seed),
+      // Call ids differ from those of an earlier run, whose records a data dir may keep.
+      run_(absl::StrFormat("%06x", std::random_device{}() & 0xffffff)) {}
 
 void Demo::Start() {
   engine_->Post([this] {
     engine_->AttachLocalSwitch(kSwitch, [this](const acd::v1::Command& c) { OnCommand(c); });
+    EndCallsOfAnEarlierRun();
     LogInAgents();
     for (size_t q = 0; q < queues_.size(); ++q) NextArrival(q);
   });
@@ -44,6 +51,25 @@ void Demo::Stop() {
   });
   // Bounded: an engine that has already stopped runs nothing more, and then no timer is left.
   done.wait_for(std::chrono::seconds(5));
+}
+
+void Demo::EndCallsOfAnEarlierRun() {
+  acd::v1::ListCallsRequest request;
+  request.set_switch_id(kSwitch);
+  acd::v1::ListCallsResponse calls;
+  if (!engine_->ListCalls(request, &calls).ok() || calls.calls().empty()) return;
+  for (const acd::v1::CallInfo& call : calls.calls()) {
+    const bool talking = call.state() == acd::v1::CALL_STATE_CONNECTED;
+    Event(call.call_id(), talking ? call.agent_id() : "", [talking](acd::v1::CallEvent* e) {
+      if (talking) {
+        e->mutable_call_ended();
+      } else {
+        e->mutable_caller_abandoned();
+      }
+    });
+  }
+  std::fprintf(stderr, "acdd: demo: ended the %d calls an earlier run of the demo left\n",
+               calls.calls_size());
 }
 
 void Demo::LogInAgents() {
@@ -94,7 +120,7 @@ void Demo::NextArrival(size_t queue) {
 void Demo::Arrive(size_t queue) {
   acd::v1::EnqueueCallRequest request;
   request.set_switch_id(kSwitch);
-  const std::string call_id = absl::StrCat("demo-call-", ++next_call_);
+  const std::string call_id = absl::StrCat("demo-call-", run_, "-", ++next_call_);
   request.set_call_id(call_id);
   request.set_queue(queues_[queue].name);
   (*request.mutable_attributes())["source"] = "acdd --demo";

@@ -38,6 +38,8 @@ class Demo {
     std::string name;
     double arrivals_per_second = 0;
   };
+  // A data dir recovered the calls an earlier run left: as a restarted switch would, it ends them.
+  void EndCallsOfAnEarlierRun();
   void LogInAgents();
   void NextArrival(size_t queue);
   void Arrive(size_t queue);
@@ -56,6 +58,7 @@ class Demo {
   Engine* engine_;
   std::mt19937_64 random_;
   std::vector<DemoQueue> queues_;
+  const std::string run_;  // in every call id of this run
   uint64_t next_call_ = 0;
   bool stopped_ = false;
   absl::flat_hash_set<asio::steady_timer*> timers_;  // pending, for Stop

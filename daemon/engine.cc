@@ -93,6 +93,10 @@ absl::Status Engine::Recover() {
     return absl::OkStatus();
   }
   metrics_.journal.enabled.store(true, std::memory_order_relaxed);
+  if (absl::Status s = journal::PrepareDataDir(options.data_dir); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("--data_dir ", options.data_dir,
+                                               " cannot be written: ", s.message()));
+  }
   absl::StatusOr<Recovered> recovered = RecoverCore(options.data_dir, options.recover, &observer_);
   if (!recovered.ok()) {
     return absl::Status(recovered.status().code(),
@@ -101,32 +105,17 @@ absl::Status Engine::Recover() {
   }
   core_ = std::move(recovered->core);
   time_floor_ = recovered->last_time;
+  if (const absl::Time clock = WholeMicros(clock_->Now()); clock < time_floor_) {
+    Log(absl::StrCat("the clock reads ", absl::FormatTime(clock), ", ",
+                     absl::FormatDuration(time_floor_ - clock), " before the journal's last record: "
+                     "acdd's time stands still (no offer rings out, no prompt, no escalation) until "
+                     "the clock passes it. Check the clock (NTP) before taking calls."));
+  }
   const uint64_t replayed = recovered->replayed;
   const journal::JournalScan* scan = &recovered->scan;
   for (const std::string& note : scan->notes) Log(note);
   if (absl::Status s = journal::CutJournal(*scan); !s.ok()) return s;
-
-  journal::FileJournalOptions writer;
-  writer.dir = options.data_dir;
-  writer.sync = options.sync;
-  writer.segment_bytes = options.segment_bytes;
-  journal::JournalEvents events;
-  events.durable = [this](uint64_t sequence) {
-    asio::post(io_, [this, sequence] { OnDurable(sequence); });
-  };
-  events.trouble = [this](const absl::Status& trouble) {
-    asio::post(io_, [this, trouble] { OnJournalTrouble(trouble); });
-  };
-  absl::StatusOr<std::unique_ptr<journal::FileJournal>> opened =
-      journal::FileJournal::Start(writer, *scan, &metrics_.journal, std::move(events));
-  if (!opened.ok()) {
-    return absl::Status(opened.status().code(),
-                        absl::StrCat("--data_dir ", options.data_dir, " cannot be written: ",
-                                     opened.status().message()));
-  }
-  journal_ = *std::move(opened);
-  metrics_.journal.writable.Set(1);
-  durable_sequence_ = last_sequence_ = scan->last_sequence;
+  if (absl::Status s = OpenJournal(*scan); !s.ok()) return s;
 
   JournalInput input = InputAt(Now());
   if (core_ == nullptr) {
@@ -165,6 +154,31 @@ absl::Status Engine::Recover() {
   return absl::OkStatus();
 }
 
+absl::Status Engine::OpenJournal(const journal::JournalScan& scan) {
+  journal::FileJournalOptions writer;
+  writer.dir = options_.journal.data_dir;
+  writer.sync = options_.journal.sync;
+  writer.segment_bytes = options_.journal.segment_bytes;
+  journal::JournalEvents events;
+  events.durable = [this](uint64_t sequence) {
+    asio::post(io_, [this, sequence] { OnDurable(sequence); });
+  };
+  events.trouble = [this](const absl::Status& trouble) {
+    asio::post(io_, [this, trouble] { OnJournalTrouble(trouble); });
+  };
+  absl::StatusOr<std::unique_ptr<journal::FileJournal>> opened =
+      journal::FileJournal::Start(writer, scan, &metrics_.journal, std::move(events));
+  if (!opened.ok()) {
+    return absl::Status(opened.status().code(),
+                        absl::StrCat("--data_dir ", writer.dir, " cannot be written: ",
+                                     opened.status().message()));
+  }
+  journal_ = *std::move(opened);
+  metrics_.journal.writable.Set(1);
+  durable_sequence_ = last_sequence_ = scan.last_sequence;
+  return absl::OkStatus();
+}
+
 void Engine::Journal(const JournalInput& input) {
   time_floor_ = TimeOf(input);
   if (journal_ == nullptr) return;
@@ -179,8 +193,29 @@ void Engine::WhenDurable(std::function<void(const grpc::Status& journal)> releas
   held_replies_.push_back({last_sequence_, std::move(release)});
 }
 
+void Engine::WatchForAStalledJournal() {
+  if (journal_ == nullptr) return;
+  const bool waiting = last_sequence_ > durable_sequence_;
+  // Records were waiting at the last tick too, and none became durable since: a write (or a sync)
+  // has hung for a whole tick. Turn state changes away, as for a failed write, so that what waits
+  // in memory stops growing; the first durable report after it clears this.
+  if (waiting && durable_at_last_tick_ == durable_sequence_ && waited_at_last_tick_ &&
+      !journal_stalled_ && journal_writable_) {
+    journal_stalled_ = true;
+    OnJournalTrouble(absl::UnavailableError(absl::StrCat(
+        "no journal write has finished for ", absl::FormatDuration(absl::FromChrono(kTickEvery)),
+        " (a stalled disk?)")));
+  }
+  durable_at_last_tick_ = durable_sequence_;
+  waited_at_last_tick_ = waiting;
+}
+
 void Engine::OnDurable(uint64_t sequence) {
   durable_sequence_ = std::max(durable_sequence_, sequence);
+  if (journal_stalled_) {
+    journal_stalled_ = false;
+    OnJournalTrouble(absl::OkStatus());
+  }
   while (!held_replies_.empty() && held_replies_.front().sequence <= durable_sequence_) {
     auto release = std::move(held_replies_.front().release);
     held_replies_.pop_front();
@@ -292,6 +327,7 @@ void Engine::RearmWakeup() {
 }
 
 void Engine::Tick() {
+  WatchForAStalledJournal();
   RunInput(Timed::kNo, [](JournalInput& input) { input.mutable_time_passed(); });
   tick_.expires_after(kTickEvery);
   tick_.async_wait([this](const asio::error_code& error) {
@@ -331,6 +367,10 @@ grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
 }
 
 void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stream) {
+  if (!journal_writable_) {  // the reconnect could not be journaled: the old stream, if any, stays
+    stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_));
+    return;
+  }
   SwitchLink& link = links_[switch_id];
   if (link.stream != nullptr) {
     // Stop the old stream now, unflushed: what it has not written goes out on the new one.

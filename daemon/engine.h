@@ -165,9 +165,13 @@ class Engine {
   absl::Time Now();
   // Recovery (engine thread, before anything else runs): the core from the data dir, or a new one.
   absl::Status Recover();
+  // Continues the journal `scan` read (cut already), on the journal thread.
+  absl::Status OpenJournal(const journal::JournalScan& scan);
   void Journal(const JournalInput& input);
   void OnDurable(uint64_t sequence);
   void OnJournalTrouble(const absl::Status& trouble);
+  // Every tick: a journal write that has not finished for a whole tick counts as trouble.
+  void WatchForAStalledJournal();
   void WriteCommands();
   void ReleaseCommands();
   void Deliver(OutgoingCommand out);
@@ -197,6 +201,9 @@ class Engine {
   std::deque<HeldReply> held_replies_;
   bool journal_writable_ = true;
   std::string journal_trouble_;  // why state changes are refused, while they are
+  bool journal_stalled_ = false;  // the trouble is a write that hangs (WatchForAStalledJournal)
+  uint64_t durable_at_last_tick_ = 0;
+  bool waited_at_last_tick_ = false;
   bool drain_requested_ = false;
   absl::Time time_floor_ = absl::InfinitePast();  // no input's time goes below the last one's
 

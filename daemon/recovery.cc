@@ -30,8 +30,13 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
             return absl::DataLossError(
                 absl::StrCat("journal record ", record.sequence, ": ", answered.message()));
           }
-          if (input.has_started()) out.file_policy = input.started().startup_policy();
-          if (input.has_policy_text()) {
+          // What the file gave is what it last gave and was applied (a refused one is tried
+          // again at the next start).
+          if (input.has_started() &&
+              (!input.started().apply_startup_policy() || answered.ok())) {
+            out.file_policy = input.started().startup_policy();
+          }
+          if (input.has_policy_text() && answered.ok()) {
             auto compiled = routing::CompilePolicyText(input.policy_text().yaml(),
                                                        input.policy_text().source());
             if (compiled.ok()) out.file_policy = (*compiled)->source;

@@ -1,6 +1,6 @@
 // AcdMetrics holds every figure acdd exports to Prometheus (metrics/README.md lists them) and is
-// the prometheus::Collectable that serializes them at scrape time. The engine thread is the only
-// writer: it stores plain relaxed atomics, never takes a lock and never allocates on an
+// the prometheus::Collectable that serializes them at scrape time. Each series has one writer, the
+// engine thread (the journal's write figures: the journal thread): it stores plain relaxed atomics, never takes a lock and never allocates on an
 // observation; a scrape reads the atomics from the HTTP thread and never blocks the engine.
 // Per-queue series are created once per policy (SetQueues on start and reload), so no label set
 // is ever built on the routing path.

@@ -56,6 +56,16 @@ absl::Status SyncDir(const std::string& dir) {
 
 }  // namespace
 
+absl::Status PrepareDataDir(const std::string& dir) {
+  if (absl::Status s = MakeDirs(dir); !s.ok()) return s;
+  const std::string probe = absl::StrCat(dir, "/.acdd-write-probe");
+  const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return ErrnoStatus(absl::StrCat("cannot create a file in ", dir), errno);
+  close(fd);
+  unlink(probe.c_str());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<FileJournal>> FileJournal::Start(FileJournalOptions options,
                                                                 const JournalScan& scan,
                                                                 metrics::JournalSeries* metrics,
@@ -121,8 +131,17 @@ absl::Status FileJournal::OpenSegment(uint64_t first_sequence) {
   }
   segment_size_ = header.size();
   if (options_.sync == SyncMode::kFsync) {
-    if (fdatasync(fd_) != 0) return ErrnoStatus(absl::StrCat("cannot fdatasync ", path), errno);
-    if (absl::Status s = SyncDir(options_.dir); !s.ok()) return s;
+    // As for a batch (WriteBatch), a failed sync is not retried: the new segment (or its name in
+    // the directory) may be lost in a power failure whatever a later sync says.
+    absl::Status synced = fdatasync(fd_) == 0
+                              ? SyncDir(options_.dir)
+                              : ErrnoStatus(absl::StrCat("cannot fdatasync ", path), errno);
+    if (!synced.ok()) {
+      sync_failed_ = true;
+      return absl::UnavailableError(absl::StrCat(synced.message(), "; nothing more can be "
+                                                 "acknowledged until acdd restarts and recovers "
+                                                 "from the disk"));
+    }
   }
   return absl::OkStatus();
 }

@@ -53,6 +53,9 @@ struct JournalEvents {
   std::function<void(const absl::Status& trouble)> trouble;  // OK: writing works again
 };
 
+// Creates `dir` (and its parents) if it is missing and checks that a file can be created in it.
+absl::Status PrepareDataDir(const std::string& dir);
+
 class FileJournal {
  public:
   // Opens the journal `scan` describes for appending (after CutJournal; a scan of an empty dir

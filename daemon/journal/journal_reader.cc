@@ -46,6 +46,23 @@ absl::Status ReadWholeFile(const std::string& path, std::string* bytes) {
   return absl::OkStatus();
 }
 
+// Whether a good record later than `expected` starts anywhere after `offset`: then the bad bytes
+// at `offset` are damage with records after it, not a write cut short (a bit flip in a length can
+// make a record look as if it ran past the end of the file).
+bool GoodRecordFollows(absl::string_view bytes, size_t offset, uint64_t expected) {
+  const uint64_t most = expected + bytes.size() / kRecordHeaderBytes;
+  for (size_t at = offset + 1; at + kRecordHeaderBytes <= bytes.size(); ++at) {
+    uint64_t sequence = 0;
+    for (int i = 0; i < 8; ++i) {
+      sequence |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[at + 8 + i])) << (8 * i);
+    }
+    if (sequence <= expected || sequence > most) continue;  // cheap: no CRC unless plausible
+    DecodedRecord record;
+    if (DecodeRecord(bytes, at, &record) == RecordCheck::kOk) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir) {
@@ -136,9 +153,14 @@ absl::StatusOr<JournalScan> ReadJournal(
       DecodedRecord record;
       const RecordCheck check = DecodeRecord(bytes, offset, &record);
       if (check != RecordCheck::kOk) {
-        // Only a record that runs to the end of the file can be a write cut short.
-        const bool torn = check == RecordCheck::kTruncated ||
-                          (check == RecordCheck::kBadChecksum && offset + record.size >= bytes.size());
+        // Only a record that runs to the end of the file, with no good record after it, can be a
+        // write cut short; or nothing but zeros from it on (the unsynced end of a file after a
+        // power loss).
+        const bool zeros = bytes.find_first_not_of('\0', offset) == std::string::npos;
+        const bool torn = zeros || ((check == RecordCheck::kTruncated ||
+                                     (check == RecordCheck::kBadChecksum &&
+                                      offset + record.size >= bytes.size())) &&
+                                    !GoodRecordFollows(bytes, offset, expected));
         if (absl::Status s = bad(offset, RecordCheckName(check), torn); !s.ok()) return s;
         return scan;
       }
@@ -167,13 +189,15 @@ absl::StatusOr<JournalScan> ReadJournal(
 }
 
 absl::Status CutJournal(const JournalScan& scan) {
+  // The newest first, then the tail: stopped half way, what is left still reads as the journal
+  // up to the cut plus some of what was to go, never as one with a gap in it.
+  for (auto it = scan.cut_segments.rbegin(); it != scan.cut_segments.rend(); ++it) {
+    if (unlink(it->c_str()) != 0) return ErrnoStatus(absl::StrCat("cannot remove ", *it), errno);
+  }
   if (scan.cut_bytes > 0) {
     if (truncate(scan.tail_segment.c_str(), static_cast<off_t>(scan.tail_good_bytes)) != 0) {
       return ErrnoStatus(absl::StrCat("cannot cut ", scan.tail_segment), errno);
     }
-  }
-  for (const std::string& path : scan.cut_segments) {
-    if (unlink(path.c_str()) != 0) return ErrnoStatus(absl::StrCat("cannot remove ", path), errno);
   }
   return absl::OkStatus();
 }

@@ -47,6 +47,7 @@ std::string CheckSegmentHeader(absl::string_view bytes) {
     return absl::StrCat("journal format version ", version, "; this acdd reads version ",
                         kFormatVersion);
   }
+  if (GetU32(bytes.data() + 12) != 0) return "a segment header with its reserved bytes set";
   return "";
 }
 

@@ -2,7 +2,7 @@
 """Checks of deploy/ that need no running acdd, one per CTest test (tests/deploy/CMakeLists.txt).
 
   check_deploy.py SOURCE_DIR dashboard            Grafana JSON: parses, variables, datasource, contract
-  check_deploy.py SOURCE_DIR kubernetes           manifest: parses, one replica, probes, security, policy
+  check_deploy.py SOURCE_DIR kubernetes           manifest: parses, one replica, probes, security, policy, volume
   check_deploy.py SOURCE_DIR rules-contract       alert/recording rules use only contract metrics
   check_deploy.py SOURCE_DIR container            Containerfile builds with acd.sh's build packages
   check_deploy.py SOURCE_DIR systemd ACDD_BINARY  unit: drain vs stop timeout; systemd-analyze verify/security
@@ -152,16 +152,17 @@ def cmd_kubernetes(src):
         check(False, f"{path}: not valid YAML: {e}")
         finish("kubernetes")
     by_kind = {d["kind"]: d for d in docs}
-    check(sorted(by_kind) == ["ConfigMap", "Deployment", "Service"], f"kinds are {sorted(by_kind)}")
-    cm, dep, svc = by_kind.get("ConfigMap", {}), by_kind.get("Deployment", {}), by_kind.get("Service", {})
+    check(sorted(by_kind) == ["ConfigMap", "Service", "StatefulSet"], f"kinds are {sorted(by_kind)}")
+    cm, dep, svc = by_kind.get("ConfigMap", {}), by_kind.get("StatefulSet", {}), by_kind.get("Service", {})
 
     policy = open(os.path.join(src, "deploy/policy.example.yaml")).read()
     check(cm.get("data", {}).get("policy.yaml") == policy,
           "ConfigMap policy.yaml differs from deploy/policy.example.yaml (regenerate it, see the file's header)")
 
     spec = dep.get("spec", {})
-    check(spec.get("replicas") == 1, "Deployment must run exactly 1 replica (the engine owns in-memory queue state)")
-    check(spec.get("strategy", {}).get("type") == "Recreate", "Deployment strategy must be Recreate (never two acdd at once)")
+    check(spec.get("replicas") == 1, "StatefulSet must run exactly 1 replica (the engine owns the live queue state)")
+    check(spec.get("podManagementPolicy") == "OrderedReady",
+          "StatefulSet must replace its Pod in order (never two acdd at once)")
     pod = spec.get("template", {}).get("spec", {})
     annotations = spec.get("template", {}).get("metadata", {}).get("annotations", {})
     check(annotations.get("prometheus.io/scrape") == "true" and annotations.get("prometheus.io/port") == "8080",
@@ -190,6 +191,9 @@ def cmd_kubernetes(src):
     vols = {v["name"]: v for v in pod.get("volumes", [])}
     check(vols.get(mounts.get("/etc/acd"), {}).get("configMap", {}).get("name") == cm.get("metadata", {}).get("name"),
           "/etc/acd is not the policy ConfigMap")
+    check(any(a == "--data_dir=/var/lib/acd" for a in args), "acdd is not given --data_dir=/var/lib/acd")
+    claims = {t["metadata"]["name"]: t for t in spec.get("volumeClaimTemplates", [])}
+    check(mounts.get("/var/lib/acd") in claims, "/var/lib/acd is not on a volume claim of the StatefulSet")
 
     sports = {p["port"]: p for p in svc.get("spec", {}).get("ports", [])}
     check(50051 in sports and 8080 in sports, f"Service ports are {sorted(sports)}")
@@ -272,9 +276,11 @@ def cmd_systemd(src, acdd):
     for key, want in [("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"),
                       ("PrivateTmp", "yes"), ("CapabilityBoundingSet", ""), ("MemoryDenyWriteExecute", "yes"),
                       ("SystemCallFilter", "@system-service"), ("Restart", "on-failure"), ("KillSignal", "SIGTERM"),
-                      ("ReadOnlyPaths", "/etc/acd")]:
+                      ("ReadOnlyPaths", "/etc/acd"), ("StateDirectory", "acd")]:
         check(want in s.get(key, []), f"{key}={want} missing")
     check(any("-HUP" in v for v in s.get("ExecReload", [])), "ExecReload does not send SIGHUP")
+    check(any("--data_dir ${STATE_DIRECTORY}" in v for v in s.get("ExecStart", [])),
+          "ExecStart does not keep the journal in the StateDirectory (--data_dir ${STATE_DIRECTORY})")
     for var in ["ACD_POLICY", "ACD_GRPC_LISTEN", "ACD_HTTP_LISTEN", "ACD_DRAIN_TIMEOUT_SECONDS"]:
         check(var in env, f"{env_path} does not set {var}")
 

@@ -6,6 +6,7 @@
 #ifndef ACD_TESTS_INTEGRATION_ACDD_PROCESS_H_
 #define ACD_TESTS_INTEGRATION_ACDD_PROCESS_H_
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -30,13 +31,21 @@ namespace acd::testing {
 
 class AcddProcess {
  public:
-  explicit AcddProcess(std::vector<std::string> args) {
+  // With a `stderr_path`, acdd's stderr (its log) is appended to that file instead of going to the
+  // test's, for the test to read what acdd logged, across restarts too.
+  explicit AcddProcess(std::vector<std::string> args, const std::string& stderr_path = "") {
     int out[2];
     if (pipe(out) != 0) std::abort();
     pid_ = fork();
     if (pid_ == 0) {
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
+      if (!stderr_path.empty()) {
+        const int log = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (log < 0) _exit(126);
+        dup2(log, STDERR_FILENO);
+        close(log);
+      }
       std::vector<std::string> all = {ACDD_PATH, "--grpc_listen", "127.0.0.1:0", "--http_listen",
                                       "127.0.0.1:0"};
       all.insert(all.end(), args.begin(), args.end());

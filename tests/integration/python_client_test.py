@@ -47,7 +47,9 @@ class Api:
         self._factory = None
         for name in ("EnqueueCallRequest", "EnqueueCallResponse", "CallEvent", "CallEventResponse",
                      "StreamCommandsRequest", "Command", "LoginRequest", "AgentInfo",
-                     "ListAgentsRequest", "ListAgentsResponse", "GetCallRequest", "CallInfo"):
+                     "ListAgentsRequest", "ListAgentsResponse", "GetCallRequest", "CallInfo",
+                     "SetAgentStateRequest", "ListCallsRequest", "ListCallsResponse",
+                     "GetPolicyRequest", "PolicyInfo", "SetPolicyRequest", "SetPolicyResponse"):
             setattr(self, name, self._message_class("acd.v1." + name))
         file_descriptor = self._pool.FindFileByName("acd/v1/acd.proto")
         self.CallState = file_descriptor.enum_types_by_name["CallState"]
@@ -83,6 +85,13 @@ class Api:
         stubs.ListAgents = unary("AdminService", "ListAgents",
                                  self.ListAgentsRequest, self.ListAgentsResponse)
         stubs.GetCall = unary("AdminService", "GetCall", self.GetCallRequest, self.CallInfo)
+        stubs.SetAgentState = unary("AgentService", "SetAgentState",
+                                    self.SetAgentStateRequest, self.AgentInfo)
+        stubs.ListCalls = unary("SwitchService", "ListCalls",
+                                self.ListCallsRequest, self.ListCallsResponse)
+        stubs.GetPolicy = unary("AdminService", "GetPolicy", self.GetPolicyRequest, self.PolicyInfo)
+        stubs.SetPolicy = unary("AdminService", "SetPolicy",
+                                self.SetPolicyRequest, self.SetPolicyResponse)
         return stubs
 
 
@@ -126,6 +135,22 @@ class CommandReader:
         self._thread.join(timeout=COMMAND_TIMEOUT_SECONDS)
 
 
+def read_line(stream, timeout):
+    """One line of a process's output pipe, stripped; what came if none is complete in time."""
+    deadline = time.monotonic() + timeout
+    line = b""
+    fd = stream.fileno()
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        line += chunk
+    return line.decode("utf-8", "replace").strip()
+
+
 class AcddTestCase(unittest.TestCase):
     """Starts acdd on free ports before each test; kills it after unless the test stopped it."""
 
@@ -152,18 +177,7 @@ class AcddTestCase(unittest.TestCase):
         self.rpc = self.api.bind(self.channel)
 
     def _read_stdout_line(self, timeout):
-        deadline = time.monotonic() + timeout
-        line = b""
-        fd = self.acdd.stdout.fileno()
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                break
-            chunk = os.read(fd, 1)
-            if not chunk:
-                break
-            line += chunk
-        return line.decode("utf-8", "replace").strip()
+        return read_line(self.acdd.stdout, timeout)
 
     def _kill_acdd(self):
         if self.acdd.poll() is None:

@@ -1,0 +1,66 @@
+// A journal written by the first release of the journal format (tests/daemon/testdata/journal-v1,
+// made by a real acdd on tests/integration/testdata/center.yaml: two agents, four calls, one of
+// them answered, an agent made not ready, then a clean stop). Every later release must recover
+// it to the same state: if this test fails, the format or the meaning of an input changed in a
+// way that would lose a center's calls on upgrade.
+#include <string>
+
+#include "daemon/core.h"
+#include "daemon/recovery.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace acd::daemon {
+namespace {
+
+const std::string kFixture = std::string(ACD_SOURCE_DIR) + "/tests/daemon/testdata/journal-v1";
+
+acd::v1::CallInfo CallOf(const Core& core, const std::string& call_id, absl::Time now) {
+  acd::v1::GetCallRequest request;
+  request.set_call_id(call_id);
+  acd::v1::CallInfo info;
+  EXPECT_TRUE(core.GetCall(request, &info, now).ok()) << call_id;
+  return info;
+}
+
+TEST(JournalFixture, TheFirstFormatsJournalRecoversToTheCenterItRecorded) {
+  absl::StatusOr<Recovered> recovered = RecoverCore(kFixture, journal::RecoverMode::kStop, nullptr);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  ASSERT_NE(recovered->core, nullptr);
+  const Core& core = *recovered->core;
+  const absl::Time now = recovered->last_time;
+  EXPECT_EQ(recovered->replayed, 16u);
+  EXPECT_EQ(recovered->scan.last_sequence, 16u);
+  EXPECT_EQ(recovered->scan.epoch, 1u);
+  EXPECT_TRUE(recovered->scan.notes.empty());
+
+  acd::v1::PolicyInfo policy;
+  ASSERT_TRUE(core.GetPolicy(&policy).ok());
+  EXPECT_EQ(policy.policy().name(), "integration-center");
+
+  const acd::v1::CallInfo answered = CallOf(core, "fx-1", now);
+  EXPECT_EQ(answered.state(), acd::v1::CALL_STATE_CONNECTED);
+  EXPECT_EQ(answered.agent_id(), "fx-ann");
+  EXPECT_EQ(answered.switch_id(), "sw-fixture");
+  for (int i = 2; i <= 4; ++i) {
+    const acd::v1::CallInfo waiting = CallOf(core, "fx-" + std::to_string(i), now);
+    EXPECT_EQ(waiting.state(), acd::v1::CALL_STATE_WAITING) << i;
+    EXPECT_EQ(waiting.position(), i - 1) << "arrival order kept";
+    EXPECT_EQ(waiting.queue(), "sales");
+  }
+
+  acd::v1::ListAgentsResponse agents;
+  ASSERT_TRUE(core.ListAgents({}, &agents).ok());
+  ASSERT_EQ(agents.agents_size(), 2);
+  EXPECT_EQ(agents.agents(0).agent_id(), "fx-ann");
+  EXPECT_EQ(agents.agents(0).state(), acd::v1::AGENT_STATE_BUSY);
+  EXPECT_EQ(agents.agents(1).agent_id(), "fx-bob");
+  EXPECT_EQ(agents.agents(1).state(), acd::v1::AGENT_STATE_NOT_READY);
+  EXPECT_EQ(agents.agents(1).not_ready_reason(), "training");
+
+  EXPECT_TRUE(core.draining()) << "its last record began the drain of the clean stop";
+  EXPECT_EQ(recovered->file_policy->name(), "integration-center");
+}
+
+}  // namespace
+}  // namespace acd::daemon

@@ -1,0 +1,344 @@
+// The journal on disk: checksums, record framing, reading a data dir back, and what a torn or a
+// corrupt journal does: a write a crash cut short is cut with a note, damage with records after
+// it stops recovery (naming file and offset) unless the operator asked to truncate there.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/journal/crc32c.h"
+#include "daemon/journal/file_journal.h"
+#include "daemon/journal/journal_reader.h"
+#include "daemon/journal/record_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "metrics/acd_metrics.h"
+
+namespace acd::daemon::journal {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// A fresh directory under the test's temp dir, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = ::testing::TempDir() + "journal-XXXXXX";
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Writes `payloads` as records 1.. through a real FileJournal (segments of `segment_bytes`), ten
+// records a batch: a new segment starts only between batches.
+void WriteJournal(const std::string& dir, const std::vector<std::string>& payloads,
+                  uint64_t segment_bytes = 64 << 20) {
+  metrics::JournalSeries series;
+  FileJournalOptions options;
+  options.dir = dir;
+  options.segment_bytes = segment_bytes;
+  absl::Mutex mu;
+  uint64_t durable = 0;
+  JournalEvents events;
+  events.durable = [&](uint64_t sequence) {
+    absl::MutexLock lock(&mu);
+    durable = sequence;
+  };
+  auto journal = FileJournal::Start(options, JournalScan{}, &series, std::move(events));
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    const uint64_t sequence = (*journal)->Append(payloads[i]);
+    if (sequence % 10 == 0 || i + 1 == payloads.size()) {
+      struct Reached {
+        const uint64_t* durable;
+        uint64_t sequence;
+        bool Done() const { return *durable >= sequence; }
+      } reached{&durable, sequence};
+      absl::MutexLock lock(&mu);
+      mu.Await(absl::Condition(&reached, &Reached::Done));
+    }
+  }
+}
+
+struct ReadBack {
+  absl::Status status;
+  JournalScan scan;
+  std::vector<std::string> payloads;
+};
+ReadBack Read(const std::string& dir, RecoverMode mode = RecoverMode::kStop, uint64_t from = 1) {
+  ReadBack out;
+  absl::StatusOr<JournalScan> scan = ReadJournal(dir, mode, from, [&](const DecodedRecord& r) {
+    out.payloads.emplace_back(r.payload);
+    return absl::OkStatus();
+  });
+  out.status = scan.status();
+  if (scan.ok()) out.scan = *scan;
+  return out;
+}
+
+std::vector<std::string> Payloads(int n) {
+  std::vector<std::string> payloads;
+  for (int i = 1; i <= n; ++i) payloads.push_back(absl::StrCat("input ", i, std::string(i % 7, 'x')));
+  return payloads;
+}
+
+TEST(Crc32c, MatchesTheStandardCheckValues) {
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8A9136AAu);  // RFC 3720 B.4
+  EXPECT_EQ(Crc32c(std::string(32, '\xff')), 0x62A8AB43u);
+  EXPECT_EQ(Crc32cExtend(Crc32c("12345"), "6789"), Crc32c("123456789")) << "extends in parts";
+}
+
+TEST(Crc32c, AMaskedCrcUnmasksToItself) {
+  for (uint32_t crc : {0u, 1u, 0xE3069283u, 0xffffffffu}) EXPECT_EQ(UnmaskCrc(MaskCrc(crc)), crc);
+}
+
+TEST(RecordFormat, ARecordDecodesToItsSequenceEpochAndPayload) {
+  const std::string bytes = EncodeRecord(42, 3, "hello");
+  EXPECT_THAT(bytes, SizeIs(kRecordHeaderBytes + 5));
+  DecodedRecord record;
+  ASSERT_EQ(DecodeRecord(bytes, 0, &record), RecordCheck::kOk);
+  EXPECT_EQ(record.sequence, 42u);
+  EXPECT_EQ(record.epoch, 3u);
+  EXPECT_EQ(record.payload, "hello");
+  EXPECT_EQ(record.size, bytes.size());
+}
+
+TEST(RecordFormat, EveryFlippedBitAndEveryCutIsCaught) {
+  const std::string good = EncodeRecord(7, 1, "a payload of some length");
+  for (size_t byte = 0; byte < good.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = good;
+      bad[byte] ^= static_cast<char>(1 << bit);
+      DecodedRecord record;
+      EXPECT_NE(DecodeRecord(bad, 0, &record), RecordCheck::kOk) << "byte " << byte << " bit " << bit;
+    }
+  }
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    DecodedRecord record;
+    EXPECT_EQ(DecodeRecord(good.substr(0, cut), 0, &record), RecordCheck::kTruncated) << cut;
+  }
+}
+
+TEST(RecordFormat, ALengthBeyondAnyRecordIsRefusedWithoutAllocating) {
+  std::string bytes = EncodeRecord(1, 1, "x");
+  bytes[0] = bytes[1] = bytes[2] = bytes[3] = '\xff';
+  DecodedRecord record;
+  EXPECT_EQ(DecodeRecord(bytes, 0, &record), RecordCheck::kBadLength);
+}
+
+TEST(RecordFormat, SegmentNamesCarryTheirFirstSequence) {
+  EXPECT_EQ(SegmentFileName(12), "journal-00000000000000000012.seg");
+  EXPECT_EQ(SegmentFirstSequence(SegmentFileName(12)), 12u);
+  EXPECT_EQ(SegmentFirstSequence("journal-12.seg"), 0u);
+  EXPECT_EQ(SegmentFirstSequence("snapshot-00000000000000000012.seg"), 0u);
+}
+
+TEST(JournalReader, AnEmptyOrMissingDirReadsAsAnEmptyJournal) {
+  TempDir dir;
+  ReadBack empty = Read(dir.path());
+  ASSERT_TRUE(empty.status.ok()) << empty.status;
+  EXPECT_EQ(empty.scan.last_sequence, 0u);
+  EXPECT_TRUE(empty.scan.tail_segment.empty());
+  ReadBack missing = Read(dir.path() + "/not-there");
+  ASSERT_TRUE(missing.status.ok()) << missing.status;
+  EXPECT_THAT(missing.payloads, IsEmpty());
+}
+
+TEST(JournalReader, ReadsBackEveryRecordInOrderAcrossSegments) {
+  TempDir dir;
+  const std::vector<std::string> payloads = Payloads(500);
+  WriteJournal(dir.path(), payloads, /*segment_bytes=*/1024);
+  ReadBack back = Read(dir.path());
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_EQ(back.payloads, payloads);
+  EXPECT_GT(back.scan.segments, 5) << "1 KiB segments: the journal moved on to new files";
+  EXPECT_EQ(back.scan.last_sequence, 500u);
+  EXPECT_EQ(back.scan.epoch, 1u);
+  EXPECT_THAT(back.scan.notes, IsEmpty());
+}
+
+TEST(JournalReader, ReadsFromASequenceOn) {
+  TempDir dir;
+  const std::vector<std::string> payloads = Payloads(300);
+  WriteJournal(dir.path(), payloads, 1024);
+  ReadBack back = Read(dir.path(), RecoverMode::kStop, 201);
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_EQ(back.payloads, std::vector<std::string>(payloads.begin() + 200, payloads.end()));
+  EXPECT_EQ(back.scan.first_sequence, 201u);
+}
+
+TEST(JournalReader, AWriteCutShortAtAnyByteIsCutWithANoteAndTheRestIsKept) {
+  TempDir dir;
+  const std::vector<std::string> payloads = Payloads(40);
+  WriteJournal(dir.path(), payloads);
+  const std::string segment = dir.path() + "/" + SegmentFileName(1);
+  const std::string whole = ReadFile(segment);
+  std::mt19937 random(7);
+  for (int trial = 0; trial < 60; ++trial) {
+    const size_t cut = std::uniform_int_distribution<size_t>(0, whole.size() - 1)(random);
+    WriteFile(segment, whole.substr(0, cut));
+    ReadBack back = Read(dir.path());
+    ASSERT_TRUE(back.status.ok()) << "cut at " << cut << ": " << back.status;
+    // Every record wholly before the cut is read, none after.
+    size_t records = 0, end = kSegmentHeaderBytes;
+    while (records < payloads.size() &&
+           end + kRecordHeaderBytes + payloads[records].size() <= cut) {
+      end += kRecordHeaderBytes + payloads[records].size();
+      ++records;
+    }
+    if (cut < kSegmentHeaderBytes) records = 0;
+    EXPECT_EQ(back.payloads, std::vector<std::string>(payloads.begin(), payloads.begin() + records))
+        << "cut at " << cut;
+    if (cut != end) {
+      ASSERT_THAT(back.scan.notes, SizeIs(1)) << "cut at " << cut;
+      EXPECT_THAT(back.scan.notes[0], HasSubstr("torn last write"));
+      EXPECT_THAT(back.scan.notes[0], HasSubstr(segment));
+    }
+    // Cutting leaves a journal that reads clean and continues where the good part ended.
+    ASSERT_TRUE(CutJournal(back.scan).ok());
+    ReadBack again = Read(dir.path());
+    ASSERT_TRUE(again.status.ok()) << again.status;
+    EXPECT_THAT(again.scan.notes, IsEmpty()) << "cut at " << cut;
+    EXPECT_EQ(again.payloads.size(), records);
+  }
+}
+
+TEST(JournalReader, DamageWithRecordsAfterItStopsRecoveryNamingFileAndOffset) {
+  TempDir dir;
+  WriteJournal(dir.path(), Payloads(20));
+  const std::string segment = dir.path() + "/" + SegmentFileName(1);
+  std::string bytes = ReadFile(segment);
+  const size_t third = kSegmentHeaderBytes + 2 * kRecordHeaderBytes + Payloads(2)[0].size() +
+                       Payloads(2)[1].size();
+  bytes[third + kRecordHeaderBytes] ^= 0x40;  // a payload byte of record 3
+  WriteFile(segment, bytes);
+
+  ReadBack stop = Read(dir.path());
+  EXPECT_EQ(stop.status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(stop.status.message(), HasSubstr(absl::StrCat(segment, " at offset ", third)));
+  EXPECT_THAT(stop.status.message(), HasSubstr("--journal_recover=truncate"));
+
+  ReadBack truncate = Read(dir.path(), RecoverMode::kTruncate);
+  ASSERT_TRUE(truncate.status.ok()) << truncate.status;
+  EXPECT_THAT(truncate.payloads, SizeIs(2)) << "the records before the damage";
+  ASSERT_THAT(truncate.scan.notes, SizeIs(1));
+  EXPECT_THAT(truncate.scan.notes[0], HasSubstr("corrupt record"));
+  ASSERT_TRUE(CutJournal(truncate.scan).ok());
+  ReadBack after = Read(dir.path());
+  ASSERT_TRUE(after.status.ok()) << after.status;
+  EXPECT_THAT(after.payloads, SizeIs(2));
+}
+
+TEST(JournalReader, RandomByteFlipsNeverGoUnnoticedOrCrash) {
+  TempDir dir;
+  const std::vector<std::string> payloads = Payloads(60);
+  WriteJournal(dir.path(), payloads, 512);
+  auto segments = ListSegments(dir.path());
+  ASSERT_TRUE(segments.ok());
+  std::mt19937 random(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    const std::string& segment =
+        (*segments)[std::uniform_int_distribution<size_t>(0, segments->size() - 1)(random)];
+    const std::string original = ReadFile(segment);
+    std::string bytes = original;
+    const size_t at = std::uniform_int_distribution<size_t>(0, bytes.size() - 1)(random);
+    bytes[at] ^= static_cast<char>(1 << std::uniform_int_distribution<int>(0, 7)(random));
+    WriteFile(segment, bytes);
+    ReadBack back = Read(dir.path());
+    // Either recovery refuses, or what it read is a prefix of what was written, with a note.
+    if (back.status.ok()) {
+      ASSERT_LT(back.payloads.size(), payloads.size()) << segment << " byte " << at;
+      EXPECT_EQ(back.payloads,
+                std::vector<std::string>(payloads.begin(), payloads.begin() + back.payloads.size()));
+      EXPECT_THAT(back.scan.notes, SizeIs(1));
+    } else {
+      EXPECT_EQ(back.status.code(), absl::StatusCode::kDataLoss) << back.status;
+    }
+    WriteFile(segment, original);
+  }
+}
+
+TEST(FileJournal, ContinuesTheJournalItWasOpenedOnWithTheNextSequence) {
+  TempDir dir;
+  WriteJournal(dir.path(), Payloads(10));
+  ReadBack first = Read(dir.path());
+  ASSERT_TRUE(first.status.ok());
+  {
+    metrics::JournalSeries series;
+    FileJournalOptions options;
+    options.dir = dir.path();
+    auto journal = FileJournal::Start(options, first.scan, &series, {});
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    EXPECT_EQ((*journal)->next_sequence(), 11u);
+    EXPECT_EQ((*journal)->Append("eleven"), 11u);
+  }
+  ReadBack back = Read(dir.path());
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_THAT(back.payloads, SizeIs(11));
+  EXPECT_EQ(back.payloads.back(), "eleven");
+}
+
+TEST(FileJournal, ReportsEachBatchDurableInOrderAndCountsIt) {
+  TempDir dir;
+  metrics::JournalSeries series;
+  FileJournalOptions options;
+  options.dir = dir.path();
+  options.sync = SyncMode::kFsync;
+  absl::Mutex mu;
+  uint64_t durable = 0;
+  bool in_order = true;
+  JournalEvents events;
+  events.durable = [&](uint64_t sequence) {
+    absl::MutexLock lock(&mu);
+    in_order = in_order && sequence > durable;
+    durable = sequence;
+  };
+  auto journal = FileJournal::Start(options, JournalScan{}, &series, std::move(events));
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  for (const std::string& p : Payloads(1000)) (*journal)->Append(p);
+  {
+    absl::MutexLock lock(&mu);
+    mu.AwaitWithTimeout(absl::Condition(+[](uint64_t* d) { return *d == 1000; }, &durable),
+                        absl::Seconds(20));
+    EXPECT_EQ(durable, 1000u);
+    EXPECT_TRUE(in_order);
+  }
+  EXPECT_EQ(series.records.Get(), 1000u);
+  EXPECT_GT(series.bytes.Get(), 1000u * kRecordHeaderBytes);
+}
+
+TEST(FileJournal, RefusesToStartOnADataDirItCannotCreate) {
+  TempDir dir;
+  const std::string file = dir.path() + "/a-file";
+  WriteFile(file, "not a directory");
+  metrics::JournalSeries series;
+  FileJournalOptions options;
+  options.dir = file + "/data";
+  auto journal = FileJournal::Start(options, JournalScan{}, &series, {});
+  ASSERT_FALSE(journal.ok());
+  EXPECT_THAT(journal.status().message(), HasSubstr(file));
+}
+
+}  // namespace
+}  // namespace acd::daemon::journal
