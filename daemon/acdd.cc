@@ -4,6 +4,8 @@
 //   acdd --policy /etc/acd/policy.yaml --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464
 // With port 0 it binds a free port; once serving it prints one line:
 //   acdd listening grpc=127.0.0.1:41234 http=127.0.0.1:39877
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -21,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/demo.h"
 #include "daemon/engine.h"
+#include "daemon/recovery.h"
 #include "daemon/services.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -52,6 +55,9 @@ ABSL_FLAG(std::string, journal_recover, "stop",
           "a corrupt record in the middle of the journal: 'stop' (refuse to start, naming file and "
           "offset) or 'truncate' (cut the journal there, losing every record from it on)");
 ABSL_FLAG(int64_t, journal_segment_mb, 64, "a new journal segment file starts past this size");
+ABSL_FLAG(uint64_t, journal_stop_before, 0,
+          "last resort when replaying a journal record crashes acdd (the crash names it): recover "
+          "only the records before this sequence and cut the journal there; 0: all of them");
 
 namespace {
 
@@ -67,6 +73,40 @@ bool ReadFile(const std::string& path, std::string* text) {
 std::string HostOf(const std::string& host_port) {
   const size_t colon = host_port.rfind(':');
   return colon == std::string::npos ? host_port : host_port.substr(0, colon);
+}
+
+// A crash while the journal is replayed says which record it was replaying and how to start past
+// it. Async-signal-safe: formats with no allocation and writes with write(2).
+void InstallReplayCrashNote() {
+  struct sigaction action = {};
+  action.sa_handler = [](int signal) {
+    const uint64_t sequence = acd::daemon::SequenceBeingReplayed();
+    if (sequence != 0) {
+      char number[24];
+      int n = 0;
+      char reversed[24];
+      for (uint64_t v = sequence; v > 0; v /= 10) reversed[n++] = static_cast<char>('0' + v % 10);
+      for (int i = 0; i < n; ++i) number[i] = reversed[n - 1 - i];
+      number[n] = '\0';
+      char line[320];
+      size_t at = 0;
+      auto put = [&](const char* text) {
+        while (*text && at < sizeof(line)) line[at++] = *text++;
+      };
+      put("acdd: crashed while replaying journal record ");
+      put(number);
+      put(". Starting with --journal_stop_before=");
+      put(number);
+      put(" recovers the records before it and cuts the journal there (it and every later record "
+          "are lost)\n");
+      (void)!write(STDERR_FILENO, line, at);
+    }
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  };
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  for (int signal : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(signal, &action, nullptr);
 }
 
 int Fail(const std::string& message) {
@@ -124,6 +164,10 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_journal_segment_mb) < 1) return Fail("--journal_segment_mb must be >= 1");
   options.journal.segment_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
+  if (const uint64_t stop = absl::GetFlag(FLAGS_journal_stop_before); stop != 0) {
+    options.journal.stop_before = stop;
+  }
+  InstallReplayCrashNote();
   acd::daemon::Engine engine(*policy, source, options);
   if (absl::Status s = engine.Start(); !s.ok()) return Fail(std::string(s.message()));
 

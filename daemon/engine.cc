@@ -97,7 +97,7 @@ absl::Status Engine::Recover() {
     return absl::Status(s.code(), absl::StrCat("--data_dir ", options.data_dir,
                                                " cannot be written: ", s.message()));
   }
-  absl::StatusOr<Recovered> recovered = RecoverCore(options.data_dir, options.recover, &observer_);
+  absl::StatusOr<Recovered> recovered = RecoverCore(options.data_dir, options.recover, &observer_, options.stop_before);
   if (!recovered.ok()) {
     return absl::Status(recovered.status().code(),
                         absl::StrCat("recovering from --data_dir ", options.data_dir, ": ",

@@ -59,6 +59,8 @@ struct JournalOptions {
   // A corrupt record in the middle of the journal: refuse to start (kStop), or cut the journal there.
   journal::RecoverMode recover = journal::RecoverMode::kStop;
   uint64_t segment_bytes = 64ull << 20;
+  // Recovery leaves out this record and every later one, cutting them (see --journal_stop_before).
+  uint64_t stop_before = journal::kReadToTheEnd;
 };
 
 struct EngineOptions {

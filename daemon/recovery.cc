@@ -1,5 +1,6 @@
 #include "daemon/recovery.h"
 
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -7,12 +8,20 @@
 #include "routing/policy_text.h"
 
 namespace acd::daemon {
+namespace {
+
+std::atomic<uint64_t> replaying{0};
+
+}  // namespace
+
+uint64_t SequenceBeingReplayed() { return replaying.load(std::memory_order_relaxed); }
 
 absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::RecoverMode mode,
-                                      metrics::CallObserver* observer) {
+                                      metrics::CallObserver* observer, uint64_t stop_before) {
   Recovered out;
   absl::StatusOr<journal::JournalScan> scan = journal::ReadJournal(
       data_dir, mode, 1, [&](const journal::DecodedRecord& record) -> absl::Status {
+        replaying.store(record.sequence, std::memory_order_relaxed);
         JournalInput input;
         if (!input.ParseFromArray(record.payload.data(), static_cast<int>(record.payload.size()))) {
           return absl::DataLossError(
@@ -47,7 +56,9 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
         (void)out.core->TakeNotices();   // logged when they happened
         ++out.replayed;
         return absl::OkStatus();
-      });
+      },
+      stop_before);
+  replaying.store(0, std::memory_order_relaxed);
   if (!scan.ok()) return scan.status();
   out.scan = *std::move(scan);
   return out;

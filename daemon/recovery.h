@@ -32,8 +32,14 @@ struct Recovered {
 };
 
 // The core must then be used on the calling thread (it was made there).
+// Records from `stop_before` on are left out (and reported as to be cut).
 absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::RecoverMode mode,
-                                      metrics::CallObserver* observer);
+                                      metrics::CallObserver* observer,
+                                      uint64_t stop_before = journal::kReadToTheEnd);
+
+// The sequence of the record being replayed on this process's recovery, 0 when none is: what a
+// crash handler names, so that the operator can start past it (--journal_stop_before).
+uint64_t SequenceBeingReplayed();
 
 }  // namespace acd::daemon
 

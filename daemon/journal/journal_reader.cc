@@ -63,6 +63,8 @@ bool GoodRecordFollows(absl::string_view bytes, size_t offset, uint64_t expected
   return false;
 }
 
+constexpr char kStopBefore[] = "stop before";
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir) {
@@ -85,7 +87,7 @@ absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir) {
 
 absl::StatusOr<JournalScan> ReadJournal(
     const std::string& dir, RecoverMode mode, uint64_t from,
-    const std::function<absl::Status(const DecodedRecord&)>& visit) {
+    const std::function<absl::Status(const DecodedRecord&)>& visit, uint64_t stop_before) {
   absl::StatusOr<std::vector<std::string>> segments = ListSegments(dir);
   if (!segments.ok()) return segments.status();
   JournalScan scan;
@@ -114,7 +116,11 @@ absl::StatusOr<JournalScan> ReadJournal(
     // journal, corrupt otherwise.
     auto bad = [&](size_t offset, const std::string& why, bool may_be_torn) -> absl::Status {
       const std::string where = absl::StrCat(path, " at offset ", offset);
-      if (last && may_be_torn) {
+      if (may_be_torn && why == kStopBefore) {
+        scan.notes.push_back(absl::StrCat("journal: cut at record ", stop_before, " in ", where,
+                                          ", as --journal_stop_before asked: every record from "
+                                          "there on is dropped"));
+      } else if (last && may_be_torn) {
         scan.notes.push_back(absl::StrCat("journal: cut a torn last write (", bytes.size() - offset,
                                           " bytes, ", why, ") in ", where));
       } else if (mode == RecoverMode::kTruncate) {
@@ -170,6 +176,10 @@ absl::StatusOr<JournalScan> ReadJournal(
             !s.ok()) {
           return s;
         }
+        return scan;
+      }
+      if (record.sequence >= stop_before) {
+        if (absl::Status s = bad(offset, kStopBefore, true); !s.ok()) return s;
         return scan;
       }
       ++expected;

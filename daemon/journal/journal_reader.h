@@ -48,9 +48,13 @@ struct JournalScan {
 absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir);
 
 // Reads the records of `dir` with sequence >= `from` into `visit`, in order; a visitor's error
-// stops the read and is returned. A dir without segments reads as an empty journal.
+// stops the read and is returned. A dir without segments reads as an empty journal. The record
+// `stop_before` and all after it are not read but reported as to be cut (the operator's way past
+// a record that crashes acdd on every replay).
+inline constexpr uint64_t kReadToTheEnd = ~uint64_t{0};
 absl::StatusOr<JournalScan> ReadJournal(const std::string& dir, RecoverMode mode, uint64_t from,
-                                        const std::function<absl::Status(const DecodedRecord&)>& visit);
+                                        const std::function<absl::Status(const DecodedRecord&)>& visit,
+                                        uint64_t stop_before = kReadToTheEnd);
 
 // Truncates the tail segment to its good part and removes the segments after it.
 absl::Status CutJournal(const JournalScan& scan);

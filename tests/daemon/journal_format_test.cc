@@ -250,6 +250,31 @@ TEST(JournalReader, DamageWithRecordsAfterItStopsRecoveryNamingFileAndOffset) {
   EXPECT_THAT(after.payloads, SizeIs(2));
 }
 
+TEST(JournalReader, StopsBeforeTheRecordTheOperatorNamesAndCutsFromThere) {
+  TempDir dir;
+  const std::vector<std::string> payloads = Payloads(30);
+  WriteJournal(dir.path(), payloads, 256);
+  ReadBack back;
+  absl::StatusOr<JournalScan> scan = ReadJournal(
+      dir.path(), RecoverMode::kStop, 1,
+      [&](const DecodedRecord& r) {
+        back.payloads.emplace_back(r.payload);
+        return absl::OkStatus();
+      },
+      /*stop_before=*/17);
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  EXPECT_EQ(back.payloads, std::vector<std::string>(payloads.begin(), payloads.begin() + 16));
+  ASSERT_THAT(scan->notes, SizeIs(1));
+  EXPECT_THAT(scan->notes[0], HasSubstr("cut at record 17"));
+  EXPECT_THAT(scan->notes[0], HasSubstr("--journal_stop_before"));
+  EXPECT_FALSE(scan->cut_segments.empty()) << "the later segments go too";
+  ASSERT_TRUE(CutJournal(*scan).ok());
+  ReadBack after = Read(dir.path());
+  ASSERT_TRUE(after.status.ok()) << after.status;
+  EXPECT_THAT(after.payloads, SizeIs(16));
+  EXPECT_THAT(after.scan.notes, IsEmpty());
+}
+
 TEST(JournalReader, RandomByteFlipsNeverGoUnnoticedOrCrash) {
   TempDir dir;
   const std::vector<std::string> payloads = Payloads(60);

@@ -280,6 +280,25 @@ class JournalTest(unittest.TestCase):
             self.assertEqual(gone.exception.code(), grpc.StatusCode.NOT_FOUND)
         self.assertEqual(again.stop(), 0)
 
+    def test_the_operator_can_start_before_a_record_that_would_crash_every_replay(self):
+        acdd = self.start()
+        for call_id in ("s1", "s2", "s3"):
+            self.enqueue(acdd, call_id)
+        self.assertEqual(acdd.stop(), 0)
+        printed = self.acdctl("journal", "print", self.data_dir)
+        s2 = [int(re.search(r'"sequence":(\d+)', line).group(1))
+              for line in printed.stdout.splitlines() if '"call_id":"s2"' in line]
+        self.assertEqual(len(s2), 1, printed.stdout)
+
+        again = self.start("--journal_stop_before=%d" % s2[0])
+        self.assertIn("cut at record %d" % s2[0], again.stderr())
+        self.assertEqual(self.call(again, "s1").position, 1)
+        for lost in ("s2", "s3"):
+            with self.assertRaises(grpc.RpcError) as gone:
+                self.call(again, lost)
+            self.assertEqual(gone.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(again.stop(), 0)
+
     def test_a_full_disk_turns_state_changes_away_keeps_reads_and_recovers_when_space_returns(self):
         # Files may grow to 24 KiB: the journal's segment (1 MiB segments) soon fills it.
         acdd = self.start("--journal_segment_mb=1", limit_file_bytes=24 * 1024)
