@@ -293,6 +293,21 @@ class Router {
   size_t call_count() const { return call_ids_.size(); }
   size_t agent_count() const { return agent_ids_.size(); }
 
+  // Snapshots (router_snapshot.cc), for acdd to recover from a snapshot and the journal's tail.
+  // SaveState writes the whole state as bytes (a versioned binary archive; see
+  // router_snapshot.cc). RestoreState builds a router that is exactly the saved one: the same
+  // views, NextWakeup, and the same decisions and call facts for the same further events. The
+  // policy is not in the bytes: pass the one the saved router held (the daemon journals it
+  // apart). Truncated, corrupt or foreign bytes, or a policy whose queues, skills or languages
+  // differ from the saved router's, give DATA_LOSS or INVALID_ARGUMENT, never a crash.
+  //   std::string bytes = router.SaveState();
+  //   absl::StatusOr<std::unique_ptr<Router>> copy = Router::RestoreState(policy, bytes);
+  // REQUIRES: the decisions and call facts made so far have been taken (TakeDecisions,
+  // TakeCallFacts); SaveState crashes otherwise, as they are not part of the state.
+  std::string SaveState() const;
+  static absl::StatusOr<std::unique_ptr<Router>> RestoreState(
+      std::shared_ptr<const CompiledPolicy> policy, absl::string_view bytes);
+
  private:
   // The private model (router_state.h); the method bodies say Call and Agent.
   using Call = RoutedCall;
@@ -408,6 +423,13 @@ class Router {
   void NoteLeaving(CallSlot slot, CallFact::Outcome outcome);
   // The call's preferred (or transfer-target) agent slot; keeps held_calls_ in step.
   void SetPreferredSlot(CallSlot slot, AgentSlot agent);
+
+  // Snapshots (router_snapshot.cc). The primary state, listed once for saving and restoring
+  // (`self` is a const Router when saving); the rest is rebuilt from it by RebuildDerived, which
+  // checks the invariants of router_state.h as it goes.
+  template <typename Archive, typename Self>
+  static void SnapshotFields(Archive& ar, Self& self);
+  absl::Status RebuildDerived(const std::vector<std::vector<int>>& line_languages);
 
   // The slot tables and per-queue state; router_state.h says what they hold and their invariants.
   std::shared_ptr<const CompiledPolicy> policy_;

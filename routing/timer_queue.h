@@ -10,8 +10,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 
 namespace acd::routing {
@@ -69,6 +71,25 @@ class TimerQueue {
     return timers_.begin()->due;
   }
   size_t size() const { return timers_.size(); }
+
+  // For snapshots (router_snapshot.cc): the pending timers in due order and the next seq, and
+  // putting them back into an empty queue. Restore returns false, leaving the queue empty, when a
+  // seq repeats or is not below next_seq.
+  std::vector<Timer> Pending() const { return {timers_.begin(), timers_.end()}; }
+  uint64_t next_seq() const { return next_seq_; }
+  bool Restore(const std::vector<Timer>& timers, uint64_t next_seq) {
+    timers_.clear();
+    absl::flat_hash_set<uint64_t> seqs;
+    for (const Timer& t : timers) {
+      if (t.seq == 0 || t.seq >= next_seq || !seqs.insert(t.seq).second) {
+        timers_.clear();
+        return false;
+      }
+      timers_.insert(t);
+    }
+    next_seq_ = next_seq;
+    return true;
+  }
 
  private:
   struct Earlier {

@@ -60,6 +60,10 @@ class QueueWaitEstimator {
   std::optional<absl::Duration> last_served_wait() const { return last_served_wait_; }
 
  private:
+  // Saves and restores what was learned (router_snapshot.cc).
+  template <typename Archive, typename Estimator>
+  friend void EstimatorFields(Archive& ar, Estimator& estimator);
+
   // Exponentially decayed sums (half-life kHalfLife) as of `as_of_`.
   void Decay(absl::Time now);
 

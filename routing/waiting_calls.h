@@ -148,6 +148,14 @@ class WaitingCalls {
     }
     return -1;
   }
+  // For snapshots (router_snapshot.cc): the partitions' languages in order, and opening an empty
+  // partition at the end (a restored line keeps its order).
+  std::vector<int> PartitionLanguages() const {
+    std::vector<int> bits;
+    for (const auto& [bit, partition] : partitions_) bits.push_back(bit);
+    return bits;
+  }
+  void OpenPartition(int language_bit) { PartitionFor(language_bit); }
   // The earliest original arrival, and the earliest entry into this queue, of its waiting calls.
   std::optional<absl::Time> OldestArrival() const { return Oldest(&LineSummary::oldest_arrived_us); }
   std::optional<absl::Time> OldestEntry() const { return Oldest(&LineSummary::oldest_entered_us); }
