@@ -15,10 +15,6 @@
 namespace acd::daemon::journal {
 namespace {
 
-absl::Status ErrnoStatus(const std::string& what, int error) {
-  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(error)));
-}
-
 absl::Status MakeDirs(const std::string& dir) {
   for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
     const std::string part = dir.substr(0, slash);

@@ -15,10 +15,6 @@
 namespace acd::daemon::journal {
 namespace {
 
-absl::Status ErrnoStatus(const std::string& what, int error) {
-  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(error)));
-}
-
 absl::Status ReadWholeFile(const std::string& path, std::string* bytes) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", path), errno);
@@ -63,9 +59,11 @@ bool GoodRecordFollows(absl::string_view bytes, size_t offset, uint64_t expected
   return false;
 }
 
-constexpr char kStopBefore[] = "stop before";
-
 }  // namespace
+
+absl::Status ErrnoStatus(const std::string& what, int error) {
+  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(error)));
+}
 
 absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
@@ -112,27 +110,10 @@ absl::StatusOr<JournalScan> ReadJournal(
     scan.tail_segment = path;
     scan.tail_good_bytes = 0;
 
-    // Everything from `offset` of this segment on is bad (`why`): torn if it is the end of the
-    // journal, corrupt otherwise.
-    auto bad = [&](size_t offset, const std::string& why, bool may_be_torn) -> absl::Status {
-      const std::string where = absl::StrCat(path, " at offset ", offset);
-      if (may_be_torn && why == kStopBefore) {
-        scan.notes.push_back(absl::StrCat("journal: cut at record ", stop_before, " in ", where,
-                                          ", as --journal_stop_before asked: every record from "
-                                          "there on is dropped"));
-      } else if (last && may_be_torn) {
-        scan.notes.push_back(absl::StrCat("journal: cut a torn last write (", bytes.size() - offset,
-                                          " bytes, ", why, ") in ", where));
-      } else if (mode == RecoverMode::kTruncate) {
-        scan.notes.push_back(absl::StrCat("journal: cut at a corrupt record (", why, ") in ", where,
-                                          ", as --journal_recover=truncate asked: every record "
-                                          "from there on is dropped"));
-      } else {
-        return absl::DataLossError(absl::StrCat(
-            "journal corrupt: ", why, " in ", where, ". Records after it exist, so this is not a "
-            "torn last write. Start acdd with --journal_recover=truncate to cut the journal there "
-            "(every record from there on is lost), or restore the data dir from a copy"));
-      }
+    // The journal ends at `offset` of this segment: it, what follows it there and every later
+    // segment are to be cut, for the reason `note` gives.
+    auto cut_from = [&](size_t offset, std::string note) {
+      scan.notes.push_back(std::move(note));
       scan.tail_good_bytes = offset;
       scan.cut_bytes = bytes.size() - offset;
       if (offset < kSegmentHeaderBytes) {  // nothing of it is good: it goes, and appending starts anew
@@ -142,6 +123,24 @@ absl::StatusOr<JournalScan> ReadJournal(
         scan.cut_bytes = 0;
       }
       for (size_t j = i + 1; j < segments->size(); ++j) scan.cut_segments.push_back((*segments)[j]);
+    };
+    // Everything from `offset` of this segment on is bad (`why`): torn if it is the end of the
+    // journal, corrupt otherwise.
+    auto bad = [&](size_t offset, const std::string& why, bool may_be_torn) -> absl::Status {
+      const std::string where = absl::StrCat(path, " at offset ", offset);
+      if (last && may_be_torn) {
+        cut_from(offset, absl::StrCat("journal: cut a torn last write (", bytes.size() - offset,
+                                      " bytes, ", why, ") in ", where));
+      } else if (mode == RecoverMode::kTruncate) {
+        cut_from(offset, absl::StrCat("journal: cut at a corrupt record (", why, ") in ", where,
+                                      ", as --journal_recover=truncate asked: every record from "
+                                      "there on is dropped"));
+      } else {
+        return absl::DataLossError(absl::StrCat(
+            "journal corrupt: ", why, " in ", where, ". Records after it exist, so this is not a "
+            "torn last write. Start acdd with --journal_recover=truncate to cut the journal there "
+            "(every record from there on is lost), or restore the data dir from a copy"));
+      }
       return absl::OkStatus();
     };
 
@@ -179,7 +178,9 @@ absl::StatusOr<JournalScan> ReadJournal(
         return scan;
       }
       if (record.sequence >= stop_before) {
-        if (absl::Status s = bad(offset, kStopBefore, true); !s.ok()) return s;
+        cut_from(offset, absl::StrCat("journal: cut at record ", stop_before, " in ", path,
+                                      " at offset ", offset, ", as --journal_stop_before asked: "
+                                      "every record from there on is dropped"));
         return scan;
       }
       ++expected;

@@ -44,6 +44,9 @@ struct JournalScan {
   std::vector<std::string> notes;
 };
 
+// A failed system call on the data dir as a status: UNAVAILABLE, "`what`: strerror(error)".
+absl::Status ErrnoStatus(const std::string& what, int error);
+
 // The segments of `dir` (full paths) in sequence order.
 absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir);
 
