@@ -55,6 +55,15 @@ ABSL_FLAG(std::string, journal_recover, "stop",
           "a corrupt record in the middle of the journal: 'stop' (refuse to start, naming file and "
           "offset) or 'truncate' (cut the journal there, losing every record from it on)");
 ABSL_FLAG(int64_t, journal_segment_mb, 64, "a new journal segment file starts past this size");
+ABSL_FLAG(uint64_t, snapshot_every_records, 500000,
+          "take a snapshot of the whole state once this many journal records were written since "
+          "the last one (bounds what a restart replays); 0: not by count");
+ABSL_FLAG(absl::Duration, snapshot_every, absl::Minutes(10),
+          "take a snapshot once this long has passed since the last one, if anything was "
+          "journaled; 0: not by time");
+ABSL_FLAG(absl::Duration, journal_retention, absl::Hours(72),
+          "keep journal segments this long even once a snapshot covers them (the journal's "
+          "history serves reports and replays); 0: remove them as soon as they are covered");
 ABSL_FLAG(uint64_t, journal_stop_before, 0,
           "last resort when replaying a journal record crashes acdd (the crash names it): recover "
           "only the records before this sequence and cut the journal there; 0: all of them");
@@ -164,6 +173,13 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_journal_segment_mb) < 1) return Fail("--journal_segment_mb must be >= 1");
   options.journal.segment_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
+  options.journal.snapshots.every_records = absl::GetFlag(FLAGS_snapshot_every_records);
+  options.journal.snapshots.every = absl::GetFlag(FLAGS_snapshot_every);
+  options.journal.snapshots.retention.journal = absl::GetFlag(FLAGS_journal_retention);
+  if (options.journal.snapshots.every < absl::ZeroDuration() ||
+      options.journal.snapshots.retention.journal < absl::ZeroDuration()) {
+    return Fail("--snapshot_every and --journal_retention must not be negative");
+  }
   if (const uint64_t stop = absl::GetFlag(FLAGS_journal_stop_before); stop != 0) {
     options.journal.stop_before = stop;
   }

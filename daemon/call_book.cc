@@ -1,26 +1,43 @@
 #include "daemon/call_book.h"
 
-#include <cstring>
-
+#include "absl/strings/str_cat.h"
 #include "daemon/api_convert.h"
+#include "daemon/log.h"
 
 namespace acd::daemon {
 namespace {
 
 constexpr size_t kMaxHistory = 100;
 
-// The history entries that say where a call went: kept past the cap.
-bool Essential(const char* what) {
-  static constexpr const char* kEssential[] = {
-      "connected", "transferred", "ended",     "consult_started", "transfer_completed",
-      "callback_accepted", "callback_gave_up", "abandoned", "fallback", "overflowed"};
-  for (const char* word : kEssential) {
-    if (std::strcmp(word, what) == 0) return true;
+// The history's vocabulary; `essential` words say where a call went and are kept past the cap.
+struct Word {
+  const char* word;
+  bool essential;
+};
+constexpr Word kVocabulary[] = {
+    {"enqueued", false},          {"offered", false},           {"offer_cancelled", false},
+    {"offer_rejected", false},    {"offer_no_answer", false},   {"answered", false},
+    {"connected", true},          {"transferred", true},        {"transfer_completed", true},
+    {"consult_started", true},    {"consult_cancelled", false}, {"hold_started", false},
+    {"hold_ended", false},        {"hold_overrun", false},      {"callback_offered", false},
+    {"callback_accepted", true},  {"callback_started", false},  {"callback_not_reached", false},
+    {"callback_gave_up", true},   {"fallback", true},           {"overflowed", true},
+    {"abandoned", true},          {"ended", true},
+};
+
+const Word* FindWord(absl::string_view word) {
+  for (const Word& w : kVocabulary) {
+    if (word == w.word) return &w;
   }
-  return false;
+  return nullptr;
 }
 
 }  // namespace
+
+const char* HistoryWord(absl::string_view word) {
+  const Word* w = FindWord(word);
+  return w == nullptr ? nullptr : w->word;
+}
 
 CallRecord* CallBook::Find(absl::string_view call_id) {
   auto it = records_.find(call_id);
@@ -48,11 +65,21 @@ CallRecord& CallBook::Open(const acd::v1::EnqueueCallRequest& request,
 }
 
 void CallBook::AddHistory(CallRecord& record, const char* what, std::string detail, absl::Time at) {
+  const Word* word = FindWord(what);
+  if (word == nullptr) Crash(absl::StrCat("history word \"", what, "\" is not in the vocabulary"));
   if (record.history.size() >= kMaxHistory &&
-      (record.history.size() >= 2 * kMaxHistory || !Essential(what))) {
+      (record.history.size() >= 2 * kMaxHistory || !word->essential)) {
     return;
   }
-  record.history.push_back({at, what, std::move(detail)});
+  record.history.push_back({at, word->word, std::move(detail)});
+}
+
+CallRecord& CallBook::Restore(const std::string& call_id, const std::string& switch_id,
+                              std::optional<absl::Time> left_at) {
+  CallRecord& record = records_[call_id];
+  record.owning_switch = &*switch_ids_.insert(switch_id).first;
+  if (left_at) finished_.emplace_back(*left_at, call_id);
+  return record;
 }
 
 void CallBook::Finish(const std::string& call_id, FinishedCall how, absl::Time at) {

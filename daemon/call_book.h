@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,9 +32,13 @@ namespace acd::daemon {
 // One line of a call's story: "offered alice", "hold_started checking_account, ...".
 struct HistoryEntry {
   absl::Time at;
-  const char* what;  // a word of the history's fixed vocabulary (a string literal)
+  const char* what;  // a word of the history's fixed vocabulary, as HistoryWord gives it
   std::string detail;
 };
+
+// The history's vocabulary word spelled `word` ("offered", "hold_started", ...), or nullptr when
+// it is not one: how a snapshot's history lines find their words again.
+const char* HistoryWord(absl::string_view word);
 
 // How a call that left acd ended.
 struct FinishedCall {
@@ -93,7 +98,7 @@ class CallBook {
   CallRecord& Open(const acd::v1::EnqueueCallRequest& request,
                    const acd::v1::EnqueueCallResponse& response);
   // Past 100 entries only those that say where the call went are kept, so its end always shows;
-  // past 200, nothing more.
+  // past 200, nothing more. `what` must be a word of the vocabulary (call_book.cc lists it).
   static void AddHistory(CallRecord& record, const char* what, std::string detail, absl::Time at);
   // The call left acd at `at`: its record is kept as finished.
   void Finish(const std::string& call_id, FinishedCall how, absl::Time at);
@@ -105,6 +110,16 @@ class CallBook {
   void ForEach(F&& f) const {
     for (const auto& [call_id, record] : records_) f(call_id, record);
   }
+  // Calls `f(call_id, left_at, record)` for every finished record, in the order they left.
+  template <typename F>
+  void ForEachFinished(F&& f) const {
+    for (const auto& [left_at, call_id] : finished_) f(call_id, left_at, records_.at(call_id));
+  }
+  // A snapshot's record, put back: a live one (`left_at` unset) or a finished one (`left_at` set,
+  // the finished ones in the order they left). The caller fills the record.
+  // REQUIRES: no record for `call_id`; `record.finished` set exactly when `left_at` is.
+  CallRecord& Restore(const std::string& call_id, const std::string& switch_id,
+                      std::optional<absl::Time> left_at);
   absl::Duration retention() const { return retention_; }
   // New limits (acdd restarted with other flags); they apply from the next call to leave or sweep.
   void SetLimits(absl::Duration retention, size_t max_finished) {
@@ -112,6 +127,7 @@ class CallBook {
     max_finished_ = max_finished;
   }
   size_t size() const { return records_.size(); }
+  size_t finished() const { return finished_.size(); }
 
  private:
   absl::Duration retention_;

@@ -38,7 +38,7 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
     Settle();
     return status;
   }
-  const std::optional<routing::CallView> call = router_.FindCall(call_id);
+  const std::optional<routing::CallView> call = router_->FindCall(call_id);
   const RetryVerdict verdict =
       JudgeRetry(event, record->answers,
                  CallSubjects{.offer = outboxes_.OutstandingOffer(record->switch_id(), call_id),
@@ -84,14 +84,14 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
     case acd::v1::CallEvent::kOfferAccepted:
       return Accept(record, call_id, agent_id, now);
     case acd::v1::CallEvent::kOfferRejected:
-      status = router_.OfferRejected(call_id, agent_id, now);
+      status = router_->OfferRejected(call_id, agent_id, now);
       if (!status.ok()) return status;
       EndOffer(record, call_id);
       CallBook::AddHistory(record, "offer_rejected",
                            WithReason(agent_id, event.offer_rejected().reason()), now);
       return status;
     case acd::v1::CallEvent::kOfferNoAnswer:
-      status = router_.OfferNotAnswered(call_id, agent_id, now);
+      status = router_->OfferNotAnswered(call_id, agent_id, now);
       if (!status.ok()) return status;
       EndOffer(record, call_id);
       CallBook::AddHistory(record, "offer_no_answer", agent_id, now);
@@ -100,13 +100,13 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
       // A caller in a warm transfer is still with the first agent: their call ends, not abandons.
       const bool connected =
           call.state == routing::CallState::kConnected || !call.consulting_agent.empty();
-      status = router_.Abandon(call_id, now);
+      status = router_->Abandon(call_id, now);
       if (!status.ok()) return status;
       CallBook::AddHistory(record, connected ? "ended" : "abandoned", "caller hung up", now);
       return status;
     }
     case acd::v1::CallEvent::kCallEnded:
-      status = router_.EndCall(call_id, now);
+      status = router_->EndCall(call_id, now);
       if (!status.ok()) return status;
       CallBook::AddHistory(
           record, "ended", call.consulting_agent.empty() ? call.agent_id : call.consulting_agent,
@@ -118,7 +118,7 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
     case acd::v1::CallEvent::kConsultTransferRequested:
       return Transfer(record, call, event, now);
     case acd::v1::CallEvent::kConsultCancelled:
-      status = router_.CancelConsult(call_id, agent_id, now);
+      status = router_->CancelConsult(call_id, agent_id, now);
       if (!status.ok()) return status;
       // The transfer did not happen: the context is as before, and a new consult request by this
       // agent is new, not a retry of the cancelled one.
@@ -128,7 +128,7 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
       CallBook::AddHistory(record, "consult_cancelled", agent_id, now);
       return status;
     case acd::v1::CallEvent::kCallbackAccepted:
-      status = router_.AcceptCallback(call_id, now);
+      status = router_->AcceptCallback(call_id, now);
       if (!status.ok()) return status;
       if (observer_) {
         observer_->LeftLine(call.queue, metrics::Outcome::kCallback);
@@ -140,7 +140,7 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
           record.callback_number.empty() ? "caller's number" : record.callback_number, now);
       return status;
     case acd::v1::CallEvent::kCallbackNotReached:
-      status = router_.CallbackNotReached(call_id, agent_id, now);
+      status = router_->CallbackNotReached(call_id, agent_id, now);
       if (!status.ok()) return status;
       if (observer_) observer_->Callback(call.queue, metrics::CallbackOutcome::kNotReached);
       record.agent_rung.clear();
@@ -170,7 +170,7 @@ absl::Status Core::Accept(CallRecord& record, const std::string& call_id,
                           const std::string& agent_id, absl::Time now) {
   const acd::v1::Command* offer = outboxes_.OutstandingOffer(record.switch_id(), call_id);
   const uint64_t sequence = offer != nullptr ? offer->sequence() : 0;
-  absl::Status accepted = router_.OfferAccepted(call_id, agent_id, now);
+  absl::Status accepted = router_->OfferAccepted(call_id, agent_id, now);
   if (!accepted.ok()) return accepted;
   record.connected_sequence = sequence;
   EndOffer(record, call_id);
@@ -187,7 +187,7 @@ absl::Status Core::Answered(CallRecord& record, const routing::CallView& call,
       return accepted;
     }
   }
-  const std::optional<routing::CallView> after = router_.FindCall(call_id);
+  const std::optional<routing::CallView> after = router_->FindCall(call_id);
   if (!after || after->state != routing::CallState::kConnected || after->agent_id != agent_id) {
     return absl::FailedPreconditionError(absl::StrCat(
         "call '", call_id, "' is not ringing or connected at agent '", agent_id, "'"));
@@ -205,8 +205,8 @@ absl::Status Core::Transfer(CallRecord& record, const routing::CallView& call,
       warm ? event.consult_transfer_requested() : event.transfer_requested();
   const routing::TransferTarget target{.queue = transfer.queue(), .agent_id = transfer.agent_id()};
   absl::StatusOr<routing::EnqueueResult> moved =
-      warm ? router_.StartConsult(call.call_id, event.agent_id(), target, now)
-           : router_.Transfer(call.call_id, event.agent_id(), target, now);
+      warm ? router_->StartConsult(call.call_id, event.agent_id(), target, now)
+           : router_->Transfer(call.call_id, event.agent_id(), target, now);
   if (!moved.ok()) return moved.status();
   if (warm && moved->disposition != routing::EnqueueResult::Disposition::kSentToFallback) {
     record.context_before_consult = std::make_unique<acd::v1::CallContext>(record.context());
@@ -254,7 +254,7 @@ absl::Status Core::StartHold(CallRecord& record, const routing::CallView& call,
     }
     return absl::OkStatus();  // a repeat
   }
-  absl::Status held = router_.StartHold(call.call_id, absl::Seconds(hold.expected_seconds()), now);
+  absl::Status held = router_->StartHold(call.call_id, absl::Seconds(hold.expected_seconds()), now);
   if (!held.ok()) return held;
   if (!id.empty() && record.hold_ids.size() < kMaxHoldIds) record.hold_ids.push_back(id);
   record.current_hold_id = id;
@@ -282,7 +282,7 @@ absl::Status Core::EndHold(CallRecord& record, const routing::CallView& call,
     if (known) return absl::OkStatus();  // a repeat of a hold's end
     return absl::FailedPreconditionError("the call is not on hold");
   }
-  if (absl::Status ended = router_.EndHold(call.call_id, now); !ended.ok()) return ended;
+  if (absl::Status ended = router_->EndHold(call.call_id, now); !ended.ok()) return ended;
   CallBook::AddHistory(record, "hold_ended",
                        absl::StrCat(absl::ToDoubleSeconds(now - call.hold_started), " s"), now);
   return absl::OkStatus();

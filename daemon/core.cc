@@ -32,12 +32,12 @@ Core::Core(std::shared_ptr<const routing::CompiledPolicy> policy, std::string po
            CoreOptions options, metrics::CallObserver* observer, absl::Time now)
     : options_(options),
       observer_(observer),
-      router_(policy, now),
+      router_(std::make_unique<routing::Router>(policy, now)),
       policy_source_(std::move(policy_source)),
       policy_applied_at_(now),
       book_(options.call_retention, options.max_finished_calls),
       outboxes_(options.max_outbox) {
-  router_.KeepCallFacts(true);
+  router_->KeepCallFacts(true);
   if (observer_ != nullptr) observer_->SetPolicy(std::move(policy));
 }
 
@@ -45,15 +45,15 @@ Core::Core(std::shared_ptr<const routing::CompiledPolicy> policy, std::string po
 // Every input's beginning and end.
 
 void Core::CatchUp(absl::Time now) {
-  router_.AdvanceTo(now);
+  router_->AdvanceTo(now);
   book_.Sweep(now);
   // What fell due is settled before the input acts, against the state it fell due in.
   Settle();
 }
 
 void Core::Settle() {
-  for (const Decision& decision : router_.TakeDecisions()) Dispatch(decision);
-  for (const CallFact& fact : router_.TakeCallFacts()) Observe(fact);
+  for (const Decision& decision : router_->TakeDecisions()) Dispatch(decision);
+  for (const CallFact& fact : router_->TakeCallFacts()) Observe(fact);
   for (const auto& [switch_id, dropped] : outboxes_.TakeDropped()) {
     Notice(absl::StrCat("switch ", switch_id, " has not read its commands: the oldest ", dropped,
                         " unwritten ones were dropped (at most ", options_.max_outbox,
@@ -75,7 +75,7 @@ void Core::AdvanceTo(absl::Time now) {
 
 std::optional<absl::Time> Core::NextWakeup() {
   owner_.Check("Core::NextWakeup");
-  return router_.NextWakeup();
+  return router_->NextWakeup();
 }
 
 // A decision becomes a line in its call's history, a figure, and (most of them) a command to the
@@ -94,13 +94,13 @@ void Core::Dispatch(const Decision& d) {
   switch (d.kind) {
     case Decision::Kind::kOfferCall:
     case Decision::Kind::kStartCallback: {
-      const std::optional<routing::CallView> call = router_.FindCall(d.call_id);
+      const std::optional<routing::CallView> call = router_->FindCall(d.call_id);
       request = record->Request();
       facts.request = &request;
       facts.context = &record->context();
       facts.waited = call ? d.at - call->arrived : absl::ZeroDuration();
-      if (std::optional<routing::QueueId> q = router_.policy().FindQueue(d.queue)) {
-        facts.offer_timeout = router_.policy().queues[*q].offer_timeout;
+      if (std::optional<routing::QueueId> q = router_->policy().FindQueue(d.queue)) {
+        facts.offer_timeout = router_->policy().queues[*q].offer_timeout;
       }
       facts.callback_number = record->callback_number;
       record->agent_rung = d.agent_id;
@@ -228,7 +228,7 @@ absl::Status Core::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
     Settle();
     return absl::UnavailableError("acdd is shutting down; not taking calls");
   }
-  absl::StatusOr<routing::EnqueueResult> result = router_.Enqueue(CallSpecOf(request), now);
+  absl::StatusOr<routing::EnqueueResult> result = router_->Enqueue(CallSpecOf(request), now);
   if (!result.ok()) {
     Settle();
     return result.status();
@@ -278,7 +278,7 @@ bool Core::draining() const {
 
 const routing::Router& Core::router() const {
   owner_.Check("Core::router");
-  return router_;
+  return *router_;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ absl::Status Core::Login(const acd::v1::LoginRequest& request, acd::v1::AgentInf
   } else if (absl::StatusOr<routing::AgentSpec> spec = AgentSpecOf(request); !spec.ok()) {
     status = spec.status();
   } else {
-    status = router_.Login(*spec, now);
+    status = router_->Login(*spec, now);
     if (status.ok()) logins_[request.agent_id()] = login;
   }
   Settle();
@@ -316,13 +316,13 @@ absl::Status Core::SetAgentState(const acd::v1::SetAgentStateRequest& request,
   absl::Status status;
   switch (request.change_case()) {
     case acd::v1::SetAgentStateRequest::kReady:
-      status = router_.SetReady(request.agent_id(), now);
+      status = router_->SetReady(request.agent_id(), now);
       break;
     case acd::v1::SetAgentStateRequest::kNotReady:
-      status = router_.SetNotReady(request.agent_id(), request.not_ready().reason(), now);
+      status = router_->SetNotReady(request.agent_id(), request.not_ready().reason(), now);
       break;
     case acd::v1::SetAgentStateRequest::kEndWrapUp:
-      status = router_.EndWrapUp(request.agent_id(), now);
+      status = router_->EndWrapUp(request.agent_id(), now);
       break;
     case acd::v1::SetAgentStateRequest::CHANGE_NOT_SET:
       status = absl::InvalidArgumentError("change: set one of ready, not_ready, end_wrap_up");
@@ -337,7 +337,7 @@ absl::Status Core::SetAgentState(const acd::v1::SetAgentStateRequest& request,
 absl::Status Core::Logout(const acd::v1::LogoutRequest& request, absl::Time now) {
   owner_.Check("Core::Logout");
   CatchUp(now);
-  absl::Status status = router_.Logout(request.agent_id(), now);
+  absl::Status status = router_->Logout(request.agent_id(), now);
   if (status.ok()) logins_.erase(request.agent_id());
   Settle();
   return status;

@@ -18,6 +18,7 @@
 #ifndef ACD_DAEMON_CORE_H_
 #define ACD_DAEMON_CORE_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/status/statusor.h"
+#include "acd/journal/v1/snapshot.pb.h"
 #include "acd/v1/acd.pb.h"
 #include "daemon/call_book.h"
 #include "daemon/retry_ledger.h"
@@ -113,6 +116,20 @@ class Core {
   // The router, for the figures the shell refreshes from its views.
   const routing::Router& router() const;
 
+  // --- Snapshots (core_snapshot.cc) ---
+  // The whole state as snapshot parts (acd.journal.v1.SnapshotPart: the core's head, the router,
+  // the calls, the outboxes, the logins), handed to `emit` in order; an error from `emit` stops
+  // it. Reads only: acdd calls it in a forked child, on a copy of the engine's memory.
+  // REQUIRES: the commands and notices made so far have been taken (as after every input).
+  absl::Status SaveSnapshot(
+      const std::function<absl::Status(const acd::journal::v1::SnapshotPart&)>& emit) const;
+  // A core that is exactly the saved one: the same Dump(), the same replies and commands for the
+  // same further inputs. `next` gives the parts in the order SaveSnapshot made them (false: no
+  // more). Truncated, foreign or inconsistent parts give DATA_LOSS, never a crash.
+  static absl::StatusOr<std::unique_ptr<Core>> RestoreSnapshot(
+      const std::function<absl::StatusOr<bool>(acd::journal::v1::SnapshotPart*)>& next,
+      metrics::CallObserver* observer);
+
   // The whole state as canonical text: the same inputs at the same times give the same text, byte
   // for byte (a recovered core is checked against the original this way). Costly: tests and tools.
   std::string Dump() const;
@@ -152,10 +169,15 @@ class Core {
   absl::Status ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> policy,
                            const std::string& source, absl::Time now);
 
+  // A core around a restored router (RestoreSnapshot fills the rest).
+  Core(std::shared_ptr<const routing::CompiledPolicy> policy,
+       std::unique_ptr<routing::Router> router, CoreOptions options,
+       metrics::CallObserver* observer);
+
   ThreadOwner owner_;
   CoreOptions options_;
   metrics::CallObserver* const observer_;
-  routing::Router router_;
+  std::unique_ptr<routing::Router> router_;  // never null
   std::string policy_source_;
   absl::Time policy_applied_at_;
   CallBook book_;

@@ -26,11 +26,11 @@ std::string OneLine(const google::protobuf::Message& message) {
 
 std::string Core::Dump() const {
   owner_.Check("Core::Dump");
-  const absl::Time now = router_.now();
+  const absl::Time now = router_->now();
   std::string out;
   absl::StrAppend(&out, "now ", absl::FormatTime(now), "\n");
   absl::StrAppend(&out, "policy from ", policy_source_, " applied ",
-                  absl::FormatTime(policy_applied_at_), ": ", OneLine(router_.policy().source),
+                  absl::FormatTime(policy_applied_at_), ": ", OneLine(router_->policy().source),
                   "\n");
   absl::StrAppend(&out, "draining ", draining_, " retention ",
                   absl::FormatDuration(options_.call_retention), " max_finished ",

@@ -9,6 +9,7 @@
 #define ACD_DAEMON_CORE_INPUT_H_
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -16,6 +17,7 @@
 #include "absl/time/time.h"
 #include "acd/journal/v1/journal.pb.h"
 #include "acd/v1/acd.pb.h"
+#include "acd/v1/policy.pb.h"
 #include "daemon/core.h"
 #include "metrics/call_observer.h"
 
@@ -49,6 +51,13 @@ absl::StatusOr<std::unique_ptr<Core>> CreateCore(const JournalInput& input,
 // Hands `input` to `core` and returns what the core answered. An input that is not one the core
 // takes after its creation (none set, or `created`) is an error, never a crash.
 absl::Status ApplyInput(Core& core, const JournalInput& input, const InputReplies& replies = {});
+
+// What the startup policy file (or the built-in policy) last gave, as `input` (answered
+// `answered`) leaves it: a start that applied it, or a SIGHUP reload that took. `*file_policy` is
+// what it gave before. Recovery and the engine both follow it this way, to tell at the next start
+// whether the file changed while acdd was down.
+void FollowFilePolicy(const JournalInput& input, const absl::Status& answered,
+                      std::optional<acd::v1::Policy>* file_policy);
 
 }  // namespace acd::daemon
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "google/protobuf/util/message_differencer.h"
+#include "daemon/journal/snapshot_file.h"
 #include "daemon/recovery.h"
 #include "daemon/grpc_status.h"
 #include "daemon/log.h"
@@ -38,7 +39,8 @@ Engine::Engine(std::shared_ptr<const routing::CompiledPolicy> policy, std::strin
 
 Engine::~Engine() {
   Stop();
-  journal_.reset();  // writes what is buffered
+  snapshots_.reset();  // a snapshot still being written is given up
+  journal_.reset();    // writes what is buffered
 }
 
 absl::Status Engine::Start() {
@@ -104,7 +106,9 @@ absl::Status Engine::Recover() {
                                      recovered.status().message()));
   }
   core_ = std::move(recovered->core);
+  file_policy_ = recovered->file_policy;
   time_floor_ = recovered->last_time;
+  for (const std::string& note : recovered->notes) Log(note);
   if (const absl::Time clock = WholeMicros(clock_->Now()); clock < time_floor_) {
     Log(absl::StrCat("the clock reads ", absl::FormatTime(clock), ", ",
                      absl::FormatDuration(time_floor_ - clock), " before the journal's last record: "
@@ -115,6 +119,13 @@ absl::Status Engine::Recover() {
   const journal::JournalScan* scan = &recovered->scan;
   for (const std::string& note : scan->notes) Log(note);
   if (absl::Status s = journal::CutJournal(*scan); !s.ok()) return s;
+  if (absl::Status s = journal::RemoveUnfinishedSnapshots(options.data_dir); !s.ok()) return s;
+  for (const std::string& path : recovered->damaged_snapshots) {
+    absl::StatusOr<std::string> aside = journal::SetAsideSnapshot(path);
+    if (!aside.ok()) return aside.status();
+    Log(absl::StrCat("journal: snapshot ", path, " set aside as ", *aside,
+                     " (acdd no longer reads it; look at it or remove it)"));
+  }
   if (absl::Status s = OpenJournal(*scan); !s.ok()) return s;
 
   JournalInput input = InputAt(Now());
@@ -127,6 +138,7 @@ absl::Status Engine::Recover() {
     absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, &observer_);
     if (!core.ok()) Crash(absl::StrCat("a new core: ", core.status().message()));
     core_ = *std::move(core);
+    FollowFilePolicy(input, absl::OkStatus(), &file_policy_);
     Log(absl::StrCat("--data_dir ", options.data_dir, ": a new journal"));
   } else {
     acd::journal::v1::Started* restarted = input.mutable_started();
@@ -138,10 +150,17 @@ absl::Status Engine::Recover() {
         !google::protobuf::util::MessageDifferencer::Equals(*recovered->file_policy,
                                                             startup_policy_->source));
     Journal(input);
-    (void)ApplyInput(*core_, input);
+    (void)Apply(input);
     const routing::Router& router = core_->router();
-    Log(absl::StrCat("recovered from --data_dir ", options.data_dir, ": ", replayed, " records in ",
+    const std::string from =
+        recovered->snapshot_sequence == 0
+            ? std::string(" (the whole journal)")
+            : absl::StrCat(" after the snapshot at record ", recovered->snapshot_sequence, " (",
+                           recovered->snapshot_bytes, " bytes)");
+    Log(absl::StrCat("recovered from --data_dir ", options.data_dir, ": ", replayed,
+                     " records in ",
                      absl::FormatDuration(absl::FromChrono(std::chrono::steady_clock::now() - started)),
+                     from,
                      "; policy '", router.policy().source.name(), "', ",
                      router.calls_waiting(), " calls waiting, ",
                      router.agent_count(), " agents logged in"));
@@ -151,7 +170,58 @@ absl::Status Engine::Recover() {
   metrics_.journal.recovered_records.Set(static_cast<double>(replayed));
   WriteCommands();
   for (const std::string& line : core_->TakeNotices()) Log(line);
+  snapshots_ = std::make_unique<SnapshotTaker>(
+      options.data_dir, options.snapshots, clock_, journal_.get(), &metrics_.journal,
+      recovered->snapshot_sequence, Now(), [this](const SnapshotReport& report) {
+        asio::post(io_, [this, report] { OnSnapshot(report); });
+      });
+  MaybeSnapshot();
   return absl::OkStatus();
+}
+
+absl::Status Engine::Apply(const JournalInput& input, const InputReplies& replies) {
+  const absl::Status status = ApplyInput(*core_, input, replies);
+  FollowFilePolicy(input, status, &file_policy_);
+  return status;
+}
+
+void Engine::MaybeSnapshot() {
+  if (snapshots_ == nullptr || !journal_writable_ || !snapshots_->Due(last_sequence_, time_floor_)) {
+    return;
+  }
+  acd::journal::v1::SnapshotHead head;
+  head.set_sequence(last_sequence_);
+  head.set_epoch(journal_->epoch());
+  head.set_time_unix_micros(absl::ToUnixMicros(time_floor_));
+  if (file_policy_) *head.mutable_file_policy() = *file_policy_;
+  absl::StatusOr<absl::Duration> pause = snapshots_->Take(*core_, head, time_floor_);
+  if (!pause.ok()) {
+    Log(absl::StrCat("snapshot at record ", last_sequence_, " not started: ",
+                     pause.status().message()));
+    return;
+  }
+  snapshot_pause_ = *pause;
+}
+
+void Engine::OnSnapshot(const SnapshotReport& report) {
+  snapshots_->Done(report, Now());
+  if (!report.status.ok()) {
+    Log(absl::StrCat("snapshot at record ", report.sequence, " failed (the journal still holds "
+                     "everything; the next is tried in a minute): ", report.status.message()));
+    return;
+  }
+  std::string removed;
+  if (!report.removed.segments.empty() || !report.removed.snapshots.empty()) {
+    removed = absl::StrCat("; retention removed ", report.removed.segments.size(),
+                           " journal segments and ", report.removed.snapshots.size(),
+                           " older snapshots (", report.removed.bytes, " bytes)");
+  }
+  Log(absl::StrCat("snapshot at record ", report.sequence, ": ", report.bytes, " bytes in ",
+                   absl::FormatDuration(report.took), " (the engine paused ",
+                   absl::FormatDuration(snapshot_pause_), " to start it)", removed));
+  if (!report.retention.ok()) {
+    Log(absl::StrCat("journal retention failed: ", report.retention.message()));
+  }
 }
 
 absl::Status Engine::OpenJournal(const journal::JournalScan& scan) {
@@ -260,7 +330,7 @@ grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replie
   fill(input);
   Journal(input);
   const auto started = std::chrono::steady_clock::now();
-  const absl::Status status = ApplyInput(*core_, input, replies);
+  const absl::Status status = Apply(input, replies);
   if (timed == Timed::kRoutingDecision) {
     metrics_.routing_decision_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -269,6 +339,7 @@ grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replie
   WriteCommands();
   for (const std::string& line : core_->TakeNotices()) Log(line);
   RearmWakeup();
+  MaybeSnapshot();
   return ToGrpcStatus(status);
 }
 

@@ -5,7 +5,8 @@
 // here and finish the RPC from here. Each input reads the injected clock once, is journaled with
 // that time and handed to the core; nothing on this thread blocks.
 //
-// With a data dir, Start() first recovers the core from the journal found there, and output
+// With a data dir, Start() first recovers the core from the snapshot and journal found there
+// (daemon/recovery.h), takes snapshots as they fall due (daemon/snapshot_taker.h), and output
 // commit holds: a reply (WhenDurable), a command or a wallboard message caused by an input leaves
 // only once the journal says that input's record is durable. While the journal cannot write,
 // state-changing inputs are refused (UNAVAILABLE, saying why) and reads are still answered.
@@ -41,6 +42,7 @@
 #include "daemon/core_input.h"
 #include "daemon/journal/file_journal.h"
 #include "daemon/journal/journal_reader.h"
+#include "daemon/snapshot_taker.h"
 #include "daemon/stream_writer.h"
 #include "grpcpp/support/status.h"
 #include "metrics/acd_metrics.h"
@@ -61,6 +63,8 @@ struct JournalOptions {
   uint64_t segment_bytes = 64ull << 20;
   // Recovery leaves out this record and every later one, cutting them (see --journal_stop_before).
   uint64_t stop_before = journal::kReadToTheEnd;
+  // When snapshots are taken, and what retention keeps.
+  SnapshotOptions snapshots;
 };
 
 struct EngineOptions {
@@ -170,6 +174,11 @@ class Engine {
   // Continues the journal `scan` read (cut already), on the journal thread.
   absl::Status OpenJournal(const journal::JournalScan& scan);
   void Journal(const JournalInput& input);
+  // Hands `input` (journaled) to the core, and follows what the startup policy file last gave.
+  absl::Status Apply(const JournalInput& input, const InputReplies& replies = {});
+  // Between inputs: starts a snapshot of the core as it stands if one is due.
+  void MaybeSnapshot();
+  void OnSnapshot(const SnapshotReport& report);
   void OnDurable(uint64_t sequence);
   void OnJournalTrouble(const absl::Status& trouble);
   // Every tick: a journal write that has not finished for a whole tick counts as trouble.
@@ -197,6 +206,11 @@ class Engine {
 
   // Output commit. Sequences are the journal's; without a journal both stay 0 and nothing waits.
   std::unique_ptr<journal::FileJournal> journal_;
+  std::unique_ptr<SnapshotTaker> snapshots_;  // with a journal
+  absl::Duration snapshot_pause_;             // how long the last one held the engine up
+  // What the startup policy file (or the built-in one) last gave: snapshots keep it for the next
+  // start's comparison (see FollowFilePolicy).
+  std::optional<acd::v1::Policy> file_policy_;
   uint64_t last_sequence_ = 0;     // the last input journaled
   uint64_t durable_sequence_ = 0;  // the journal's last word on what is durable
   std::deque<HeldCommand> held_commands_;

@@ -15,7 +15,7 @@ namespace acd::daemon {
 
 acd::v1::CallState Core::StateOf(const std::string& call_id, const CallRecord& record) const {
   if (record.finished) return record.finished->state;
-  std::optional<routing::CallState> state = router_.CallStateOf(call_id);
+  std::optional<routing::CallState> state = router_->CallStateOf(call_id);
   return state ? CallStateToProto(*state) : acd::v1::CALL_STATE_UNSPECIFIED;
 }
 
@@ -33,7 +33,7 @@ void Core::FillCallInfo(const std::string& call_id, const CallRecord& record, ab
     info->set_agent_id(finished.agent_id);
     info->set_hold_count(finished.holds);
     info->set_hold_seconds(absl::ToDoubleSeconds(finished.hold_time));
-  } else if (std::optional<routing::CallView> view = router_.FindCall(call_id)) {
+  } else if (std::optional<routing::CallView> view = router_->FindCall(call_id)) {
     *info->mutable_arrived() = TimestampOf(view->arrived);
     info->set_queue(view->queue);
     info->set_position(view->position);
@@ -47,7 +47,7 @@ void Core::FillCallInfo(const std::string& call_id, const CallRecord& record, ab
     info->set_on_hold(view->on_hold);
     info->set_hold_count(view->holds);
     // The view is as of the router's last event; a hold still going on has lasted until now.
-    const absl::Duration since = view->on_hold ? now - router_.now() : absl::ZeroDuration();
+    const absl::Duration since = view->on_hold ? now - router_->now() : absl::ZeroDuration();
     info->set_hold_seconds(absl::ToDoubleSeconds(view->hold_time + since));
   }
   for (const HistoryEntry& entry : record.history) {
@@ -60,7 +60,7 @@ void Core::FillCallInfo(const std::string& call_id, const CallRecord& record, ab
 }
 
 bool Core::FillAgentInfo(const std::string& agent_id, acd::v1::AgentInfo* info) const {
-  std::optional<routing::AgentView> view = router_.FindAgent(agent_id);
+  std::optional<routing::AgentView> view = router_->FindAgent(agent_id);
   if (!view) return false;
   daemon::FillAgentInfo(*view, info);
   return true;
@@ -83,8 +83,8 @@ absl::Status Core::ListCalls(const acd::v1::ListCallsRequest& request,
 absl::Status Core::ListQueues(acd::v1::ListQueuesResponse* response, absl::Time now) const {
   owner_.Check("Core::ListQueues");
   *response->mutable_at() = TimestampOf(now);
-  for (const routing::CompiledQueue& queue : router_.policy().queues) {
-    absl::StatusOr<routing::QueueView> view = router_.Queue(queue.name);
+  for (const routing::CompiledQueue& queue : router_->policy().queues) {
+    absl::StatusOr<routing::QueueView> view = router_->Queue(queue.name);
     if (view.ok()) FillQueueInfo(queue, *view, now, response->add_queues());
   }
   return absl::OkStatus();
@@ -93,7 +93,7 @@ absl::Status Core::ListQueues(acd::v1::ListQueuesResponse* response, absl::Time 
 absl::Status Core::ListAgents(const acd::v1::ListAgentsRequest& request,
                               acd::v1::ListAgentsResponse* response) const {
   owner_.Check("Core::ListAgents");
-  if (!request.queue().empty() && !router_.policy().FindQueue(request.queue())) {
+  if (!request.queue().empty() && !router_->policy().FindQueue(request.queue())) {
     return absl::NotFoundError(absl::StrCat("queue '", request.queue(), "' does not exist"));
   }
   std::vector<std::string> ids;
@@ -128,8 +128,8 @@ absl::Status Core::GetCall(const acd::v1::GetCallRequest& request, acd::v1::Call
 
 absl::Status Core::GetPolicy(acd::v1::PolicyInfo* response) const {
   owner_.Check("Core::GetPolicy");
-  *response->mutable_policy() = router_.policy().source;
-  response->set_yaml(routing::PolicyToYaml(router_.policy().source));
+  *response->mutable_policy() = router_->policy().source;
+  response->set_yaml(routing::PolicyToYaml(router_->policy().source));
   *response->mutable_applied_at() = TimestampOf(policy_applied_at_);
   response->set_source(policy_source_);
   return absl::OkStatus();
@@ -138,7 +138,7 @@ absl::Status Core::GetPolicy(acd::v1::PolicyInfo* response) const {
 absl::Status Core::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> policy,
                                const std::string& source, absl::Time now) {
   CatchUp(now);  // what fell due under the running policy is settled under it
-  absl::Status status = router_.ReplacePolicy(policy, now);
+  absl::Status status = router_->ReplacePolicy(policy, now);
   if (!status.ok()) {
     Settle();
     return status;
@@ -148,7 +148,7 @@ absl::Status Core::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> po
   policy_source_ = source;
   policy_applied_at_ = now;
   Settle();
-  Notice(absl::StrCat("policy '", router_.policy().source.name(), "' from ", source,
+  Notice(absl::StrCat("policy '", router_->policy().source.name(), "' from ", source,
                        " applied, replacing the one from ", replaced));
   return absl::OkStatus();
 }
@@ -180,7 +180,7 @@ absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
         routing::CompilePolicy(proto);
     if (!c.ok()) return c.status();
     compiled = *c;
-    if (absl::Status fits = router_.CanReplacePolicy(*compiled); !fits.ok()) {
+    if (absl::Status fits = router_->CanReplacePolicy(*compiled); !fits.ok()) {
       if (!request.validate_only()) return fits;
       problems.push_back(routing::PolicyProblem{"", std::string(fits.message())});
     }
@@ -193,7 +193,7 @@ absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
     out->set_column(p.column);
   }
   if (problems.empty()) {
-    response->set_diff(UnifiedDiff(routing::PolicyToYaml(router_.policy().source),
+    response->set_diff(UnifiedDiff(routing::PolicyToYaml(router_->policy().source),
                                    routing::PolicyToYaml(proto), "running", "new"));
   }
   if (request.validate_only()) return absl::OkStatus();

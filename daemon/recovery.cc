@@ -4,53 +4,48 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "daemon/core_input.h"
-#include "routing/policy_text.h"
+#include "daemon/journal/snapshot_file.h"
+#include "daemon/snapshot_io.h"
 
 namespace acd::daemon {
 namespace {
 
 std::atomic<uint64_t> replaying{0};
 
-}  // namespace
-
-uint64_t SequenceBeingReplayed() { return replaying.load(std::memory_order_relaxed); }
-
-absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::RecoverMode mode,
-                                      metrics::CallObserver* observer, uint64_t stop_before) {
-  Recovered out;
+// Replays the records of `dir` from `from` on into `out` (whose core is null when `from` is 1:
+// the first record creates it).
+absl::StatusOr<journal::JournalScan> Replay(const std::string& dir, journal::RecoverMode mode,
+                                            uint64_t from, metrics::CallObserver* observer,
+                                            uint64_t stop_before, Recovered& out) {
   absl::StatusOr<journal::JournalScan> scan = journal::ReadJournal(
-      data_dir, mode, 1, [&](const journal::DecodedRecord& record) -> absl::Status {
+      dir, mode, from, [&](const journal::DecodedRecord& record) -> absl::Status {
         replaying.store(record.sequence, std::memory_order_relaxed);
         JournalInput input;
         if (!input.ParseFromArray(record.payload.data(), static_cast<int>(record.payload.size()))) {
           return absl::DataLossError(
               absl::StrCat("journal record ", record.sequence, " is not a journal input"));
         }
+        absl::Status answered;
         if (out.core == nullptr) {
+          if (record.sequence != 1) {
+            return absl::DataLossError(absl::StrCat(
+                "journal: it begins at record ", record.sequence, ", the records before it "
+                "having been removed as covered by a snapshot, and no snapshot can be used"));
+          }
           absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, observer);
           if (!core.ok()) return core.status();
           out.core = *std::move(core);
-          out.file_policy = input.created().policy();
         } else {
           // What the core answered was answered when the input was journaled.
-          absl::Status answered = ApplyInput(*out.core, input);
+          answered = ApplyInput(*out.core, input);
           if (answered.code() == absl::StatusCode::kDataLoss) {
             return absl::DataLossError(
                 absl::StrCat("journal record ", record.sequence, ": ", answered.message()));
           }
-          // What the file gave is what it last gave and was applied (a refused one is tried
-          // again at the next start).
-          if (input.has_started() &&
-              (!input.started().apply_startup_policy() || answered.ok())) {
-            out.file_policy = input.started().startup_policy();
-          }
-          if (input.has_policy_text() && answered.ok()) {
-            auto compiled = routing::CompilePolicyText(input.policy_text().yaml(),
-                                                       input.policy_text().source());
-            if (compiled.ok()) out.file_policy = (*compiled)->source;
-          }
         }
+        FollowFilePolicy(input, answered, &out.file_policy);
         out.last_time = TimeOf(input);
         (void)out.core->TakeCommands();  // they wait in the outboxes for the switches' reconnects
         (void)out.core->TakeNotices();   // logged when they happened
@@ -59,8 +54,76 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
       },
       stop_before);
   replaying.store(0, std::memory_order_relaxed);
-  if (!scan.ok()) return scan.status();
+  return scan;
+}
+
+}  // namespace
+
+uint64_t SequenceBeingReplayed() { return replaying.load(std::memory_order_relaxed); }
+
+absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::RecoverMode mode,
+                                      metrics::CallObserver* observer, uint64_t stop_before) {
+  absl::StatusOr<std::vector<journal::SnapshotFile>> snapshots = journal::ListSnapshots(data_dir);
+  if (!snapshots.ok()) return snapshots.status();
+  std::vector<std::string> passed_over, damaged;
+  for (const journal::SnapshotFile& snapshot : *snapshots) {
+    if (snapshot.sequence >= stop_before) {
+      passed_over.push_back(absl::StrCat("journal: snapshot ", snapshot.path,
+                                         " passed over: it includes record ", stop_before,
+                                         ", which --journal_stop_before leaves out"));
+      continue;
+    }
+    absl::StatusOr<LoadedSnapshot> loaded = LoadSnapshot(snapshot.path, observer);
+    if (loaded.ok() && loaded->head.sequence() != snapshot.sequence) {
+      loaded = absl::DataLossError(absl::StrCat("it holds the state at record ",
+                                                loaded->head.sequence(), ", not the one its name says"));
+    }
+    if (!loaded.ok()) {
+      passed_over.push_back(absl::StrCat("journal: snapshot ", snapshot.path, " passed over: ",
+                                         loaded.status().message()));
+      damaged.push_back(snapshot.path);
+      continue;
+    }
+    Recovered out;
+    out.core = std::move(loaded->core);
+    if (loaded->head.has_file_policy()) out.file_policy = loaded->head.file_policy();
+    out.last_time = absl::FromUnixMicros(loaded->head.time_unix_micros());
+    out.snapshot_sequence = snapshot.sequence;
+    out.snapshot_bytes = loaded->bytes;
+    absl::StatusOr<journal::JournalScan> scan =
+        Replay(data_dir, mode, snapshot.sequence + 1, observer, stop_before, out);
+    if (!scan.ok()) return scan.status();
+    if (scan->last_sequence < snapshot.sequence) {
+      // Appending would leave a gap after the journal's end: an older snapshot that the journal
+      // does reach is the way back.
+      passed_over.push_back(absl::StrCat("journal: snapshot ", snapshot.path,
+                                         " passed over: the journal ends before it, at record ",
+                                         scan->last_sequence));
+      continue;
+    }
+    out.scan = *std::move(scan);
+    out.notes = std::move(passed_over);
+    out.damaged_snapshots = std::move(damaged);
+    return out;
+  }
+
+  Recovered out;
+  absl::StatusOr<journal::JournalScan> scan =
+      Replay(data_dir, mode, 1, observer, stop_before, out);
+  if (!scan.ok()) {
+    if (passed_over.empty()) return scan.status();
+    return absl::Status(scan.status().code(),
+                        absl::StrCat(scan.status().message(), "; ", absl::StrJoin(passed_over, "; ")));
+  }
+  if (out.core == nullptr && (!snapshots->empty() || scan->last_sequence > 0)) {
+    return absl::DataLossError(absl::StrCat(
+        "journal: ", data_dir, " holds no record that creates the state (its journal begins at "
+        "record ", scan->last_sequence + 1, ") and no snapshot it can start from",
+        passed_over.empty() ? "" : ": ", absl::StrJoin(passed_over, "; ")));
+  }
   out.scan = *std::move(scan);
+  out.notes = std::move(passed_over);
+  out.damaged_snapshots = std::move(damaged);
   return out;
 }
 

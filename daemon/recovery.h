@@ -1,5 +1,6 @@
-// RecoverCore rebuilds acdd's core from a data dir: the journal's first record creates it and
-// every later one is replayed into it through ApplyInput, in sequence, with its own time. It only
+// RecoverCore rebuilds acdd's core from a data dir: from the newest snapshot that loads (an older
+// one when it is damaged), or else from the journal's first record, which creates it; the records
+// after that are replayed into it through ApplyInput, in sequence, with their own times. It only
 // reads the data dir; what the scan says must be cut (a torn last write; or, with
 // RecoverMode::kTruncate, everything from a corrupt record on) the caller cuts with CutJournal
 // before appending.
@@ -11,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -29,6 +31,15 @@ struct Recovered {
   std::optional<acd::v1::Policy> file_policy;
   uint64_t replayed = 0;
   absl::Time last_time = absl::InfinitePast();  // of the last record replayed
+  // The snapshot recovery started from, and its size; 0: it replayed the journal from its start.
+  uint64_t snapshot_sequence = 0;
+  uint64_t snapshot_bytes = 0;
+  // For the operator's log: snapshots passed over, and why.
+  std::vector<std::string> notes;
+  // Snapshots that did not load (damaged, foreign, or not the state their name says): acdd sets
+  // them aside (journal::SetAsideSnapshot) so that retention never keeps one in place of a whole
+  // one.
+  std::vector<std::string> damaged_snapshots;
 };
 
 // The core must then be used on the calling thread (it was made there).

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -38,6 +39,8 @@ class CallAnswers {
   // After a cancelled consult a new consult request by `agent_id` is new, not a retry.
   void ForgetConsultRequests(absl::string_view agent_id);
   const std::vector<Answer>& answers() const { return answers_; }
+  // An answer a snapshot kept, put back in its place (after those restored before it).
+  void Restore(Answer answer) { answers_.push_back(std::move(answer)); }
 
  private:
   std::vector<Answer> answers_;

@@ -116,30 +116,67 @@ size_t SwitchOutboxes::unwritten(const std::string& switch_id) const {
   return outbox == outboxes_.end() ? 0 : outbox->second.unwritten.size();
 }
 
+std::vector<acd::journal::v1::OutboxState> SwitchOutboxes::Save() const {
+  std::vector<acd::journal::v1::OutboxState> out;
+  out.reserve(outboxes_.size());
+  for (const auto& [switch_id, outbox] : outboxes_) {
+    acd::journal::v1::OutboxState& state = out.emplace_back();
+    state.set_switch_id(switch_id);
+    state.set_next_sequence(outbox.next_sequence);
+    for (const auto& [sequence, command] : outbox.unwritten) *state.add_unwritten() = command;
+    for (const auto& [call_id, offer] : outbox.offers) {
+      acd::journal::v1::OutboxState::Offer* saved = state.add_offers();
+      saved->set_call_id(call_id);
+      *saved->mutable_offer() = offer.offer;
+      saved->set_written(offer.written);
+    }
+    std::sort(state.mutable_offers()->begin(), state.mutable_offers()->end(),
+              [](const auto& a, const auto& b) { return a.call_id() < b.call_id(); });
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.switch_id() < b.switch_id(); });
+  return out;
+}
+
+absl::Status SwitchOutboxes::Restore(const acd::journal::v1::OutboxState& state) {
+  auto [it, fresh] = outboxes_.try_emplace(state.switch_id());
+  if (!fresh) return absl::DataLossError(absl::StrCat("switch ", state.switch_id(), " twice"));
+  Outbox& outbox = it->second;
+  outbox.next_sequence = state.next_sequence();
+  for (const acd::v1::Command& command : state.unwritten()) {
+    if (command.sequence() == 0 || command.sequence() >= outbox.next_sequence ||
+        !outbox.unwritten.emplace(command.sequence(), command).second) {
+      return absl::DataLossError(absl::StrCat("switch ", state.switch_id(), ": command sequence ",
+                                              command.sequence(), " out of place"));
+    }
+  }
+  for (const auto& offer : state.offers()) {
+    const std::string* reserved = ReservedCallId(offer.offer());
+    if (reserved == nullptr || *reserved != offer.call_id() ||
+        !outbox.offers.try_emplace(offer.call_id(), Outstanding{offer.offer(), offer.written()})
+             .second) {
+      return absl::DataLossError(absl::StrCat("switch ", state.switch_id(), ": offer for call ",
+                                              offer.call_id(), " is not one"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void SwitchOutboxes::Describe(std::string* out) const {
-  std::vector<const std::string*> switches;
-  for (const auto& [switch_id, outbox] : outboxes_) switches.push_back(&switch_id);
-  std::sort(switches.begin(), switches.end(),
-            [](const std::string* a, const std::string* b) { return *a < *b; });
   google::protobuf::TextFormat::Printer printer;
   printer.SetSingleLineMode(true);
-  for (const std::string* switch_id : switches) {
-    const Outbox& outbox = outboxes_.at(*switch_id);
-    absl::StrAppend(out, "switch ", *switch_id, " next_sequence ", outbox.next_sequence, "\n");
-    std::string text;
-    for (const auto& [sequence, command] : outbox.unwritten) {
+  std::string text;
+  for (const acd::journal::v1::OutboxState& outbox : Save()) {
+    absl::StrAppend(out, "switch ", outbox.switch_id(), " next_sequence ", outbox.next_sequence(),
+                    "\n");
+    for (const acd::v1::Command& command : outbox.unwritten()) {
       printer.PrintToString(command, &text);
       absl::StrAppend(out, "  unwritten ", text, "\n");
     }
-    std::vector<const std::string*> calls;
-    for (const auto& [call_id, offer] : outbox.offers) calls.push_back(&call_id);
-    std::sort(calls.begin(), calls.end(),
-              [](const std::string* a, const std::string* b) { return *a < *b; });
-    for (const std::string* call_id : calls) {
-      const Outstanding& offer = outbox.offers.at(*call_id);
-      printer.PrintToString(offer.offer, &text);
-      absl::StrAppend(out, "  offer ", *call_id, offer.written ? " written " : " unwritten ", text,
-                      "\n");
+    for (const auto& offer : outbox.offers()) {
+      printer.PrintToString(offer.offer(), &text);
+      absl::StrAppend(out, "  offer ", offer.call_id(), offer.written() ? " written " : " unwritten ",
+                      text, "\n");
     }
   }
 }

@@ -19,6 +19,8 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "absl/status/status.h"
+#include "acd/journal/v1/snapshot.pb.h"
 #include "acd/v1/acd.pb.h"
 
 namespace acd::daemon {
@@ -58,7 +60,11 @@ class SwitchOutboxes {
   std::vector<std::pair<std::string, uint64_t>> TakeDropped();
 
   size_t unwritten(const std::string& switch_id) const;
-  // Every outbox in a canonical text (switches, commands and offers in order), for Core::Dump.
+  // Every outbox as a snapshot keeps it, switches and offers in order (by id); and one put back.
+  // REQUIRES for Save: TakeNew() and TakeDropped() have been called since the last command.
+  std::vector<acd::journal::v1::OutboxState> Save() const;
+  absl::Status Restore(const acd::journal::v1::OutboxState& outbox);
+  // Every outbox in a canonical text (as Save orders it), for Core::Dump.
   void Describe(std::string* out) const;
 
  private:

@@ -170,7 +170,10 @@ QueueSeries::QueueSeries(const routing::CompiledQueue& queue)
 JournalSeries::JournalSeries()
     : sync_seconds({1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1,
                     0.25, 0.5, 1}),
-      batch_records({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}) {}
+      batch_records({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}),
+      snapshot_pause_seconds({1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5,
+                              1}),
+      snapshot_seconds({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}) {}
 
 AcdMetrics::AcdMetrics()
     : routing_decision_seconds(kDecisionBuckets),
@@ -435,6 +438,29 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
         MetricType::Gauge, journal.recovery_seconds.Get());
     one("acd_recovery_records", "Journal records the last start replayed.", MetricType::Gauge,
         journal.recovered_records.Get());
+    histogram("acd_snapshot_pause_seconds",
+              "How long the engine stood still to start a snapshot (the fork of the process).",
+              journal.snapshot_pause_seconds);
+    histogram("acd_snapshot_seconds",
+              "From the start of a snapshot to its publication (written, synced, renamed).",
+              journal.snapshot_seconds);
+    one("acd_snapshot_bytes", "Size of the last snapshot published.", MetricType::Gauge,
+        journal.snapshot_bytes.Get());
+    one("acd_snapshot_sequence", "The journal record the last published snapshot ends at.",
+        MetricType::Gauge, journal.snapshot_sequence.Get());
+    one("acd_snapshot_timestamp_seconds",
+        "When the last snapshot was published (Unix time); 0: none since acdd started.",
+        MetricType::Gauge, journal.snapshot_timestamp_seconds.Get());
+    {
+      auto family = Family("acd_snapshots_total", "Snapshots attempted, by result.",
+                           MetricType::Counter);
+      AddCounter(family, {{"result", "published"}}, journal.snapshots_taken.Get());
+      AddCounter(family, {{"result", "failed"}}, journal.snapshots_failed.Get());
+      out.push_back(std::move(family));
+    }
+    one("acd_journal_retention_removed_bytes_total",
+        "Bytes of journal segments and old snapshots removed by retention.", MetricType::Counter,
+        journal.retention_removed_bytes.Get());
   }
   for (auto& f : ProcessFamilies()) out.push_back(std::move(f));
   return out;

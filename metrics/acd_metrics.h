@@ -105,6 +105,15 @@ struct JournalSeries {
   RelaxedHistogram sync_seconds;                // one batch's write (and fdatasync)
   RelaxedHistogram batch_records;               // records per batch (group commit)
   RelaxedDouble recovery_seconds, recovered_records;  // the last start's recovery
+  // Snapshots: how long the engine stood still to start one (fork), how long one took to be
+  // written and published, its size, and the outcome; what retention removed.
+  RelaxedHistogram snapshot_pause_seconds;
+  RelaxedHistogram snapshot_seconds;
+  RelaxedDouble snapshot_bytes;                 // the last published snapshot's size
+  RelaxedDouble snapshot_sequence;              // the record it ends at
+  RelaxedDouble snapshot_timestamp_seconds;     // when it was published (Unix time)
+  RelaxedCounter snapshots_taken, snapshots_failed;
+  RelaxedCounter retention_removed_bytes;
 };
 
 class AcdMetrics : public prometheus::Collectable {

@@ -29,27 +29,6 @@ absl::Status MakeDirs(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// Writes all of `bytes` from `*done` on, moving `*done` as it goes.
-absl::Status WriteAll(int fd, const std::string& path, absl::string_view bytes, size_t* done) {
-  while (*done < bytes.size()) {
-    const ssize_t n = write(fd, bytes.data() + *done, bytes.size() - *done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus(absl::StrCat("cannot write ", path), errno);
-    *done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SyncDir(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", dir), errno);
-  const int rc = fsync(fd);
-  const int error = errno;
-  close(fd);
-  if (rc != 0) return ErrnoStatus(absl::StrCat("cannot fsync ", dir), error);
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status PrepareDataDir(const std::string& dir) {
@@ -84,7 +63,8 @@ FileJournal::FileJournal(FileJournalOptions options, uint64_t next_sequence, uin
       metrics_(metrics),
       events_(std::move(events)),
       epoch_(epoch),
-      next_sequence_(next_sequence) {}
+      next_sequence_(next_sequence),
+      durable_(next_sequence - 1) {}
 
 FileJournal::~FileJournal() {
   if (thread_.joinable()) {
@@ -203,6 +183,7 @@ void FileJournal::Run() {
     const uint64_t durable = batch_last_;
     batch_.clear();
     batch_written_ = 0;
+    durable_.store(durable, std::memory_order_release);
     if (events_.durable) events_.durable(durable);
   }
 }

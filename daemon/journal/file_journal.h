@@ -16,6 +16,7 @@
 #ifndef ACD_DAEMON_JOURNAL_FILE_JOURNAL_H_
 #define ACD_DAEMON_JOURNAL_FILE_JOURNAL_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -75,6 +76,9 @@ class FileJournal {
   // The sequence the next Append gets, and the epoch records are written with.
   uint64_t next_sequence() const { return next_sequence_; }
   uint64_t epoch() const { return epoch_; }
+  // Any thread: the highest sequence reported durable so far (what `durable` last said).
+  uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
+  SyncMode sync() const { return options_.sync; }
 
  private:
   FileJournal(FileJournalOptions options, uint64_t next_sequence, uint64_t epoch,
@@ -91,6 +95,7 @@ class FileJournal {
   const JournalEvents events_;
   const uint64_t epoch_;
   uint64_t next_sequence_;  // the appending thread's
+  std::atomic<uint64_t> durable_{0};
 
   absl::Mutex mu_;
   std::string pending_ ABSL_GUARDED_BY(mu_);  // framed records not yet taken by the thread

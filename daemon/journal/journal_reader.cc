@@ -1,46 +1,16 @@
 #include "daemon/journal/journal_reader.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/journal/snapshot_file.h"
 
 namespace acd::daemon::journal {
 namespace {
-
-absl::Status ReadWholeFile(const std::string& path, std::string* bytes) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", path), errno);
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    const int error = errno;
-    close(fd);
-    return ErrnoStatus(absl::StrCat("cannot stat ", path), error);
-  }
-  bytes->resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes->size()) {
-    const ssize_t n = read(fd, bytes->data() + done, bytes->size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      return ErrnoStatus(absl::StrCat("cannot read ", path), error);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  bytes->resize(done);
-  close(fd);
-  return absl::OkStatus();
-}
 
 // Whether a good record later than `expected` starts anywhere after `offset`: then the bad bytes
 // at `offset` are damage with records after it, not a write cut short (a bit flip in a length can
@@ -61,25 +31,12 @@ bool GoodRecordFollows(absl::string_view bytes, size_t offset, uint64_t expected
 
 }  // namespace
 
-absl::Status ErrnoStatus(const std::string& what, int error) {
-  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(error)));
-}
-
 absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return std::vector<std::string>{};
-    return ErrnoStatus(absl::StrCat("cannot list ", dir), errno);
-  }
-  std::vector<std::pair<uint64_t, std::string>> found;
-  while (dirent* entry = readdir(d)) {
-    const uint64_t first = SegmentFirstSequence(entry->d_name);
-    if (first != 0) found.emplace_back(first, absl::StrCat(dir, "/", entry->d_name));
-  }
-  closedir(d);
-  std::sort(found.begin(), found.end());
+  absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> found =
+      ListNumberedFiles(dir, SegmentFirstSequence);
+  if (!found.ok()) return found.status();
   std::vector<std::string> paths;
-  for (auto& [first, path] : found) paths.push_back(std::move(path));
+  for (auto& [first, path] : *found) paths.push_back(std::move(path));
   return paths;
 }
 
@@ -89,6 +46,7 @@ absl::StatusOr<JournalScan> ReadJournal(
   absl::StatusOr<std::vector<std::string>> segments = ListSegments(dir);
   if (!segments.ok()) return segments.status();
   JournalScan scan;
+  scan.dir = dir;
   std::string bytes;
   for (size_t i = 0; i < segments->size(); ++i) {
     const std::string& path = (*segments)[i];
@@ -107,6 +65,9 @@ absl::StatusOr<JournalScan> ReadJournal(
     }
     if (absl::Status s = ReadWholeFile(path, &bytes); !s.ok()) return s;
     ++scan.segments;
+    // The first segment read says by its name that the records before it were written (and
+    // removed by retention, or skipped as before `from`), even when it holds none yet itself.
+    if (scan.last_sequence == 0) scan.last_sequence = named_first - 1;
     scan.tail_segment = path;
     scan.tail_good_bytes = 0;
 
@@ -153,7 +114,7 @@ absl::StatusOr<JournalScan> ReadJournal(
     }
     size_t offset = kSegmentHeaderBytes;
     scan.tail_good_bytes = offset;
-    uint64_t expected = scan.last_sequence != 0 ? scan.last_sequence + 1 : named_first;
+    uint64_t expected = scan.last_sequence + 1;
     while (offset < bytes.size()) {
       DecodedRecord record;
       const RecordCheck check = DecodeRecord(bytes, offset, &record);
@@ -200,8 +161,18 @@ absl::StatusOr<JournalScan> ReadJournal(
 }
 
 absl::Status CutJournal(const JournalScan& scan) {
-  // The newest first, then the tail: stopped half way, what is left still reads as the journal
-  // up to the cut plus some of what was to go, never as one with a gap in it.
+  // Snapshots of records past the end first: they hold a history the journal no longer has, and
+  // the records appended next take their sequences.
+  absl::StatusOr<std::vector<SnapshotFile>> snapshots = ListSnapshots(scan.dir);
+  if (!snapshots.ok()) return snapshots.status();
+  for (const SnapshotFile& snapshot : *snapshots) {
+    if (snapshot.sequence <= scan.last_sequence) break;  // newest first
+    if (unlink(snapshot.path.c_str()) != 0) {
+      return ErrnoStatus(absl::StrCat("cannot remove ", snapshot.path), errno);
+    }
+  }
+  // The newest segments first, then the tail: stopped half way, what is left still reads as the
+  // journal up to the cut plus some of what was to go, never as one with a gap in it.
   for (auto it = scan.cut_segments.rbegin(); it != scan.cut_segments.rend(); ++it) {
     if (unlink(it->c_str()) != 0) return ErrnoStatus(absl::StrCat("cannot remove ", *it), errno);
   }

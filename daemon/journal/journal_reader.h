@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "daemon/journal/files.h"
 #include "daemon/journal/record_format.h"
 
 namespace acd::daemon::journal {
@@ -26,8 +27,11 @@ namespace acd::daemon::journal {
 enum class RecoverMode { kStop, kTruncate };
 
 struct JournalScan {
+  std::string dir;              // the data dir read
   uint64_t first_sequence = 0;  // of the first record visited; 0: none
-  uint64_t last_sequence = 0;   // of the last good record; 0: the journal has none
+  // Of the last good record, or, when the first segment read holds none, the one its name says
+  // came before it; 0: the journal has none.
+  uint64_t last_sequence = 0;
   uint64_t epoch = 0;           // of the last good record
   uint64_t records = 0;         // records read (visited or skipped as before `from`)
   uint64_t bytes = 0;           // bytes of good records read
@@ -44,9 +48,6 @@ struct JournalScan {
   std::vector<std::string> notes;
 };
 
-// A failed system call on the data dir as a status: UNAVAILABLE, "`what`: strerror(error)".
-absl::Status ErrnoStatus(const std::string& what, int error);
-
 // The segments of `dir` (full paths) in sequence order.
 absl::StatusOr<std::vector<std::string>> ListSegments(const std::string& dir);
 
@@ -59,7 +60,8 @@ absl::StatusOr<JournalScan> ReadJournal(const std::string& dir, RecoverMode mode
                                         const std::function<absl::Status(const DecodedRecord&)>& visit,
                                         uint64_t stop_before = kReadToTheEnd);
 
-// Truncates the tail segment to its good part and removes the segments after it.
+// Removes the snapshots of records past the journal's good end, truncates the tail segment to its
+// good part and removes the segments after it.
 absl::Status CutJournal(const JournalScan& scan);
 
 }  // namespace acd::daemon::journal

@@ -1,14 +1,18 @@
 #include "daemon/journal/journal_tool.h"
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "acd/journal/v1/journal.pb.h"
+#include "acd/journal/v1/snapshot.pb.h"
 #include "daemon/journal/journal_reader.h"
+#include "daemon/journal/snapshot_file.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace acd::daemon::journal {
@@ -50,6 +54,63 @@ int Problem(const absl::Status& status) {
   return 1;
 }
 
+// What one snapshot file holds, checked as far as its frame goes: whole (its CRC), every part
+// parses, the head's sequence is the name's and the end counts the parts.
+struct SnapshotSummary {
+  SnapshotFile file;
+  absl::Status status;
+  uint64_t bytes = 0, calls = 0, outboxes = 0, logins = 0;
+};
+
+SnapshotSummary Summarize(const SnapshotFile& file) {
+  SnapshotSummary out{.file = file};
+  std::error_code error;
+  out.bytes = std::filesystem::file_size(file.path, error);
+  if (error) out.bytes = 0;
+  absl::StatusOr<SnapshotFileReader> reader = SnapshotFileReader::Open(file.path);
+  if (!reader.ok()) {
+    out.status = reader.status();
+    return out;
+  }
+  acd::journal::v1::SnapshotPart part;
+  bool headed = false, ended = false;
+  for (;;) {
+    absl::StatusOr<bool> more = reader->Next(&part);
+    if (!more.ok()) {
+      out.status = more.status();
+      return out;
+    }
+    if (!*more) break;
+    if (!headed) {
+      if (!part.has_head() || part.head().sequence() != file.sequence) {
+        out.status = absl::DataLossError("its head is missing or names another record");
+        return out;
+      }
+      headed = true;
+    }
+    out.calls += part.has_call();
+    out.outboxes += part.has_outbox();
+    out.logins += part.has_login();
+    if (part.has_end()) {
+      ended = part.end().calls() == out.calls && part.end().outboxes() == out.outboxes &&
+              part.end().logins() == out.logins;
+    }
+  }
+  if (!ended) out.status = absl::DataLossError("its end is missing or miscounts its parts");
+  return out;
+}
+
+std::vector<SnapshotSummary> SummarizeSnapshots(const std::string& dir, absl::Status* status) {
+  std::vector<SnapshotSummary> out;
+  absl::StatusOr<std::vector<SnapshotFile>> files = ListSnapshots(dir);
+  if (!files.ok()) {
+    *status = files.status();
+    return out;
+  }
+  for (const SnapshotFile& file : *files) out.push_back(Summarize(file));
+  return out;
+}
+
 }  // namespace
 
 int VerifyJournal(const std::string& dir, std::ostream& out) {
@@ -57,7 +118,9 @@ int VerifyJournal(const std::string& dir, std::ostream& out) {
   std::string created;
   absl::StatusOr<JournalScan> scan =
       ReadInputs(dir, 1, [&](const DecodedRecord& record, const Input& input) -> absl::Status {
-        if (record.sequence == 1) {
+        if (!first_time && record.sequence > 1) {
+          created = absl::StrCat("record ", record.sequence, " (retention removed the ones before)");
+        } else if (record.sequence == 1) {
           if (!input.has_created()) {
             return absl::DataLossError("record 1 does not create the state (not a `created` input)");
           }
@@ -82,9 +145,49 @@ int VerifyJournal(const std::string& dir, std::ostream& out) {
   out << absl::StrFormat("%s: %d segments, %d records (sequences %d to %d, epoch %d), %d bytes\n",
                          dir, scan->segments, scan->records, scan->first_sequence,
                          scan->last_sequence, scan->epoch, scan->bytes);
-  out << "  created  " << TimeText(*first_time) << " with " << created << "\n";
+  out << (scan->first_sequence > 1 ? "  begins   " : "  created  ") << TimeText(*first_time)
+      << (scan->first_sequence > 1 ? " at " : " with ") << created << "\n";
   out << "  last     " << TimeText(*last_time) << "\n";
   for (const std::string& note : scan->notes) out << "  on start acdd will have to " << note << "\n";
+  // The snapshots, newest first: recovery starts from the newest whole one that the journal
+  // continues; the journal's start, when retention removed records, must be covered by one.
+  absl::Status listed;
+  std::vector<SnapshotSummary> snapshots = SummarizeSnapshots(dir, &listed);
+  if (!listed.ok()) return Problem(listed);
+  bool damaged = false;
+  const SnapshotSummary* start = nullptr;
+  for (const SnapshotSummary& s : snapshots) {
+    if (!s.status.ok()) {
+      damaged = true;
+      out << "  snapshot " << s.file.path << ": DAMAGED: " << s.status.message() << "\n";
+      continue;
+    }
+    const bool usable = s.file.sequence >= scan->first_sequence - 1 &&
+                        s.file.sequence <= scan->last_sequence;
+    out << absl::StrFormat("  snapshot record %d: %d bytes, %d calls, %d agents logged in, %d "
+                           "switches%s\n",
+                           s.file.sequence, s.bytes, s.calls, s.logins, s.outboxes,
+                           usable ? "" : " (the journal does not continue it)");
+    if (usable && start == nullptr) start = &s;
+  }
+  if (start != nullptr) {
+    out << "  a start recovers from the snapshot at record " << start->file.sequence
+        << " and replays " << scan->last_sequence - start->file.sequence << " records\n";
+  } else if (scan->first_sequence > 1) {
+    return Problem(absl::DataLossError(absl::StrCat(
+        dir, ": the journal begins at record ", scan->first_sequence,
+        " and no whole snapshot continues into it: acdd cannot recover this data dir")));
+  }
+  absl::StatusOr<std::vector<std::string>> aside = SetAsideSnapshots(dir);
+  if (!aside.ok()) return Problem(aside.status());
+  for (const std::string& path : *aside) {
+    out << "  set aside: " << path << " (did not load at a start; acdd no longer reads it)\n";
+  }
+  if (damaged) {
+    std::cerr << "acdctl: damaged snapshots in " << dir
+              << " (acdd passes over them; remove them, or restore them from a copy)\n";
+    return 1;
+  }
   out << "ok\n";
   return 0;
 }
@@ -126,6 +229,13 @@ int JournalStats(const std::string& dir, std::ostream& out) {
                            static_cast<double>(counts.second) / counts.first);
   }
   out << absl::StrFormat("%-20s %12d %14d\n", "all", scan->records, scan->bytes);
+  absl::Status listed;
+  std::vector<SnapshotSummary> snapshots = SummarizeSnapshots(dir, &listed);
+  if (!listed.ok()) return Problem(listed);
+  for (const SnapshotSummary& s : snapshots) {
+    out << absl::StrFormat("snapshot at record %d: %d bytes%s\n", s.file.sequence, s.bytes,
+                           s.status.ok() ? "" : " (damaged)");
+  }
   out << absl::StrFormat("%d segments", scan->segments);
   if (first_time) {
     out << ", " << TimeText(*first_time) << " to " << TimeText(*last_time) << " ("

@@ -12,11 +12,13 @@
 namespace acd::daemon::journal {
 
 // Reads every record and checks its frame, its sequence, that its payload is an input this release
-// knows and that the first one creates the state. Says what a start of acdd would cut.
+// knows and that the first one creates the state (or, when retention removed the journal's start,
+// that a whole snapshot covers it). Checks every snapshot's frame and checksum. Says what a start
+// of acdd would cut and which snapshot it would start from.
 int VerifyJournal(const std::string& dir, std::ostream& out);
 // One JSON object per record from sequence `from` on: sequence, epoch, time and the input.
 int PrintJournal(const std::string& dir, uint64_t from, std::ostream& out);
-// Records and bytes by kind of input, segments, the span of time covered.
+// Records and bytes by kind of input, the snapshots, segments, the span of time covered.
 int JournalStats(const std::string& dir, std::ostream& out);
 
 }  // namespace acd::daemon::journal

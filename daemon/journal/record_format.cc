@@ -13,6 +13,8 @@ namespace {
 
 constexpr char kMagic[8] = {'A', 'C', 'D', 'J', 'R', 'N', 'L', '\0'};
 
+}  // namespace
+
 void PutU32(uint32_t v, char* out) {
   for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(v >> (8 * i));
 }
@@ -29,8 +31,6 @@ uint64_t GetU64(const char* in) {
   for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in[i])) << (8 * i);
   return v;
 }
-
-}  // namespace
 
 std::string SegmentHeader() {
   std::string header(kSegmentHeaderBytes, '\0');

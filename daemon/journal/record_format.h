@@ -27,6 +27,12 @@ inline constexpr size_t kRecordHeaderBytes = 24;
 // reason to allocate.
 inline constexpr uint32_t kMaxPayloadBytes = 64u << 20;
 
+// Little-endian integers, as every field of the data dir's files is stored.
+void PutU32(uint32_t v, char* out);
+void PutU64(uint64_t v, char* out);
+uint32_t GetU32(const char* in);
+uint64_t GetU64(const char* in);
+
 std::string SegmentHeader();
 // Why a segment's first bytes are not a header of this format, or empty when they are.
 std::string CheckSegmentHeader(absl::string_view bytes);

@@ -3,6 +3,12 @@
 // them answered, an agent made not ready, then a clean stop). Every later release must recover
 // it to the same state: if this test fails, the format or the meaning of an input changed in a
 // way that would lose a center's calls on upgrade.
+//
+// And a snapshot written by the first release of the snapshot format
+// (tests/daemon/testdata/snapshot-v1: the same data dir after a real acdd started on it with
+// --snapshot_every_records=1, snapshotted the state at record 17 and stopped; its journal runs to
+// record 19). A later release must recover it from the snapshot to the state the journal gives.
+#include <filesystem>
 #include <string>
 
 #include "daemon/core.h"
@@ -14,6 +20,8 @@ namespace acd::daemon {
 namespace {
 
 const std::string kFixture = std::string(ACD_SOURCE_DIR) + "/tests/daemon/testdata/journal-v1";
+const std::string kSnapshotFixture =
+    std::string(ACD_SOURCE_DIR) + "/tests/daemon/testdata/snapshot-v1";
 
 acd::v1::CallInfo CallOf(const Core& core, const std::string& call_id, absl::Time now) {
   acd::v1::GetCallRequest request;
@@ -60,6 +68,41 @@ TEST(JournalFixture, TheFirstFormatsJournalRecoversToTheCenterItRecorded) {
 
   EXPECT_TRUE(core.draining()) << "its last record began the drain of the clean stop";
   EXPECT_EQ(recovered->file_policy->name(), "integration-center");
+}
+
+TEST(JournalFixture, TheFirstSnapshotFormatRecoversToTheStateItsJournalGives) {
+  absl::StatusOr<Recovered> from_snapshot =
+      RecoverCore(kSnapshotFixture, journal::RecoverMode::kStop, nullptr);
+  ASSERT_TRUE(from_snapshot.ok()) << from_snapshot.status();
+  ASSERT_NE(from_snapshot->core, nullptr);
+  EXPECT_EQ(from_snapshot->snapshot_sequence, 17u);
+  EXPECT_EQ(from_snapshot->replayed, 2u) << "the time that passed and the drain after it";
+  EXPECT_TRUE(from_snapshot->notes.empty());
+
+  // The same journal without its snapshot, replayed whole.
+  const std::string journal_only = ::testing::TempDir() + "snapshot-v1-journal-only";
+  std::filesystem::remove_all(journal_only);
+  std::filesystem::create_directories(journal_only);
+  std::filesystem::copy_file(kSnapshotFixture + "/journal-00000000000000000001.seg",
+                             journal_only + "/journal-00000000000000000001.seg");
+  absl::StatusOr<Recovered> replayed = RecoverCore(journal_only, journal::RecoverMode::kStop, nullptr);
+  std::filesystem::remove_all(journal_only);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  ASSERT_NE(replayed->core, nullptr);
+  EXPECT_EQ(replayed->snapshot_sequence, 0u);
+  EXPECT_EQ(replayed->replayed, 19u);
+  EXPECT_EQ(from_snapshot->core->Dump(), replayed->core->Dump());
+  EXPECT_EQ(from_snapshot->file_policy->name(), "integration-center");
+
+  const Core& core = *from_snapshot->core;
+  const absl::Time now = from_snapshot->last_time;
+  EXPECT_EQ(CallOf(core, "fx-1", now).agent_id(), "fx-ann");
+  for (int i = 2; i <= 4; ++i) {
+    EXPECT_EQ(CallOf(core, "fx-" + std::to_string(i), now).queue(), "sales") << i;
+  }
+  acd::v1::ListAgentsResponse agents;
+  ASSERT_TRUE(core.ListAgents({}, &agents).ok());
+  EXPECT_EQ(agents.agents_size(), 2);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 """acdd with a data dir, restarted, damaged and starved of disk, seen from an independent client
 (Python grpcio, messages from the descriptor set): what it acknowledged survives kill -9, a torn
 last write is cut, damage in the middle stops it (or is cut when the operator says so), a full
-disk turns state changes away while reads go on, and `acdctl journal` reads the data dir.
+disk turns state changes away while reads go on, and `acdctl journal` reads the data dir. With
+snapshots: a restart starts from the newest and replays only what came after, passes over a damaged
+one, removes a half-written one, and retention removes the journal segments a kept one covers.
 
   /usr/bin/python3 journal_test.py ACDD_PATH DESCRIPTOR_SET SOURCE_DIR [unittest args]
 """
@@ -120,10 +122,20 @@ class JournalTest(unittest.TestCase):
         request.skills.add(skill=skill, proficiency=3)
         return acdd.rpc.Login(request, timeout=RPC_TIMEOUT_SECONDS)
 
-    def enqueue(self, acdd, call_id, queue="sales", **attributes):
+    def enqueue_request(self, call_id, queue="sales", **attributes):
         request = self.api.EnqueueCallRequest(switch_id="sw", call_id=call_id, queue=queue)
         request.attributes.update(attributes)
-        return acdd.rpc.EnqueueCall(request, timeout=RPC_TIMEOUT_SECONDS)
+        return request
+
+    def enqueue(self, acdd, call_id, queue="sales", **attributes):
+        return acdd.rpc.EnqueueCall(self.enqueue_request(call_id, queue, **attributes),
+                                    timeout=RPC_TIMEOUT_SECONDS)
+
+    def enqueue_remembered(self, acdd, answered, call_id, queue="sales"):
+        """Enqueues `call_id` and keeps request and answer in answered[call_id], for a retry."""
+        request = self.enqueue_request(call_id, queue, account="A-" + call_id)
+        answered[call_id] = (request, acdd.rpc.EnqueueCall(request, timeout=RPC_TIMEOUT_SECONDS))
+        return answered[call_id][1]
 
     def call(self, acdd, call_id):
         return acdd.rpc.GetCall(self.api.GetCallRequest(call_id=call_id),
@@ -163,6 +175,121 @@ class JournalTest(unittest.TestCase):
         """(call id, position, arrival ns) of each call, as acdd answers GetCall."""
         return [(c, self.call(acdd, c).position, self.call(acdd, c).arrived.ToNanoseconds())
                 for c in call_ids]
+
+    def ready(self, acdd, agent_id):
+        request = self.api.SetAgentStateRequest(agent_id=agent_id)
+        request.ready.SetInParent()
+        return acdd.rpc.SetAgentState(request, timeout=RPC_TIMEOUT_SECONDS)
+
+    def center(self, acdd):
+        """Every call of switch sw and every agent as acdd lists them, but for the expected waits
+        (which move with the clock): what a restart must give back whole."""
+        calls = acdd.rpc.ListCalls(self.api.ListCallsRequest(switch_id="sw"),
+                                   timeout=RPC_TIMEOUT_SECONDS).calls
+        for call in calls:
+            call.ClearField("expected_wait_seconds")
+        agents = acdd.rpc.ListAgents(self.api.ListAgentsRequest(),
+                                     timeout=RPC_TIMEOUT_SECONDS).agents
+        return (sorted((c.call_id, c.SerializeToString(deterministic=True)) for c in calls),
+                sorted((a.agent_id, a.SerializeToString(deterministic=True)) for a in agents))
+
+    def snapshots(self):
+        """{record: path} of the snapshots published in the data dir."""
+        return {int(re.search(r"snapshot-(\d{20})\.snap$", path).group(1)): path
+                for path in glob.glob(os.path.join(self.data_dir, "snapshot-*.snap"))}
+
+    def journaled(self):
+        """({call id: the record that enqueued it}, the last record), as `acdctl journal print`
+        reads the data dir."""
+        printed = self.acdctl("journal", "print", self.data_dir)
+        self.assertEqual(printed.returncode, 0, printed.stderr)
+        enqueued, last = {}, 0
+        for line in printed.stdout.splitlines():
+            last = int(re.search(r'"sequence":(\d+)', line).group(1))
+            if '"kind":"enqueue_call"' in line:
+                enqueued[re.search(r'"call_id":"([^"]+)"', line).group(1)] = last
+        return enqueued, last
+
+    @staticmethod
+    def logged_snapshots(acdd):
+        """{record: bytes} of the snapshots acdd logged as published, in order."""
+        logged = re.findall(r"^acdd: snapshot at record (\d+): (\d+) bytes", acdd.stderr(),
+                            re.MULTILINE)
+        return {int(record): int(size) for record, size in logged}
+
+    @staticmethod
+    def logged_removals(acdd):
+        """(journal segments, bytes) that acdd logged as removed by retention, all told."""
+        removals = re.findall(r"retention removed (\d+) journal segments and \d+ older snapshots "
+                              r"\((\d+) bytes\)", acdd.stderr())
+        return sum(int(s) for s, _ in removals), sum(int(b) for _, b in removals)
+
+    def wait_for_snapshots(self, acdd, published):
+        """Waits until acdd has published `published` snapshots and writes none: no child process
+        of its own is writing one, and /metrics, the log and the data dir agree, twice in a row."""
+        deadline = time.monotonic() + 20
+        settled_once = False
+        while True:
+            writers = [pid for pid in os.listdir("/proc") if pid.isdigit()
+                       and self.parent_of(int(pid)) == acdd.process.pid]
+            count = acdd.metric('acd_snapshots_total{result="published"}') or 0
+            logged = self.logged_snapshots(acdd)
+            settled = (count >= published and not writers and len(logged) == count and
+                       not glob.glob(os.path.join(self.data_dir, "*.snap.tmp")) and
+                       max(logged) == max(self.snapshots(), default=None) ==
+                       acdd.metric("acd_snapshot_sequence"))
+            if settled and settled_once:
+                return logged
+            settled_once = settled
+            if time.monotonic() > deadline:
+                self.fail("after 20 s acdd has published %s snapshots (%s logged, writers %s); "
+                          "waited for %d; its stderr:\n%s" % (count, logged, writers, published,
+                                                              acdd.stderr()))
+            time.sleep(0.1)
+
+    @staticmethod
+    def parent_of(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return None  # gone meanwhile
+
+    @staticmethod
+    def flip_a_byte_in_the_middle(path):
+        with open(path, "r+b") as f:
+            middle = os.path.getsize(path) // 2
+            f.seek(middle)
+            byte = f.read(1)
+            f.seek(middle)
+            f.write(bytes([byte[0] ^ 0x01]))
+
+    def staff_and_fill_a_center(self, acdd, snapshots):
+        """Three agents in known states, one of them talking to a caller, and callers waiting in
+        sales, with agent changes between the calls, until acdd (--snapshot_every_records=40) has
+        published `snapshots` snapshots. Returns (EnqueueCall request, answer) by call id."""
+        self.login(acdd, "ann", "sales", ready=False)
+        self.not_ready(acdd, "ann", "training")  # nobody takes sales: its callers wait
+        self.login(acdd, "bob", "support", ready=True)
+        self.login(acdd, "cid", "billing", ready=False)
+        answered = {}
+        talking = self.enqueue_remembered(acdd, answered, "talk", "support")
+        self.assertEqual(self.api.Disposition.values_by_number[talking.disposition].name,
+                         "DISPOSITION_OFFERED")
+        accepted = acdd.rpc.ReportCallEvent(
+            self.api.CallEvent(switch_id="sw", call_id="talk", agent_id="bob",
+                               offer_accepted={}), timeout=RPC_TIMEOUT_SECONDS)
+        self.assertEqual(self.api.CallState.values_by_number[accepted.state].name,
+                         "CALL_STATE_CONNECTED")
+        while (acdd.metric('acd_snapshots_total{result="published"}') or 0) < snapshots:
+            self.assertLess(len(answered), 200, "600 records and fewer than %d snapshots; "
+                            "acdd's stderr:\n%s" % (snapshots, acdd.stderr()))
+            for _ in range(10):  # 30 records
+                self.enqueue_remembered(acdd, answered, "c%d" % len(answered))
+                self.ready(acdd, "cid")
+                self.not_ready(acdd, "cid", "lunch")
+        self.wait_for_snapshots(acdd, snapshots)
+        return answered
 
     # ------------------------------------------------------------------------------------------
 
@@ -376,6 +503,200 @@ class JournalTest(unittest.TestCase):
         stats = self.acdctl("journal", "stats", self.data_dir)
         self.assertEqual(stats.returncode, 0, stats.stderr)
         self.assertRegex(stats.stdout, r"enqueue_call\s+1\s+\d+")
+
+    def test_kill_9_after_snapshots_recovers_from_the_newest_and_replays_only_what_came_after(self):
+        acdd = self.start("--snapshot_every_records=40", "--snapshot_every=0")
+        answered = self.staff_and_fill_a_center(acdd, snapshots=3)
+        published = self.snapshots()
+        logged = self.logged_snapshots(acdd)
+        newest = max(logged)
+        # Retention keeps the two newest; each snapshot after the second removed the one before.
+        self.assertEqual(sorted(published), sorted(logged)[-2:])
+        self.assertRegex(acdd.stderr(), r"acdd: snapshot at record %d: \d+ bytes in .*; retention "
+                         r"removed 0 journal segments and 1 older snapshots" % sorted(logged)[2])
+        removed = [n for n in logged if n not in published]
+        self.assertEqual(acdd.metric("acd_journal_retention_removed_bytes_total"),
+                         sum(logged[n] for n in removed))
+        self.assertEqual(acdd.metric('acd_snapshots_total{result="failed"}'), 0)
+        self.assertGreater(acdd.metric("acd_snapshot_bytes"), 0)
+        self.assertEqual(acdd.metric("acd_snapshot_bytes"), os.path.getsize(published[newest]))
+        self.assertEqual(acdd.metric("acd_snapshot_bytes"), logged[newest])
+        self.assertLess(abs(acdd.metric("acd_snapshot_timestamp_seconds") - time.time()), 60)
+        self.assertEqual(acdd.metric("acd_snapshot_pause_seconds_count"), len(logged))
+        self.assertEqual(acdd.metric("acd_snapshot_seconds_count"), len(logged))
+        # Two callers after the newest snapshot: only the journal holds them.
+        for call_id in ("late1", "late2"):
+            self.enqueue_remembered(acdd, answered, call_id)
+        before = self.center(acdd)
+        self.assertEqual(len(before[0]), len(answered))
+        acdd.kill9()
+
+        # A snapshot the late callers started may have been published before the kill.
+        newest = max(self.snapshots())
+        enqueued, last = self.journaled()
+        in_snapshot = [c for c in answered if enqueued[c] <= newest]
+        replayed = [c for c in answered if enqueued[c] > newest]
+        self.assertTrue(in_snapshot and replayed, "calls on both sides of record %d: %s" %
+                        (newest, enqueued))
+
+        again = self.start("--snapshot_every_records=40", "--snapshot_every=0")
+        self.assertRegex(again.stderr(), r"recovered from --data_dir .*: %d records in .* after "
+                         r"the snapshot at record %d \(%d bytes\)" %
+                         (last - newest, newest, os.path.getsize(self.snapshots()[newest])))
+        self.assertNotIn("passed over", again.stderr())
+        self.assertEqual(again.metric("acd_recovery_records"), last - newest)
+        self.assertEqual(self.center(again), before, "calls (positions, arrival times, histories) "
+                         "and agents (states, reasons) as before the kill")
+        # Retried enqueues, two the snapshot holds ("talk", connected, first) and one replayed, are
+        # answered as the first time.
+        for call_id in (in_snapshot[0], in_snapshot[-1], replayed[-1]):
+            request, first = answered[call_id]
+            self.assertEqual(again.rpc.EnqueueCall(request, timeout=RPC_TIMEOUT_SECONDS), first,
+                             call_id)
+        self.assertEqual(self.center(again), before, "the retries changed nothing")
+        self.assertEqual(again.stop(), 0)
+
+    def test_a_damaged_newest_snapshot_is_passed_over_for_the_one_before(self):
+        acdd = self.start("--snapshot_every_records=40", "--snapshot_every=0")
+        answered = self.staff_and_fill_a_center(acdd, snapshots=2)
+        before = self.center(acdd)
+        self.assertEqual(acdd.stop(), 0)
+        older, newest = sorted(self.snapshots())
+        damaged = self.snapshots()[newest]
+        self.flip_a_byte_in_the_middle(damaged)
+
+        verified = self.acdctl("journal", "verify", self.data_dir)
+        self.assertEqual(verified.returncode, 1, verified.stdout)
+        self.assertIn("  snapshot %s: DAMAGED: " % damaged, verified.stdout)
+        self.assertIn("acdctl: damaged snapshots in " + self.data_dir, verified.stderr)
+        enqueued, last = self.journaled()
+        self.assertIn("  snapshot record %d: %d bytes, %d calls, 3 agents logged in, 1 switches\n"
+                      % (older, os.path.getsize(self.snapshots()[older]),
+                         len([c for c in enqueued if enqueued[c] <= older])), verified.stdout)
+        self.assertIn("  a start recovers from the snapshot at record %d and replays %d records\n"
+                      % (older, last - older), verified.stdout)
+
+        again = self.start("--snapshot_every_records=40", "--snapshot_every=0")
+        self.assertRegex(again.stderr(), r"journal: snapshot %s passed over: .*damaged" %
+                         re.escape(damaged))
+        self.assertRegex(again.stderr(), r"recovered from --data_dir .* after the snapshot at "
+                         r"record %d " % older)
+        self.assertEqual(self.center(again), before)
+        # Retries the older snapshot answers, and one the replay past it answers.
+        replayed = [c for c in answered if enqueued[c] > older]
+        self.assertTrue(replayed)
+        for call_id in ("talk", "c1", replayed[-1]):
+            request, first = answered[call_id]
+            self.assertEqual(again.rpc.EnqueueCall(request, timeout=RPC_TIMEOUT_SECONDS), first,
+                             call_id)
+        self.assertEqual(again.stop(), 0)
+        # The damaged file is set aside, kept for a look but no longer one of the snapshots that
+        # retention keeps: the data dir verifies again.
+        self.assertIn("journal: snapshot %s set aside as %s.damaged" % (damaged, damaged),
+                      again.stderr())
+        self.assertFalse(os.path.exists(damaged))
+        self.assertTrue(os.path.exists(damaged + ".damaged"))
+        verified = self.acdctl("journal", "verify", self.data_dir)
+        self.assertEqual(verified.returncode, 0, verified.stderr)
+        self.assertIn("  set aside: %s.damaged " % damaged, verified.stdout)
+
+    def test_acdctl_stats_gives_each_snapshots_size_and_marks_a_damaged_one(self):
+        acdd = self.start("--snapshot_every_records=5", "--snapshot_every=0")
+        for call_id in ("s1", "s2", "s3", "s4", "s5"):
+            self.enqueue(acdd, call_id)
+        self.wait_for_snapshots(acdd, 1)
+        self.assertEqual(acdd.stop(), 0)
+        record, path = max(self.snapshots().items())
+        stats = self.acdctl("journal", "stats", self.data_dir)
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        self.assertIn("\nsnapshot at record %d: %d bytes\n" % (record, os.path.getsize(path)),
+                      stats.stdout)
+
+        self.flip_a_byte_in_the_middle(path)
+        stats = self.acdctl("journal", "stats", self.data_dir)
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        # The file's size still: "0 bytes" would tell the operator of another damage (emptied).
+        self.assertIn("\nsnapshot at record %d: %d bytes (damaged)\n" %
+                      (record, os.path.getsize(path)), stats.stdout)
+
+    def test_a_half_written_snapshot_left_by_a_crash_is_removed_at_start_and_never_read(self):
+        acdd = self.start("--snapshot_every_records=5", "--snapshot_every=0")
+        for call_id in ("h1", "h2", "h3", "h4", "h5"):
+            self.enqueue(acdd, call_id)
+        self.wait_for_snapshots(acdd, 1)
+        before = self.center(acdd)
+        acdd.kill9()
+        published = max(self.snapshots())
+        # Newer than the published one, as a snapshot cut short by a crash would be.
+        planted = os.path.join(self.data_dir, "snapshot-00000000000000000099.snap.tmp")
+        with open(planted, "wb") as f:
+            f.write(b"ACDSNAP\0" + os.urandom(4000))
+        verified = self.acdctl("journal", "verify", self.data_dir)
+        self.assertEqual(verified.returncode, 0, verified.stderr)
+        self.assertEqual(re.findall(r"snapshot record (\d+)", verified.stdout), [str(published)])
+        self.assertNotIn("snapshot-00000000000000000099", verified.stdout)
+
+        again = self.start("--snapshot_every_records=5", "--snapshot_every=0")
+        self.assertFalse(os.path.exists(planted), "the unfinished snapshot is still there")
+        self.assertRegex(again.stderr(), r"after the snapshot at record %d " % published)
+        self.assertNotIn("passed over", again.stderr())
+        self.assertEqual(self.center(again), before)
+        self.assertEqual(again.stop(), 0)
+
+    def test_retention_removes_journal_segments_a_kept_snapshot_covers(self):
+        acdd = self.start("--journal_segment_mb=1", "--journal_retention=0s",
+                          "--snapshot_every_records=2000", "--snapshot_every=0")
+        self.login(acdd, "ann", "sales", ready=False)
+        for call_id in ("k1", "k2", "k3"):  # they wait through it all, first in line
+            self.enqueue(acdd, call_id, account="A-" + call_id)
+        first_segment = os.path.join(self.data_dir, "journal-00000000000000000001.seg")
+        # Callers who hang up while waiting, 50 at a time in flight: 12,000 records, ~1.9 MB.
+        for batch in range(120):
+            call_ids = ["v%d" % (batch * 50 + i) for i in range(50)]
+            enqueues = []
+            for call_id in call_ids:
+                request = self.enqueue_request(call_id, note="x" * 200)
+                enqueues.append(acdd.rpc.EnqueueCall.future(request, timeout=RPC_TIMEOUT_SECONDS))
+            for enqueue in enqueues:
+                enqueue.result()
+            hangups = []
+            for call_id in call_ids:
+                event = self.api.CallEvent(switch_id="sw", call_id=call_id)
+                event.caller_abandoned.SetInParent()
+                hangups.append(acdd.rpc.ReportCallEvent.future(event,
+                                                               timeout=RPC_TIMEOUT_SECONDS))
+            for hangup in hangups:
+                hangup.result()
+        logged = self.wait_for_snapshots(acdd, 5)
+        self.assertFalse(os.path.exists(first_segment), "journal-...1.seg outlived its snapshots")
+        segments, removed_bytes = self.logged_removals(acdd)
+        self.assertGreaterEqual(segments, 1)
+        self.assertEqual(acdd.metric("acd_journal_retention_removed_bytes_total"), removed_bytes)
+        snapshot_bytes = sum(b for n, b in logged.items() if n not in self.snapshots())
+        self.assertGreaterEqual(removed_bytes - snapshot_bytes, segments << 20,
+                                "each segment removed was a full one (1 MiB)")
+        before = self.center(acdd)
+
+        verified = self.acdctl("journal", "verify", self.data_dir)
+        self.assertEqual(verified.returncode, 0, verified.stderr)
+        begins = re.search(r"  begins   \S+ at record (\d+) \(retention removed the ones before\)",
+                           verified.stdout)
+        self.assertIsNotNone(begins, verified.stdout)
+        newest = max(self.snapshots())
+        self.assertGreater(int(begins.group(1)), 1)
+        self.assertLessEqual(int(begins.group(1)), min(self.snapshots()) + 1,
+                             "a kept snapshot continues into the journal")
+        self.assertIn("a start recovers from the snapshot at record %d" % newest, verified.stdout)
+        acdd.kill9()
+
+        again = self.start("--journal_segment_mb=1", "--journal_retention=0s",
+                           "--snapshot_every_records=2000", "--snapshot_every=0")
+        self.assertRegex(again.stderr(), r"after the snapshot at record %d " % newest)
+        self.assertEqual(self.center(again), before)
+        self.assertEqual([self.call(again, c).position for c in ("k1", "k2", "k3")], [1, 2, 3])
+        self.assertEqual(self.api.CallState.values_by_number[self.call(again, "v0").state].name,
+                         "CALL_STATE_ABANDONED")
+        self.assertEqual(again.stop(), 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+// The few file operations the data dir's writers and readers share (journal segments, snapshots):
+// errno as a status, reading a whole file, writing all of a buffer, syncing a directory, and
+// listing the files whose names carry a sequence.
+//   std::string bytes;
+//   if (absl::Status s = ReadWholeFile(path, &bytes); !s.ok()) return s;
+//   auto segments = ListNumberedFiles(dir, SegmentFirstSequence);   // oldest first
+#ifndef ACD_DAEMON_JOURNAL_FILES_H_
+#define ACD_DAEMON_JOURNAL_FILES_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace acd::daemon::journal {
+
+// A failed system call on the data dir as a status: UNAVAILABLE, "`what`: strerror(error)".
+absl::Status ErrnoStatus(const std::string& what, int error);
+
+absl::Status ReadWholeFile(const std::string& path, std::string* bytes);
+// Writes all of `bytes` from `*done` on, moving `*done` as it goes (so a failed write can be
+// retried from where it stopped).
+absl::Status WriteAll(int fd, const std::string& path, absl::string_view bytes, size_t* done);
+// fsync of the directory itself: a file created, renamed or removed in it stays so.
+absl::Status SyncDir(const std::string& dir);
+
+// The files of `dir` whose names `sequence_of` gives a sequence to (not 0), as (sequence, full
+// path), lowest sequence first. A missing dir has none.
+absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ListNumberedFiles(
+    const std::string& dir, uint64_t (*sequence_of)(absl::string_view file_name));
+
+}  // namespace acd::daemon::journal
+
+#endif  // ACD_DAEMON_JOURNAL_FILES_H_
