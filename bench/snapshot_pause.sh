@@ -2,7 +2,7 @@
 # What snapshots cost a big center while it works: acdfill puts 10,000 agents (not ready) and
 # 100,000 waiting calls into acdd on a data dir; then, RUNS times, acdload drives 2,000 calls/s
 # through 200 other agents for SECONDS, once with no snapshot taken ("off") and once with one every
-# EVERY records ("on"), interleaved. Reports per run acdload's arrival->offer p50/p99 and its
+# EVERY records ("on"), interleaved, each from a copy of the filled data dir. Reports per run acdload's arrival->offer p50/p99 and its
 # no-op floor, the snapshots taken, the longest engine pause one caused (the fork, from acdd's
 # log), how long each took to publish and its size.
 #   bench/snapshot_pause.sh [RUNS (3)] [SECONDS (30)] [EVERY (100000)] [OUT_DIR (build/bench-snapshot)]
@@ -33,10 +33,13 @@ start first --snapshot_every_records=1 --snapshot_every=0
 for _ in $(seq 600); do grep -q "snapshot at record" "$out/acdd-first.err" && break; sleep 0.1; done
 grep "snapshot at record" "$out/acdd-first.err"
 stop
+# Every run starts from this data dir, so that no run inherits another's backlog.
+cp -r "$data" "$out/filled"
 
 for n in $(seq "$runs"); do
   for mode in off on; do
     if [ $mode = on ]; then flags=(--snapshot_every_records="$every" --snapshot_every=0); else flags=("${no_snapshots[@]}"); fi
+    rm -rf "$data"; cp -r "$out/filled" "$data"
     start "$mode-$n" "${flags[@]}"
     $bin/acdload --server "$grpc" --rate 2000 --seconds "$seconds" --agents 200 --queue support \
       --skill tech_support --switch_id "acdload-$mode-$n" --json > "$out/load-$mode-$n.json"

@@ -52,8 +52,10 @@ void Core::CatchUp(absl::Time now) {
 }
 
 void Core::Settle() {
-  for (const Decision& decision : router_->TakeDecisions()) Dispatch(decision);
-  for (const CallFact& fact : router_->TakeCallFacts()) Observe(fact);
+  router_->TakeDecisions(&decisions_);
+  for (const Decision& decision : decisions_) Dispatch(decision);
+  router_->TakeCallFacts(&facts_);
+  for (const CallFact& fact : facts_) Observe(fact);
   for (const auto& [switch_id, dropped] : outboxes_.TakeDropped()) {
     Notice(absl::StrCat("switch ", switch_id, " has not read its commands: the oldest ", dropped,
                         " unwritten ones were dropped (at most ", options_.max_outbox,

@@ -187,6 +187,9 @@ class Core {
   absl::flat_hash_map<std::string, std::string> logins_;
   std::vector<std::string> notices_;
   bool draining_ = false;
+  // Settle's buffers for the router's decisions and call facts, reused input after input.
+  std::vector<routing::Decision> decisions_;
+  std::vector<routing::CallFact> facts_;
 };
 
 }  // namespace acd::daemon

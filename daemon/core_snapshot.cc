@@ -71,6 +71,7 @@ bool InRange(const acd::journal::v1::Instant& in) {
 void SaveRecord(const std::string& call_id, const CallRecord& record,
                 std::optional<absl::Time> left_at, CallRecordState* out) {
   out->set_call_id(call_id);
+  out->set_switch_id(record.switch_id());
   out->set_request(record.request);
   *out->mutable_first_response() = record.first_response;
   for (const HistoryEntry& entry : record.history) {
@@ -281,16 +282,15 @@ absl::StatusOr<std::unique_ptr<Core>> Core::RestoreSnapshot(
           (call.has_finished() && counted.calls() > core->book_.finished())) {
         return absl::DataLossError("snapshot: calls out of their order");
       }
-      acd::v1::EnqueueCallRequest request;
-      if (!request.ParseFromString(call.request())) {
-        return absl::DataLossError(absl::StrCat("snapshot: call ", call.call_id(), "'s request"));
+      if (call.switch_id().empty()) {
+        return absl::DataLossError(absl::StrCat("snapshot: call ", call.call_id(), " has no switch"));
       }
       std::optional<absl::Time> left_at;
       if (call.has_finished()) left_at = TimeOfInstant(call.finished().left_at());
-      CallRecord& record = core->book_.Restore(call.call_id(), request.switch_id(), left_at);
+      CallRecord& record = core->book_.Restore(call.call_id(), call.switch_id(), left_at);
       if (absl::Status s = RestoreRecord(call, record); !s.ok()) return s;
       // A live record is the router's call, and the other way round (checked below).
-      if (!call.has_finished() && !core->router_->FindCall(call.call_id())) {
+      if (!call.has_finished() && !core->router_->HasCall(call.call_id())) {
         return absl::DataLossError(absl::StrCat("snapshot: live call ", call.call_id(),
                                                 " is not in the router"));
       }
@@ -301,7 +301,7 @@ absl::StatusOr<std::unique_ptr<Core>> Core::RestoreSnapshot(
       counted.set_outboxes(counted.outboxes() + 1);
     } else if (part.has_login()) {
       if (!core->logins_.emplace(part.login().agent_id(), part.login().login()).second ||
-          !core->router_->FindAgent(part.login().agent_id())) {
+          !core->router_->HasAgent(part.login().agent_id())) {
         return absl::DataLossError(absl::StrCat("snapshot: login of agent '",
                                                 part.login().agent_id(), "' is not one"));
       }

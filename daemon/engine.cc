@@ -118,14 +118,14 @@ absl::Status Engine::Recover() {
   const uint64_t replayed = recovered->replayed;
   const journal::JournalScan* scan = &recovered->scan;
   for (const std::string& note : scan->notes) Log(note);
-  if (absl::Status s = journal::CutJournal(*scan); !s.ok()) return s;
-  if (absl::Status s = journal::RemoveUnfinishedSnapshots(options.data_dir); !s.ok()) return s;
   for (const std::string& path : recovered->damaged_snapshots) {
     absl::StatusOr<std::string> aside = journal::SetAsideSnapshot(path);
     if (!aside.ok()) return aside.status();
     Log(absl::StrCat("journal: snapshot ", path, " set aside as ", *aside,
                      " (acdd no longer reads it; look at it or remove it)"));
   }
+  if (absl::Status s = journal::CutJournal(*scan); !s.ok()) return s;
+  if (absl::Status s = journal::RemoveUnfinishedSnapshots(options.data_dir); !s.ok()) return s;
   if (absl::Status s = OpenJournal(*scan); !s.ok()) return s;
 
   JournalInput input = InputAt(Now());
@@ -156,7 +156,8 @@ absl::Status Engine::Recover() {
         recovered->snapshot_sequence == 0
             ? std::string(" (the whole journal)")
             : absl::StrCat(" after the snapshot at record ", recovered->snapshot_sequence, " (",
-                           recovered->snapshot_bytes, " bytes)");
+                           recovered->snapshot_bytes, " bytes, loaded in ",
+                           absl::FormatDuration(recovered->snapshot_load), ")");
     Log(absl::StrCat("recovered from --data_dir ", options.data_dir, ": ", replayed,
                      " records in ",
                      absl::FormatDuration(absl::FromChrono(std::chrono::steady_clock::now() - started)),

@@ -34,6 +34,7 @@ struct Recovered {
   // The snapshot recovery started from, and its size; 0: it replayed the journal from its start.
   uint64_t snapshot_sequence = 0;
   uint64_t snapshot_bytes = 0;
+  absl::Duration snapshot_load;  // how long loading it took
   // For the operator's log: snapshots passed over, and why.
   std::vector<std::string> notes;
   // Snapshots that did not load (damaged, foreign, or not the state their name says): acdd sets

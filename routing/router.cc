@@ -119,6 +119,11 @@ std::vector<Decision> Router::TakeDecisions() {
   return out;
 }
 
+void Router::TakeDecisions(std::vector<Decision>* into) {
+  into->clear();
+  into->swap(decisions_);
+}
+
 void Router::Emit(Decision decision) {
   decision.at = now_;
   decisions_.push_back(std::move(decision));
@@ -128,6 +133,11 @@ std::vector<CallFact> Router::TakeCallFacts() {
   std::vector<CallFact> out;
   out.swap(facts_);
   return out;
+}
+
+void Router::TakeCallFacts(std::vector<CallFact>* into) {
+  into->clear();
+  into->swap(facts_);
 }
 
 void Router::Note(CallFact::Kind kind, const Call& call, QueueId queue,

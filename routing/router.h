@@ -271,12 +271,16 @@ class Router {
   void AdvanceTo(absl::Time now);
   // When the router next needs AdvanceTo, if ever.
   std::optional<absl::Time> NextWakeup();
-  // The decisions made since the last call, in order.
+  // The decisions made since the last call, in order. The second form swaps them into `*into`
+  // (emptied first) and keeps its buffer for the next ones: a caller that takes them after every
+  // event reuses two buffers instead of allocating one each time.
   std::vector<Decision> TakeDecisions();
+  void TakeDecisions(std::vector<Decision>* into);
   // Keep what happens to calls for TakeCallFacts (off by default: a simulator need not drain it).
   void KeepCallFacts(bool keep) { keep_facts_ = keep; }
-  // What happened to calls since the last call, in order.
+  // What happened to calls since the last call, in order (the second form as for TakeDecisions).
   std::vector<CallFact> TakeCallFacts();
+  void TakeCallFacts(std::vector<CallFact>* into);
   // The router's clock: the time of the last event or timer it handled.
   absl::Time now() const { return now_; }
 
@@ -292,6 +296,9 @@ class Router {
   size_t calls_waiting() const { return waiting_count_; }
   size_t call_count() const { return call_ids_.size(); }
   size_t agent_count() const { return agent_ids_.size(); }
+  // Whether the call or agent is here, without building its view.
+  bool HasCall(absl::string_view call_id) const { return call_ids_.contains(call_id); }
+  bool HasAgent(absl::string_view agent_id) const { return agent_ids_.contains(agent_id); }
 
   // Snapshots (router_snapshot.cc), for acdd to recover from a snapshot and the journal's tail.
   // SaveState writes the whole state as bytes (a versioned binary archive; see

@@ -541,7 +541,7 @@ class JournalTest(unittest.TestCase):
 
         again = self.start("--snapshot_every_records=40", "--snapshot_every=0")
         self.assertRegex(again.stderr(), r"recovered from --data_dir .*: %d records in .* after "
-                         r"the snapshot at record %d \(%d bytes\)" %
+                         r"the snapshot at record %d \(%d bytes, loaded in " %
                          (last - newest, newest, os.path.getsize(self.snapshots()[newest])))
         self.assertNotIn("passed over", again.stderr())
         self.assertEqual(again.metric("acd_recovery_records"), last - newest)
