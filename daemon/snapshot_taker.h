@@ -1,7 +1,8 @@
 // SnapshotTaker takes acdd's periodic snapshots without holding the engine up for more than a
 // fork(). On the engine thread, between two inputs, Take() forks the process: the child holds a
 // copy-on-write image of the core as it stands after the last journaled record, writes it to
-// `snapshot-<sequence>.snap.tmp` at a lower CPU priority, and exits; the engine goes on at once.
+// `snapshot-<sequence>.snap.tmp` at idle CPU and I/O priority, and exits; the engine goes on at
+// once (its cost then: the pages it changes meanwhile are copied first; README's figures).
 // A thread of the taker's own waits for the child, then for the journal through that sequence to
 // be on disk (fdatasync'd, whatever --journal_sync says, so that no power loss leaves a snapshot
 // ahead of its journal), publishes the file under its final name, applies retention (old
