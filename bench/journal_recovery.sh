@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Recovery time of a big center: acdfill puts 10,000 agents (not ready) and 100,000 waiting calls
 # into acdd on a data dir; acdd is restarted to take a snapshot of that state (its size, how long
-# it took, how long the engine paused to start it); acdload then runs calls through other agents
+# it took); acdload then runs calls through other agents
 # until the journal holds about RECORDS records after the snapshot, acdd is killed with SIGKILL and
 # started again on the same data dir. Reports how long the restart took to serve (exec to its
 # "listening" line), acdd's own recovery figures and the replay speed. With SNAPSHOT=0 no snapshot

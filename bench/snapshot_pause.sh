@@ -3,8 +3,7 @@
 # 100,000 waiting calls into acdd on a data dir; then, RUNS times, acdload drives 2,000 calls/s
 # through 200 other agents for SECONDS, once with no snapshot taken ("off") and once with one every
 # EVERY records ("on"), interleaved, each from a copy of the filled data dir. Reports per run acdload's arrival->offer p50/p99 and its
-# no-op floor, the snapshots taken, the longest engine pause one caused (the fork, from acdd's
-# log), how long each took to publish and its size.
+# no-op floor, the snapshots taken (from acdd's log), how long each took to publish and its size.
 #   bench/snapshot_pause.sh [RUNS (3)] [SECONDS (30)] [EVERY (100000)] [OUT_DIR (build/bench-snapshot)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,13 +49,12 @@ import json, re, sys
 d = json.load(open(sys.argv[1])); log = open(sys.argv[2]).read(); mode, n = sys.argv[3], sys.argv[4]
 unit = {"ns": 1e-6, "us": 1e-3, "ms": 1, "s": 1e3}
 def ms(v, u): return float(v) * unit[u]
-snaps = re.findall(r"snapshot at record \d+: (\d+) bytes in ([\d.]+)(ns|us|ms|s) \(the engine paused ([\d.]+)(ns|us|ms|s)", log)
-pauses = [ms(p, u) for _, _, _, p, u in snaps]
-took = [ms(t, u) for _, t, u, _, _ in snaps]
+snaps = re.findall(r"snapshot at record \d+: (\d+) bytes in ([\d.]+)(ns|us|ms|s)", log)
+took = [ms(t, u) for _, t, u in snaps]
 print("%-3s run %s  %7.1f arrivals/s  p50 %6.0f  p99 %6.0f  p99.9 %6.0f us  floor p99 %6.0f us  "
-      "errors %d  snapshots %d  longest pause %s ms  publish %s ms  size %s MB" % (
+      "errors %d  snapshots %d  publish %s ms  size %s MB" % (
       mode, n, d["arrivals_per_s"], d["p50_us"], d["p99_us"], d["p999_us"], d["floor_p99_us"],
-      d["errors"], len(snaps), "%.1f" % max(pauses) if pauses else "-",
+      d["errors"], len(snaps),
       "/".join("%.0f" % t for t in took) or "-",
       "%.1f" % (int(snaps[-1][0]) / 1e6) if snaps else "-"))
 PY

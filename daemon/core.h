@@ -119,7 +119,7 @@ class Core {
   // --- Snapshots (core_snapshot.cc) ---
   // The whole state as snapshot parts (acd.journal.v1.SnapshotPart: the core's head, the router,
   // the calls, the outboxes, the logins), handed to `emit` in order; an error from `emit` stops
-  // it. Reads only: acdd calls it in a forked child, on a copy of the engine's memory.
+  // it. Reads only: acdd calls it on the snapshot taker's copy of the core, on its thread.
   // REQUIRES: the commands and notices made so far have been taken (as after every input).
   absl::Status SaveSnapshot(
       const std::function<absl::Status(const acd::journal::v1::SnapshotPart&)>& emit) const;

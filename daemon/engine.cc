@@ -106,7 +106,6 @@ absl::Status Engine::Recover() {
                                      recovered.status().message()));
   }
   core_ = std::move(recovered->core);
-  file_policy_ = recovered->file_policy;
   time_floor_ = recovered->last_time;
   for (const std::string& note : recovered->notes) Log(note);
   if (const absl::Time clock = WholeMicros(clock_->Now()); clock < time_floor_) {
@@ -138,7 +137,6 @@ absl::Status Engine::Recover() {
     absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, &observer_);
     if (!core.ok()) Crash(absl::StrCat("a new core: ", core.status().message()));
     core_ = *std::move(core);
-    FollowFilePolicy(input, absl::OkStatus(), &file_policy_);
     Log(absl::StrCat("--data_dir ", options.data_dir, ": a new journal"));
   } else {
     acd::journal::v1::Started* restarted = input.mutable_started();
@@ -150,7 +148,7 @@ absl::Status Engine::Recover() {
         !google::protobuf::util::MessageDifferencer::Equals(*recovered->file_policy,
                                                             startup_policy_->source));
     Journal(input);
-    (void)Apply(input);
+    (void)ApplyInput(*core_, input);
     const routing::Router& router = core_->router();
     const std::string from =
         recovered->snapshot_sequence == 0
@@ -171,44 +169,24 @@ absl::Status Engine::Recover() {
   metrics_.journal.recovered_records.Set(static_cast<double>(replayed));
   WriteCommands();
   for (const std::string& line : core_->TakeNotices()) Log(line);
+  // Snapshots off (both flags 0): no copy of the core is kept.
+  const SnapshotOptions& every = options.snapshots;
+  if (every.every_records == 0 && every.every <= absl::ZeroDuration()) return absl::OkStatus();
   snapshots_ = std::make_unique<SnapshotTaker>(
       options.data_dir, options.snapshots, clock_, journal_.get(), &metrics_.journal,
-      recovered->snapshot_sequence, Now(), [this](const SnapshotReport& report) {
+      last_sequence_, [this](const SnapshotReport& report) {
         asio::post(io_, [this, report] { OnSnapshot(report); });
       });
-  MaybeSnapshot();
   return absl::OkStatus();
 }
 
-absl::Status Engine::Apply(const JournalInput& input, const InputReplies& replies) {
-  const absl::Status status = ApplyInput(*core_, input, replies);
-  FollowFilePolicy(input, status, &file_policy_);
-  return status;
-}
-
-void Engine::MaybeSnapshot() {
-  if (snapshots_ == nullptr || !journal_writable_ || !snapshots_->Due(last_sequence_, time_floor_)) {
-    return;
-  }
-  acd::journal::v1::SnapshotHead head;
-  head.set_sequence(last_sequence_);
-  head.set_epoch(journal_->epoch());
-  head.set_time_unix_micros(absl::ToUnixMicros(time_floor_));
-  if (file_policy_) *head.mutable_file_policy() = *file_policy_;
-  absl::StatusOr<absl::Duration> pause = snapshots_->Take(*core_, head, time_floor_);
-  if (!pause.ok()) {
-    Log(absl::StrCat("snapshot at record ", last_sequence_, " not started: ",
-                     pause.status().message()));
-    return;
-  }
-  snapshot_pause_ = *pause;
-}
-
 void Engine::OnSnapshot(const SnapshotReport& report) {
-  snapshots_->Done(report, Now());
   if (!report.status.ok()) {
-    Log(absl::StrCat("snapshot at record ", report.sequence, " failed (the journal still holds "
-                     "everything; the next is tried in a minute): ", report.status.message()));
+    Log(report.sequence == 0
+            ? std::string(report.status.message())
+            : absl::StrCat("snapshot at record ", report.sequence, " failed (the journal still "
+                           "holds everything; the next is tried in a minute): ",
+                           report.status.message()));
     return;
   }
   std::string removed;
@@ -218,8 +196,7 @@ void Engine::OnSnapshot(const SnapshotReport& report) {
                            " older snapshots (", report.removed.bytes, " bytes)");
   }
   Log(absl::StrCat("snapshot at record ", report.sequence, ": ", report.bytes, " bytes in ",
-                   absl::FormatDuration(report.took), " (the engine paused ",
-                   absl::FormatDuration(snapshot_pause_), " to start it)", removed));
+                   absl::FormatDuration(report.took), removed));
   if (!report.retention.ok()) {
     Log(absl::StrCat("journal retention failed: ", report.retention.message()));
   }
@@ -331,7 +308,7 @@ grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replie
   fill(input);
   Journal(input);
   const auto started = std::chrono::steady_clock::now();
-  const absl::Status status = Apply(input, replies);
+  const absl::Status status = ApplyInput(*core_, input, replies);
   if (timed == Timed::kRoutingDecision) {
     metrics_.routing_decision_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -340,7 +317,6 @@ grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replie
   WriteCommands();
   for (const std::string& line : core_->TakeNotices()) Log(line);
   RearmWakeup();
-  MaybeSnapshot();
   return ToGrpcStatus(status);
 }
 

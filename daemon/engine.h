@@ -6,7 +6,8 @@
 // that time and handed to the core; nothing on this thread blocks.
 //
 // With a data dir, Start() first recovers the core from the snapshot and journal found there
-// (daemon/recovery.h), takes snapshots as they fall due (daemon/snapshot_taker.h), and output
+// (daemon/recovery.h), has snapshots taken by a copy of the core that follows the journal on a
+// thread of its own (daemon/snapshot_taker.h), and output
 // commit holds: a reply (WhenDurable), a command or a wallboard message caused by an input leaves
 // only once the journal says that input's record is durable. While the journal cannot write,
 // state-changing inputs are refused (UNAVAILABLE, saying why) and reads are still answered.
@@ -174,10 +175,7 @@ class Engine {
   // Continues the journal `scan` read (cut already), on the journal thread.
   absl::Status OpenJournal(const journal::JournalScan& scan);
   void Journal(const JournalInput& input);
-  // Hands `input` (journaled) to the core, and follows what the startup policy file last gave.
-  absl::Status Apply(const JournalInput& input, const InputReplies& replies = {});
-  // Between inputs: starts a snapshot of the core as it stands if one is due.
-  void MaybeSnapshot();
+  // The snapshot taker's word (posted from its thread), for the operator's log.
   void OnSnapshot(const SnapshotReport& report);
   void OnDurable(uint64_t sequence);
   void OnJournalTrouble(const absl::Status& trouble);
@@ -207,10 +205,6 @@ class Engine {
   // Output commit. Sequences are the journal's; without a journal both stay 0 and nothing waits.
   std::unique_ptr<journal::FileJournal> journal_;
   std::unique_ptr<SnapshotTaker> snapshots_;  // with a journal
-  absl::Duration snapshot_pause_;             // how long the last one held the engine up
-  // What the startup policy file (or the built-in one) last gave: snapshots keep it for the next
-  // start's comparison (see FollowFilePolicy).
-  std::optional<acd::v1::Policy> file_policy_;
   uint64_t last_sequence_ = 0;     // the last input journaled
   uint64_t durable_sequence_ = 0;  // the journal's last word on what is durable
   std::deque<HeldCommand> held_commands_;

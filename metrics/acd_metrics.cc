@@ -171,8 +171,6 @@ JournalSeries::JournalSeries()
     : sync_seconds({1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1,
                     0.25, 0.5, 1}),
       batch_records({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}),
-      snapshot_pause_seconds({1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5,
-                              1}),
       snapshot_seconds({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}) {}
 
 AcdMetrics::AcdMetrics()
@@ -438,9 +436,6 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
         MetricType::Gauge, journal.recovery_seconds.Get());
     one("acd_recovery_records", "Journal records the last start replayed.", MetricType::Gauge,
         journal.recovered_records.Get());
-    histogram("acd_snapshot_pause_seconds",
-              "How long the engine stood still to start a snapshot (the fork of the process).",
-              journal.snapshot_pause_seconds);
     histogram("acd_snapshot_seconds",
               "From the start of a snapshot to its publication (written, synced, renamed).",
               journal.snapshot_seconds);

@@ -105,9 +105,8 @@ struct JournalSeries {
   RelaxedHistogram sync_seconds;                // one batch's write (and fdatasync)
   RelaxedHistogram batch_records;               // records per batch (group commit)
   RelaxedDouble recovery_seconds, recovered_records;  // the last start's recovery
-  // Snapshots: how long the engine stood still to start one (fork), how long one took to be
-  // written and published, its size, and the outcome; what retention removed.
-  RelaxedHistogram snapshot_pause_seconds;
+  // Snapshots: how long one took to be written and published, its size, and the outcome; what
+  // retention removed.
   RelaxedHistogram snapshot_seconds;
   RelaxedDouble snapshot_bytes;                 // the last published snapshot's size
   RelaxedDouble snapshot_sequence;              // the record it ends at

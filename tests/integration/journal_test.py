@@ -282,7 +282,9 @@ class JournalTest(unittest.TestCase):
         self.assertEqual(self.api.CallState.values_by_number[accepted.state].name,
                          "CALL_STATE_CONNECTED")
         while (acdd.metric('acd_snapshots_total{result="published"}') or 0) < snapshots:
-            self.assertLess(len(answered), 200, "600 records and fewer than %d snapshots; "
+            # The copy of the state that takes snapshots follows the journal in the background;
+            # on a loaded machine it may trail by a few hundred records.
+            self.assertLess(len(answered), 600, "1,800 records and fewer than %d snapshots; "
                             "acdd's stderr:\n%s" % (snapshots, acdd.stderr()))
             for _ in range(10):  # 30 records
                 self.enqueue_remembered(acdd, answered, "c%d" % len(answered))
@@ -522,7 +524,6 @@ class JournalTest(unittest.TestCase):
         self.assertEqual(acdd.metric("acd_snapshot_bytes"), os.path.getsize(published[newest]))
         self.assertEqual(acdd.metric("acd_snapshot_bytes"), logged[newest])
         self.assertLess(abs(acdd.metric("acd_snapshot_timestamp_seconds") - time.time()), 60)
-        self.assertEqual(acdd.metric("acd_snapshot_pause_seconds_count"), len(logged))
         self.assertEqual(acdd.metric("acd_snapshot_seconds_count"), len(logged))
         # Two callers after the newest snapshot: only the journal holds them.
         for call_id in ("late1", "late2"):
