@@ -1,8 +1,6 @@
 #include "daemon/call_book.h"
 
-#include "absl/strings/str_cat.h"
 #include "daemon/api_convert.h"
-#include "daemon/log.h"
 
 namespace acd::daemon {
 namespace {
@@ -65,13 +63,12 @@ CallRecord& CallBook::Open(const acd::v1::EnqueueCallRequest& request,
 }
 
 void CallBook::AddHistory(CallRecord& record, const char* what, std::string detail, absl::Time at) {
-  const Word* word = FindWord(what);
-  if (word == nullptr) Crash(absl::StrCat("history word \"", what, "\" is not in the vocabulary"));
-  if (record.history.size() >= kMaxHistory &&
-      (record.history.size() >= 2 * kMaxHistory || !word->essential)) {
-    return;
+  // The vocabulary is looked up only past the cap: a call's history grows on the engine thread.
+  if (record.history.size() >= kMaxHistory) {
+    const Word* word = FindWord(what);
+    if (record.history.size() >= 2 * kMaxHistory || word == nullptr || !word->essential) return;
   }
-  record.history.push_back({at, word->word, std::move(detail)});
+  record.history.push_back({at, what, std::move(detail)});
 }
 
 CallRecord& CallBook::Restore(const std::string& call_id, const std::string& switch_id,

@@ -32,7 +32,7 @@ namespace acd::daemon {
 // One line of a call's story: "offered alice", "hold_started checking_account, ...".
 struct HistoryEntry {
   absl::Time at;
-  const char* what;  // a word of the history's fixed vocabulary, as HistoryWord gives it
+  const char* what;  // a word of the history's fixed vocabulary (a string literal, or HistoryWord's)
   std::string detail;
 };
 
@@ -98,7 +98,8 @@ class CallBook {
   CallRecord& Open(const acd::v1::EnqueueCallRequest& request,
                    const acd::v1::EnqueueCallResponse& response);
   // Past 100 entries only those that say where the call went are kept, so its end always shows;
-  // past 200, nothing more. `what` must be a word of the vocabulary (call_book.cc lists it).
+  // past 200, nothing more. `what` must be a word of the vocabulary (call_book.cc lists it): a
+  // snapshot holding another does not restore (the snapshot tests cover every word acdd writes).
   static void AddHistory(CallRecord& record, const char* what, std::string detail, absl::Time at);
   // The call left acd at `at`: its record is kept as finished.
   void Finish(const std::string& call_id, FinishedCall how, absl::Time at);

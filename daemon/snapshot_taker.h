@@ -36,7 +36,7 @@ namespace acd::daemon {
 struct SnapshotOptions {
   // A snapshot is due once this many records were journaled since the last one (0: never by
   // count), or once this long has passed with any record since (zero: never by time).
-  uint64_t every_records = 1'000'000;
+  uint64_t every_records = 500'000;
   absl::Duration every = absl::Minutes(10);
   journal::RetentionPolicy retention;
 };
