@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libasio-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
-  libbenchmark-dev libgtest-dev libgmock-dev
+  libbenchmark-dev libgtest-dev libgmock-dev libgoogle-perftools-dev
 )
 # What the test suite needs on top: an independent gRPC client (Python grpcio), Prometheus and
 # promtool, a headless browser for the wallboard, and clang-14 for the -Wthread-safety check.

@@ -4,7 +4,6 @@
 //   acdd --policy /etc/acd/policy.yaml --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464
 // With port 0 it binds a free port; once serving it prints one line:
 //   acdd listening grpc=127.0.0.1:41234 http=127.0.0.1:39877
-#include <malloc.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -133,11 +132,6 @@ int main(int argc, char** argv) {
   // Deadlock detection on every absl::Mutex (gRPC's locks included) costs CPU on each RPC; the
   // code's lock discipline is checked at build time with -Wthread-safety instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  // acdd grows to hold a center (hundreds of MB, most of it at recovery) and keeps it: the heap
-  // grows 64 MiB at a time rather than 128 KiB, and memory freed at its top stays for reuse,
-  // which takes about a tenth off a recovery's time on this VM (README, "The journal's cost").
-  mallopt(M_TOP_PAD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
   // Signals are taken by one thread with sigwait; block them before any other thread starts.
   sigset_t signals;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "daemon/core_input.h"
+#include "daemon/journal_prefetch.h"
 #include "daemon/journal/snapshot_file.h"
 #include "daemon/snapshot_io.h"
 
@@ -15,47 +16,49 @@ namespace {
 
 std::atomic<uint64_t> replaying{0};
 
-// Replays the records of `dir` from `from` on into `out` (whose core is null when `from` is 1:
-// the first record creates it).
-absl::StatusOr<journal::JournalScan> Replay(const std::string& dir, journal::RecoverMode mode,
-                                            uint64_t from, metrics::CallObserver* observer,
-                                            uint64_t stop_before, Recovered& out) {
-  absl::StatusOr<journal::JournalScan> scan = journal::ReadJournal(
-      dir, mode, from, [&](const journal::DecodedRecord& record) -> absl::Status {
-        replaying.store(record.sequence, std::memory_order_relaxed);
-        JournalInput input;
-        if (!input.ParseFromArray(record.payload.data(), static_cast<int>(record.payload.size()))) {
-          return absl::DataLossError(
-              absl::StrCat("journal record ", record.sequence, " is not a journal input"));
-        }
-        absl::Status answered;
-        if (out.core == nullptr) {
-          if (record.sequence != 1) {
-            return absl::DataLossError(absl::StrCat(
-                "journal: it begins at record ", record.sequence, ", the records before it "
-                "having been removed as covered by a snapshot, and no snapshot can be used"));
-          }
-          absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, observer);
-          if (!core.ok()) return core.status();
-          out.core = *std::move(core);
-        } else {
-          // What the core answered was answered when the input was journaled.
-          answered = ApplyInput(*out.core, input);
-          if (answered.code() == absl::StatusCode::kDataLoss) {
-            return absl::DataLossError(
-                absl::StrCat("journal record ", record.sequence, ": ", answered.message()));
-          }
-        }
-        FollowFilePolicy(input, answered, &out.file_policy);
-        out.last_time = TimeOf(input);
-        (void)out.core->TakeCommands();  // they wait in the outboxes for the switches' reconnects
-        (void)out.core->TakeNotices();   // logged when they happened
-        ++out.replayed;
-        return absl::OkStatus();
-      },
-      stop_before);
+// Applies the records `prefetch` reads into `out` (whose core is null when the read starts at
+// record 1: the first record creates it).
+absl::StatusOr<journal::JournalScan> Replay(JournalPrefetch& prefetch,
+                                            metrics::CallObserver* observer, Recovered& out) {
+  auto apply = [&](uint64_t sequence, const JournalInput& input) -> absl::Status {
+    replaying.store(sequence, std::memory_order_relaxed);
+    absl::Status answered;
+    if (out.core == nullptr) {
+      if (sequence != 1) {
+        return absl::DataLossError(absl::StrCat(
+            "journal: it begins at record ", sequence, ", the records before it "
+            "having been removed as covered by a snapshot, and no snapshot can be used"));
+      }
+      absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, observer);
+      if (!core.ok()) return core.status();
+      out.core = *std::move(core);
+    } else {
+      // What the core answered was answered when the input was journaled.
+      answered = ApplyInput(*out.core, input);
+      if (answered.code() == absl::StatusCode::kDataLoss) {
+        return absl::DataLossError(
+            absl::StrCat("journal record ", sequence, ": ", answered.message()));
+      }
+    }
+    FollowFilePolicy(input, answered, &out.file_policy);
+    out.last_time = TimeOf(input);
+    (void)out.core->TakeCommands();  // they wait in the outboxes for the switches' reconnects
+    (void)out.core->TakeNotices();   // logged when they happened
+    ++out.replayed;
+    return absl::OkStatus();
+  };
+  absl::Status applied;
+  while (applied.ok()) {
+    std::unique_ptr<JournalPrefetch::Batch> batch = prefetch.Next();
+    if (batch == nullptr) break;
+    for (const JournalPrefetch::Record& record : batch->records) {
+      applied = apply(record.sequence, *record.input);
+      if (!applied.ok()) break;
+    }
+  }
   replaying.store(0, std::memory_order_relaxed);
-  return scan;
+  if (!applied.ok()) return applied;  // the reader stops when prefetch goes
+  return prefetch.Finish();
 }
 
 }  // namespace
@@ -74,6 +77,8 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
                                          ", which --journal_stop_before leaves out"));
       continue;
     }
+    // The journal after the snapshot is read and parsed on another thread while it loads.
+    JournalPrefetch prefetch(data_dir, mode, snapshot.sequence + 1, stop_before);
     // How long loading takes is a figure for the operator's log, not an input: the steady clock.
     const auto load_started = std::chrono::steady_clock::now();
     absl::StatusOr<LoadedSnapshot> loaded = LoadSnapshot(snapshot.path, observer);
@@ -96,8 +101,7 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
     out.snapshot_sequence = snapshot.sequence;
     out.snapshot_bytes = loaded->bytes;
     out.snapshot_load = load_took;
-    absl::StatusOr<journal::JournalScan> scan =
-        Replay(data_dir, mode, snapshot.sequence + 1, observer, stop_before, out);
+    absl::StatusOr<journal::JournalScan> scan = Replay(prefetch, observer, out);
     if (!scan.ok()) return scan.status();
     if (scan->last_sequence < snapshot.sequence) {
       // Appending would leave a gap after the journal's end: an older snapshot that the journal
@@ -114,8 +118,8 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
   }
 
   Recovered out;
-  absl::StatusOr<journal::JournalScan> scan =
-      Replay(data_dir, mode, 1, observer, stop_before, out);
+  JournalPrefetch prefetch(data_dir, mode, 1, stop_before);
+  absl::StatusOr<journal::JournalScan> scan = Replay(prefetch, observer, out);
   if (!scan.ok()) {
     if (passed_over.empty()) return scan.status();
     return absl::Status(scan.status().code(),

@@ -1,7 +1,8 @@
 // RecoverCore rebuilds acdd's core from a data dir: from the newest snapshot that loads (an older
 // one when it is damaged), or else from the journal's first record, which creates it; the records
-// after that are replayed into it through ApplyInput, in sequence, with their own times. It only
-// reads the data dir; what the scan says must be cut (a torn last write; or, with
+// after that are replayed into it through ApplyInput, in sequence, with their own times. Those
+// records are read, checked and parsed on a second thread (JournalPrefetch), which starts while
+// the snapshot is still loading; the calling thread applies them. It only reads the data dir; what the scan says must be cut (a torn last write; or, with
 // RecoverMode::kTruncate, everything from a corrupt record on) the caller cuts with CutJournal
 // before appending.
 //   absl::StatusOr<Recovered> r = RecoverCore("/var/lib/acd", RecoverMode::kStop, &observer);

@@ -1,6 +1,7 @@
 #include "daemon/snapshot_taker.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,7 +56,10 @@ SnapshotTaker::SnapshotTaker(std::string dir, SnapshotOptions options, const Clo
       metrics_(metrics),
       start_after_(start_after),
       done_(std::move(done)),
-      thread_([this] { Run(); }) {}
+      thread_([this] {
+        pthread_setname_np(pthread_self(), "acd-snapshot");
+        Run();
+      }) {}
 
 SnapshotTaker::~SnapshotTaker() {
   {

@@ -1,6 +1,7 @@
 #include "daemon/journal/file_journal.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,7 +54,10 @@ absl::StatusOr<std::unique_ptr<FileJournal>> FileJournal::Start(FileJournalOptio
                             ? journal->OpenSegment(journal->next_sequence_)
                             : journal->OpenTail(scan.tail_segment, scan.tail_good_bytes);
   if (!opened.ok()) return opened;
-  journal->thread_ = std::thread([j = journal.get()] { j->Run(); });
+  journal->thread_ = std::thread([j = journal.get()] {
+    pthread_setname_np(pthread_self(), "acd-journal");
+    j->Run();
+  });
   return journal;
 }
 

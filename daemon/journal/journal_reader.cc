@@ -47,7 +47,6 @@ absl::StatusOr<JournalScan> ReadJournal(
   if (!segments.ok()) return segments.status();
   JournalScan scan;
   scan.dir = dir;
-  std::string bytes;
   for (size_t i = 0; i < segments->size(); ++i) {
     const std::string& path = (*segments)[i];
     const bool last = i + 1 == segments->size();
@@ -63,7 +62,9 @@ absl::StatusOr<JournalScan> ReadJournal(
         scan.last_sequence == 0) {
       continue;
     }
-    if (absl::Status s = ReadWholeFile(path, &bytes); !s.ok()) return s;
+    absl::StatusOr<MappedFile> file = MappedFile::Open(path);
+    if (!file.ok()) return file.status();
+    const absl::string_view bytes = file->bytes();
     ++scan.segments;
     // The first segment read says by its name that the records before it were written (and
     // removed by retention, or skipped as before `from`), even when it holds none yet itself.
@@ -108,7 +109,7 @@ absl::StatusOr<JournalScan> ReadJournal(
     if (std::string problem = CheckSegmentHeader(bytes); !problem.empty()) {
       // A segment cut short before its header was complete is a torn creation.
       const bool torn = bytes.size() < kSegmentHeaderBytes &&
-                        SegmentHeader().compare(0, bytes.size(), bytes) == 0;
+                        absl::string_view(SegmentHeader()).substr(0, bytes.size()) == bytes;
       if (absl::Status s = bad(0, problem, torn); !s.ok()) return s;
       return scan;
     }
@@ -122,7 +123,7 @@ absl::StatusOr<JournalScan> ReadJournal(
         // Only a record that runs to the end of the file, with no good record after it, can be a
         // write cut short; or nothing but zeros from it on (the unsynced end of a file after a
         // power loss).
-        const bool zeros = bytes.find_first_not_of('\0', offset) == std::string::npos;
+        const bool zeros = bytes.find_first_not_of('\0', offset) == absl::string_view::npos;
         const bool torn = zeros || ((check == RecordCheck::kTruncated ||
                                      (check == RecordCheck::kBadChecksum &&
                                       offset + record.size >= bytes.size())) &&

@@ -155,8 +155,10 @@ absl::Status PublishSnapshot(const std::string& temporary, const std::string& pa
 absl::StatusOr<SnapshotFileReader> SnapshotFileReader::Open(const std::string& path) {
   SnapshotFileReader reader;
   reader.path_ = path;
-  if (absl::Status s = ReadWholeFile(path, &reader.bytes_); !s.ok()) return s;
-  const std::string& bytes = reader.bytes_;
+  absl::StatusOr<MappedFile> file = MappedFile::Open(path);
+  if (!file.ok()) return file.status();
+  reader.file_ = std::make_unique<MappedFile>(*std::move(file));
+  const absl::string_view bytes = reader.file_->bytes();
   auto damaged = [&](absl::string_view why) {
     return absl::DataLossError(absl::StrCat("snapshot ", path, ": ", why));
   };
@@ -188,9 +190,9 @@ absl::StatusOr<bool> SnapshotFileReader::Next(google::protobuf::MessageLite* par
     return absl::DataLossError(absl::StrCat("snapshot ", path_, ": a part cut short at offset ",
                                             offset_));
   }
-  const uint32_t length = GetU32(bytes_.data() + offset_);
+  const uint32_t length = GetU32(file_->bytes().data() + offset_);
   if (length > kMaxSnapshotPartBytes || end_ - offset_ - 4 < length ||
-      !part->ParseFromArray(bytes_.data() + offset_ + 4, static_cast<int>(length))) {
+      !part->ParseFromArray(file_->bytes().data() + offset_ + 4, static_cast<int>(length))) {
     return absl::DataLossError(absl::StrCat("snapshot ", path_, ": the part at offset ", offset_,
                                             " does not parse"));
   }

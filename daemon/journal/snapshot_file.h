@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "daemon/journal/files.h"
 #include "google/protobuf/message_lite.h"
 
 namespace acd::daemon::journal {
@@ -82,15 +83,15 @@ absl::Status PublishSnapshot(const std::string& temporary, const std::string& pa
 
 class SnapshotFileReader {
  public:
-  // Reads `path` whole and checks its header, trailer and CRC: DATA_LOSS names what is wrong.
+  // Maps `path` whole and checks its header, trailer and CRC: DATA_LOSS names what is wrong.
   static absl::StatusOr<SnapshotFileReader> Open(const std::string& path);
   // The next part into `part`; false after the last one. DATA_LOSS for a part that does not parse.
   absl::StatusOr<bool> Next(google::protobuf::MessageLite* part);
-  uint64_t bytes() const { return bytes_.size(); }
+  uint64_t bytes() const { return file_->bytes().size(); }
 
  private:
   std::string path_;
-  std::string bytes_;
+  std::unique_ptr<MappedFile> file_;
   size_t offset_ = 0;
   size_t end_ = 0;  // where the trailer starts
 };
