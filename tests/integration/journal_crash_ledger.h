@@ -115,6 +115,11 @@ struct CallRecord {
   std::string agent;  // who took it, once CONNECTED
   // Events whose reply the kill took: they may or may not have happened.
   bool accept_unanswered = false, end_unanswered = false, abandon_unanswered = false;
+  // What the switch itself did: an offer_accepted is in flight (the agent picked up), or the
+  // caller hung up. They exclude each other, as on a real switch: a caller who hung up cannot be
+  // answered, and once the agent picked up, the caller hanging up is the end of the call (acdd ends
+  // a connected call on caller_abandoned, after which the site's call_ended would be refused).
+  bool accepting = false, hung_up = false;
   std::string accepting_agent;     // of the unanswered offer_accepted
   uint64_t accepted_sequence = 0;  // the offer it answered
 };

@@ -390,12 +390,19 @@ class Site : public SwitchLedger {
     event.set_agent_id(agent);
     event.set_offer_sequence(sequence);
     event.mutable_offer_accepted();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      CallRecord& c = calls_[id];
+      if (c.hung_up) return;  // the caller hung up while it rang
+      c.accepting = true;
+    }
     Report(event, [this, id, agent, sequence](const grpc::Status& s,
                                               const acd::v1::CallEventResponse& r) {
       CallRecord& c = calls_[id];
+      c.accepting = false;
       if (s.ok()) {
         Advance(c, r.state());
-        if (r.state() != acd::v1::CALL_STATE_CONNECTED) return;
+        if (r.state() != acd::v1::CALL_STATE_CONNECTED || Progress(c.acked) >= 3) return;
         c.agent = agent;
         ScheduleLocked(Talk(), [this, id] { End(id); });
       } else if (ReplyLost(s)) {
@@ -433,7 +440,10 @@ class Site : public SwitchLedger {
   void HangUp(const std::string& id) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (Progress(calls_[id].acked) != 1) return;  // already with an agent
+      CallRecord& c = calls_[id];
+      // Already with an agent, or the agent is picking up (an offer_accepted in flight).
+      if (Progress(c.acked) != 1 || c.accepting) return;
+      c.hung_up = true;
     }
     acd::v1::CallEvent event;
     event.set_call_id(id);
