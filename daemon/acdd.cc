@@ -45,6 +45,9 @@ ABSL_FLAG(double, call_retention_seconds, 900,
           "how long a finished call stays visible to GetCall and answers retried events");
 ABSL_FLAG(int64_t, max_finished_calls, 200000,
           "at most this many finished calls are kept for GetCall and retries (oldest go first)");
+ABSL_FLAG(int64_t, max_outbox, 100000,
+          "at most this many commands wait for a switch that does not read them (the oldest are "
+          "dropped first, with a log line and a count)");
 ABSL_FLAG(std::string, data_dir, "",
           "directory of the journal acdd recovers its state from after a restart; empty: state in "
           "memory only (a restart loses every waiting call)");
@@ -158,6 +161,8 @@ int main(int argc, char** argv) {
   options.core.call_retention = absl::Seconds(absl::GetFlag(FLAGS_call_retention_seconds));
   if (absl::GetFlag(FLAGS_max_finished_calls) < 1) return Fail("--max_finished_calls must be >= 1");
   options.core.max_finished_calls = static_cast<size_t>(absl::GetFlag(FLAGS_max_finished_calls));
+  if (absl::GetFlag(FLAGS_max_outbox) < 1) return Fail("--max_outbox must be >= 1");
+  options.core.max_outbox = static_cast<size_t>(absl::GetFlag(FLAGS_max_outbox));
   options.journal.data_dir = absl::GetFlag(FLAGS_data_dir);
   const std::string sync = absl::GetFlag(FLAGS_journal_sync);
   if (sync == "fsync") {

@@ -8,6 +8,7 @@
 #include "daemon/commands.h"
 #include "daemon/core.h"
 #include "daemon/log.h"
+#include "routing/quote.h"
 
 namespace acd::daemon {
 namespace {
@@ -29,10 +30,11 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
   CallRecord* record = book_.Find(call_id);
   absl::Status status;
   if (record == nullptr) {
-    status = absl::NotFoundError(absl::StrCat("no call '", call_id, "'"));
+    status = absl::NotFoundError(absl::StrCat("no call ", routing::Quote(call_id)));
   } else if (record->switch_id() != event.switch_id()) {
-    status = absl::FailedPreconditionError(
-        absl::StrCat("call '", call_id, "' belongs to switch '", record->switch_id(), "'"));
+    status = absl::FailedPreconditionError(absl::StrCat("call ", routing::Quote(call_id),
+                                                        " belongs to switch ",
+                                                        routing::Quote(record->switch_id())));
   }
   if (!status.ok()) {
     Settle();
@@ -54,7 +56,7 @@ absl::Status Core::ReportCallEvent(const acd::v1::CallEvent& event,
     status = verdict.refusal;
   } else if (record->finished) {
     status = absl::FailedPreconditionError(
-        absl::StrCat("call '", call_id, "' has already left acd (",
+        absl::StrCat("call ", routing::Quote(call_id), " has already left acd (",
                      acd::v1::CallState_Name(record->finished->state), ")"));
   } else if (event.event_case() == acd::v1::CallEvent::EVENT_NOT_SET) {
     status = absl::InvalidArgumentError("event: set one event");
@@ -153,8 +155,8 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
       const std::string& on_the_line =
           call.consulting_agent.empty() ? call.agent_id : call.consulting_agent;
       if (!agent_id.empty() && agent_id != on_the_line) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("agent '", agent_id, "' is not on call '", call_id, "'"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "agent ", routing::Quote(agent_id), " is not on call ", routing::Quote(call_id)));
       }
       return event.has_hold_started() ? StartHold(record, call, event.hold_started(), now)
                                       : EndHold(record, call, event.hold_ended().hold_id(), now);
@@ -189,8 +191,9 @@ absl::Status Core::Answered(CallRecord& record, const routing::CallView& call,
   }
   const std::optional<routing::CallView> after = router_->FindCall(call_id);
   if (!after || after->state != routing::CallState::kConnected || after->agent_id != agent_id) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "call '", call_id, "' is not ringing or connected at agent '", agent_id, "'"));
+    return absl::FailedPreconditionError(absl::StrCat("call ", routing::Quote(call_id),
+                                                      " is not ringing or connected at agent ",
+                                                      routing::Quote(agent_id)));
   }
   CallBook::AddHistory(record, "answered", agent_id, now);
   return absl::OkStatus();
@@ -239,7 +242,8 @@ absl::Status Core::StartHold(CallRecord& record, const routing::CallView& call,
                              const acd::v1::HoldStarted& hold, absl::Time now) {
   if (call.state != routing::CallState::kConnected && call.consulting_agent.empty()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("call '", call.call_id, "' is not connected to an agent; only a connected "
+        absl::StrCat("call ", routing::Quote(call.call_id),
+                     " is not connected to an agent; only a connected "
                      "caller can be put on hold"));
   }
   const std::string& id = hold.hold_id();
@@ -249,8 +253,8 @@ absl::Status Core::StartHold(CallRecord& record, const routing::CallView& call,
   }
   if (call.on_hold) {
     if (!id.empty() && !record.current_hold_id.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the caller is already on hold ('", record.current_hold_id, "')"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the caller is already on hold (", routing::Quote(record.current_hold_id), ")"));
     }
     return absl::OkStatus();  // a repeat
   }
@@ -272,8 +276,9 @@ absl::Status Core::StartHold(CallRecord& record, const routing::CallView& call,
 absl::Status Core::EndHold(CallRecord& record, const routing::CallView& call,
                            const std::string& hold_id, absl::Time now) {
   if (!hold_id.empty() && call.on_hold && hold_id != record.current_hold_id) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the caller is on hold '", record.current_hold_id, "', not '", hold_id, "'"));
+    return absl::FailedPreconditionError(absl::StrCat("the caller is on hold ",
+                                                      routing::Quote(record.current_hold_id),
+                                                      ", not ", routing::Quote(hold_id)));
   }
   if (!call.on_hold) {
     const bool known = hold_id.empty() ? call.holds > 0

@@ -9,6 +9,7 @@
 #include "daemon/api_convert.h"
 #include "daemon/commands.h"
 #include "daemon/log.h"
+#include "routing/quote.h"
 
 namespace acd::daemon {
 namespace {
@@ -57,15 +58,16 @@ void Core::Settle() {
   router_->TakeCallFacts(&facts_);
   for (const CallFact& fact : facts_) Observe(fact);
   for (const auto& [switch_id, dropped] : outboxes_.TakeDropped()) {
-    Notice(absl::StrCat("switch ", switch_id, " has not read its commands: the oldest ", dropped,
-                        " unwritten ones were dropped (at most ", options_.max_outbox,
-                        " wait per switch)"));
+    AddNotice("commands_dropped",
+              absl::StrCat("switch ", switch_id, " has not read its commands: the oldest ", dropped,
+                           " unwritten ones were dropped (at most ", options_.max_outbox,
+                           " wait per switch)"));
   }
 }
 
-std::vector<std::string> Core::TakeNotices() {
+std::vector<Core::Notice> Core::TakeNotices() {
   owner_.Check("Core::TakeNotices");
-  std::vector<std::string> out;
+  std::vector<Notice> out;
   out.swap(notices_);
   return out;
 }
@@ -84,7 +86,8 @@ std::optional<absl::Time> Core::NextWakeup() {
 // call's switch, dated when the router made it.
 void Core::Dispatch(const Decision& d) {
   if (d.kind == Decision::Kind::kAgentMadeNotReady) {
-    Notice(absl::StrCat("agent ", d.agent_id, " is now not_ready(", d.reason, ")"));
+    AddNotice("agent_made_not_ready", absl::StrCat("agent ", routing::Quote(d.agent_id),
+                                                   " is now not_ready(", d.reason, ")"));
     return;
   }
   CallRecord* record = book_.Find(d.call_id);
@@ -214,14 +217,15 @@ absl::Status Core::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
   if (const CallRecord* existing = book_.Find(request.call_id())) {
     Settle();
     if (existing->switch_id() != request.switch_id()) {
-      return absl::AlreadyExistsError(absl::StrCat("call_id '", request.call_id(),
-                                                   "' is in use by switch '", existing->switch_id(),
-                                                   "'"));
+      return absl::AlreadyExistsError(absl::StrCat("call_id ", routing::Quote(request.call_id()),
+                                                   " is in use by switch ",
+                                                   routing::Quote(existing->switch_id())));
     }
     if (existing->request != DeterministicBytes(request)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "call_id '", request.call_id(), "' is in use for another call (queue '",
-          existing->Request().queue(), "'); a retry must repeat the request exactly"));
+      return absl::AlreadyExistsError(absl::StrCat("call_id ", routing::Quote(request.call_id()),
+                                                   " is in use for another call (queue ",
+                                                   routing::Quote(existing->Request().queue()),
+                                                   "); a retry must repeat the request exactly"));
     }
     *response = existing->first_response;  // a retry: the original answer
     return absl::OkStatus();
@@ -294,9 +298,9 @@ absl::Status Core::Login(const acd::v1::LoginRequest& request, acd::v1::AgentInf
   absl::Status status;
   if (auto existing = logins_.find(request.agent_id()); existing != logins_.end()) {
     if (existing->second != login) {
-      status = absl::AlreadyExistsError(absl::StrCat(
-          "agent '", request.agent_id(), "' is already logged in with other settings; log out "
-          "first"));
+      status = absl::AlreadyExistsError(
+          absl::StrCat("agent ", routing::Quote(request.agent_id()),
+                       " is already logged in with other settings; log out first"));
     }
     // Else a retry of the same login: answered with the agent as it stands.
   } else if (absl::StatusOr<routing::AgentSpec> spec = AgentSpecOf(request); !spec.ok()) {

@@ -31,6 +31,7 @@
 #include "acd/journal/v1/snapshot.pb.h"
 #include "acd/v1/acd.pb.h"
 #include "daemon/call_book.h"
+#include "daemon/policy_request.h"
 #include "daemon/retry_ledger.h"
 #include "daemon/switch_outbox.h"
 #include "daemon/thread_owner.h"
@@ -74,8 +75,14 @@ class Core {
   // Commands made since the last call, in order.
   std::vector<OutgoingCommand> TakeCommands();
   // Lines for the operator's log since the last call (a policy applied or refused, an agent made
-  // not ready by policy, a switch's outbox overflowing); the shell writes them out.
-  std::vector<std::string> TakeNotices();
+  // not ready by policy, a switch's outbox overflowing); the shell writes them out. A notice's
+  // topic names its condition, so that the shell can rate-limit the ones a client can repeat at
+  // will (LogLimiter).
+  struct Notice {
+    const char* topic;  // "commands_dropped", "agent_made_not_ready", "policy"
+    std::string line;
+  };
+  std::vector<Notice> TakeNotices();
 
   // --- Agents ---
   absl::Status Login(const acd::v1::LoginRequest& request, acd::v1::AgentInfo* response,
@@ -91,8 +98,10 @@ class Core {
   absl::Status GetCall(const acd::v1::GetCallRequest& request, acd::v1::CallInfo* response,
                        absl::Time now) const;
   absl::Status GetPolicy(acd::v1::PolicyInfo* response) const;
+  // `prepared`, when given, is what PreparePolicyRequest made of `request` off the engine thread.
   absl::Status SetPolicy(const acd::v1::SetPolicyRequest& request,
-                         acd::v1::SetPolicyResponse* response, absl::Time now);
+                         acd::v1::SetPolicyResponse* response, absl::Time now,
+                         const PolicyRequestPrepared* prepared = nullptr);
   // A policy file's text (SIGHUP): applied if valid and it fits the live calls, else refused with
   // every problem, the running policy staying.
   absl::Status ApplyPolicyText(const std::string& yaml, const std::string& source, absl::Time now);
@@ -144,7 +153,9 @@ class Core {
   void Settle();
   void Dispatch(const routing::Decision& decision);
   void Observe(const routing::CallFact& fact);
-  void Notice(std::string line) { notices_.push_back(std::move(line)); }
+  void AddNotice(const char* topic, std::string line) {
+    notices_.push_back({topic, std::move(line)});
+  }
 
   // Call events (call_events.cc).
   absl::Status ApplyCallEvent(CallRecord& record, const routing::CallView& call,
@@ -185,7 +196,7 @@ class Core {
   // Each logged-in agent's login as sent (deterministically serialized), so that a retried login
   // is answered instead of refused.
   absl::flat_hash_map<std::string, std::string> logins_;
-  std::vector<std::string> notices_;
+  std::vector<Notice> notices_;
   bool draining_ = false;
   // Settle's buffers for the router's decisions and call facts, reused input after input.
   std::vector<routing::Decision> decisions_;

@@ -82,7 +82,8 @@ absl::Status ApplyInput(Core& core, const JournalInput& input, const InputReplie
     case JournalInput::kSetPolicy: {
       acd::v1::SetPolicyResponse scratch;
       return core.SetPolicy(input.set_policy(),
-                            replies.set_policy ? replies.set_policy : &scratch, now);
+                            replies.set_policy ? replies.set_policy : &scratch, now,
+                            replies.set_policy_prepared);
     }
     case JournalInput::kPolicyText:
       return core.ApplyPolicyText(input.policy_text().yaml(), input.policy_text().source(), now);

@@ -41,6 +41,7 @@ struct InputReplies {
   acd::v1::CallEventResponse* call_event = nullptr;
   acd::v1::AgentInfo* agent = nullptr;
   acd::v1::SetPolicyResponse* set_policy = nullptr;
+  const PolicyRequestPrepared* set_policy_prepared = nullptr;  // made off the engine thread
   std::vector<acd::v1::Command>* reconnect = nullptr;  // what a reconnecting stream gets first
 };
 

@@ -14,6 +14,7 @@
 #include "daemon/core_input.h"
 #include "daemon/log.h"
 #include "routing/compiled_policy.h"
+#include "routing/quote.h"
 
 namespace acd::daemon {
 namespace {
@@ -117,8 +118,8 @@ absl::Status RestoreRecord(const CallRecordState& in, CallRecord& record) {
   for (const CallRecordState::HistoryLine& line : in.history()) {
     const char* what = HistoryWord(line.what());
     if (what == nullptr || !InRange(line.at())) {
-      return absl::DataLossError(
-          absl::StrCat("call ", id, ": history line '", line.what(), "' is not one acdd writes"));
+      return absl::DataLossError(absl::StrCat(
+          "call ", id, ": history line ", routing::Quote(line.what()), " is not one acdd writes"));
     }
     record.history.push_back({TimeOfInstant(line.at()), what, line.detail()});
   }
@@ -276,7 +277,8 @@ absl::StatusOr<std::unique_ptr<Core>> Core::RestoreSnapshot(
     if (part.has_call()) {
       const CallRecordState& call = part.call();
       if (call.call_id().empty() || core->book_.Find(call.call_id()) != nullptr) {
-        return absl::DataLossError(absl::StrCat("snapshot: call '", call.call_id(), "' twice"));
+        return absl::DataLossError(
+            absl::StrCat("snapshot: call ", routing::Quote(call.call_id()), " twice"));
       }
       if (counted.outboxes() + counted.logins() > 0 ||
           (call.has_finished() && counted.calls() > core->book_.finished())) {
@@ -302,8 +304,8 @@ absl::StatusOr<std::unique_ptr<Core>> Core::RestoreSnapshot(
     } else if (part.has_login()) {
       if (!core->logins_.emplace(part.login().agent_id(), part.login().login()).second ||
           !core->router_->HasAgent(part.login().agent_id())) {
-        return absl::DataLossError(absl::StrCat("snapshot: login of agent '",
-                                                part.login().agent_id(), "' is not one"));
+        return absl::DataLossError(absl::StrCat(
+            "snapshot: login of agent ", routing::Quote(part.login().agent_id()), " is not one"));
       }
       counted.set_logins(counted.logins() + 1);
     } else if (part.has_end()) {

@@ -171,7 +171,7 @@ absl::Status Engine::Recover() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   metrics_.journal.recovered_records.Set(static_cast<double>(replayed));
   WriteCommands();
-  for (const std::string& line : core_->TakeNotices()) Log(line);
+  LogNotices();
   // Snapshots off (both flags 0): no copy of the core is kept.
   const SnapshotOptions& every = options.snapshots;
   if (every.every_records == 0 && every.every <= absl::ZeroDuration()) return absl::OkStatus();
@@ -318,7 +318,7 @@ grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replie
     metrics_.engine_events.Add(1);
   }
   WriteCommands();
-  for (const std::string& line : core_->TakeNotices()) Log(line);
+  LogNotices();
   RearmWakeup();
   return ToGrpcStatus(status);
 }
@@ -377,8 +377,15 @@ void Engine::RearmWakeup() {
   });
 }
 
+void Engine::LogNotices() {
+  for (const Core::Notice& notice : core_->TakeNotices()) {
+    notices_.Log(notice.topic, notice.line, Now());
+  }
+}
+
 void Engine::Tick() {
   WatchForAStalledJournal();
+  notices_.Flush(Now());
   RunInput(Timed::kNo, [](JournalInput& input) { input.mutable_time_passed(); });
   tick_.expires_after(kTickEvery);
   tick_.async_wait([this](const asio::error_code& error) {
@@ -509,12 +516,15 @@ grpc::Status Engine::GetPolicy(acd::v1::PolicyInfo* response) {
 }
 
 grpc::Status Engine::SetPolicy(const acd::v1::SetPolicyRequest& request,
+                               const PolicyRequestPrepared& prepared,
                                acd::v1::SetPolicyResponse* response) {
   // A dry run changes nothing, so it is not an input to journal.
-  if (request.validate_only()) return ToGrpcStatus(core_->SetPolicy(request, response, Now()));
+  if (request.validate_only()) {
+    return ToGrpcStatus(core_->SetPolicy(request, response, Now(), &prepared));
+  }
   return RunInput(
       Timed::kNo, [&](JournalInput& input) { *input.mutable_set_policy() = request; },
-      {.set_policy = response});
+      {.set_policy = response, .set_policy_prepared = &prepared});
 }
 
 void Engine::ReloadPolicyText(const std::string& yaml, const std::string& source) {

@@ -43,6 +43,8 @@
 #include "daemon/core_input.h"
 #include "daemon/journal/file_journal.h"
 #include "daemon/journal/journal_reader.h"
+#include "daemon/log.h"
+#include "daemon/log_limiter.h"
 #include "daemon/snapshot_taker.h"
 #include "daemon/stream_writer.h"
 #include "grpcpp/support/status.h"
@@ -125,7 +127,9 @@ class Engine {
                           acd::v1::ListAgentsResponse* response);
   grpc::Status GetCall(const acd::v1::GetCallRequest& request, acd::v1::CallInfo* response);
   grpc::Status GetPolicy(acd::v1::PolicyInfo* response);
+  // `prepared`: the request read and compiled on gRPC's thread (PreparePolicyRequest).
   grpc::Status SetPolicy(const acd::v1::SetPolicyRequest& request,
+                         const PolicyRequestPrepared& prepared,
                          acd::v1::SetPolicyResponse* response);
   // A policy file re-read on SIGHUP: applied if valid, else refused with every problem logged.
   void ReloadPolicyText(const std::string& yaml, const std::string& source);
@@ -186,6 +190,7 @@ class Engine {
   void Deliver(OutgoingCommand out);
   void RearmWakeup();
   void Tick();            // every few seconds: time moves on even when nothing happens
+  void LogNotices();      // the core's notices since the last call, through notices_
   void RefreshFigures();  // once a second
   void TickWatch(QueueWatchWriter* stream);
 
@@ -201,6 +206,12 @@ class Engine {
   metrics::AcdMetrics metrics_;
   metrics::CallObserver observer_{&metrics_};
   std::unique_ptr<Core> core_;  // made by Start(), on the engine thread
+  // The core's notices reach the log through it: a condition a client repeats is summarised.
+  LogLimiter notices_{{},
+                      [](absl::string_view line) { Log(line); },
+                      [this](absl::string_view topic, uint64_t lines) {
+                        metrics_.CountSuppressedLogLines(topic, lines);
+                      }};
 
   // Output commit. Sequences are the journal's; without a journal both stay 0 and nothing waits.
   std::unique_ptr<journal::FileJournal> journal_;

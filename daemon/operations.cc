@@ -6,10 +6,12 @@
 #include "daemon/api_convert.h"
 #include "daemon/core.h"
 #include "daemon/log.h"
+#include "daemon/policy_request.h"
 #include "daemon/text_diff.h"
 #include "routing/policy_text.h"
 #include "routing/policy_validator.h"
 #include "routing/policy_yaml.h"
+#include "routing/quote.h"
 
 namespace acd::daemon {
 
@@ -94,7 +96,8 @@ absl::Status Core::ListAgents(const acd::v1::ListAgentsRequest& request,
                               acd::v1::ListAgentsResponse* response) const {
   owner_.Check("Core::ListAgents");
   if (!request.queue().empty() && !router_->policy().FindQueue(request.queue())) {
-    return absl::NotFoundError(absl::StrCat("queue '", request.queue(), "' does not exist"));
+    return absl::NotFoundError(
+        absl::StrCat("queue ", routing::Quote(request.queue()), " does not exist"));
   }
   std::vector<std::string> ids;
   ids.reserve(logins_.size());
@@ -118,8 +121,8 @@ absl::Status Core::GetCall(const acd::v1::GetCallRequest& request, acd::v1::Call
   owner_.Check("Core::GetCall");
   const CallRecord* record = book_.Find(request.call_id());
   if (record == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no call '", request.call_id(),
-                                            "' (finished calls are kept for ",
+    return absl::NotFoundError(absl::StrCat("no call ", routing::Quote(request.call_id()),
+                                            " (finished calls are kept for ",
                                             absl::FormatDuration(book_.retention()), ")"));
   }
   FillCallInfo(request.call_id(), *record, now, response);
@@ -148,56 +151,36 @@ absl::Status Core::ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> po
   policy_source_ = source;
   policy_applied_at_ = now;
   Settle();
-  Notice(absl::StrCat("policy '", router_->policy().source.name(), "' from ", source,
-                       " applied, replacing the one from ", replaced));
+  AddNotice("policy", absl::StrCat("policy '", router_->policy().source.name(), "' from ", source,
+                                   " applied, replacing the one from ", replaced));
   return absl::OkStatus();
 }
 
 absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
-                             acd::v1::SetPolicyResponse* response, absl::Time now) {
+                             acd::v1::SetPolicyResponse* response, absl::Time now,
+                             const PolicyRequestPrepared* prepared) {
   owner_.Check("Core::SetPolicy");
-  acd::v1::Policy proto;
-  std::vector<routing::PolicyProblem> problems;
-  routing::PolicySourceMap where;
-  switch (request.source_case()) {
-    case acd::v1::SetPolicyRequest::kPolicy:
-      proto = request.policy();
-      break;
-    case acd::v1::SetPolicyRequest::kYaml:
-      routing::ParsePolicyYaml(request.yaml(), &proto, &problems, &where);
-      break;
-    case acd::v1::SetPolicyRequest::SOURCE_NOT_SET:
-      return absl::InvalidArgumentError("source: give policy or yaml");
+  absl::StatusOr<PolicyRequestPrepared> here;
+  if (prepared == nullptr) {
+    here = PreparePolicyRequest(request);
+    if (!here.ok()) return here.status();
+    prepared = &*here;
   }
-  if (problems.empty()) {
-    problems = routing::ValidatePolicy(proto);
-    where.Annotate(&problems);
-  }
+  std::vector<routing::PolicyProblem> problems = prepared->problems;
   std::shared_ptr<const routing::CompiledPolicy> compiled;
   if (problems.empty()) {
+    compiled = prepared->prepared->compiled;
     // A dry run answers what the apply would: the policy must also fit the calls live now.
-    absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> c =
-        routing::CompilePolicy(proto);
-    if (!c.ok()) return c.status();
-    compiled = *c;
     if (absl::Status fits = router_->CanReplacePolicy(*compiled); !fits.ok()) {
       if (!request.validate_only()) return fits;
       problems.push_back(routing::PolicyProblem{"", std::string(fits.message())});
     }
   }
-  for (const routing::PolicyProblem& p : problems) {
-    acd::v1::PolicyProblem* out = response->add_problems();
-    out->set_path(p.path);
-    out->set_message(p.message);
-    out->set_line(p.line);
-    out->set_column(p.column);
-  }
-  if (problems.empty()) {
-    response->set_diff(UnifiedDiff(routing::PolicyToYaml(router_->policy().source),
-                                   routing::PolicyToYaml(proto), "running", "new"));
-  }
+  if (!problems.empty()) return AnswerProblems(request, problems, response);
+  response->set_diff(UnifiedDiff(routing::PolicyToYaml(router_->policy().source),
+                                 routing::PolicyToYaml(prepared->prepared->policy), "running",
+                                 "new"));
   if (request.validate_only()) return absl::OkStatus();
-  if (!problems.empty()) return routing::PolicyProblemsToStatus(problems, "policy");
   absl::Status applied = ApplyPolicy(compiled, "admin api", now);
   response->set_applied(applied.ok());
   return applied;
@@ -211,7 +194,8 @@ absl::Status Core::ApplyPolicyText(const std::string& yaml, const std::string& s
   absl::Status status =
       compiled.ok() ? ApplyPolicy(*compiled, source, now) : compiled.status();
   if (!status.ok()) {
-    Notice(absl::StrCat("reload refused, the running policy stays: ", status.message()));
+    AddNotice("policy",
+              absl::StrCat("reload refused, the running policy stays: ", status.message()));
   }
   return status;
 }
@@ -224,8 +208,10 @@ absl::Status Core::ApplyStartupPolicy(const acd::v1::Policy& policy, const std::
   absl::Status status =
       compiled.ok() ? ApplyPolicy(*compiled, source, now) : compiled.status();
   if (!status.ok()) {
-    Notice(absl::StrCat("the policy acdd started with (", source, ") changed since it last ran but "
-                        "is refused; the policy in force stays: ", status.message()));
+    AddNotice("policy", absl::StrCat("the policy acdd started with (", source,
+                                     ") changed since it last ran but is refused; the policy in "
+                                     "force stays: ",
+                                     status.message()));
   }
   return status;
 }

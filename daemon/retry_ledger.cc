@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/commands.h"
+#include "routing/quote.h"
 
 namespace acd::daemon {
 
@@ -59,9 +60,9 @@ RetryVerdict JudgeRetry(const CallEvent& event, const CallAnswers& answers,
       return verdict;
     }
     verdict.kind = RetryVerdict::kStale;
-    verdict.refusal = absl::FailedPreconditionError(
-        absl::StrCat("offer ", event.offer_sequence(), " of call '", event.call_id(), "' to '",
-                     event.agent_id(), "' is no longer ringing or connected"));
+    verdict.refusal = absl::FailedPreconditionError(absl::StrCat(
+        "offer ", event.offer_sequence(), " of call ", routing::Quote(event.call_id()), " to ",
+        routing::Quote(event.agent_id()), " is no longer ringing or connected"));
     return verdict;
   }
   // Without a sequence: an event about the current offer or connection is new unless it was

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/grpc_status.h"
+#include "daemon/policy_request.h"
 #include "daemon/retry_ledger.h"
 #include "metrics/acd_metrics.h"
 #include "routing/request_limits.h"
@@ -23,20 +24,24 @@ grpc::Status FirstError(std::initializer_list<grpc::Status> checks) {
   return grpc::Status::OK;
 }
 
+// Finishes at once with `status`, without the engine. `method` is the RPC's full name (one of
+// metrics::AcdMetrics::RpcMethods()), for acd_grpc_requests_total.
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, Engine* engine,
+                                 const grpc::Status& status, const char* method) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  engine->metrics().CountRpc(metrics::AcdMetrics::RpcMethodIndex(method), status.error_code());
+  reactor->Finish(status);
+  return reactor;
+}
+
 // Finishes at once with `check` when it is an error; otherwise runs `work` on the engine thread
 // and finishes with what it returns once what it did is durable (output commit).
-// `method` is the RPC's full name (one of metrics::AcdMetrics::RpcMethods()), for
-// acd_grpc_requests_total.
 template <typename Work>
 grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, Engine* engine,
                                  const grpc::Status& check, Work work, const char* method) {
+  if (!check.ok()) return Answer(context, engine, check, method);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const int index = metrics::AcdMetrics::RpcMethodIndex(method);
-  if (!check.ok()) {
-    engine->metrics().CountRpc(index, check.error_code());
-    reactor->Finish(check);
-    return reactor;
-  }
   engine->Post([reactor, engine, index, work = std::move(work)]() mutable {
     engine->WhenDurable([reactor, engine, index, status = work()](const grpc::Status& journal) {
       const grpc::Status& reply = journal.ok() ? status : journal;
@@ -215,9 +220,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContext* context,
                                                       const acd::v1::SetPolicyRequest* request,
                                                       acd::v1::SetPolicyResponse* response) {
+  // Reading, checking and compiling a policy costs what its sender chooses (up to its size
+  // bound): it runs here, on gRPC's thread; one with problems is answered without the engine,
+  // which only fits a sound one to the live calls and applies it.
+  const char* method = "/acd.v1.AdminService/SetPolicy";
+  absl::StatusOr<PolicyRequestPrepared> prepared = PreparePolicyRequest(*request);
+  if (!prepared.ok()) return Answer(context, engine_, ToGrpcStatus(prepared.status()), method);
+  if (!prepared->problems.empty()) {
+    return Answer(context, engine_,
+                  ToGrpcStatus(AnswerProblems(*request, prepared->problems, response)), method);
+  }
   return Handle(context, engine_, grpc::Status::OK,
-                [this, request, response] { return engine_->SetPolicy(*request, response); },
-                "/acd.v1.AdminService/SetPolicy");
+                [this, request, response, prepared = *std::move(prepared)] {
+                  return engine_->SetPolicy(*request, prepared, response);
+                },
+                method);
 }
 
 grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQueues(

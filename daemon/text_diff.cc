@@ -18,26 +18,46 @@ struct Edit {
   int after_line;
 };
 
-// Longest common subsequence over lines; policies are a few hundred lines, so O(n*m) is fine.
+// At most this many cells in the table of common subsequences (4 bytes each).
+constexpr size_t kMaxTableCells = size_t{4} << 20;
+
+// The edits from a to b: the lines both begin and end with stay as they are; between them, a
+// longest common subsequence of lines. When the part between is too big for its table (a policy
+// of thousands of lines replaced wholesale), its old lines are shown removed and its new ones
+// added: still a correct diff, if not the shortest. Either way the cost is bounded.
 std::vector<Edit> Edits(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   const size_t n = a.size(), m = b.size();
-  std::vector<std::vector<int>> lcs(n + 1, std::vector<int>(m + 1, 0));
-  for (size_t i = n; i-- > 0;) {
-    for (size_t j = m; j-- > 0;) {
-      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
-    }
-  }
+  size_t head = 0, tail = 0;
+  while (head < n && head < m && a[head] == b[head]) ++head;
+  while (tail < n - head && tail < m - head && a[n - 1 - tail] == b[m - 1 - tail]) ++tail;
+  const size_t a_end = n - tail, b_end = m - tail;
   std::vector<Edit> edits;
-  size_t i = 0, j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] == b[j]) {
-      edits.push_back({' ', a[i], int(i) + 1, int(j) + 1}), ++i, ++j;
-    } else if (j < m && (i == n || lcs[i][j + 1] > lcs[i + 1][j])) {  // removals first, as diff -u
-      edits.push_back({'+', b[j], int(i) + 1, int(j) + 1}), ++j;
-    } else {
-      edits.push_back({'-', a[i], int(i) + 1, int(j) + 1}), ++i;
+  for (size_t k = 0; k < head; ++k) edits.push_back({' ', a[k], int(k) + 1, int(k) + 1});
+  size_t i = head, j = head;
+  if ((a_end - head + 1) * (b_end - head + 1) <= kMaxTableCells) {
+    const size_t rows = a_end - head, columns = b_end - head;
+    std::vector<std::vector<int>> lcs(rows + 1, std::vector<int>(columns + 1, 0));
+    for (size_t r = rows; r-- > 0;) {
+      for (size_t c = columns; c-- > 0;) {
+        lcs[r][c] = a[head + r] == b[head + c] ? lcs[r + 1][c + 1] + 1
+                                               : std::max(lcs[r + 1][c], lcs[r][c + 1]);
+      }
     }
+    while (i < a_end || j < b_end) {
+      const size_t r = i - head, c = j - head;
+      if (i < a_end && j < b_end && a[i] == b[j]) {
+        edits.push_back({' ', a[i], int(i) + 1, int(j) + 1}), ++i, ++j;
+      } else if (j < b_end && (i == a_end || lcs[r][c + 1] > lcs[r + 1][c])) {  // removals first
+        edits.push_back({'+', b[j], int(i) + 1, int(j) + 1}), ++j;
+      } else {
+        edits.push_back({'-', a[i], int(i) + 1, int(j) + 1}), ++i;
+      }
+    }
+  } else {
+    for (; i < a_end; ++i) edits.push_back({'-', a[i], int(i) + 1, int(j) + 1});
+    for (; j < b_end; ++j) edits.push_back({'+', b[j], int(i) + 1, int(j) + 1});
   }
+  for (; i < n; ++i, ++j) edits.push_back({' ', a[i], int(i) + 1, int(j) + 1});
   return edits;
 }
 

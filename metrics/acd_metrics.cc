@@ -457,8 +457,24 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
         "Bytes of journal segments and old snapshots removed by retention.", MetricType::Counter,
         journal.retention_removed_bytes.Get());
   }
+  {
+    auto family = Family("acd_log_lines_suppressed_total",
+                         "Log lines left out by the log limiter (a condition repeated more than "
+                         "10 times a minute), by topic.",
+                         MetricType::Counter);
+    absl::MutexLock lock(&mu_);
+    for (const auto& [topic, lines] : suppressed_log_lines_) {
+      AddCounter(family, {{"topic", topic}}, static_cast<double>(lines));
+    }
+    out.push_back(std::move(family));
+  }
   for (auto& f : ProcessFamilies()) out.push_back(std::move(f));
   return out;
+}
+
+void AcdMetrics::CountSuppressedLogLines(absl::string_view topic, uint64_t lines) {
+  absl::MutexLock lock(&mu_);
+  suppressed_log_lines_[topic] += lines;
 }
 
 }  // namespace acd::metrics

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -134,6 +135,9 @@ class AcdMetrics : public prometheus::Collectable {
   std::atomic<int64_t> engine_queue_depth{0};  // tasks posted to the engine, not yet run
   JournalSeries journal;
 
+  // Engine thread: log lines of `topic` left out by acdd's log limiter.
+  void CountSuppressedLogLines(absl::string_view topic, uint64_t lines);
+
   // gRPC handlers (any thread): one finished RPC.
   void CountRpc(int method, int code);
   // The methods CountRpc knows, by index.
@@ -151,9 +155,12 @@ class AcdMetrics : public prometheus::Collectable {
  private:
   using QueueTable = std::vector<std::shared_ptr<QueueSeries>>;
   std::vector<std::shared_ptr<QueueSeries>> engine_queues_;  // the engine's own copy
-  mutable absl::Mutex mu_;  // guards only the pointer below; held for a copy, never for long
+  // Guards the published pointers and the suppressed-line counts below; held for a copy, never for
+  // long.
+  mutable absl::Mutex mu_;
   std::shared_ptr<const QueueTable> published_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const std::string> queues_json_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint64_t> suppressed_log_lines_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<std::atomic<uint64_t>[]> rpcs_;  // [method * 17 + code]
 };
 

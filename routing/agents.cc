@@ -1,11 +1,11 @@
 // Agents: log in and out, ready and not ready, the end of wrap-up, and the wrap-up and cooldown
 // times that keep an agent from new offers.
-#include "routing/router.h"
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "routing/quote.h"
 #include "routing/request_limits.h"
+#include "routing/router.h"
 
 namespace acd::routing {
 
@@ -13,7 +13,8 @@ absl::StatusOr<AgentSlot> Router::AgentFor(absl::string_view agent_id) const {
   if (absl::Status s = CheckId(agent_id, "agent_id"); !s.ok()) return s;
   auto it = agent_ids_.find(agent_id);
   if (it == agent_ids_.end()) {
-    return absl::FailedPreconditionError(absl::StrCat("agent '", agent_id, "' is not logged in"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("agent ", Quote(agent_id), " is not logged in"));
   }
   return it->second;
 }
@@ -22,7 +23,7 @@ absl::Status Router::Login(const AgentSpec& spec, absl::Time now) {
   Advance(now);
   if (absl::Status s = CheckId(spec.agent_id, "agent_id"); !s.ok()) return s;
   if (agent_ids_.contains(spec.agent_id)) {
-    return absl::AlreadyExistsError(absl::StrCat("agent '", spec.agent_id, "' is logged in"));
+    return absl::AlreadyExistsError(absl::StrCat("agent ", Quote(spec.agent_id), " is logged in"));
   }
   if (agent_ids_.size() >= policy_->limits.max_agents) {
     return absl::ResourceExhaustedError(
@@ -38,7 +39,7 @@ absl::Status Router::Login(const AgentSpec& spec, absl::Time now) {
   for (const std::string& name : spec.queues) {
     if (!policy_->FindQueue(name)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("agent '", spec.agent_id, "': unknown queue '", name, "'"));
+          absl::StrCat("agent ", Quote(spec.agent_id), ": unknown queue ", Quote(name)));
     }
   }
   if (spec.capacity.empty()) {
@@ -47,9 +48,9 @@ absl::Status Router::Login(const AgentSpec& spec, absl::Time now) {
   for (const auto& [channel, count] : spec.capacity) {
     const uint32_t max = policy_->agent_rules.max_capacity[static_cast<int>(channel)];
     if (count > max) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("agent '", spec.agent_id, "': capacity ", count, " for ",
-                       ChannelName(channel), " exceeds the policy's maximum of ", max));
+      return absl::InvalidArgumentError(absl::StrCat("agent ", Quote(spec.agent_id), ": capacity ",
+                                                     count, " for ", ChannelName(channel),
+                                                     " exceeds the policy's maximum of ", max));
     }
     agent.capacity[static_cast<int>(channel)] = count;
   }
@@ -83,7 +84,7 @@ absl::Status Router::Logout(absl::string_view agent_id, absl::Time now) {
   Agent& agent = agents_[*slot];
   if (!agent.calls.empty()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("agent '", agent_id, "' has ", agent.calls.size(),
+        absl::StrCat("agent ", Quote(agent_id), " has ", agent.calls.size(),
                      " call(s) in progress; end them before logging out"));
   }
   Unindex(*slot);
@@ -170,7 +171,8 @@ absl::Status Router::EndWrapUp(absl::string_view agent_id, absl::Time now) {
   if (!slot.ok()) return slot.status();
   Agent& agent = agents_[*slot];
   if (!agent.wrapping_up || now_ >= agent.unavailable_until) {
-    return absl::FailedPreconditionError(absl::StrCat("agent '", agent_id, "' is not in wrap-up"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("agent ", Quote(agent_id), " is not in wrap-up"));
   }
   Unindex(*slot);
   agent.unavailable_until = now_;

@@ -1,9 +1,9 @@
 // Callbacks: a waiting caller accepts one and keeps their place; a customer not reached is tried
 // again later or given up on.
-#include "routing/router.h"
-
 #include "absl/strings/str_cat.h"
+#include "routing/quote.h"
 #include "routing/request_limits.h"
+#include "routing/router.h"
 
 namespace acd::routing {
 
@@ -14,13 +14,15 @@ absl::Status Router::AcceptCallback(absl::string_view call_id, absl::Time now) {
   Call& call = calls_[*slot];
   if (call.callback) return absl::OkStatus();  // a retry of the same answer
   if (call.state != CallState::kWaiting || call.consulting_agent != kNoSlot) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "call '", call_id, "' is not waiting in line; only a waiting caller can take a callback"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("call ", Quote(call_id),
+                     " is not waiting in line; only a waiting caller can take a callback"));
   }
   const std::string& queue = policy_->queues[call.queue].name;
   if (policy_->queues[call.queue].callbacks.offer_over <= absl::ZeroDuration()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "queue '", queue, "' offers no callbacks (callbacks.offer_when_ewt_over_seconds is 0)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("queue ", Quote(queue),
+                     " offers no callbacks (callbacks.offer_when_ewt_over_seconds is 0)"));
   }
   // Same key, same place; no more prompts, and no wait limit sends a callback away.
   stats_[call.queue].wait.LeftLine(now_ - call.entered_queue, now_);  // patient until now
@@ -41,7 +43,7 @@ absl::Status Router::CallbackNotReached(absl::string_view call_id, absl::string_
   Call& call = calls_[*slot];
   if (!call.callback || call.state != CallState::kConnected || agents_[call.agent].id != agent_id) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "call '", call_id, "' is not a callback connected to agent '", agent_id, "'"));
+        "call ", Quote(call_id), " is not a callback connected to agent ", Quote(agent_id)));
   }
   if (call.on_hold) EndHoldNow(*slot);
   // Nobody answered: no talk to wrap up and nothing the agent missed.

@@ -1,10 +1,10 @@
 // Holds of a connected call: start and end, reminders to the caller and the agent, and overrun
 // flags.
-#include "routing/router.h"
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "routing/quote.h"
+#include "routing/router.h"
 
 namespace acd::routing {
 
@@ -18,11 +18,13 @@ absl::Status Router::StartHold(absl::string_view call_id, absl::Duration expecte
   Call& call = calls_[*slot];
   // During a consult the caller is still with the first agent, who may put them on hold.
   if (call.state != CallState::kConnected && call.consulting_agent == kNoSlot) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "call '", call_id, "' is not connected to an agent; only a connected call can be held"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("call ", Quote(call_id),
+                     " is not connected to an agent; only a connected call can be held"));
   }
   if (call.on_hold) {
-    return absl::FailedPreconditionError(absl::StrCat("call '", call_id, "' is already on hold"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("call ", Quote(call_id), " is already on hold"));
   }
   call.on_hold = true;
   call.hold_started = now_;
@@ -40,7 +42,7 @@ absl::Status Router::EndHold(absl::string_view call_id, absl::Time now) {
   absl::StatusOr<CallSlot> slot = CallFor(call_id);
   if (!slot.ok()) return slot.status();
   if (!calls_[*slot].on_hold) {
-    return absl::FailedPreconditionError(absl::StrCat("call '", call_id, "' is not on hold"));
+    return absl::FailedPreconditionError(absl::StrCat("call ", Quote(call_id), " is not on hold"));
   }
   EndHoldNow(*slot);
   return absl::OkStatus();

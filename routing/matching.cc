@@ -1,12 +1,12 @@
 // Who may take which call: eligibility, the one availability test, the best agent for a call and
 // the best call for an agent, and the waiting sets and agent indexes that keep both fast.
-#include "routing/router.h"
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "routing/quote.h"
+#include "routing/router.h"
 #include "routing/router_internal.h"
 
 namespace acd::routing {
@@ -336,16 +336,16 @@ absl::Status Router::ResolveAgentSkills(Agent& agent, const CompiledPolicy& poli
     std::optional<SkillId> id = policy.FindSkill(s.skill);
     if (!id) {
       if (strict) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "agent '", agent.id, "': unknown skill '", s.skill, "'; the policy defines: ",
-            absl::StrJoin(policy.skill_names, ", ")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("agent ", Quote(agent.id), ": unknown skill ", Quote(s.skill),
+                         "; the policy defines: ", absl::StrJoin(policy.skill_names, ", ")));
       }
       continue;  // a skill the new policy no longer routes on
     }
     if (s.proficiency < kMinProficiency || s.proficiency > kMaxProficiency) {
-      return absl::InvalidArgumentError(absl::StrCat("agent '", agent.id, "': skill '", s.skill,
-                                                     "' proficiency must be 1-5, not ",
-                                                     s.proficiency));
+      return absl::InvalidArgumentError(
+          absl::StrCat("agent ", Quote(agent.id), ": skill ", Quote(s.skill),
+                       " proficiency must be 1-5, not ", s.proficiency));
     }
     agent.proficiency[*id] = static_cast<int8_t>(s.proficiency);
   }
@@ -354,9 +354,9 @@ absl::Status Router::ResolveAgentSkills(Agent& agent, const CompiledPolicy& poli
     auto it = policy.language_bits.find(code);
     if (it == policy.language_bits.end()) {
       if (strict) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "agent '", agent.id, "': unknown language '", code, "'; the policy has: ",
-            absl::StrJoin(policy.languages, ", ")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("agent ", Quote(agent.id), ": unknown language ", Quote(code),
+                         "; the policy has: ", absl::StrJoin(policy.languages, ", ")));
       }
       continue;
     }

@@ -22,7 +22,13 @@ absl::Status PolicyProblemsToStatus(const std::vector<PolicyProblem>& problems,
   if (problems.empty()) return absl::OkStatus();
   std::string text = absl::StrCat("policy has ", problems.size(),
                                   problems.size() == 1 ? " problem" : " problems", ":");
-  for (const PolicyProblem& p : problems) absl::StrAppend(&text, "\n  ", FormatPolicyProblem(p, file_name));
+  for (size_t i = 0; i < problems.size() && i < kMaxProblemsInStatus; ++i) {
+    absl::StrAppend(&text, "\n  ", FormatPolicyProblem(problems[i], file_name));
+  }
+  if (problems.size() > kMaxProblemsInStatus) {
+    absl::StrAppend(&text, "\n  and ", problems.size() - kMaxProblemsInStatus,
+                    " more (a dry run, SetPolicy with validate_only, lists up to 100)");
+  }
   return absl::InvalidArgumentError(text);
 }
 

@@ -6,6 +6,7 @@
 #ifndef ACD_ROUTING_POLICY_PROBLEM_H_
 #define ACD_ROUTING_POLICY_PROBLEM_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,9 @@ struct PolicyProblem {
 // the position when it is unknown.
 std::string FormatPolicyProblem(const PolicyProblem& problem, const std::string& file_name = "");
 
-// INVALID_ARGUMENT listing every problem on its own line; OK when there are none.
+// INVALID_ARGUMENT listing each problem on its own line, the first kMaxProblemsInStatus of them
+// and how many more; OK when there are none.
+inline constexpr size_t kMaxProblemsInStatus = 20;
 absl::Status PolicyProblemsToStatus(const std::vector<PolicyProblem>& problems,
                                     const std::string& file_name = "");
 

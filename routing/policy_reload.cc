@@ -1,7 +1,5 @@
 // Policy reload: what a new policy may not drop while live calls use it, and swapping it in under
 // live calls and agents.
-#include "routing/router.h"
-
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -9,6 +7,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "routing/quote.h"
+#include "routing/router.h"
 
 namespace acd::routing {
 
@@ -19,19 +19,20 @@ absl::Status Router::CanReplacePolicy(const CompiledPolicy& policy) const {
     const Call& call = calls_[slot];
     const std::string& queue = policy_->queues[call.queue].name;
     if (!policy.FindQueue(queue)) {
-      missing.push_back(absl::StrCat("queue '", queue, "' (call '", id, "')"));
+      missing.push_back(absl::StrCat("queue ", Quote(queue), " (call ", Quote(id), ")"));
       continue;
     }
     if (policy.queues[*policy.FindQueue(queue)].channel != call.channel) {
-      missing.push_back(absl::StrCat("the channel of queue '", queue, "' (call '", id, "')"));
+      missing.push_back(
+          absl::StrCat("the channel of queue ", Quote(queue), " (call ", Quote(id), ")"));
     }
     for (const NamedSkill& s : call.extra_skill_names) {
       if (!policy.FindSkill(s.skill)) {
-        missing.push_back(absl::StrCat("skill '", s.skill, "' (call '", id, "')"));
+        missing.push_back(absl::StrCat("skill ", Quote(s.skill), " (call ", Quote(id), ")"));
       }
     }
     if (!call.language.empty() && !policy.language_bits.contains(call.language)) {
-      missing.push_back(absl::StrCat("language '", call.language, "' (call '", id, "')"));
+      missing.push_back(absl::StrCat("language ", Quote(call.language), " (call ", Quote(id), ")"));
     }
   }
   if (!missing.empty()) {

@@ -7,6 +7,7 @@
 #include "routing/policy_problem.h"
 #include "routing/policy_validator.h"
 #include "routing/policy_yaml.h"
+#include "routing/quote.h"
 
 namespace acd::routing {
 namespace {
@@ -72,7 +73,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicyText(
 }
 
 std::string DescribePolicy(const CompiledPolicy& policy) {
-  std::string out = absl::StrCat("policy '", policy.source.name(), "': ", policy.queues.size(),
+  std::string out = absl::StrCat("policy ", Quote(policy.source.name()), ": ", policy.queues.size(),
                                  " queues, ", policy.skill_names.size(), " skills, languages [",
                                  absl::StrJoin(policy.languages, ", "), "]\n");
   if (!policy.source.tiers().empty()) {

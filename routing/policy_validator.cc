@@ -1,8 +1,8 @@
 #include "routing/policy_validator.h"
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "routing/compiled_policy.h"
+#include "routing/quote.h"
 
 namespace acd::routing {
 namespace {
@@ -36,25 +37,45 @@ std::string Number(double v) {
   return absl::StrFormat("%.10g", v);
 }
 
-// "; did you mean 'sales'?" or "; known: a, b, c" so the reader can fix a typo at once.
+// "; did you mean 'sales'?" or "; known skills: a, b, c" so the reader can fix a typo at once.
+// Its work is bounded whatever the policy holds: only names of about the right length are
+// compared, at most kMaxCompared of them, and the list names at most kMaxListed.
 std::string Suggest(const std::string& wrong, const std::vector<std::string>& known,
                     const char* what) {
-  if (known.empty()) return absl::StrCat("; the policy defines no ", what);
+  constexpr size_t kMaxCompared = 256;
+  constexpr size_t kMaxListed = 20;
+  const size_t close_enough = std::max<size_t>(2, wrong.size() / 3);
   const std::string* best = nullptr;
-  size_t best_distance = 0;
+  size_t best_distance = 0, compared = 0;
+  std::vector<absl::string_view> names;
+  size_t named = 0;
+  bool more = false;  // names left off the list
   for (const std::string& k : known) {
     if (k.empty()) continue;
-    size_t d = static_cast<size_t>(EditDistance(wrong, k));
+    ++named;
+    if (std::find(names.begin(), names.end(), k) == names.end()) {
+      if (names.size() < kMaxListed) {
+        names.push_back(k);
+      } else {
+        more = true;
+      }
+    }
+    const size_t gap = k.size() > wrong.size() ? k.size() - wrong.size() : wrong.size() - k.size();
+    if (gap > close_enough || compared == kMaxCompared) continue;
+    ++compared;
+    const size_t d = static_cast<size_t>(EditDistance(wrong, k));
     if (best == nullptr || d < best_distance) best = &k, best_distance = d;
   }
-  if (best_distance <= std::max<size_t>(2, wrong.size() / 3)) {
-    return absl::StrCat("; did you mean '", *best, "'?");
+  if (named == 0) return absl::StrCat("; the policy defines no ", what);
+  if (best != nullptr && best_distance <= close_enough) {
+    return absl::StrCat("; did you mean ", Quote(*best), "?");
   }
-  std::vector<std::string> names;
-  for (const std::string& k : known) {
-    if (!k.empty() && std::find(names.begin(), names.end(), k) == names.end()) names.push_back(k);
+  std::string list;
+  for (absl::string_view name : names) {
+    absl::StrAppend(&list, list.empty() ? "" : ", ", BoundedUtf8(name, kMaxQuotedBytes));
   }
-  return absl::StrCat("; known ", what, ": ", absl::StrJoin(names, ", "));
+  if (more) absl::StrAppend(&list, ", ...");
+  return absl::StrCat("; known ", what, ": ", list);
 }
 
 class Validator {
@@ -91,8 +112,8 @@ class Validator {
     if (name.empty()) {
       Problem(path, absl::StrCat("every ", what, " needs a name"));
     } else if (!IsGoodName(name)) {
-      Problem(path, absl::StrCat(what, " name '", name,
-                                 "' may only use a-z, 0-9, '_', '-' and '.' (at most 64)"));
+      Problem(path, absl::StrCat(what, " name ", Quote(name),
+                                 " may only use a-z, 0-9, '_', '-' and '.' (at most 64)"));
     }
   }
 
@@ -105,7 +126,7 @@ class Validator {
       std::string path = absl::StrCat("skills[", i, "].name");
       CheckName(path, name, "skill");
       if (!name.empty() && !skills_.insert(name).second) {
-        Problem(path, absl::StrCat("skill '", name, "' is defined twice; remove one"));
+        Problem(path, absl::StrCat("skill ", Quote(name), " is defined twice; remove one"));
       }
       skill_list_.push_back(name);
     }
@@ -122,7 +143,7 @@ class Validator {
       std::string path = absl::StrCat("languages[", i, "]");
       CheckName(path, code, "language");
       if (!code.empty() && !seen.insert(code).second) {
-        Problem(path, absl::StrCat("language '", code, "' is listed twice; remove one"));
+        Problem(path, absl::StrCat("language ", Quote(code), " is listed twice; remove one"));
       }
     }
   }
@@ -134,7 +155,7 @@ class Validator {
       std::string path = absl::StrCat("tiers[", i, "]");
       CheckName(path + ".name", tier.name(), "tier");
       if (!tier.name().empty() && !seen.insert(tier.name()).second) {
-        Problem(path + ".name", absl::StrCat("tier '", tier.name(), "' is defined twice"));
+        Problem(path + ".name", absl::StrCat("tier ", Quote(tier.name()), " is defined twice"));
       }
       CheckRange(path + ".priority_boost", tier.priority_boost(), -kMaxPriority, kMaxPriority);
     }
@@ -148,18 +169,20 @@ class Validator {
       const SkillRequirement& r = skills.Get(i);
       std::string at = absl::StrCat(path, "[", i, "]");
       if (r.skill().empty()) {
-        Problem(at + ".skill", absl::StrCat("queue '", queue_name, "': name the skill required"));
+        Problem(at + ".skill",
+                absl::StrCat("queue ", Quote(queue_name), ": name the skill required"));
       } else if (!skills_.contains(r.skill())) {
-        Problem(at + ".skill", absl::StrCat("queue '", queue_name, "': unknown skill '", r.skill(),
-                                            "'", Suggest(r.skill(), skill_list_, "skills"),
-                                            " (or add it under skills:)"));
+        Problem(
+            at + ".skill",
+            absl::StrCat("queue ", Quote(queue_name), ": unknown skill ", Quote(r.skill()),
+                         Suggest(r.skill(), skill_list_, "skills"), " (or add it under skills:)"));
       } else if (!seen.insert(r.skill()).second) {
-        Problem(at + ".skill", absl::StrCat("queue '", queue_name, "': skill '", r.skill(),
-                                            "' is required twice; keep one"));
+        Problem(at + ".skill", absl::StrCat("queue ", Quote(queue_name), ": skill ",
+                                            Quote(r.skill()), " is required twice; keep one"));
       }
       if (r.min_proficiency() < 1 || r.min_proficiency() > 5) {
         Problem(at + ".min_proficiency",
-                absl::StrCat("queue '", queue_name, "': proficiency runs from 1 to 5, not ",
+                absl::StrCat("queue ", Quote(queue_name), ": proficiency runs from 1 to 5, not ",
                              r.min_proficiency()));
       }
     }
@@ -177,7 +200,8 @@ class Validator {
       std::string path = absl::StrCat("queues[", i, "].name");
       CheckName(path, name, "queue");
       if (!name.empty() && !queue_index_.emplace(name, i).second) {
-        Problem(path, absl::StrCat("queue '", name, "' is defined twice; rename or remove one"));
+        Problem(path,
+                absl::StrCat("queue ", Quote(name), " is defined twice; rename or remove one"));
       }
       queue_list_.push_back(name);
     }
@@ -187,7 +211,7 @@ class Validator {
   void CheckQueue(int index, const Queue& q) {
     const std::string path = absl::StrCat("queues[", index, "]");
     const std::string& name = q.name();
-    const std::string in = absl::StrCat("queue '", name, "': ");
+    const std::string in = absl::StrCat("queue ", Quote(name), ": ");
     if (!acd::v1::Channel_IsValid(q.channel())) {
       Problem(path + ".channel", absl::StrCat(in, "unknown channel number ", q.channel(),
                                               "; use voice, chat, email, sms, social or video"));
@@ -230,14 +254,14 @@ class Validator {
     const bool in_range = target <= 1 && sl.alert_ratio() >= 0 && sl.alert_ratio() <= 1;
     if (in_range && sl.alert_ratio() > target) {
       Problem(path + ".service_level.alert_ratio",
-              absl::StrCat("queue '", q.name(), "': the alert value (", Number(sl.alert_ratio()),
-                           ") must not be above the target (", Number(target),
-                           sl.target_ratio() > 0 ? ")" : ", the default)"));
+              absl::StrCat("queue ", Quote(q.name()), ": the alert value (",
+                           Number(sl.alert_ratio()), ") must not be above the target (",
+                           Number(target), sl.target_ratio() > 0 ? ")" : ", the default)"));
     }
   }
 
   void CheckEscalation(const std::string& path, const Queue& q) {
-    const std::string in = absl::StrCat("queue '", q.name(), "': ");
+    const std::string in = absl::StrCat("queue ", Quote(q.name()), ": ");
     double latest = 0;      // the latest after_seconds so far
     int latest_step = -1;   // and the step that set it
     int leaving_step = -1;  // a step after which the call is no longer in this queue
@@ -286,15 +310,14 @@ class Validator {
           const std::string& target = step.overflow().queue();
           auto it = queue_index_.find(target);
           if (it == queue_index_.end()) {
-            Problem(at + ".overflow.queue",
-                    absl::StrCat(in, "unknown queue '", target, "'",
-                                 Suggest(target, queue_list_, "queues")));
+            Problem(at + ".overflow.queue", absl::StrCat(in, "unknown queue ", Quote(target), "",
+                                                         Suggest(target, queue_list_, "queues")));
           } else if (target == q.name()) {
             Problem(at + ".overflow.queue", absl::StrCat(in, "a queue cannot overflow into itself"));
           } else if (Channel(policy_.queues(it->second)) != Channel(q)) {
             Problem(at + ".overflow.queue",
-                    absl::StrCat(in, "overflow queue '", target,
-                                 "' serves another channel; overflow only between queues of one "
+                    absl::StrCat(in, "overflow queue ", Quote(target),
+                                 " serves another channel; overflow only between queues of one "
                                  "channel"));
           } else {
             overflow_edges_[q.name()].push_back(target);
@@ -335,7 +358,7 @@ class Validator {
     if (prompts.update_interval_seconds() != 0 &&
         prompts.min_spacing_seconds() > prompts.update_interval_seconds()) {
       Problem(path + ".prompts.min_spacing_seconds",
-              absl::StrCat("queue '", q.name(), "': min_spacing_seconds (",
+              absl::StrCat("queue ", Quote(q.name()), ": min_spacing_seconds (",
                            prompts.min_spacing_seconds(), ") exceeds update_interval_seconds (",
                            prompts.update_interval_seconds(), ")"));
     }

@@ -19,6 +19,8 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "routing/quote.h"
+#include "routing/request_limits.h"
 
 namespace acd::routing {
 namespace {
@@ -100,12 +102,14 @@ std::string UnknownFieldMessage(const Descriptor* type, absl::string_view key) {
     // Short names tolerate fewer edits, or every two-letter typo would "mean" some field.
     const int tolerance = std::clamp(static_cast<int>(best->name().size()) / 3, 1, 3);
     if (best_distance <= tolerance) {
-      return absl::StrCat("unknown field '", key, "'; did you mean '", best->name(), "'?");
+      return absl::StrCat("unknown field ", Quote(key), "; did you mean ", Quote(best->name()),
+                          "?");
     }
   }
   std::vector<std::string> names;
   for (int i = 0; i < type->field_count(); ++i) names.push_back(type->field(i)->name());
-  return absl::StrCat("unknown field '", key, "'; valid fields are: ", absl::StrJoin(names, ", "));
+  return absl::StrCat("unknown field ", Quote(key),
+                      "; valid fields are: ", absl::StrJoin(names, ", "));
 }
 
 // ---- Scalars ---------------------------------------------------------------------------------
@@ -136,7 +140,7 @@ std::string DescribeNode(const YAML::Node& node) {
   if (node.IsMap()) return "a mapping";
   if (node.IsSequence()) return "a sequence";
   if (node.IsNull()) return "nothing";
-  return absl::StrCat("'", node.Scalar(), "'");
+  return absl::StrCat(Quote(node.Scalar()));
 }
 
 // Integer text as YAML 1.2 writes it: optional sign, then decimal, 0x hex or 0o octal digits.
@@ -238,7 +242,7 @@ class MessageReader {
       const auto [first, inserted] = seen_keys.emplace(name, key.Mark());
       if (!inserted) {
         Report(path_here, key.Mark(),
-               absl::StrCat("'", name, "' is given twice (first on line ",
+               absl::StrCat(Quote(name), " is given twice (first on line ",
                             Position(first->second).first, "); keep one"));
         continue;
       }
@@ -254,8 +258,8 @@ class MessageReader {
           std::vector<std::string> members;
           for (int i = 0; i < oneof->field_count(); ++i) members.push_back(oneof->field(i)->name());
           Report(path_here, key.Mark(),
-                 absl::StrCat("'", name, "' and '", other->second->name(),
-                              "' are both set; give only one of ", absl::StrJoin(members, ", ")));
+                 absl::StrCat(Quote(name), " and ", Quote(other->second->name()),
+                              " are both set; give only one of ", absl::StrJoin(members, ", ")));
           continue;
         }
       }
@@ -356,7 +360,7 @@ class MessageReader {
       case FieldDescriptor::CPPTYPE_FLOAT: {
         double value;
         if (!ParseDoubleText(text, &value)) {
-          Report(path, node.Mark(), absl::StrCat("expected a number, got '", text, "'"));
+          Report(path, node.Mark(), absl::StrCat("expected a number, got ", Quote(text)));
           return;
         }
         if (field->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
@@ -365,7 +369,7 @@ class MessageReader {
           break;
         }
         if (std::isfinite(value) && std::abs(value) > std::numeric_limits<float>::max()) {
-          Report(path, node.Mark(), absl::StrCat("'", text, "' is out of range for a float"));
+          Report(path, node.Mark(), absl::StrCat(Quote(text), " is out of range for a float"));
           return;
         }
         repeated ? reflection->AddFloat(message, field, static_cast<float>(value))
@@ -375,7 +379,7 @@ class MessageReader {
       case FieldDescriptor::CPPTYPE_BOOL: {
         bool value;
         if (!YAML::convert<bool>::decode(node, value)) {
-          Report(path, node.Mark(), absl::StrCat("expected true or false, got '", text, "'"));
+          Report(path, node.Mark(), absl::StrCat("expected true or false, got ", Quote(text)));
           return;
         }
         repeated ? reflection->AddBool(message, field, value)
@@ -386,8 +390,8 @@ class MessageReader {
         const EnumValueDescriptor* value = FindEnumValue(field->enum_type(), text);
         if (value == nullptr) {
           Report(path, node.Mark(),
-                 absl::StrCat("unknown value '", text,
-                              "'; use one of: ", AllowedEnumValues(field->enum_type())));
+                 absl::StrCat("unknown value ", Quote(text),
+                              "; use one of: ", AllowedEnumValues(field->enum_type())));
           return;
         }
         repeated ? reflection->AddEnum(message, field, value)
@@ -397,7 +401,7 @@ class MessageReader {
       case FieldDescriptor::CPPTYPE_STRING: {
         std::string value = text;
         if (field->type() == FieldDescriptor::TYPE_BYTES && !absl::Base64Unescape(text, &value)) {
-          Report(path, node.Mark(), absl::StrCat("expected base64 text, got '", text, "'"));
+          Report(path, node.Mark(), absl::StrCat("expected base64 text, got ", Quote(text)));
           return;
         }
         repeated ? reflection->AddString(message, field, std::move(value))
@@ -419,14 +423,14 @@ class MessageReader {
     uint64_t magnitude;
     if (!ParseIntegerText(text, &negative, &magnitude, &too_big) && !too_big) {
       Report(path, node.Mark(),
-             absl::StrCat("expected ", ExpectedValue(field), ", got '", text, "'"));
+             absl::StrCat("expected ", ExpectedValue(field), ", got ", Quote(text)));
       return false;
     }
     const uint64_t limit =
         negative ? static_cast<uint64_t>(-(min + 1)) + 1 : static_cast<uint64_t>(max);
     if (too_big || magnitude > limit) {
       Report(path, node.Mark(),
-             absl::StrCat("'", text, "' is out of range for ", field->cpp_type_name(), " (", min,
+             absl::StrCat(Quote(text), " is out of range for ", field->cpp_type_name(), " (", min,
                           " to ", max, ")"));
       return false;
     }
@@ -441,18 +445,18 @@ class MessageReader {
     uint64_t magnitude;
     if (!ParseIntegerText(text, &negative, &magnitude, &too_big) && !too_big) {
       Report(path, node.Mark(),
-             absl::StrCat("expected ", ExpectedValue(field), ", got '", text, "'"));
+             absl::StrCat("expected ", ExpectedValue(field), ", got ", Quote(text)));
       return false;
     }
     if (negative && (too_big || magnitude != 0)) {
       Report(
           path, node.Mark(),
-          absl::StrCat("'", text, "' is negative; ", field->cpp_type_name(), " takes 0 to ", max));
+          absl::StrCat(Quote(text), " is negative; ", field->cpp_type_name(), " takes 0 to ", max));
       return false;
     }
     if (too_big || magnitude > max) {
       Report(path, node.Mark(),
-             absl::StrCat("'", text, "' is out of range for ", field->cpp_type_name(), " (0 to ",
+             absl::StrCat(Quote(text), " is out of range for ", field->cpp_type_name(), " (0 to ",
                           max, ")"));
       return false;
     }
@@ -589,6 +593,11 @@ bool ParsePolicyYaml(absl::string_view text, acd::v1::Policy* policy,
                      std::vector<PolicyProblem>* problems, PolicySourceMap* source_map) {
   policy->Clear();
   if (source_map != nullptr) source_map->positions.clear();
+  if (text.size() > kMaxPolicyBytes) {
+    problems->push_back(PolicyProblem{
+        "", absl::StrCat("the policy text is ", text.size(), " bytes; at most ", kMaxPolicyBytes)});
+    return false;
+  }
   std::vector<PolicyProblem> found;
   // yaml-cpp reports through exceptions; none leave this function.
   try {

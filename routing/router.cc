@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "routing/quote.h"
 #include "routing/request_limits.h"
 #include "routing/router_internal.h"
 
@@ -163,13 +164,15 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
   Advance(now);
   if (absl::Status s = CheckId(spec.call_id, "call_id"); !s.ok()) return s;
   if (call_ids_.contains(spec.call_id)) {
-    return absl::AlreadyExistsError(absl::StrCat("call '", spec.call_id, "' is already queued"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("call ", Quote(spec.call_id), " is already queued"));
   }
   std::optional<QueueId> queue_id = policy_->FindQueue(spec.queue);
-  if (!queue_id) return absl::NotFoundError(absl::StrCat("queue '", spec.queue, "' does not exist"));
+  if (!queue_id)
+    return absl::NotFoundError(absl::StrCat("queue ", Quote(spec.queue), " does not exist"));
   const CompiledQueue& queue = policy_->queues[*queue_id];
   if (spec.channel && *spec.channel != queue.channel) {
-    return absl::InvalidArgumentError(absl::StrCat("channel: queue '", queue.name, "' serves ",
+    return absl::InvalidArgumentError(absl::StrCat("channel: queue ", Quote(queue.name), " serves ",
                                                    ChannelName(queue.channel), ", not ",
                                                    ChannelName(*spec.channel)));
   }
@@ -182,23 +185,23 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
     std::optional<SkillId> id = policy_->FindSkill(s.skill);
     if (!id) {
       return absl::InvalidArgumentError(
-          absl::StrCat("required_skills: unknown skill '", s.skill, "'"));
+          absl::StrCat("required_skills: unknown skill ", Quote(s.skill)));
     }
     if (s.proficiency < kMinProficiency || s.proficiency > kMaxProficiency) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "required_skills: skill '", s.skill, "' minimum must be 1-5, not ", s.proficiency));
+      return absl::InvalidArgumentError(absl::StrCat("required_skills: skill ", Quote(s.skill),
+                                                     " minimum must be 1-5, not ", s.proficiency));
     }
     call.extra_skills.push_back({*id, static_cast<int8_t>(s.proficiency)});
   }
   if (!spec.tier.empty() && !policy_->tier_priority_boost.contains(spec.tier)) {
-    return absl::InvalidArgumentError(absl::StrCat("tier: unknown tier '", spec.tier, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("tier: unknown tier ", Quote(spec.tier)));
   }
   if (!spec.language.empty()) {
     auto it = policy_->language_bits.find(spec.language);
     if (it == policy_->language_bits.end()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("language: unknown language '", spec.language, "'; the policy has: ",
-                       absl::StrJoin(policy_->languages, ", ")));
+          absl::StrCat("language: unknown language ", Quote(spec.language),
+                       "; the policy has: ", absl::StrJoin(policy_->languages, ", ")));
     }
     call.language_bit = it->second;
   }
@@ -214,7 +217,7 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
     if (key.empty()) return absl::InvalidArgumentError("attributes: a key is empty");
     if (key.size() + value.size() > policy_->limits.max_attribute_bytes) {
       return absl::InvalidArgumentError(
-          absl::StrCat("attributes: '", key.substr(0, 32), "' is ", key.size() + value.size(),
+          absl::StrCat("attributes: ", Quote(key.substr(0, 32)), " is ", key.size() + value.size(),
                        " bytes; at most ", policy_->limits.max_attribute_bytes));
     }
   }
@@ -276,7 +279,7 @@ void Router::FreeCall(CallSlot slot) {
 absl::StatusOr<CallSlot> Router::CallFor(absl::string_view call_id) const {
   if (absl::Status s = CheckId(call_id, "call_id"); !s.ok()) return s;
   auto it = call_ids_.find(call_id);
-  if (it == call_ids_.end()) return absl::NotFoundError(absl::StrCat("no call '", call_id, "'"));
+  if (it == call_ids_.end()) return absl::NotFoundError(absl::StrCat("no call ", Quote(call_id)));
   return it->second;
 }
 
@@ -287,12 +290,12 @@ absl::StatusOr<CallSlot> Router::OfferedCall(absl::string_view call_id,
   const Call& call = calls_[*slot];
   if (call.state != CallState::kOffered) {
     return absl::FailedPreconditionError(
-        absl::StrCat("call '", call_id, "' has no offer outstanding"));
+        absl::StrCat("call ", Quote(call_id), " has no offer outstanding"));
   }
   if (agents_[call.agent].id != agent_id) {
-    return absl::FailedPreconditionError(absl::StrCat("call '", call_id, "' is offered to '",
-                                                      agents_[call.agent].id, "', not '",
-                                                      agent_id, "'"));
+    return absl::FailedPreconditionError(absl::StrCat("call ", Quote(call_id), " is offered to ",
+                                                      Quote(agents_[call.agent].id), ", not ",
+                                                      Quote(agent_id)));
   }
   return *slot;
 }
@@ -446,9 +449,10 @@ absl::Status Router::EndCall(absl::string_view call_id, absl::Time now) {
     return absl::OkStatus();
   }
   if (call.state != CallState::kConnected) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "call '", call_id, "' is not connected to an agent; a caller who hangs up while waiting "
-        "or ringing is an abandon"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("call ", Quote(call_id),
+                     " is not connected to an agent; a caller who hangs up while waiting "
+                     "or ringing is an abandon"));
   }
   const AgentSlot agent_slot = call.agent;
   NoteLeaving(*slot, CallFact::Outcome::kEnded);

@@ -26,6 +26,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "routing/quote.h"
 #include "routing/router.h"
 #include "routing/router_internal.h"
 #include "routing/state_archive.h"
@@ -272,30 +273,32 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
       continue;
     }
     if (agent.id.empty() || !agent_ids_.emplace(agent.id, a).second) {
-      return Corrupt("agent slot ", a, ": empty or repeated id '", agent.id, "'");
+      return Corrupt("agent slot ", a, ": empty or repeated id ", Quote(agent.id));
     }
-    if (agent.proficiency.size() != skills) return Corrupt("agent '", agent.id, "': skill table");
+    if (agent.proficiency.size() != skills)
+      return Corrupt("agent ", Quote(agent.id), ": skill table");
     for (size_t i = 0; i < agent.queues.size(); ++i) {
       const QueueId q = agent.queues[i];
       if (q >= queues || std::find(agent.queues.begin(), agent.queues.begin() + i, q) !=
                              agent.queues.begin() + i) {
-        return Corrupt("agent '", agent.id, "': bad or repeated queue ", q);
+        return Corrupt("agent ", Quote(agent.id), ": bad or repeated queue ", q);
       }
     }
     if (!claim(agent.available_timer, TimerKind::kAgentAvailable, a)) {
-      return Corrupt("agent '", agent.id, "': its timer is not pending");
+      return Corrupt("agent ", Quote(agent.id), ": its timer is not pending");
     }
     if (agent.counted_as != StateOf(agent)) {
-      return Corrupt("agent '", agent.id, "' is counted under a state it is not in");
+      return Corrupt("agent ", Quote(agent.id), " is counted under a state it is not in");
     }
     CountServers(agent, +1);
     CountByState(agent, +1);
     if (!agent.indexed.empty() && !Available(agent)) {
-      return Corrupt("agent '", agent.id, "' is indexed as available but is not");
+      return Corrupt("agent ", Quote(agent.id), " is indexed as available but is not");
     }
     for (const auto& [q, key] : agent.indexed) {
       if (q >= queues || !IsMember(agent, q) || key.slot != a || !available_[q].insert(key).second) {
-        return Corrupt("agent '", agent.id, "': bad place in queue ", q, "'s available agents");
+        return Corrupt("agent ", Quote(agent.id), ": bad place in queue ", q,
+                       "'s available agents");
       }
     }
   }
@@ -317,7 +320,7 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
       ++free_calls;
       continue;
     }
-    if (!call_ids_.emplace(call.id, c).second) return Corrupt("repeated call id '", call.id, "'");
+    if (!call_ids_.emplace(call.id, c).second) return Corrupt("repeated call id ", Quote(call.id));
     if (call.queue >= queues || call.consult_from_queue >= queues || call.next_step < 0 ||
         !valid_bit(call.language_bit) ||
         std::any_of(call.extra_skills.begin(), call.extra_skills.end(),
@@ -325,11 +328,11 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
         !in_agents(call.transferred_from) || !in_agents(call.held_for) ||
         !in_agents(call.preferred_slot) || !in_agents(call.agent) ||
         !in_agents(call.consulting_agent)) {
-      return Corrupt("call '", call.id, "': a queue, skill, language or agent out of range");
+      return Corrupt("call ", Quote(call.id), ": a queue, skill, language or agent out of range");
     }
     for (int k = 0; k < kCallTimerKinds; ++k) {
       if (!claim(call.timers[k], static_cast<TimerKind>(k), c)) {
-        return Corrupt("call '", call.id, "': its timer ", k, " is not pending");
+        return Corrupt("call ", Quote(call.id), ": its timer ", k, " is not pending");
       }
     }
     bool agent_ok = false;
@@ -339,7 +342,7 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
         if (call.key.slot != c || !std::isfinite(call.key.rank_desc) ||
             waiting_[call.queue].PartitionIndex(call.language_bit) < 0 ||
             !waiting_[call.queue].Insert(call.key, call.language_bit, call.callback)) {
-          return Corrupt("call '", call.id, "': bad or repeated place in line");
+          return Corrupt("call ", Quote(call.id), ": bad or repeated place in line");
         }
         ++waiting_count_;
         break;
@@ -353,10 +356,10 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
         agent_ok = call.agent == kNoSlot;
         break;
     }
-    if (!agent_ok) return Corrupt("call '", call.id, "' and its agent disagree");
+    if (!agent_ok) return Corrupt("call ", Quote(call.id), " and its agent disagree");
     if (call.consulting_agent != kNoSlot &&
         !(live_agent(call.consulting_agent) && holds(agents_[call.consulting_agent], c))) {
-      return Corrupt("call '", call.id, "': its consulting agent does not hold it");
+      return Corrupt("call ", Quote(call.id), ": its consulting agent does not hold it");
     }
     if (call.preferred_slot != kNoSlot) held_calls_.insert({call.preferred_slot, c});
   }
@@ -374,13 +377,13 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
         (agent.offered_call >= calls_.size() || calls_[agent.offered_call].id.empty() ||
          calls_[agent.offered_call].state != CallState::kOffered ||
          calls_[agent.offered_call].agent != a)) {
-      return Corrupt("agent '", agent.id, "' rings with a call not offered to it");
+      return Corrupt("agent ", Quote(agent.id), " rings with a call not offered to it");
     }
     for (CallSlot c : agent.calls) {
       if (c >= calls_.size() || calls_[c].id.empty() ||
           !((calls_[c].state == CallState::kConnected && calls_[c].agent == a) ||
             calls_[c].consulting_agent == a)) {
-        return Corrupt("agent '", agent.id, "' holds a call not connected with it");
+        return Corrupt("agent ", Quote(agent.id), " holds a call not connected with it");
       }
     }
   }

@@ -1,10 +1,10 @@
 // What Router's users read: CallView, AgentView, QueueView, a caller's position, and the expected
 // wait estimates.
-#include "routing/router.h"
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "routing/quote.h"
+#include "routing/router.h"
 
 namespace acd::routing {
 
@@ -102,7 +102,7 @@ std::optional<AgentView> Router::FindAgent(absl::string_view agent_id) const {
 
 absl::StatusOr<QueueView> Router::Queue(absl::string_view queue) const {
   std::optional<QueueId> id = policy_->FindQueue(queue);
-  if (!id) return absl::NotFoundError(absl::StrCat("queue '", queue, "' does not exist"));
+  if (!id) return absl::NotFoundError(absl::StrCat("queue ", Quote(queue), " does not exist"));
   QueueView view;
   view.queue = std::string(queue);
   const WaitingCalls& line = waiting_[*id];

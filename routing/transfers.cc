@@ -1,8 +1,8 @@
 // Blind and warm (consult) transfers: checking and planning them, placing the call in its new
 // line, the transfer limit, and a consult's cancellation or end.
-#include "routing/router.h"
-
 #include "absl/strings/str_cat.h"
+#include "routing/quote.h"
+#include "routing/router.h"
 
 namespace acd::routing {
 
@@ -14,9 +14,10 @@ absl::StatusOr<TransferPlan> Router::PlanTransfer(absl::string_view call_id,
   if (!slot.ok()) return slot.status();
   const Call& call = calls_[*slot];
   if (call.state != CallState::kConnected || agents_[call.agent].id != agent_id) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "call '", call_id, "' is not connected to agent '", agent_id, "'; only the agent on the "
-        "call can transfer it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("call ", Quote(call_id), " is not connected to agent ", Quote(agent_id),
+                     "; only the agent on the "
+                     "call can transfer it"));
   }
   if (target.queue.empty() == target.agent_id.empty()) {
     return absl::InvalidArgumentError("transfer: name either a queue or an agent");
@@ -24,10 +25,11 @@ absl::StatusOr<TransferPlan> Router::PlanTransfer(absl::string_view call_id,
   TransferPlan plan{.call = *slot, .queue = call.queue};
   if (!target.queue.empty()) {
     std::optional<QueueId> q = policy_->FindQueue(target.queue);
-    if (!q) return absl::NotFoundError(absl::StrCat("queue '", target.queue, "' does not exist"));
+    if (!q)
+      return absl::NotFoundError(absl::StrCat("queue ", Quote(target.queue), " does not exist"));
     if (policy_->queues[*q].channel != call.channel) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "queue '", target.queue, "' serves ", ChannelName(policy_->queues[*q].channel),
+          "queue ", Quote(target.queue), " serves ", ChannelName(policy_->queues[*q].channel),
           ", not this ", ChannelName(call.channel), " call"));
     }
     plan.queue = *q;
@@ -39,17 +41,18 @@ absl::StatusOr<TransferPlan> Router::PlanTransfer(absl::string_view call_id,
     fresh.next_step = 0;
     fresh.skill_floor = kMaxProficiency;
     if (!IsMember(agents_[*a], call.queue) || !Eligible(fresh, agents_[*a])) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "agent '", target.agent_id, "' does not serve queue '", policy_->queues[call.queue].name,
-          "' for this call; transfer to a queue they serve"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("agent ", Quote(target.agent_id), " does not serve queue ",
+                       Quote(policy_->queues[call.queue].name),
+                       " for this call; transfer to a queue they serve"));
     }
     plan.agent = *a;
   }
   const CompiledQueue& from = policy_->queues[call.queue];
   if (call.transfers >= from.max_transfers && from.fallback.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "call '", call_id, "' has been transferred ", call.transfers, " times, queue '", from.name,
-        "''s limit, and the queue has no fallback"));
+        "call ", Quote(call_id), " has been transferred ", call.transfers, " times, queue ",
+        Quote(from.name), "'s limit, and the queue has no fallback"));
   }
   return plan;
 }
@@ -175,7 +178,7 @@ absl::Status Router::CancelConsult(absl::string_view call_id, absl::string_view 
   Call& call = calls_[*slot];
   if (call.consulting_agent == kNoSlot || agents_[call.consulting_agent].id != agent_id) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "call '", call_id, "' is not in a consult transfer by agent '", agent_id, "'"));
+        "call ", Quote(call_id), " is not in a consult transfer by agent ", Quote(agent_id)));
   }
   AgentSlot ringing = kNoSlot;
   if (call.state == CallState::kOffered) {

@@ -155,14 +155,16 @@ class AcddTestCase(unittest.TestCase):
     """Starts acdd on free ports before each test; kills it after unless the test stopped it."""
 
     POLICY = "center.yaml"  # in tests/integration/testdata
+    FLAGS = []              # more acdd flags
+    STDERR = None           # where acdd's log goes (a file object); None: the test's own stderr
 
     def setUp(self):
         self.api = Api(DESCRIPTOR_SET_PATH)
         policy = os.path.join(SOURCE_DIR, "tests", "integration", "testdata", self.POLICY)
         self.acdd = subprocess.Popen(
             [ACDD_PATH, "--grpc_listen", "127.0.0.1:0", "--http_listen", "127.0.0.1:0",
-             "--policy", policy],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+             "--policy", policy] + self.FLAGS,
+            stdout=subprocess.PIPE, stderr=self.STDERR, stdin=subprocess.DEVNULL)
         self.addCleanup(self._kill_acdd)
         line = self._read_stdout_line(STARTUP_TIMEOUT_SECONDS)
         listening = re.fullmatch(

@@ -119,6 +119,44 @@ queues:
                                     "the policy defines no skills")));
 }
 
+TEST(PolicyValidator, AnUnknownSkillWhenEverySkillIsNamelessSaysSoAndDoesNotCrash) {
+  // Once a crash of the validator (and, through SetPolicy, of acdd): the suggestion looked for
+  // the closest of the known names, and every one was empty.
+  EXPECT_THAT(ProblemsOf(R"(
+skills: [{name: ""}, {name: ""}]
+queues:
+  - {name: q, skills: [{skill: x, min_proficiency: 2}]}
+)"),
+              ::testing::Contains(ProblemAt("queues[0].skills[0].skill", "unknown skill 'x'",
+                                            "the policy defines no skills")));
+}
+
+TEST(PolicyValidator, NamesThatAreEmptyBlankOrRepeatedEverywhereGiveProblemsNeverACrash) {
+  EXPECT_THAT(ProblemsOf(R"(
+skills: [{name: " "}, {name: " "}, {name: ""}]
+languages: ["", " ", " "]
+tiers: [{name: ""}, {name: " "}, {name: " "}]
+queues:
+  - {name: "", skills: [{skill: "", min_proficiency: 2}, {skill: " ", min_proficiency: 2}]}
+  - {name: " ", skills: [{skill: " ", min_proficiency: 2}]}
+  - {name: " ", fallback: ""}
+)"),
+              ::testing::Not(::testing::IsEmpty()));
+}
+
+TEST(PolicyValidator, AnUnknownSkillAmongAThousandListsTwentyKnownOnesAndSaysThereAreMore) {
+  std::string yaml = "skills: [";
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&yaml, i ? ", " : "", "{name: skill_", i, "}");
+  absl::StrAppend(&yaml,
+                  "]\nqueues:\n  - {name: q, skills: [{skill: nothing_like_these, "
+                  "min_proficiency: 2}]}\n");
+  const auto problems = ProblemsOf(yaml);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_THAT(problems[0].message, ::testing::HasSubstr("known skills: skill_0, skill_1, "));
+  EXPECT_THAT(problems[0].message, ::testing::HasSubstr("skill_19, ..."));
+  EXPECT_THAT(problems[0].message, ::testing::Not(::testing::HasSubstr("skill_20")));
+}
+
 TEST(PolicyValidator, SkillRequiredTwiceByOneQueueIsReported) {
   EXPECT_THAT(ProblemsWithSkills(R"(
 queues:

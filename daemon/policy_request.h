@@ -1,0 +1,65 @@
+// What a SetPolicy request asks for, read and checked without the running state: the policy, from
+// its proto or its YAML (each bounded by routing::kMaxPolicyBytes), and every problem with its
+// shape and meaning. It is pure and its cost is bounded, so the gRPC thread runs it first and a
+// policy with problems is answered there, never reaching the engine (or the journal); the core
+// takes a sound one compiled (PreparePolicyRequest), and only fits it to the live calls and applies
+// it on the engine thread; a replay of the journal prepares it there, from the same request.
+// AddProblems puts problems into a response: at most kMaxProblemsListed of them, each cut to
+// kMaxProblemBytes.
+//   absl::StatusOr<PolicyRequestRead> read = ReadPolicyRequest(request);
+//   if (read.ok() && !read->problems.empty()) AddProblems(read->problems, response);
+#ifndef ACD_DAEMON_POLICY_REQUEST_H_
+#define ACD_DAEMON_POLICY_REQUEST_H_
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "acd/v1/acd.pb.h"
+#include "routing/compiled_policy.h"
+#include "routing/policy_problem.h"
+
+namespace acd::daemon {
+
+inline constexpr size_t kMaxProblemsListed = 100;
+inline constexpr size_t kMaxProblemBytes = 1024;  // of a problem's path, and of its message
+
+struct PolicyRequestRead {
+  acd::v1::Policy policy;
+  std::vector<routing::PolicyProblem> problems;  // empty: the policy is sound on its own
+};
+
+// INVALID_ARGUMENT when the request names no policy at all.
+absl::StatusOr<PolicyRequestRead> ReadPolicyRequest(const acd::v1::SetPolicyRequest& request);
+
+// The first kMaxProblemsListed problems, then one that counts the rest.
+void AddProblems(const std::vector<routing::PolicyProblem>& problems,
+                 acd::v1::SetPolicyResponse* response);
+
+// A sound request made ready off the engine thread: the policy read and compiled. What the core
+// would make of the request itself, so that it can take this in place of reading it again.
+struct PreparedPolicy {
+  acd::v1::Policy policy;
+  std::shared_ptr<const routing::CompiledPolicy> compiled;
+};
+
+// The request read, checked and, when sound, compiled: `problems` say why it is not (the core
+// answers those with AnswerProblems); INVALID_ARGUMENT when it names no policy at all.
+struct PolicyRequestPrepared {
+  std::vector<routing::PolicyProblem> problems;
+  std::shared_ptr<const PreparedPolicy> prepared;  // set when there are no problems
+};
+absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
+    const acd::v1::SetPolicyRequest& request);
+
+// What SetPolicy answers for a policy with problems: they are listed in `response`, and the
+// status is OK for a dry run, INVALID_ARGUMENT naming them otherwise (gRPC then sends the status
+// alone).
+absl::Status AnswerProblems(const acd::v1::SetPolicyRequest& request,
+                            const std::vector<routing::PolicyProblem>& problems,
+                            acd::v1::SetPolicyResponse* response);
+
+}  // namespace acd::daemon
+
+#endif  // ACD_DAEMON_POLICY_REQUEST_H_
