@@ -94,6 +94,16 @@ class Validator {
   }
 
  private:
+  // Suggest, for the first kMaxSuggestions problems that want one: a policy of thousands of
+  // unknown names costs no more than a hundred suggestions.
+  std::string SuggestWithin(const std::string& wrong, const std::vector<std::string>& known,
+                            const char* what) {
+    constexpr int kMaxSuggestions = 100;
+    if (suggestions_ == kMaxSuggestions) return "";
+    ++suggestions_;
+    return Suggest(wrong, known, what);
+  }
+
   void Problem(std::string path, std::string message) {
     problems_.push_back(PolicyProblem{std::move(path), std::move(message)});
   }
@@ -175,7 +185,8 @@ class Validator {
         Problem(
             at + ".skill",
             absl::StrCat("queue ", Quote(queue_name), ": unknown skill ", Quote(r.skill()),
-                         Suggest(r.skill(), skill_list_, "skills"), " (or add it under skills:)"));
+                         SuggestWithin(r.skill(), skill_list_, "skills"),
+                         " (or add it under skills:)"));
       } else if (!seen.insert(r.skill()).second) {
         Problem(at + ".skill", absl::StrCat("queue ", Quote(queue_name), ": skill ",
                                             Quote(r.skill()), " is required twice; keep one"));
@@ -311,7 +322,7 @@ class Validator {
           auto it = queue_index_.find(target);
           if (it == queue_index_.end()) {
             Problem(at + ".overflow.queue", absl::StrCat(in, "unknown queue ", Quote(target), "",
-                                                         Suggest(target, queue_list_, "queues")));
+                                                         SuggestWithin(target, queue_list_, "queues")));
           } else if (target == q.name()) {
             Problem(at + ".overflow.queue", absl::StrCat(in, "a queue cannot overflow into itself"));
           } else if (Channel(policy_.queues(it->second)) != Channel(q)) {
@@ -456,6 +467,7 @@ class Validator {
 
   const Policy& policy_;
   std::vector<PolicyProblem> problems_;
+  int suggestions_ = 0;  // made so far (SuggestWithin)
   absl::flat_hash_set<std::string> skills_;
   std::vector<std::string> skill_list_;
   absl::flat_hash_map<std::string, int> queue_index_;

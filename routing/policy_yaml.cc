@@ -91,8 +91,14 @@ std::string UnknownFieldMessage(const Descriptor* type, absl::string_view key) {
   int best_distance = std::numeric_limits<int>::max();
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* field = type->field(i);
-    // camelCase is the JSON spelling of the same field: always worth pointing at.
-    const int distance = key == field->json_name() ? 0 : EditDistance(key, field->name());
+    // camelCase is the JSON spelling of the same field: always worth pointing at. A key whose
+    // length differs by more than the largest tolerance (3) is not compared: the cost of a key
+    // stays bounded however long a client makes it.
+    const size_t length = field->name().size();
+    const size_t gap = key.size() > length ? key.size() - length : length - key.size();
+    const int distance = key == field->json_name() ? 0
+                         : gap > 3                 ? std::numeric_limits<int>::max()
+                                                   : EditDistance(key, field->name());
     if (distance < best_distance) {
       best = field;
       best_distance = distance;

@@ -157,6 +157,18 @@ TEST(PolicyValidator, AnUnknownSkillAmongAThousandListsTwentyKnownOnesAndSaysThe
   EXPECT_THAT(problems[0].message, ::testing::Not(::testing::HasSubstr("skill_20")));
 }
 
+TEST(PolicyValidator, OnlyTheFirstHundredUnknownNamesGetASuggestion) {
+  std::string yaml = "queues:\n";
+  for (int i = 0; i < 150; ++i) {
+    absl::StrAppend(&yaml, "  - {name: q", i, ", skills: [{skill: slaes, min_proficiency: 2}]}\n");
+  }
+  const auto problems = ProblemsWithSkills(yaml);
+  ASSERT_EQ(problems.size(), 150u);
+  EXPECT_THAT(problems[99].message, ::testing::HasSubstr("did you mean 'sales'?"));
+  EXPECT_EQ(problems[100].message,
+            "queue 'q100': unknown skill 'slaes' (or add it under skills:)");
+}
+
 TEST(PolicyValidator, SkillRequiredTwiceByOneQueueIsReported) {
   EXPECT_THAT(ProblemsWithSkills(R"(
 queues:

@@ -235,6 +235,16 @@ TEST(PolicyYaml, ListsTheValidFieldsWhenNoFieldNameIsClose) {
                                     "max_agents, max_call_attributes, max_attribute_bytes")));
 }
 
+TEST(PolicyYaml, AnUnknownKeyOfAHundredThousandBytesIsQuotedShortAndListsTheValidFields) {
+  const std::string key(100000, 'k');
+  // An explicit key ("? "): YAML allows no implicit key longer than 1,024 characters.
+  const std::vector<PolicyProblem> problems = ProblemsOf("limits:\n  ? " + key + "\n  : 3\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_THAT(problems[0].message,
+              ::testing::StartsWith("unknown field '" + std::string(128, 'k') +
+                                    "\xE2\x80\xA6' (100000 bytes); valid fields are: "));
+}
+
 TEST(PolicyYaml, AcceptsEnumValuesShortFullAndInAnyCase) {
   const acd::v1::Policy policy = ParseOk(R"(queues:
   - channel: voice
