@@ -9,7 +9,14 @@
 #include "routing/request_limits.h"
 
 namespace acd::daemon {
+namespace {
 
+struct PolicyRequestRead {
+  acd::v1::Policy policy;
+  std::vector<routing::PolicyProblem> problems;  // empty: the policy is sound on its own
+};
+
+// The policy the request names, and every problem with it; INVALID_ARGUMENT when it names none.
 absl::StatusOr<PolicyRequestRead> ReadPolicyRequest(const acd::v1::SetPolicyRequest& request) {
   PolicyRequestRead out;
   routing::PolicySourceMap where;
@@ -35,6 +42,8 @@ absl::StatusOr<PolicyRequestRead> ReadPolicyRequest(const acd::v1::SetPolicyRequ
   }
   return out;
 }
+
+}  // namespace
 
 absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
     const acd::v1::SetPolicyRequest& request) {

@@ -6,8 +6,8 @@
 // it on the engine thread; a replay of the journal prepares it there, from the same request.
 // AddProblems puts problems into a response: at most kMaxProblemsListed of them, each cut to
 // kMaxProblemBytes.
-//   absl::StatusOr<PolicyRequestRead> read = ReadPolicyRequest(request);
-//   if (read.ok() && !read->problems.empty()) AddProblems(read->problems, response);
+//   absl::StatusOr<PolicyRequestPrepared> p = PreparePolicyRequest(request);
+//   if (p.ok() && !p->problems.empty()) return AnswerProblems(request, p->problems, response);
 #ifndef ACD_DAEMON_POLICY_REQUEST_H_
 #define ACD_DAEMON_POLICY_REQUEST_H_
 
@@ -24,14 +24,6 @@ namespace acd::daemon {
 
 inline constexpr size_t kMaxProblemsListed = 100;
 inline constexpr size_t kMaxProblemBytes = 1024;  // of a problem's path, and of its message
-
-struct PolicyRequestRead {
-  acd::v1::Policy policy;
-  std::vector<routing::PolicyProblem> problems;  // empty: the policy is sound on its own
-};
-
-// INVALID_ARGUMENT when the request names no policy at all.
-absl::StatusOr<PolicyRequestRead> ReadPolicyRequest(const acd::v1::SetPolicyRequest& request);
 
 // The first kMaxProblemsListed problems, then one that counts the rest.
 void AddProblems(const std::vector<routing::PolicyProblem>& problems,
