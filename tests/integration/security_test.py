@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -611,6 +612,23 @@ class GuardedAcddTest(SecureAcddTestCase):
     def test_a_client_that_trusts_another_ca_does_not_talk_to_acdd(self):
         wary = self.client(self.acdd, trust=self.other_ca["ca"])
         self.assert_refused(grpc.StatusCode.UNAVAILABLE, wary.call, HEALTH, None, None)
+
+    def test_failed_handshakes_cannot_flood_the_log(self):
+        # Anyone who reaches the port controls how many handshakes fail: a line each would let
+        # them fill the disk. Repeated conditions are rate-limited and summarised.
+        start = len(self.acdd.stderr())
+        host, port = self.acdd.grpc_address.split(":")
+        for _ in range(200):
+            with socket.create_connection((host, int(port)), timeout=RPC_TIMEOUT_SECONDS) as s:
+                s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                try:
+                    s.recv(64)
+                except OSError:
+                    pass
+        self.assertEqual(self.rpc.call(HEALTH, None, None), SERVING)
+        logged = self.acdd.stderr()[start:].splitlines()
+        self.assertLessEqual(len(logged), 20, "200 failed handshakes logged %d lines, e.g.:\n%s" %
+                             (len(logged), "\n".join(logged[:3])))
 
     # HTTPS.
 
