@@ -11,15 +11,16 @@ cd "$(dirname "$(readlink -f "$0")")"
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libasio-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
-  libbenchmark-dev libgtest-dev libgmock-dev libgoogle-perftools-dev
+  libabsl-dev libasio-dev prometheus-cpp-dev libyaml-cpp-dev
+  libbenchmark-dev libgtest-dev libgmock-dev libgoogle-perftools-dev libssl-dev
 )
 # What the test suite needs on top: an independent gRPC client (Python grpcio), Prometheus and
-# promtool, a headless browser for the wallboard, and clang-14 for the -Wthread-safety check.
+# promtool, a headless browser for the wallboard, clang-14 for the -Wthread-safety check and
+# with libFuzzer for bench/fuzz.sh, and openssl for test certificates.
 TEST_PACKAGES=(
   python3-grpcio python3-protobuf python3-yaml
   prometheus chromium
-  clang-14
+  clang-14 libfuzzer-14-dev openssl
 )
 JOBS=${ACD_JOBS:-2}
 

@@ -21,12 +21,13 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "acd/v1/acd.grpc.pb.h"
 #include "bench/async_call.h"
+#include "daemon/access/client_access.h"
 #include "grpcpp/grpcpp.h"
 #include "protos/health.grpc.pb.h"
 
@@ -313,7 +314,8 @@ class Load {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Load generator for acdd: arrivals at a fixed rate, arrival->offer latency, no-op floor.\n"
-      "  acdload --server HOST:PORT --rate 2000 --seconds 10 --agents 200 [--json]");
+      "  acdload --server HOST:PORT --rate 2000 --seconds 10 --agents 200 [--json]\n"
+      "          [--token_file F] [--tls_ca F] [--tls_cert F --tls_key F]");
   absl::ParseCommandLine(argc, argv);
   // Deadlock detection on every absl::Mutex (gRPC's locks included) costs CPU on each RPC; the
   // code's lock discipline is checked at build time with -Wthread-safety instead.
@@ -323,7 +325,14 @@ int main(int argc, char** argv) {
     std::cerr << "acdload: --rate, --seconds and --agents must be positive\n";
     return 2;
   }
-  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials());
+  // --token_file, --tls_ca, --tls_cert/--tls_key: an acdd with TLS and tokens.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> opened =
+      acd::daemon::OpenChannel(absl::GetFlag(FLAGS_server), acd::daemon::ClientAccessFromFlags());
+  if (!opened.ok()) {
+    std::cerr << "acdload: " << opened.status().message() << "\n";
+    return 2;
+  }
+  std::shared_ptr<grpc::Channel> channel = *std::move(opened);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
     std::cerr << "acdload: cannot reach acdd at " << absl::GetFlag(FLAGS_server) << "\n";
     return 1;

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-3}; rate=${2:-2000}; seconds=${3:-10}; out=${4:-build/bench-journal}
 bin=build/bin
 mkdir -p "$out"
+source bench/acdd_start.sh
 
 one() {  # mode run
   local mode=$1 n=$2 data="$out/data-$1-$2" flags=()
@@ -17,12 +18,8 @@ one() {  # mode run
     write) flags=(--data_dir "$data" --journal_sync write) ;;
     fsync) flags=(--data_dir "$data" --journal_sync fsync) ;;
   esac
-  $bin/acdd --grpc_listen 127.0.0.1:0 --http_listen 127.0.0.1:0 "${flags[@]}" \
-    > "$out/acdd-$mode-$n.out" 2> "$out/acdd-$mode-$n.err" &
-  local pid=$!
-  for _ in $(seq 100); do grep -q listening "$out/acdd-$mode-$n.out" 2>/dev/null && break; sleep 0.1; done
-  local grpc
-  grpc=$(sed -E 's/.*grpc=([^ ]*) .*/\1/' "$out/acdd-$mode-$n.out")
+  start_acdd "$out/acdd-$mode-$n" "${flags[@]}"
+  local pid=$acdd_pid grpc=$acdd_grpc
   $bin/acdload --server "$grpc" --rate "$rate" --seconds "$seconds" --agents 200 --json \
     > "$out/load-$mode-$n.json"
   local cpu

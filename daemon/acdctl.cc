@@ -5,6 +5,8 @@
 //   acdctl --server 10.0.0.5:50051 agents --queue sales
 //   acdctl policy validate center.yaml && acdctl policy apply center.yaml
 //   acdctl journal verify /var/lib/acd
+//   acdctl --server acd.example:50051 --tls_ca ca.pem --token_file ops.token queues
+//   acdctl token pbx-east switch switch_id=pbx-east-1    # a new token and its tokens-file line
 // Exit status: 0 done, 1 the server or the policy said no (`acdctl: NOT_FOUND: ...` on stderr),
 // 2 the command line is wrong (usage on stderr).
 #include <unistd.h>
@@ -37,6 +39,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "acd/v1/acd.grpc.pb.h"
+#include "daemon/access/client_access.h"
+#include "daemon/access/tokens.h"
 #include "daemon/journal/journal_tool.h"
 #include "grpcpp/grpcpp.h"
 
@@ -52,7 +56,8 @@ namespace {
 constexpr char kUsage[] =
     R"(acdctl: operate a running acdd.
 
-usage: acdctl [--server HOST:PORT] [--timeout_seconds S] COMMAND
+usage: acdctl [--server HOST:PORT] [--timeout_seconds S] [--token_file F] [--tls_ca F]
+              [--tls_cert F --tls_key F] COMMAND
 
   queues                            each queue: channel, calls waiting, oldest wait, agents by state
   agents [--queue Q]                each agent: state (and not-ready reason), queues, calls handled
@@ -67,8 +72,14 @@ usage: acdctl [--server HOST:PORT] [--timeout_seconds S] COMMAND
                                     inputs; what a start of acdd would cut
   journal print [--from N] DIR      its records as JSON lines (sequence, epoch, time, input)
   journal stats DIR                 records and bytes by kind of input, time covered
+  token NAME ROLE [BINDING]         a new random token (line 1; give it to its owner only) and
+                                    its line for acdd's --auth_tokens file (line 2). ROLE: switch,
+                                    agent, supervisor, admin or monitor; BINDING: switch_id=A,B
+                                    (a switch's own ids) or agent_id=X (an agent's, required)
 
---server defaults to 127.0.0.1:50051, --timeout_seconds to 5.
+--server defaults to 127.0.0.1:50051, --timeout_seconds to 5. An acdd with tokens needs
+--token_file (the token's file); one with TLS needs --tls_ca (the CA that signed its certificate),
+and with mutual TLS --tls_cert and --tls_key too.
 Exit status: 0 done; 1 acdd refused or failed (acdctl: CODE: message), or the policy is invalid;
 2 the command line is wrong.
 )";
@@ -215,9 +226,8 @@ void PrintQueues(const acd::v1::ListQueuesResponse& response, std::ostream& out)
 
 class Client {
  public:
-  explicit Client(const std::string& server)
-      : admin_(acd::v1::AdminService::NewStub(
-            grpc::CreateChannel(server, grpc::InsecureChannelCredentials()))) {}
+  explicit Client(std::shared_ptr<grpc::Channel> channel)
+      : admin_(acd::v1::AdminService::NewStub(std::move(channel))) {}
 
   int Queues() {
     acd::v1::ListQueuesResponse response;
@@ -422,8 +432,8 @@ int main(int argc, char** argv) {
 
   const std::string command = args[0];
   args.erase(args.begin());
-  const std::set<std::string> commands = {"queues", "agents", "call", "policy", "watch",
-                                          "journal"};
+  const std::set<std::string> commands = {"queues", "agents",  "call", "policy",
+                                          "watch",  "journal", "token"};
   if (!commands.contains(command)) UsageError(absl::StrCat("unknown command '", command, "'"));
   // A subcommand flag on another command is a mistake worth saying, not ignoring.
   const std::map<std::string, std::string> owner = {
@@ -449,7 +459,26 @@ int main(int argc, char** argv) {
     UsageError(absl::StrCat("journal: unknown action '", action, "'"));
   }
 
-  Client client(absl::GetFlag(FLAGS_server));
+  if (command == "token") {
+    if (args.size() < 2) UsageError("token: missing NAME ROLE");
+    if (args.size() > 3) UsageError(absl::StrCat("token: unexpected argument '", args[3], "'"));
+    absl::StatusOr<std::string> token = acd::daemon::NewToken();
+    absl::StatusOr<std::string> line =
+        token.ok()
+            ? acd::daemon::TokenLine(args[0], args[1], args.size() == 3 ? args[2] : "", *token)
+            : token.status();
+    if (!line.ok()) {
+      std::cerr << "acdctl: token: " << line.status().message() << "\n";
+      return 1;
+    }
+    std::cout << *token << "\n" << *line << "\n";
+    return 0;
+  }
+
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      acd::daemon::OpenChannel(absl::GetFlag(FLAGS_server), acd::daemon::ClientAccessFromFlags());
+  if (!channel.ok()) UsageError(std::string(channel.status().message()));
+  Client client(*std::move(channel));
   if (command == "queues") {
     ExpectArgs(args, 0, command, "");
     return client.Queues();

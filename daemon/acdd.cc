@@ -1,7 +1,9 @@
 // acdd: the acd daemon. Loads a policy (or the built-in one), runs the engine thread, serves the
-// acd.v1 gRPC API (plus health and reflection) and an HTTP listener, reloads the policy on
-// SIGHUP and drains on SIGTERM.
+// acd.v1 gRPC API (plus health and reflection) and an HTTP listener, reloads the policy and the
+// tokens on SIGHUP and drains on SIGTERM.
 //   acdd --policy /etc/acd/policy.yaml --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464
+//   acdd --grpc_listen 0.0.0.0:50051 --tls_cert server.pem --tls_key server.key \
+//        --auth_tokens /etc/acd/tokens          # off loopback: TLS and tokens, or it refuses
 // With port 0 it binds a free port; once serving it prints one line:
 //   acdd listening grpc=127.0.0.1:41234 http=127.0.0.1:39877
 #include <unistd.h>
@@ -10,19 +12,23 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
-#include <thread>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/access/access.h"
+#include "daemon/access/access_gate.h"
+#include "daemon/access/transport.h"
 #include "daemon/demo.h"
 #include "daemon/engine.h"
+#include "daemon/grpc_log.h"
 #include "daemon/recovery.h"
 #include "daemon/services.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -70,6 +76,22 @@ ABSL_FLAG(absl::Duration, journal_retention, absl::Hours(72),
 ABSL_FLAG(uint64_t, journal_stop_before, 0,
           "last resort when replaying a journal record crashes acdd (the crash names it): recover "
           "only the records before this sequence and cut the journal there; 0: all of them");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: the gRPC listener serves TLS only (and HTTP serves HTTPS, see "
+          "--http_tls); both re-read it every minute, so a renewed certificate needs no restart");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: mutual TLS, only clients with a certificate it signed get in");
+ABSL_FLAG(bool, http_tls, true,
+          "with --tls_cert, the HTTP listener serves HTTPS with the same certificate; false keeps "
+          "it plain HTTP (loopback only, unless --allow_insecure)");
+ABSL_FLAG(std::string, auth_tokens, "",
+          "tokens file (NAME ROLE sha256:HEX [BINDING] per line; acdctl token makes them): every "
+          "call and HTTP request needs a token from it; re-read on SIGHUP. Empty: no tokens, "
+          "everyone may do everything (loopback only, unless --allow_insecure)");
+ABSL_FLAG(bool, allow_insecure, false,
+          "serve a non-loopback address without TLS or without tokens (a network you trust "
+          "entirely); off, acdd refuses to start that way and says what to add");
 
 namespace {
 
@@ -188,6 +210,34 @@ int main(int argc, char** argv) {
   if (const uint64_t stop = absl::GetFlag(FLAGS_journal_stop_before); stop != 0) {
     options.journal.stop_before = stop;
   }
+  // Who may reach acdd, and how: settled before anything listens.
+  const std::string grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  const std::string http_listen = absl::GetFlag(FLAGS_http_listen);
+  const acd::daemon::TlsFiles tls{.certificate = absl::GetFlag(FLAGS_tls_cert),
+                                  .key = absl::GetFlag(FLAGS_tls_key),
+                                  .client_ca = absl::GetFlag(FLAGS_tls_client_ca)};
+  if (absl::Status s = acd::daemon::CheckTlsFiles(tls); !s.ok())
+    return Fail(std::string(s.message()));
+  const std::string tokens_path = absl::GetFlag(FLAGS_auth_tokens);
+  const bool grpc_tls = !tls.certificate.empty();
+  const bool http_tls = grpc_tls && absl::GetFlag(FLAGS_http_tls);
+  if (absl::Status s =
+          acd::daemon::CheckExposure({.grpc_listen = grpc_listen,
+                                      .http_listen = http_listen,
+                                      .grpc_tls = grpc_tls,
+                                      .http_tls = http_tls,
+                                      .tokens = !tokens_path.empty(),
+                                      .allow_insecure = absl::GetFlag(FLAGS_allow_insecure)});
+      !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  acd::daemon::Access access;
+  if (!tokens_path.empty()) {
+    if (absl::Status s = access.Load(tokens_path); !s.ok()) return Fail(std::string(s.message()));
+    std::cerr << "acdd: " << access.tokens() << " tokens from " << tokens_path
+              << ": every call needs one (health checks excepted)\n";
+  }
+
   InstallReplayCrashNote();
   acd::daemon::Engine engine(*policy, source, options);
   if (absl::Status s = engine.Start(); !s.ok()) return Fail(std::string(s.message()));
@@ -206,19 +256,44 @@ int main(int argc, char** argv) {
         "<!DOCTYPE html><title>acdd</title><p><a href=\"/wallboard\">wallboard</a> · "
         "<a href=\"/metrics\">metrics</a> · <a href=\"/api/queues\">/api/queues</a></p>");
   });
-  if (absl::Status s = http.Start(absl::GetFlag(FLAGS_http_listen)); !s.ok()) {
+  if (!access.open()) {
+    http.Authorize(
+        [&access](absl::string_view authorization) { return access.AdmitHttp(authorization); });
+  }
+  acd::metrics::HttpTls https;
+  if (http_tls) https = {.certificate_file = tls.certificate, .key_file = tls.key};
+  if (absl::Status s = http.Start(http_listen, https); !s.ok()) {
     return Fail(std::string(s.message()));
   }
 
-  acd::daemon::SwitchServiceImpl switch_service(&engine);
-  acd::daemon::AgentServiceImpl agent_service(&engine);
-  acd::daemon::AdminServiceImpl admin_service(&engine);
+  acd::daemon::RouteGrpcLog([] { return absl::Now(); },
+                            [&engine](absl::string_view topic, uint64_t lines) {
+                              engine.metrics().CountSuppressedLogLines(topic, lines);
+                            });
+  acd::daemon::SwitchServiceImpl switch_service(&engine, &access);
+  acd::daemon::AgentServiceImpl agent_service(&engine, &access);
+  acd::daemon::AdminServiceImpl admin_service(&engine, &access);
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // With tokens, the gate admits each call before any handler runs; gRPC runs it only on secure
+  // credentials: TLS, or local credentials (loopback peers, plain bytes) without TLS. Reflection,
+  // which has no handler of ours to check, is served only where the gate guards it.
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc_tls ? acd::daemon::GrpcTlsCredentials(tls) : grpc::InsecureServerCredentials();
+  bool gated = access.open();
+  if (!access.open() && (grpc_tls || acd::daemon::IsLoopbackListen(grpc_listen))) {
+    if (!grpc_tls) credentials = grpc::experimental::LocalServerCredentials(LOCAL_TCP);
+    credentials->SetAuthMetadataProcessor(std::make_shared<acd::daemon::AccessGate>(&access));
+    gated = true;
+  }
+  if (gated) {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  } else {
+    std::cerr << "acdd: tokens on plaintext gRPC off loopback (--allow_insecure): server "
+                 "reflection is off\n";
+  }
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  const std::string grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
-  builder.AddListeningPort(grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.AddListeningPort(grpc_listen, credentials, &grpc_port);
   builder.RegisterService(&switch_service);
   builder.RegisterService(&agent_service);
   builder.RegisterService(&admin_service);
@@ -226,17 +301,17 @@ int main(int argc, char** argv) {
   if (!server || grpc_port == 0) return Fail(absl::StrCat("cannot listen for gRPC on ", grpc_listen));
 
   std::cout << "acdd listening grpc=" << HostOf(grpc_listen) << ":" << grpc_port
-            << " http=" << HostOf(absl::GetFlag(FLAGS_http_listen)) << ":" << http.port()
-            << std::endl;
+            << " http=" << HostOf(http_listen) << ":" << http.port() << std::endl;
   std::unique_ptr<acd::daemon::Demo> demo;
   if (absl::GetFlag(FLAGS_demo)) {
     demo = std::make_unique<acd::daemon::Demo>(&engine, /*seed=*/1);
     demo->Start();
-    const std::string http_address = absl::StrCat(HostOf(absl::GetFlag(FLAGS_http_listen)), ":",
-                                                  http.port());
+    const std::string http_address = absl::StrCat(HostOf(http_listen), ":", http.port());
     std::cerr << "acdd: demo traffic on (switch 'demo', agents demo-*). Look at:\n"
-              << "  wallboard  http://" << http_address << "/wallboard\n"
-              << "  metrics    http://" << http_address << "/metrics\n"
+              << "  wallboard  " << (http_tls ? "https://" : "http://") << http_address
+              << "/wallboard\n"
+              << "  metrics    " << (http_tls ? "https://" : "http://") << http_address
+              << "/metrics\n"
               << "  acdctl     build/bin/acdctl --server " << HostOf(grpc_listen) << ":"
               << grpc_port << " queues\n";
   }
@@ -245,6 +320,15 @@ int main(int argc, char** argv) {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGHUP) {
+      if (!access.open()) {
+        absl::Status reloaded = access.Reload();
+        std::cerr << "acdd: audit: SIGHUP: "
+                  << (reloaded.ok() ? absl::StrCat(access.tokens(), " tokens from ", tokens_path)
+                                    : absl::StrCat("the tokens file was not re-read, the tokens "
+                                                   "in force stay: ",
+                                                   reloaded.message()))
+                  << "\n";
+      }
       if (policy_path.empty()) {
         std::cerr << "acdd: SIGHUP: running the built-in policy; start with --policy to reload a file\n";
         continue;
@@ -254,6 +338,7 @@ int main(int argc, char** argv) {
         std::cerr << "acdd: SIGHUP: cannot read " << policy_path << "; the running policy stays\n";
         continue;
       }
+      std::cerr << "acdd: audit: SIGHUP: re-reading the policy from " << policy_path << "\n";
       engine.Post([&engine, fresh, policy_path] { engine.ReloadPolicyText(fresh, policy_path); });
       continue;
     }

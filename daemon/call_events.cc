@@ -137,9 +137,10 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
         observer_->Callback(call.queue, metrics::CallbackOutcome::kAccepted);
       }
       record.callback_number = event.callback_accepted().number();
-      CallBook::AddHistory(
-          record, "callback_accepted",
-          record.callback_number.empty() ? "caller's number" : record.callback_number, now);
+      // The number itself is in GetCall's callback_number, for the roles that may see it.
+      CallBook::AddHistory(record, "callback_accepted",
+                           record.callback_number.empty() ? "caller's number" : "another number",
+                           now);
       return status;
     case acd::v1::CallEvent::kCallbackNotReached:
       status = router_->CallbackNotReached(call_id, agent_id, now);

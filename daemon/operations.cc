@@ -59,6 +59,8 @@ void Core::FillCallInfo(const std::string& call_id, const CallRecord& record, ab
     out->set_detail(entry.detail);
   }
   *info->mutable_context() = record.context();
+  info->set_callback_number(record.callback_number);
+  *info->mutable_attributes() = record.Request().attributes();
 }
 
 bool Core::FillAgentInfo(const std::string& agent_id, acd::v1::AgentInfo* info) const {

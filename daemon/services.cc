@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/grpc_status.h"
+#include "daemon/log.h"
 #include "daemon/policy_request.h"
 #include "daemon/retry_ledger.h"
 #include "metrics/acd_metrics.h"
@@ -15,6 +16,43 @@ namespace {
 // Ids are required and short: the router's own check, refused before reaching the engine.
 grpc::Status CheckId(const std::string& value, const char* field) {
   return ToGrpcStatus(routing::CheckId(value, field));
+}
+
+// The caller of `method`, admitted by the token in the call's metadata (Access::Admit).
+absl::StatusOr<Caller> Admit(const Access& access, grpc::CallbackServerContext* context,
+                             const char* method) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  const absl::string_view authorization =
+      it == metadata.end() ? absl::string_view()
+                           : absl::string_view(it->second.data(), it->second.size());
+  return access.Admit(authorization, method);
+}
+
+// OK when `caller` was admitted and `bound(caller)` (a check of the ids the request names
+// against those its token is bound to) holds.
+template <typename Bound>
+grpc::Status Permit(const absl::StatusOr<Caller>& caller, Bound bound) {
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  return ToGrpcStatus(bound(*caller));
+}
+
+// A change to an agent made by someone other than the agent, for the audit trail.
+void AuditAgentChange(const Caller& caller, absl::string_view what, const std::string& agent_id,
+                      const grpc::Status& status) {
+  if (!caller.ForcesAgents()) return;
+  Log(absl::StrCat("audit: ", caller.Describe(), " ", what, " agent ", routing::Quote(agent_id),
+                   ": ", status.ok() ? "done" : routing::Quote(status.error_message())));
+}
+
+// What an agent's desk does not see of a call: where to call the customer back and what the IVR
+// collected (it reaches the agent with the offer, through the switch).
+void HideCallerDetails(acd::v1::CallInfo* call) {
+  call->clear_callback_number();
+  call->clear_attributes();
+  for (acd::v1::CallHistoryEntry& entry : *call->mutable_history()) {
+    if (entry.what() == "callback_accepted") entry.clear_detail();
+  }
 }
 
 grpc::Status FirstError(std::initializer_list<grpc::Status> checks) {
@@ -65,19 +103,31 @@ class RefusedStream : public grpc::ServerWriteReactor<Message> {
 grpc::ServerUnaryReactor* SwitchServiceImpl::EnqueueCall(grpc::CallbackServerContext* context,
                                                          const acd::v1::EnqueueCallRequest* request,
                                                          acd::v1::EnqueueCallResponse* response) {
-  grpc::Status check = FirstError({CheckId(request->switch_id(), "switch_id"),
-                                   CheckId(request->call_id(), "call_id"),
-                                   CheckId(request->queue(), "queue")});
-  return Handle(context, engine_, check,
-                [this, request, response] { return engine_->EnqueueCall(*request, response); },
-                "/acd.v1.SwitchService/EnqueueCall");
+  const char* method = "/acd.v1.SwitchService/EnqueueCall";
+  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+    return caller.MayActForSwitch(request->switch_id(), method);
+  });
+  if (check.ok()) {
+    check =
+        FirstError({CheckId(request->switch_id(), "switch_id"),
+                    CheckId(request->call_id(), "call_id"), CheckId(request->queue(), "queue")});
+  }
+  return Handle(
+      context, engine_, check,
+      [this, request, response] { return engine_->EnqueueCall(*request, response); }, method);
 }
 
 grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServerContext* context,
                                                              const acd::v1::CallEvent* request,
                                                              acd::v1::CallEventResponse* response) {
-  grpc::Status check = FirstError({CheckId(request->switch_id(), "switch_id"),
-                                   CheckId(request->call_id(), "call_id")});
+  const char* method = "/acd.v1.SwitchService/ReportCallEvent";
+  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+    return caller.MayActForSwitch(request->switch_id(), method);
+  });
+  if (check.ok()) {
+    check = FirstError(
+        {CheckId(request->switch_id(), "switch_id"), CheckId(request->call_id(), "call_id")});
+  }
   if (check.ok() && AnswersAnOffer(*request)) check = CheckId(request->agent_id(), "agent_id");
   if (check.ok() && request->event_case() == acd::v1::CallEvent::EVENT_NOT_SET) {
     check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -126,14 +176,18 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
                            "hold_started.expected_seconds: between 0 and 86400");
     }
   }
-  return Handle(context, engine_, check,
-                [this, request, response] { return engine_->ReportCallEvent(*request, response); },
-                "/acd.v1.SwitchService/ReportCallEvent");
+  return Handle(
+      context, engine_, check,
+      [this, request, response] { return engine_->ReportCallEvent(*request, response); }, method);
 }
 
 grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
     grpc::CallbackServerContext* context, const acd::v1::StreamCommandsRequest* request) {
-  grpc::Status check = CheckId(request->switch_id(), "switch_id");
+  const char* method = "/acd.v1.SwitchService/StreamCommands";
+  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+    return caller.MayActForSwitch(request->switch_id(), method);
+  });
+  if (check.ok()) check = CheckId(request->switch_id(), "switch_id");
   if (!check.ok()) return new RefusedStream<acd::v1::Command>(check);
   const std::string switch_id = request->switch_id();
   Engine* engine = engine_;
@@ -156,65 +210,129 @@ grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
 grpc::ServerUnaryReactor* SwitchServiceImpl::ListCalls(grpc::CallbackServerContext* context,
                                                        const acd::v1::ListCallsRequest* request,
                                                        acd::v1::ListCallsResponse* response) {
-  return Handle(context, engine_, CheckId(request->switch_id(), "switch_id"),
-                [this, request, response] { return engine_->ListCalls(*request, response); },
-                "/acd.v1.SwitchService/ListCalls");
+  const char* method = "/acd.v1.SwitchService/ListCalls";
+  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+    return caller.MayActForSwitch(request->switch_id(), method);
+  });
+  if (check.ok()) check = CheckId(request->switch_id(), "switch_id");
+  return Handle(
+      context, engine_, check,
+      [this, request, response] { return engine_->ListCalls(*request, response); }, method);
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Login(grpc::CallbackServerContext* context,
                                                   const acd::v1::LoginRequest* request,
                                                   acd::v1::AgentInfo* response) {
-  return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
-                [this, request, response] { return engine_->Login(*request, response); },
-                "/acd.v1.AgentService/Login");
+  const char* method = "/acd.v1.AgentService/Login";
+  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+    return caller.MayActForAgent(request->agent_id(), method);
+  });
+  if (check.ok()) check = CheckId(request->agent_id(), "agent_id");
+  return Handle(
+      context, engine_, check,
+      [this, request, response] { return engine_->Login(*request, response); }, method);
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::SetAgentState(
     grpc::CallbackServerContext* context, const acd::v1::SetAgentStateRequest* request,
     acd::v1::AgentInfo* response) {
-  return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
-                [this, request, response] { return engine_->SetAgentState(*request, response); },
-                "/acd.v1.AgentService/SetAgentState");
+  const char* method = "/acd.v1.AgentService/SetAgentState";
+  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  grpc::Status check = Permit(caller, [&](const Caller& caller) -> absl::Status {
+    if (caller.role() == Role::kSupervisor && !request->has_not_ready()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          caller.Describe(), " may not call ", method,
+          " but to force an agent not ready (not_ready): ready and end_wrap_up are the agent's"));
+    }
+    return caller.MayActForAgent(request->agent_id(), method);
+  });
+  if (check.ok()) check = CheckId(request->agent_id(), "agent_id");
+  if (!check.ok()) return Answer(context, engine_, check, method);
+  return Handle(
+      context, engine_, check,
+      [this, request, response, caller = *std::move(caller)] {
+        grpc::Status status = engine_->SetAgentState(*request, response);
+        AuditAgentChange(caller,
+                         request->has_not_ready() ? "made not ready"
+                         : request->has_ready()   ? "made ready"
+                                                  : "ended the wrap-up of",
+                         request->agent_id(), status);
+        return status;
+      },
+      method);
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Logout(grpc::CallbackServerContext* context,
                                                    const acd::v1::LogoutRequest* request,
                                                    acd::v1::LogoutResponse* response) {
-  return Handle(context, engine_, CheckId(request->agent_id(), "agent_id"),
-                [this, request] { return engine_->Logout(*request); },
-                "/acd.v1.AgentService/Logout");
+  const char* method = "/acd.v1.AgentService/Logout";
+  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  grpc::Status check = Permit(caller, [&](const Caller& caller) {
+    return caller.MayActForAgent(request->agent_id(), method);
+  });
+  if (check.ok()) check = CheckId(request->agent_id(), "agent_id");
+  if (!check.ok()) return Answer(context, engine_, check, method);
+  return Handle(
+      context, engine_, check,
+      [this, request, caller = *std::move(caller)] {
+        grpc::Status status = engine_->Logout(*request);
+        AuditAgentChange(caller, "logged out", request->agent_id(), status);
+        return status;
+      },
+      method);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(grpc::CallbackServerContext* context,
                                                        const acd::v1::ListQueuesRequest* request,
                                                        acd::v1::ListQueuesResponse* response) {
-  return Handle(context, engine_, grpc::Status::OK,
-                [this, response] { return engine_->ListQueues(response); },
-                "/acd.v1.AdminService/ListQueues");
+  const char* method = "/acd.v1.AdminService/ListQueues";
+  return Handle(
+      context, engine_, ToGrpcStatus(Admit(*access_, context, method).status()),
+      [this, response] { return engine_->ListQueues(response); }, method);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListAgents(grpc::CallbackServerContext* context,
                                                        const acd::v1::ListAgentsRequest* request,
                                                        acd::v1::ListAgentsResponse* response) {
-  return Handle(context, engine_, grpc::Status::OK,
-                [this, request, response] { return engine_->ListAgents(*request, response); },
-                "/acd.v1.AdminService/ListAgents");
+  const char* method = "/acd.v1.AdminService/ListAgents";
+  return Handle(
+      context, engine_, ToGrpcStatus(Admit(*access_, context, method).status()),
+      [this, request, response] { return engine_->ListAgents(*request, response); }, method);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetCall(grpc::CallbackServerContext* context,
                                                     const acd::v1::GetCallRequest* request,
                                                     acd::v1::CallInfo* response) {
-  return Handle(context, engine_, CheckId(request->call_id(), "call_id"),
-                [this, request, response] { return engine_->GetCall(*request, response); },
-                "/acd.v1.AdminService/GetCall");
+  const char* method = "/acd.v1.AdminService/GetCall";
+  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  grpc::Status check = Permit(caller, [](const Caller&) { return absl::OkStatus(); });
+  if (check.ok()) check = CheckId(request->call_id(), "call_id");
+  if (!check.ok()) return Answer(context, engine_, check, method);
+  return Handle(
+      context, engine_, check,
+      [this, request, response, method, caller = *std::move(caller)] {
+        grpc::Status status = engine_->GetCall(*request, response);
+        if (!status.ok()) return status;
+        // A switch token sees its own switches' calls; an agent's desk sees no
+        // callback number and no attributes.
+        if (absl::Status bound = caller.MayActForSwitch(response->switch_id(), method);
+            !bound.ok()) {
+          response->Clear();
+          return ToGrpcStatus(bound);
+        }
+        if (!caller.SeesCallerDetails()) HideCallerDetails(response);
+        return status;
+      },
+      method);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContext* context,
                                                       const acd::v1::GetPolicyRequest* request,
                                                       acd::v1::PolicyInfo* response) {
-  return Handle(context, engine_, grpc::Status::OK,
-                [this, response] { return engine_->GetPolicy(response); },
-                "/acd.v1.AdminService/GetPolicy");
+  const char* method = "/acd.v1.AdminService/GetPolicy";
+  return Handle(
+      context, engine_, ToGrpcStatus(Admit(*access_, context, method).status()),
+      [this, response] { return engine_->GetPolicy(response); }, method);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContext* context,
@@ -224,21 +342,43 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContex
   // bound): it runs here, on gRPC's thread; one with problems is answered without the engine,
   // which only fits a sound one to the live calls and applies it.
   const char* method = "/acd.v1.AdminService/SetPolicy";
+  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  if (!caller.ok()) return Answer(context, engine_, ToGrpcStatus(caller.status()), method);
+  // Every attempt to change the policy is audited, with what became of it.
+  auto audit = [caller = *caller, validate_only = request->validate_only()](
+                   const grpc::Status& status, const acd::v1::SetPolicyResponse& response) {
+    if (validate_only) return;
+    Log(absl::StrCat("audit: ", caller.Describe(), " SetPolicy: ",
+                     response.applied() ? "applied"
+                     : status.ok()
+                         ? "not applied"
+                         : absl::StrCat("refused, ", routing::Quote(status.error_message()))));
+  };
+  // One with problems is answered here, without the engine (a dry run's reply lists them).
   absl::StatusOr<PolicyRequestPrepared> prepared = PreparePolicyRequest(*request);
-  if (!prepared.ok()) return Answer(context, engine_, ToGrpcStatus(prepared.status()), method);
-  if (!prepared->problems.empty()) {
-    return Answer(context, engine_,
-                  ToGrpcStatus(AnswerProblems(*request, prepared->problems, response)), method);
+  if (!prepared.ok() || !prepared->problems.empty()) {
+    const grpc::Status answer = ToGrpcStatus(
+        prepared.ok() ? AnswerProblems(*request, prepared->problems, response) : prepared.status());
+    audit(answer, *response);
+    return Answer(context, engine_, answer, method);
   }
-  return Handle(context, engine_, grpc::Status::OK,
-                [this, request, response, prepared = *std::move(prepared)] {
-                  return engine_->SetPolicy(*request, prepared, response);
-                },
-                method);
+  return Handle(
+      context, engine_, grpc::Status::OK,
+      [this, request, response, audit, prepared = *std::move(prepared)] {
+        grpc::Status status = engine_->SetPolicy(*request, prepared, response);
+        audit(status, *response);
+        return status;
+      },
+      method);
 }
 
 grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQueues(
     grpc::CallbackServerContext* context, const acd::v1::WatchQueuesRequest* request) {
+  const char* method = "/acd.v1.AdminService/WatchQueues";
+  if (grpc::Status admitted = ToGrpcStatus(Admit(*access_, context, method).status());
+      !admitted.ok()) {
+    return new RefusedStream<acd::v1::ListQueuesResponse>(admitted);
+  }
   double seconds = request->interval_seconds() == 0 ? 1.0 : request->interval_seconds();
   if (!(seconds >= 0.2) || seconds > 3600) {
     return new RefusedStream<acd::v1::ListQueuesResponse>(grpc::Status(

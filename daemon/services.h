@@ -1,19 +1,21 @@
-// The gRPC services of acd.v1 on the callback API. Each handler checks what it can without state
+// The gRPC services of acd.v1 on the callback API. Each handler first admits the caller (its
+// token's role and the ids it is bound to, see access/access.h), checks what it can without state
 // (ids present and short enough, a oneof set), posts the request into the engine, and finishes
 // the RPC from the engine thread.
-//   SwitchServiceImpl switch_service(&engine);
+//   SwitchServiceImpl switch_service(&engine, &access);
 //   builder.RegisterService(&switch_service);
 #ifndef ACD_DAEMON_SERVICES_H_
 #define ACD_DAEMON_SERVICES_H_
 
 #include "acd/v1/acd.grpc.pb.h"
+#include "daemon/access/access.h"
 #include "daemon/engine.h"
 
 namespace acd::daemon {
 
 class SwitchServiceImpl final : public acd::v1::SwitchService::CallbackService {
  public:
-  explicit SwitchServiceImpl(Engine* engine) : engine_(engine) {}
+  SwitchServiceImpl(Engine* engine, const Access* access) : engine_(engine), access_(access) {}
   grpc::ServerUnaryReactor* EnqueueCall(grpc::CallbackServerContext* context,
                                         const acd::v1::EnqueueCallRequest* request,
                                         acd::v1::EnqueueCallResponse* response) override;
@@ -28,11 +30,12 @@ class SwitchServiceImpl final : public acd::v1::SwitchService::CallbackService {
 
  private:
   Engine* engine_;
+  const Access* access_;
 };
 
 class AgentServiceImpl final : public acd::v1::AgentService::CallbackService {
  public:
-  explicit AgentServiceImpl(Engine* engine) : engine_(engine) {}
+  AgentServiceImpl(Engine* engine, const Access* access) : engine_(engine), access_(access) {}
   grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* context,
                                   const acd::v1::LoginRequest* request,
                                   acd::v1::AgentInfo* response) override;
@@ -45,11 +48,12 @@ class AgentServiceImpl final : public acd::v1::AgentService::CallbackService {
 
  private:
   Engine* engine_;
+  const Access* access_;
 };
 
 class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
  public:
-  explicit AdminServiceImpl(Engine* engine) : engine_(engine) {}
+  AdminServiceImpl(Engine* engine, const Access* access) : engine_(engine), access_(access) {}
   grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* context,
                                        const acd::v1::ListQueuesRequest* request,
                                        acd::v1::ListQueuesResponse* response) override;
@@ -70,6 +74,7 @@ class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
 
  private:
   Engine* engine_;
+  const Access* access_;
 };
 
 }  // namespace acd::daemon

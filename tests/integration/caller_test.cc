@@ -252,6 +252,11 @@ TEST(CallerExperience, ACallbackKeepsThePlaceDialsOutWhenReachedRetriesAndGivesU
   }).ok());
   acd::v1::CallInfo waiting = center.GetCall("caller");
   EXPECT_TRUE(waiting.callback());
+  EXPECT_EQ(waiting.callback_number(), "+15550100") << "shown to an admin (no tokens: everyone)";
+  ASSERT_FALSE(waiting.history().empty());
+  EXPECT_EQ(waiting.history().rbegin()->what(), "callback_accepted");
+  EXPECT_EQ(waiting.history().rbegin()->detail(), "another number")
+      << "the number itself is only in callback_number";
   EXPECT_EQ(waiting.position(), 1) << "the caller left the line but kept the place";
   EXPECT_EQ(center.Queue("sales").callbacks_waiting(), 1);
 
