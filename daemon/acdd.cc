@@ -322,6 +322,7 @@ int main(int argc, char** argv) {
     if (signal == SIGHUP) {
       if (!access.open()) {
         absl::Status reloaded = access.Reload();
+        if (reloaded.ok()) engine.Post([&engine] { engine.DropStreamsNoLongerAdmitted(); });
         std::cerr << "acdd: audit: SIGHUP: "
                   << (reloaded.ok() ? absl::StrCat(access.tokens(), " tokens from ", tokens_path)
                                     : absl::StrCat("the tokens file was not re-read, the tokens "

@@ -424,7 +424,8 @@ grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
   return ToGrpcStatus(core_->ListCalls(request, response, Now()));
 }
 
-void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stream) {
+void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stream,
+                               std::function<bool()> admitted) {
   if (!journal_writable_) {  // the reconnect could not be journaled: the old stream, if any, stays
     stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_));
     return;
@@ -449,6 +450,7 @@ void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stre
     return;
   }
   link.stream = stream;
+  link.admitted = std::move(admitted);
   for (acd::v1::Command& command : pending) {
     held_commands_.push_back({last_sequence_, OutgoingCommand{switch_id, std::move(command)}});
   }
@@ -537,9 +539,11 @@ void Engine::ReloadPolicyText(const std::string& yaml, const std::string& source
   }
 }
 
-void Engine::OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval) {
+void Engine::OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval,
+                            std::function<bool()> admitted) {
   QueueWatch& watch = watches_[stream];
   watch.stream = stream;
+  watch.admitted = std::move(admitted);
   watch.interval = interval;
   watch.timer = std::make_unique<asio::steady_timer>(io_);
   TickWatch(stream);
@@ -567,6 +571,27 @@ void Engine::QueueWatchGone(QueueWatchWriter* stream) {
   if (it == watches_.end()) return;
   it->second.timer->cancel();
   watches_.erase(it);
+}
+
+void Engine::DropStreamsNoLongerAdmitted() {
+  const grpc::Status revoked(grpc::StatusCode::UNAUTHENTICATED,
+                             "the token of this stream is no longer in the --auth_tokens file");
+  size_t dropped = 0;
+  for (auto& [switch_id, link] : links_) {
+    if (link.stream != nullptr && link.admitted && !link.admitted()) {
+      link.stream->Abort(revoked);  // what it has not written stays in the outbox for a reconnect
+      link.stream = nullptr;
+      ++dropped;
+    }
+  }
+  for (auto& [stream, watch] : watches_) {
+    if (watch.admitted && !watch.admitted()) {
+      watch.timer->cancel();
+      stream->Abort(revoked);
+      ++dropped;
+    }
+  }
+  if (dropped > 0) Log(absl::StrCat(dropped, " streams ended: their tokens were removed"));
 }
 
 size_t Engine::open_streams() const {

@@ -109,7 +109,10 @@ class Engine {
   grpc::Status ListCalls(const acd::v1::ListCallsRequest& request,
                          acd::v1::ListCallsResponse* response);
   // Takes over as `switch_id`'s command stream (closing an older one) and delivers what is pending.
-  void OpenCommandStream(const std::string& switch_id, CommandWriter* stream);
+  // `admitted` says whether the stream's caller may still have it (its token not removed since):
+  // see DropStreamsNoLongerAdmitted. Null: always.
+  void OpenCommandStream(const std::string& switch_id, CommandWriter* stream,
+                         std::function<bool()> admitted = nullptr);
   // Stream callbacks: a command reached the transport; a stream is gone.
   void OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command);
   void CommandStreamGone(const std::string& switch_id, CommandWriter* stream);
@@ -133,7 +136,11 @@ class Engine {
                          acd::v1::SetPolicyResponse* response);
   // A policy file re-read on SIGHUP: applied if valid, else refused with every problem logged.
   void ReloadPolicyText(const std::string& yaml, const std::string& source);
-  void OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval);
+  void OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval,
+                      std::function<bool()> admitted = nullptr);
+  // After the tokens were re-read (SIGHUP): ends, UNAUTHENTICATED, every command stream and queue
+  // watch whose caller is no longer admitted, so a removed token stops streams too.
+  void DropStreamsNoLongerAdmitted();
   void QueueWatchGone(QueueWatchWriter* stream);
 
   // Shutdown, step one: refuse new calls and close every stream cleanly.
@@ -147,10 +154,12 @@ class Engine {
   // Where one switch's commands go: its stream, or an in-process switch.
   struct SwitchLink {
     CommandWriter* stream = nullptr;
+    std::function<bool()> admitted;  // may `stream`'s caller still have it?
     std::function<void(const acd::v1::Command&)> local;
   };
   struct QueueWatch {
     QueueWatchWriter* stream;
+    std::function<bool()> admitted;
     absl::Duration interval;
     std::unique_ptr<asio::steady_timer> timer;
   };

@@ -184,7 +184,8 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
 grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
     grpc::CallbackServerContext* context, const acd::v1::StreamCommandsRequest* request) {
   const char* method = "/acd.v1.SwitchService/StreamCommands";
-  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  grpc::Status check = Permit(caller, [&](const Caller& caller) {
     return caller.MayActForSwitch(request->switch_id(), method);
   });
   if (check.ok()) check = CheckId(request->switch_id(), "switch_id");
@@ -197,13 +198,16 @@ grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
         engine->OnCommandWritten(switch_id, written);
       },
       [engine, switch_id](CommandWriter* gone) { engine->CommandStreamGone(switch_id, gone); });
-  engine->Post([engine, switch_id, stream] {
-    if (engine->draining()) {
-      stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "acdd is shutting down"));
-      return;
-    }
-    engine->OpenCommandStream(switch_id, stream);
-  });
+  engine->Post(
+      [engine, switch_id, stream, admitted = [access = access_, caller = *std::move(caller)] {
+        return access->StillAdmits(caller);
+      }] {
+        if (engine->draining()) {
+          stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "acdd is shutting down"));
+          return;
+        }
+        engine->OpenCommandStream(switch_id, stream, admitted);
+      });
   return stream;
 }
 
@@ -375,9 +379,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContex
 grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQueues(
     grpc::CallbackServerContext* context, const acd::v1::WatchQueuesRequest* request) {
   const char* method = "/acd.v1.AdminService/WatchQueues";
-  if (grpc::Status admitted = ToGrpcStatus(Admit(*access_, context, method).status());
-      !admitted.ok()) {
-    return new RefusedStream<acd::v1::ListQueuesResponse>(admitted);
+  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  if (!caller.ok()) {
+    return new RefusedStream<acd::v1::ListQueuesResponse>(ToGrpcStatus(caller.status()));
   }
   double seconds = request->interval_seconds() == 0 ? 1.0 : request->interval_seconds();
   if (!(seconds >= 0.2) || seconds > 3600) {
@@ -388,13 +392,16 @@ grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQu
   auto* stream = new QueueWatchWriter(engine->io(), nullptr,
                                       [engine](QueueWatchWriter* gone) { engine->QueueWatchGone(gone); });
   const absl::Duration interval = absl::Seconds(seconds);
-  engine->Post([engine, stream, interval] {
-    if (engine->draining()) {
-      stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "acdd is shutting down"));
-      return;
-    }
-    engine->OpenQueueWatch(stream, interval);
-  });
+  engine->Post(
+      [engine, stream, interval, admitted = [access = access_, caller = *std::move(caller)] {
+        return access->StillAdmits(caller);
+      }] {
+        if (engine->draining()) {
+          stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "acdd is shutting down"));
+          return;
+        }
+        engine->OpenQueueWatch(stream, interval, admitted);
+      });
   return stream;
 }
 

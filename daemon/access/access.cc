@@ -179,6 +179,13 @@ absl::StatusOr<Caller> Access::Admit(absl::string_view authorization,
   return caller;
 }
 
+bool Access::StillAdmits(const Caller& caller) const {
+  std::shared_ptr<const TokenTable> current = table();
+  if (current == nullptr || caller.table() == current.get()) return true;
+  const Principal* now = current->FindByName(caller.principal().name);
+  return now != nullptr && *now == caller.principal();
+}
+
 int Access::AdmitHttp(absl::string_view authorization) const {
   std::shared_ptr<const TokenTable> current = table();
   if (current == nullptr) return 200;

@@ -40,6 +40,9 @@ class Caller {
       : table_(std::move(table)), principal_(principal) {}
 
   Role role() const { return principal_->role; }
+  const Principal& principal() const { return *principal_; }
+  // Null for Open(); else the tokens it was admitted by.
+  const TokenTable* table() const { return table_.get(); }
   // For audit lines: "token 'anna' (supervisor)", or "no token (--auth_tokens not set)".
   std::string Describe() const;
   // PERMISSION_DENIED unless the caller may act for `switch_id` (a bound switch token).
@@ -83,6 +86,9 @@ class Access {
   // The HTTP listener's: `authorization` is the Authorization header ("Bearer TOKEN" or "Basic
   // base64(NAME:TOKEN)"); monitor, supervisor and admin may read. Returns 200, 401 or 403.
   int AdmitHttp(absl::string_view authorization) const;
+  // Does `caller`'s token still stand as it was admitted (same name, role, bindings), after a
+  // Reload? A stream asks it to outlive a removed token no longer than the next SIGHUP.
+  bool StillAdmits(const Caller& caller) const;
 
  private:
   std::shared_ptr<const TokenTable> table() const;

@@ -165,6 +165,7 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text, absl::strin
     if (table.by_hash_.contains(digest)) {
       return refuse("this token's hash is on an earlier line too (one token, one owner)");
     }
+    principal->digest = digest;
     auto owner = std::make_shared<const Principal>(*std::move(principal));
     table.by_name_[owner->name] = owner.get();
     table.by_hash_[digest] = std::move(owner);

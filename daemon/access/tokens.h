@@ -34,6 +34,9 @@ struct Principal {
   // switch: the switch_ids it may act for; empty: any. agent: exactly its own agent_id.
   std::vector<std::string> switch_ids;
   std::string agent_id;
+  std::string digest;  // the token's raw SHA-256
+
+  bool operator==(const Principal&) const = default;
 };
 
 class TokenTable {

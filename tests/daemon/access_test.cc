@@ -256,6 +256,24 @@ TEST_F(AccessTest, AReloadDropsARemovedTokenAndABadFileKeepsTheTokensInForce) {
               HasSubstr("cannot read the tokens file /nonexistent/tokens"));
 }
 
+TEST_F(AccessTest, AStreamsCallerStandsUntilItsTokenIsRemovedOrChanged) {
+  const char* commands = "/acd.v1.SwitchService/StreamCommands";
+  absl::StatusOr<Caller> pbx = access_.Admit(Bearer(kSwitchToken), commands);
+  absl::StatusOr<Caller> anna =
+      access_.Admit(Bearer(kSupervisorToken), "/acd.v1.AdminService/WatchQueues");
+  ASSERT_TRUE(pbx.ok() && anna.ok());
+  EXPECT_TRUE(access_.StillAdmits(*pbx));
+  ASSERT_TRUE(access_.Reload().ok());
+  EXPECT_TRUE(access_.StillAdmits(*pbx)) << "the same file read again changes nothing";
+  // anna's line is gone; pbx's binding changed.
+  file_.Write(absl::StrCat(Line("pbx", "switch", "switch_id=pbx-1", kSwitchToken), "\n",
+                           Line("ops", "admin", "", kAdminToken)));
+  ASSERT_TRUE(access_.Reload().ok());
+  EXPECT_FALSE(access_.StillAdmits(*anna));
+  EXPECT_FALSE(access_.StillAdmits(*pbx)) << "bound otherwise now: it must be admitted again";
+  EXPECT_TRUE(Access().StillAdmits(Caller::Open()));
+}
+
 TEST_F(AccessTest, HttpTakesBearerOrBasicForMonitorSupervisorAndAdmin) {
   EXPECT_EQ(access_.AdmitHttp(Bearer(kMonitorToken)), 200);
   EXPECT_EQ(access_.AdmitHttp(Bearer(kSupervisorToken)), 200);

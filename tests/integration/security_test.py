@@ -806,6 +806,56 @@ class TokenReloadTest(SecureAcddTestCase):
         self.assertIsNone(acdd.process.poll(), "acdd exited on a broken tokens file")
 
 
+    def test_sighup_ends_the_open_streams_of_a_removed_token_and_keeps_the_others(self):
+        admin, admin_line = make_token("ops", "admin")
+        leaving, leaving_line = make_token("old-pbx", "switch")
+        staying, staying_line = make_token("pbx", "switch")
+        watcher, watcher_line = make_token("wallboard", "supervisor")
+        path = self.write_tokens("stream-tokens",
+                                 [admin_line, leaving_line, staying_line, watcher_line])
+        acdd = self.start(*self.tls_flags(path))
+        rpc = self.client(acdd)
+
+        def open_stream(method, request, token):
+            request_class, response_class, _ = rpc.methods[method]
+            return rpc.channel.unary_stream(
+                method, request_serializer=request_class.SerializeToString,
+                response_deserializer=response_class.FromString)(
+                    request, metadata=bearer(token), timeout=30)
+
+        commands = "/acd.v1.SwitchService/StreamCommands"
+        watch = "/acd.v1.AdminService/WatchQueues"
+        gone = open_stream(commands, rpc.message("StreamCommandsRequest", switch_id="old"), leaving)
+        kept = open_stream(commands, rpc.message("StreamCommandsRequest", switch_id="new"), staying)
+        board = open_stream(watch, rpc.message("WatchQueuesRequest", interval_seconds=0.2), watcher)
+        self.addCleanup(gone.cancel)
+        self.addCleanup(kept.cancel)
+        self.addCleanup(board.cancel)
+        next(board)  # the watch is open and streaming
+
+        self.write_tokens("stream-tokens", [admin_line, staying_line])
+        acdd.process.send_signal(signal.SIGHUP)
+        for stream, what in ((gone, "the removed switch token's command stream"),
+                             (board, "the removed supervisor token's queue watch")):
+            with self.assertRaises(grpc.RpcError, msg=what) as ended:
+                for _ in stream:
+                    pass
+            self.assertEqual(ended.exception.code(), grpc.StatusCode.UNAUTHENTICATED,
+                             "%s: %s" % (what, ended.exception.details()))
+            self.assertIn("--auth_tokens", ended.exception.details())
+        # The kept token's stream is still open: it gets the offer an enqueue makes.
+        login = rpc.message("LoginRequest", agent_id="after-reload-agent", ready=True)
+        skill = login.skills.add()
+        skill.skill, skill.proficiency = "sales", 5
+        rpc.call("/acd.v1.AgentService/Login", login, admin)
+        switch = rpc.message("EnqueueCallRequest", switch_id="new", call_id="after-reload",
+                             queue="sales")
+        rpc.call("/acd.v1.SwitchService/EnqueueCall", switch, staying)
+        offer = next(kept)
+        self.assertEqual(offer.offer_call.call_id, "after-reload",
+                         "the kept token's command stream did not get the offer: %s" % offer)
+
+
 class SecureByDefaultTest(SecureAcddTestCase):
     """Off loopback acdd needs TLS and tokens, or an operator's explicit --allow_insecure."""
 
