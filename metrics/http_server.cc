@@ -1,9 +1,11 @@
 // An HTTP/1.1 listener on asio (and asio::ssl for HTTPS); see http_server.h. Each connection gets
 // one request: its head is read (at most kMaxHeadBytes), answered whole, and the connection
 // closed. A connection that does not finish within kConnectionTimeout is closed, so a client that
-// connects and says nothing holds nothing for long.
+// connects and says nothing holds nothing for long, and past kMaxConnections open at once a new
+// one is closed at once: a flood of connections cannot take every file descriptor acdd has.
 #include "metrics/http_server.h"
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -27,6 +29,7 @@ namespace {
 constexpr size_t kMaxHeadBytes = 16 * 1024;
 constexpr auto kConnectionTimeout = std::chrono::seconds(10);
 constexpr int kThreads = 2;
+constexpr int kMaxConnections = 256;
 // How often HTTPS re-reads its certificate and key (as gRPC's listener does): a renewed
 // certificate is served without a restart; files that do not load leave the one in force.
 constexpr auto kTlsRefresh = std::chrono::seconds(60);
@@ -52,10 +55,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
  public:
   // `tls`: the TLS context the stream was made with (null for plain HTTP), kept alive as long as
   // the connection even when a renewed certificate replaces it for new connections.
+  // `ticket`: held as long as the connection (it counts open connections).
   template <typename... Args>
-  Connection(std::function<std::string(absl::string_view)> answer, asio::io_context& io,
-             std::shared_ptr<asio::ssl::context> tls, Args&&... stream_args)
-      : answer_(std::move(answer)),
+  Connection(std::shared_ptr<void> ticket, std::function<std::string(absl::string_view)> answer,
+             asio::io_context& io, std::shared_ptr<asio::ssl::context> tls, Args&&... stream_args)
+      : ticket_(std::move(ticket)),
+        answer_(std::move(answer)),
         tls_(std::move(tls)),
         stream_(std::forward<Args>(stream_args)...),
         buffer_(kMaxHeadBytes),
@@ -119,6 +124,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     deadline_.cancel();
   }
 
+  std::shared_ptr<void> ticket_;
   std::function<std::string(absl::string_view)> answer_;
   std::shared_ptr<asio::ssl::context> tls_;  // declared before stream_: outlives it
   Stream stream_;
@@ -225,15 +231,20 @@ class HttpServer::Listener {
   void Accept() {
     acceptor_.async_accept([this](const asio::error_code& error, asio::ip::tcp::socket socket) {
       if (!acceptor_.is_open()) return;
-      if (!error) {
+      if (!error && open_connections_.load() >= kMaxConnections) {
+        asio::error_code ignored;
+        socket.close(ignored);
+      } else if (!error) {
+        ++open_connections_;
+        std::shared_ptr<void> ticket(nullptr, [this](void*) { --open_connections_; });
         auto answer = [server = server_](absl::string_view head) { return server->Answer(head); };
         if (std::shared_ptr<asio::ssl::context> tls = this->tls()) {
           std::make_shared<Connection<asio::ssl::stream<asio::ip::tcp::socket>>>(
-              answer, io_, tls, std::move(socket), *tls)
+              std::move(ticket), answer, io_, tls, std::move(socket), *tls)
               ->Start();
         } else {
-          std::make_shared<Connection<asio::ip::tcp::socket>>(answer, io_, nullptr,
-                                                              std::move(socket))
+          std::make_shared<Connection<asio::ip::tcp::socket>>(std::move(ticket), answer, io_,
+                                                              nullptr, std::move(socket))
               ->Start();
         }
       }
@@ -245,6 +256,7 @@ class HttpServer::Listener {
   HttpTls tls_files_;
   std::mutex tls_mu_;
   std::shared_ptr<asio::ssl::context> tls_;  // null: plain HTTP; each connection holds its own
+  std::atomic<int> open_connections_{0};     // before io_: its connections count down into it
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer tls_refresh_;

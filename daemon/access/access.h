@@ -51,8 +51,9 @@ class Caller {
   absl::Status MayActForAgent(absl::string_view agent_id, absl::string_view method) const;
   // Callback numbers and call attributes: for switch, supervisor and admin, not an agent's desk.
   bool SeesCallerDetails() const;
-  // Changes to agents made by someone else than the agent (supervisor, admin) are audited.
-  bool ForcesAgents() const { return role() != Role::kAgent; }
+  // Changes to agents made by a supervisor or admin token are audited. Without tokens nobody can
+  // tell a desk from a supervisor, and every desk's change would be a line: none are.
+  bool ForcesAgents() const { return table_ != nullptr && role() != Role::kAgent; }
 
  private:
   absl::Status Refuse(absl::string_view method, absl::string_view why) const;

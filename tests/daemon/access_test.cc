@@ -150,6 +150,7 @@ TEST_F(AccessTest, WithoutATokensFileEveryoneIsAdmin) {
   ASSERT_TRUE(caller.ok());
   EXPECT_EQ(caller->role(), Role::kAdmin);
   EXPECT_EQ(caller->Describe(), "no token (--auth_tokens not set)");
+  EXPECT_FALSE(caller->ForcesAgents()) << "a desk and a supervisor look alike: no audit lines";
   EXPECT_EQ(open.AdmitHttp(""), 200);
 }
 

@@ -9,7 +9,10 @@ its command stream) and acdd itself stay healthy throughout.
 """
 
 import re
+import select
+import socket
 import tempfile
+import time
 import urllib.request
 
 import grpc
@@ -111,6 +114,47 @@ class HostileInputTest(base.AcddTestCase):
         details = self.refused(yaml)
         self.assertIn("policy has 3000 problems", details)
         self.assertIn("and 2980 more", details)
+        self.assertEqual(self.stop_acdd(), 0)
+
+
+class ConnectionFloodTest(base.AcddTestCase):
+    HTTP_CONNECTION_CAP = 256  # metrics/http_server.cc, kMaxConnections
+
+    def test_idle_http_connections_past_the_cap_are_closed_and_http_serves_again(self):
+        host, port = self.http_address.rsplit(":", 1)
+        flood = []
+        self.addCleanup(lambda: [s.close() for s in flood])
+        for _ in range(self.HTTP_CONNECTION_CAP + 44):
+            flood.append(socket.create_connection((host, int(port)), timeout=5))
+        # acdd closes the ones past its cap at once (the peer sees the end of the stream); the
+        # others wait for a request.
+        deadline = time.monotonic() + 5
+        closed = set()
+        while time.monotonic() < deadline and len(closed) < 44:
+            ready, _, _ = select.select([s for s in flood if s not in closed], [], [], 0.2)
+            for s in ready:
+                try:
+                    if s.recv(1) == b"":
+                        closed.add(s)
+                except OSError:
+                    closed.add(s)
+        self.assertGreaterEqual(len(closed), 44, "connections past the cap were left open")
+        self.assertLessEqual(len(closed), 44 + 8, "connections under the cap were closed early")
+        # gRPC is untouched, and once the idle ones go, HTTP answers again.
+        self.rpc.GetPolicy(self.api.GetPolicyRequest(), timeout=RPC_TIMEOUT_SECONDS)
+        for s in flood:
+            s.close()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen("http://%s/metrics" % self.http_address,
+                                            timeout=5) as page:
+                    self.assertEqual(page.status, 200)
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         self.assertEqual(self.stop_acdd(), 0)
 
 
