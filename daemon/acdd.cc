@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -32,8 +33,11 @@
 #include "daemon/recovery.h"
 #include "daemon/services.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "metrics/http_server.h"
 #include "metrics/wallboard_page.h"
 #include "prometheus/text_serializer.h"
@@ -89,6 +93,11 @@ ABSL_FLAG(std::string, auth_tokens, "",
           "tokens file (NAME ROLE sha256:HEX [BINDING] per line; acdctl token makes them): every "
           "call and HTTP request needs a token from it; re-read on SIGHUP. Empty: no tokens, "
           "everyone may do everything (loopback only, unless --allow_insecure)");
+ABSL_FLAG(
+    std::string, health_listen, "",
+    "HOST:PORT of a second gRPC listener serving only grpc.health.v1 in plain gRPC, for probes "
+    "that cannot do TLS or client certificates (Kubernetes' gRPC probe); it tells no more "
+    "than SERVING or NOT_SERVING, so any address may serve it. Empty: none");
 ABSL_FLAG(bool, allow_insecure, false,
           "serve a non-loopback address without TLS or without tokens (a network you trust "
           "entirely); off, acdd refuses to start that way and says what to add");
@@ -142,6 +151,18 @@ void InstallReplayCrashNote() {
   action.sa_flags = SA_RESETHAND;
   for (int signal : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(signal, &action, nullptr);
 }
+
+// Server reflection registers itself for every gRPC server once its library is linked; this
+// option takes it off one server's plugins.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    std::erase_if(*plugins, [](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+      return plugin->name() == "proto_server_reflection";
+    });
+  }
+};
 
 int Fail(const std::string& message) {
   std::cerr << "acdd: " << message << "\n";
@@ -274,6 +295,26 @@ int main(int argc, char** argv) {
   acd::daemon::AgentServiceImpl agent_service(&engine, &access);
   acd::daemon::AdminServiceImpl admin_service(&engine, &access);
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection is on every server built from here on; WithoutReflection takes it off one.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The health-only listener serves health checks and nothing else.
+  std::unique_ptr<grpc::Server> health_server;
+  if (const std::string health_listen = absl::GetFlag(FLAGS_health_listen);
+      !health_listen.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.SetOption(std::make_unique<WithoutReflection>());
+    // Any other method: UNIMPLEMENTED (and gRPC wants one service of ours beside health's).
+    static grpc::CallbackGenericService nothing_else;
+    health_builder.RegisterCallbackGenericService(&nothing_else);
+    int health_port = 0;
+    health_builder.AddListeningPort(health_listen, grpc::InsecureServerCredentials(), &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (!health_server || health_port == 0) {
+      return Fail(absl::StrCat("cannot listen for health checks on ", health_listen));
+    }
+    std::cerr << "acdd: health checks (only) in plain gRPC on " << HostOf(health_listen) << ":"
+              << health_port << "\n";
+  }
   // With tokens, the gate admits each call before any handler runs; gRPC runs it only on secure
   // credentials: TLS, or local credentials (loopback peers, plain bytes) without TLS. Reflection,
   // which has no handler of ours to check, is served only where the gate guards it.
@@ -285,13 +326,12 @@ int main(int argc, char** argv) {
     credentials->SetAuthMetadataProcessor(std::make_shared<acd::daemon::AccessGate>(&access));
     gated = true;
   }
-  if (gated) {
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  } else {
+  grpc::ServerBuilder builder;
+  if (!gated) {
+    builder.SetOption(std::make_unique<WithoutReflection>());
     std::cerr << "acdd: tokens on plaintext gRPC off loopback (--allow_insecure): server "
                  "reflection is off\n";
   }
-  grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(grpc_listen, credentials, &grpc_port);
   builder.RegisterService(&switch_service);
@@ -351,6 +391,7 @@ int main(int argc, char** argv) {
   std::cerr << "acdd: shutting down\n";
   if (demo) demo->Stop();
   server->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server) health_server->GetHealthCheckService()->SetServingStatus(false);
   engine.Post([&engine] { engine.BeginDrain(); });
   const auto drain_deadline = std::chrono::steady_clock::now() +
                               std::chrono::milliseconds(static_cast<int64_t>(
@@ -362,6 +403,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
   http.Stop();
   engine.Stop();
   std::cerr << "acdd: stopped\n";

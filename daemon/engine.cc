@@ -20,6 +20,9 @@ namespace {
 // Time moves on this often even when no input comes: finished calls leave the book on time.
 constexpr std::chrono::seconds kTickEvery(5);
 
+// Why a stream ends when a SIGHUP took its caller's token away.
+constexpr char kTokenRemoved[] = "the token of this stream is no longer in the --auth_tokens file";
+
 const Clock* ClockOrOwn(const Clock* clock, std::unique_ptr<RealClock>* own) {
   if (clock != nullptr) return clock;
   *own = std::make_unique<RealClock>();
@@ -426,6 +429,10 @@ grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
 
 void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stream,
                                std::function<bool()> admitted) {
+  if (admitted && !admitted()) {  // admitted, then its token was removed before it got here
+    stream->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kTokenRemoved));
+    return;
+  }
   if (!journal_writable_) {  // the reconnect could not be journaled: the old stream, if any, stays
     stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_));
     return;
@@ -541,6 +548,10 @@ void Engine::ReloadPolicyText(const std::string& yaml, const std::string& source
 
 void Engine::OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval,
                             std::function<bool()> admitted) {
+  if (admitted && !admitted()) {
+    stream->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kTokenRemoved));
+    return;
+  }
   QueueWatch& watch = watches_[stream];
   watch.stream = stream;
   watch.admitted = std::move(admitted);
@@ -574,8 +585,7 @@ void Engine::QueueWatchGone(QueueWatchWriter* stream) {
 }
 
 void Engine::DropStreamsNoLongerAdmitted() {
-  const grpc::Status revoked(grpc::StatusCode::UNAUTHENTICATED,
-                             "the token of this stream is no longer in the --auth_tokens file");
+  const grpc::Status revoked(grpc::StatusCode::UNAUTHENTICATED, kTokenRemoved);
   size_t dropped = 0;
   for (auto& [switch_id, link] : links_) {
     if (link.stream != nullptr && link.admitted && !link.admitted()) {

@@ -274,10 +274,12 @@ def cmd_kubernetes(src, acdd):
     check(any(a.endswith(":8080") and "http_listen" in a for a in args), "acdd does not listen for HTTP on :8080")
     grace = pod.get("terminationGracePeriodSeconds", 30)
     check(grace > drain_timeout(args), f"terminationGracePeriodSeconds {grace} is not above the drain timeout {drain_timeout(args)}")
-    # The kubelet's gRPC probe speaks plaintext without a client certificate: with TLS it can only
-    # fail. The probes check that the gRPC port accepts connections.
+    # The kubelet's gRPC probe speaks plaintext without a client certificate: it probes the
+    # health-only listener, which sees a drain (NOT_SERVING) as the API's health service does.
+    check(any(a.endswith(":50052") and "health_listen" in a for a in args),
+          "acdd does not serve health checks on :50052 (--health_listen)")
     for probe in ["startupProbe", "livenessProbe", "readinessProbe"]:
-        check(c.get(probe, {}).get("tcpSocket", {}).get("port") == 50051, f"{probe} is not a TCP probe on 50051")
+        check(c.get(probe, {}).get("grpc", {}).get("port") == 50052, f"{probe} is not a gRPC probe on 50052")
     sc = c.get("securityContext", {})
     check(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
     check(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")

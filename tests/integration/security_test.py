@@ -905,6 +905,19 @@ class SecureByDefaultTest(SecureAcddTestCase):
         status, _, _ = self.https(acdd, "/metrics")
         self.assertEqual(status, 401)
 
+    def test_a_health_only_listener_answers_plain_health_checks_and_nothing_else(self):
+        acdd = self.start(*self.tls_flags(self.tokens_path), "--health_listen", "0.0.0.0:0",
+                          listen="0.0.0.0")
+        found = re.search(r"health checks \(only\) in plain gRPC on [^:]+:(\d+)", acdd.stderr())
+        self.assertIsNotNone(found, "acdd did not say where its health listener is")
+        plain = Client(self.api, grpc.insecure_channel("127.0.0.1:" + found.group(1)))
+        self.addCleanup(plain.channel.close)
+        self.assertEqual(plain.call(HEALTH, None, None), SERVING)
+        for method, request in ((REFLECTION, None),
+                                ("/acd.v1.AdminService/ListQueues",
+                                 plain.message("ListQueuesRequest"))):
+            self.assert_refused(grpc.StatusCode.UNIMPLEMENTED, plain.call, method, request, None)
+
     def test_on_loopback_tokens_are_asked_for_without_tls_too(self):
         acdd = self.start("--auth_tokens", self.tokens_path)
         plain = Client(self.api, self.channel(acdd, plaintext=True))
