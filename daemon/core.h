@@ -142,6 +142,10 @@ class Core {
   // The whole state as canonical text: the same inputs at the same times give the same text, byte
   // for byte (a recovered core is checked against the original this way). Costly: tests and tools.
   std::string Dump() const;
+  // The router's invariants (Router::CheckInvariants), and that the call book, the logins and the
+  // switches' outstanding offers agree with it: INTERNAL naming the first one broken, else OK.
+  // Walks the whole state (core_dump.cc): for tests and fuzzers, after an input is settled.
+  absl::Status CheckInvariants() const;
 
  private:
   // Every state-changing input starts here: the router catches up on its timers, finished records

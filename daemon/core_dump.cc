@@ -1,6 +1,8 @@
 // Core::Dump: the core's state as canonical text. What the API shows of every queue, agent and
 // call (finished ones included), plus what it does not: each call record's request, first answer,
 // retry ledger and hold ids, each agent's login, every switch's outbox, the policy and its source.
+// And Core::CheckInvariants: the router's invariants, and the book, logins and outboxes in step
+// with it. Both walk the whole state: for tests, fuzzers and tools.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "absl/time/time.h"
 #include "daemon/core.h"
 #include "google/protobuf/text_format.h"
+#include "routing/quote.h"
 
 namespace acd::daemon {
 namespace {
@@ -78,6 +81,46 @@ std::string Core::Dump() const {
   }
   outboxes_.Describe(&out);
   return out;
+}
+
+absl::Status Core::CheckInvariants() const {
+  owner_.Check("Core::CheckInvariants");
+  if (absl::Status s = router_->CheckInvariants(); !s.ok()) return s;
+  absl::Status broken;
+  auto fail = [&](const auto&... what) {
+    if (broken.ok()) broken = absl::InternalError(absl::StrCat("core invariant broken: ", what...));
+  };
+  // A record is live exactly while the router holds its call, and a call rings exactly while its
+  // switch's outbox keeps the offer outstanding, naming the agent the router reserved.
+  size_t live = 0;
+  book_.ForEach([&](const std::string& call_id, const CallRecord& record) {
+    const std::string call = absl::StrCat("call ", routing::Quote(call_id));
+    const std::optional<routing::CallView> view = router_->FindCall(call_id);
+    live += record.finished == nullptr;
+    if ((record.finished == nullptr) != view.has_value()) {
+      fail(call, view ? " has left acd by its record but the router holds it"
+                      : " has a live record but the router does not hold it");
+      return;
+    }
+    const acd::v1::Command* offer = outboxes_.OutstandingOffer(record.switch_id(), call_id);
+    const bool ringing = view && view->state == routing::CallState::kOffered;
+    if ((offer != nullptr) != ringing) {
+      fail(call, ringing ? " rings with no offer outstanding at its switch"
+                         : " has an offer outstanding at its switch but does not ring");
+    } else if (ringing && (offer->has_offer_call() ? offer->offer_call().agent_id()
+                                                   : offer->start_callback().agent_id()) !=
+                              view->agent_id) {
+      fail(call, "'s outstanding offer names another agent than the one it rings");
+    }
+  });
+  if (live != router_->call_count()) fail("the router holds calls the book has no live record of");
+  if (logins_.size() != router_->agent_count()) fail("logins kept differ from the agents logged in");
+  for (const auto& [agent_id, login] : logins_) {
+    if (!router_->HasAgent(agent_id)) {
+      fail("agent ", routing::Quote(agent_id), " is not logged in but its login is kept");
+    }
+  }
+  return broken;
 }
 
 }  // namespace acd::daemon

@@ -302,27 +302,26 @@ void Router::Recount(AgentSlot slot) {
   CountByState(agent, +1);
 }
 
+bool Router::Qualifies(const Agent& agent, const CompiledQueue& queue) const {
+  if (agent.capacity[static_cast<int>(queue.channel)] == 0) return false;
+  if (agent.narrowed && std::find(agent.queue_names.begin(), agent.queue_names.end(),
+                                  queue.name) == agent.queue_names.end()) {
+    return false;
+  }
+  return std::any_of(queue.membership.begin(), queue.membership.end(), [&](const SkillSet& set) {
+    return std::all_of(set.begin(), set.end(), [&](const SkillLevel& need) {
+      return agent.proficiency[need.skill] >= need.level;
+    });
+  });
+}
+
 void Router::ComputeMembership(AgentSlot slot) {
   Agent& agent = agents_[slot];
   CountServers(agent, -1);
   CountByState(agent, -1);
   agent.queues.clear();
   for (const CompiledQueue& queue : policy_->queues) {
-    if (agent.capacity[static_cast<int>(queue.channel)] == 0) continue;
-    if (agent.narrowed &&
-        std::find(agent.queue_names.begin(), agent.queue_names.end(), queue.name) ==
-            agent.queue_names.end()) {
-      continue;
-    }
-    bool qualifies = false;
-    for (const SkillSet& set : queue.membership) {
-      qualifies = std::all_of(set.begin(), set.end(), [&](const SkillLevel& need) {
-        return agent.proficiency[need.skill] >= need.level;
-      });
-      if (qualifies) break;
-    }
-    if (!qualifies) continue;
-    agent.queues.push_back(queue.id);
+    if (Qualifies(agent, queue)) agent.queues.push_back(queue.id);
   }
   CountServers(agent, +1);
   agent.counted_as = StateOf(agent);

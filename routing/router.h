@@ -300,6 +300,13 @@ class Router {
   bool HasCall(absl::string_view call_id) const { return call_ids_.contains(call_id); }
   bool HasAgent(absl::string_view agent_id) const { return agent_ids_.contains(agent_id); }
 
+  // Checks every invariant router_state.h lists against the whole state, the derived sets and
+  // counts recounted; that each waiting, ringing or held call has its deadlines scheduled; and
+  // that no available agent idles while a waiting call it may be offered waits. INTERNAL naming
+  // the first one broken, else OK. Walks every call and agent (router_invariants.cc): for tests
+  // and fuzzers, never on the request path.
+  absl::Status CheckInvariants() const;
+
   // Snapshots (router_snapshot.cc), for acdd to recover from a snapshot and the journal's tail.
   // SaveState writes the whole state as bytes (a versioned binary archive; see
   // router_snapshot.cc). RestoreState builds a router that is exactly the saved one: the same
@@ -364,6 +371,9 @@ class Router {
   void Unindex(AgentSlot slot);
   void Index(AgentSlot slot);
   void Reindex(AgentSlot slot) { Unindex(slot); Index(slot); }
+  // The agent is a member of the queue: it can take the queue's channel, was not narrowed to
+  // other queues at login, and meets one of the queue's membership skill sets.
+  bool Qualifies(const Agent& agent, const CompiledQueue& queue) const;
   void ComputeMembership(AgentSlot slot);
   void CountServers(const Agent& agent, int sign);
   void CountByState(const Agent& agent, int sign);

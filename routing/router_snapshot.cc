@@ -232,44 +232,18 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
     }
   }
   // Every pending timer is owned by exactly one active handle of a live call or agent.
-  absl::flat_hash_map<uint64_t, Timer> unclaimed;
-  for (const Timer& t : timers_.Pending()) unclaimed.emplace(t.seq, t);
-  const auto claim = [&](const TimerHandle& h, TimerKind kind, uint32_t slot) {
-    if (!h.active()) return true;
-    auto it = unclaimed.find(h.seq);
-    if (it == unclaimed.end() || it->second.due != h.due || it->second.kind != kind ||
-        it->second.slot != slot) {
-      return false;
-    }
-    unclaimed.erase(it);
-    return true;
-  };
+  internal::TimerClaims timers(timers_.Pending());
   const auto in_agents = [&](AgentSlot a) { return a == kNoSlot || a < agents_.size(); };
   const auto live_agent = [&](AgentSlot a) { return a != kNoSlot && a < agents_.size() && agent_live_[a]; };
   const auto holds = [](const Agent& agent, CallSlot c) {
     return std::find(agent.calls.begin(), agent.calls.end(), c) != agent.calls.end();
   };
-  // A free list names each free slot once, and nothing else.
-  const auto free_list_ok = [](const std::vector<uint32_t>& free, size_t size, size_t free_count,
-                               auto is_free) {
-    if (free.size() != free_count) return false;
-    absl::flat_hash_set<uint32_t> seen;
-    for (uint32_t s : free) {
-      if (s >= size || !is_free(s) || !seen.insert(s).second) return false;
-    }
-    return true;
-  };
 
   // Agents: ids, skills, membership, counts and the available sets.
-  size_t free_agents = 0;
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
     Agent& agent = agents_[a];
     if (!agent_live_[a]) {
-      if (!agent.id.empty() || agent.available_timer.active() || !agent.indexed.empty() ||
-          !agent.calls.empty() || !agent.queues.empty() || agent.offered_call != kNoSlot) {
-        return Corrupt("free agent slot ", a, " is not empty");
-      }
-      ++free_agents;
+      if (!internal::IsFresh(agent)) return Corrupt("free agent slot ", a, " is not empty");
       continue;
     }
     if (agent.id.empty() || !agent_ids_.emplace(agent.id, a).second) {
@@ -284,7 +258,7 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
         return Corrupt("agent ", Quote(agent.id), ": bad or repeated queue ", q);
       }
     }
-    if (!claim(agent.available_timer, TimerKind::kAgentAvailable, a)) {
+    if (!timers.Claim(agent.available_timer, TimerKind::kAgentAvailable, a)) {
       return Corrupt("agent ", Quote(agent.id), ": its timer is not pending");
     }
     if (agent.counted_as != StateOf(agent)) {
@@ -302,22 +276,16 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
       }
     }
   }
-  if (!free_list_ok(free_agents_, agents_.size(), free_agents,
-                    [&](uint32_t s) { return !agent_live_[s]; })) {
+  if (!internal::FreeListMatches(free_agents_, agents_.size(),
+                                 [&](size_t s) { return !agent_live_[s]; })) {
     return Corrupt("the free agent slots do not match the free list");
   }
 
   // Calls: ids, ranges, their agents, the waiting sets and the calls held for agents.
-  size_t free_calls = 0;
   for (CallSlot c = 0; c < calls_.size(); ++c) {
     Call& call = calls_[c];
     if (call.id.empty()) {
-      if (std::any_of(call.timers.begin(), call.timers.end(),
-                      [](const TimerHandle& h) { return h.active(); }) ||
-          call.preferred_slot != kNoSlot || call.consulting_agent != kNoSlot) {
-        return Corrupt("free call slot ", c, " is not empty");
-      }
-      ++free_calls;
+      if (!internal::IsFresh(call)) return Corrupt("free call slot ", c, " is not empty");
       continue;
     }
     if (!call_ids_.emplace(call.id, c).second) return Corrupt("repeated call id ", Quote(call.id));
@@ -331,7 +299,7 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
       return Corrupt("call ", Quote(call.id), ": a queue, skill, language or agent out of range");
     }
     for (int k = 0; k < kCallTimerKinds; ++k) {
-      if (!claim(call.timers[k], static_cast<TimerKind>(k), c)) {
+      if (!timers.Claim(call.timers[k], static_cast<TimerKind>(k), c)) {
         return Corrupt("call ", Quote(call.id), ": its timer ", k, " is not pending");
       }
     }
@@ -363,11 +331,13 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
     }
     if (call.preferred_slot != kNoSlot) held_calls_.insert({call.preferred_slot, c});
   }
-  if (!free_list_ok(free_calls_, calls_.size(), free_calls,
-                    [&](uint32_t s) { return calls_[s].id.empty(); })) {
+  if (!internal::FreeListMatches(free_calls_, calls_.size(),
+                                 [&](size_t s) { return calls_[s].id.empty(); })) {
     return Corrupt("the free call slots do not match the free list");
   }
-  if (!unclaimed.empty()) return Corrupt(unclaimed.size(), " pending timer(s) without an owner");
+  if (timers.unclaimed() > 0) {
+    return Corrupt(timers.unclaimed(), " pending timer(s) without an owner");
+  }
 
   // The agents' side of offers and connected calls.
   for (AgentSlot a = 0; a < agents_.size(); ++a) {

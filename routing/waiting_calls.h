@@ -119,6 +119,13 @@ class WaitingCalls {
     }
     return false;
   }
+  // Whether `key` waits in the partition of `language_bit` (Router::CheckInvariants).
+  bool Contains(const WaitingKey& key, int language_bit) const {
+    for (const auto& [bit, partition] : partitions_) {
+      if (bit == language_bit) return partition->find(key) != partition->end();
+    }
+    return false;
+  }
   // A waiting caller took a callback: they keep their place, counted among the callbacks.
   void CallbackAccepted() { ++callbacks_; }
 

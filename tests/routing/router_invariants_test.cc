@@ -1,5 +1,6 @@
 // Router invariants under random traffic and policy reloads: after every event, whatever its order
-// or validity, no call is lost or invented, no ready agent idles while a call it can take waits,
+// or validity, the router's own state holds together (Router::CheckInvariants), no call is lost or
+// invented, no ready agent idles while a call it can take waits,
 // an agent is reserved exactly while a call is offered to it, an agent consulting stays busy with
 // its call, callers hear the queue only as its rules allow, and every figure the router keeps
 // count of per queue equals a recount from its views.
@@ -219,6 +220,10 @@ class Traffic {
 
   // Checks every invariant; returns false after the first broken one (already reported).
   bool Holds(int step) {
+    if (absl::Status s = router_.CheckInvariants(); !s.ok()) {
+      ADD_FAILURE() << "step " << step << ": " << s.message();
+      return false;
+    }
     EXPECT_EQ(router_.call_count(), alive_.size()) << "step " << step;
     for (const std::string& call : alive_) {
       if (!router_.FindCall(call)) {
