@@ -599,10 +599,28 @@ bool ParsePolicyYaml(absl::string_view text, acd::v1::Policy* policy,
                      std::vector<PolicyProblem>* problems, PolicySourceMap* source_map) {
   policy->Clear();
   if (source_map != nullptr) source_map->positions.clear();
-  if (text.size() > kMaxPolicyBytes) {
-    problems->push_back(PolicyProblem{
-        "", absl::StrCat("the policy text is ", text.size(), " bytes; at most ", kMaxPolicyBytes)});
+  auto refuse = [&](PolicyProblem problem) {
+    if (problems != nullptr) problems->push_back(std::move(problem));
     return false;
+  };
+  if (text.size() > kMaxPolicyBytes) {
+    return refuse(PolicyProblem{
+        "", absl::StrCat("the policy text is ", text.size(), " bytes; at most ", kMaxPolicyBytes)});
+  }
+  // A policy's strings are proto3 strings, which must be UTF-8 (the journal could not read back
+  // a record holding others); a file saved in another encoding is refused where it goes wrong.
+  if (const size_t bad = FirstInvalidUtf8(text); bad != absl::string_view::npos) {
+    const absl::string_view before = text.substr(0, bad);
+    const size_t line_start = before.rfind('\n');
+    const int line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+    const int column =
+        1 + static_cast<int>(line_start == absl::string_view::npos ? bad : bad - line_start - 1);
+    return refuse(PolicyProblem{
+        "",
+        absl::StrCat("the policy is not UTF-8 here (byte 0x",
+                     absl::Hex(static_cast<uint8_t>(text[bad]), absl::kZeroPad2),
+                     "); save the file as UTF-8"),
+        line, column});
   }
   std::vector<PolicyProblem> found;
   // yaml-cpp reports through exceptions; none leave this function.

@@ -85,12 +85,16 @@ std::string BoundedUtf8(absl::string_view text, size_t max_bytes) {
 }
 
 bool IsValidUtf8(absl::string_view text) {
+  return FirstInvalidUtf8(text) == absl::string_view::npos;
+}
+
+size_t FirstInvalidUtf8(absl::string_view text) {
   for (size_t at = 0; at < text.size();) {
     const size_t length = CharacterAt(text.substr(at));
-    if (length == 0) return false;
+    if (length == 0) return at;
     at += length;
   }
-  return true;
+  return absl::string_view::npos;
 }
 
 }  // namespace acd::routing

@@ -32,6 +32,9 @@ std::string BoundedUtf8(absl::string_view text, size_t max_bytes = kMaxMessageBy
 
 // Whether `text` is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool IsValidUtf8(absl::string_view text);
+// The offset of the first byte of `text` that does not begin a valid UTF-8 character, or
+// absl::string_view::npos when all of it is valid.
+size_t FirstInvalidUtf8(absl::string_view text);
 
 }  // namespace acd::routing
 

@@ -19,6 +19,7 @@
 #include "daemon/journal/file_journal.h"
 #include "daemon/journal/journal_reader.h"
 #include "daemon/recovery.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "metrics/acd_metrics.h"
 #include "tests/daemon/journal_test_support.h"
@@ -101,6 +102,33 @@ TEST(JournalReplay, ARecoveredCoreGoesOnExactlyAsTheOriginalWould) {
     ExpectSameState(run.core->Dump(), twice->core->Dump(), "recovered twice");
     ExpectTheTrafficExercisedTheCore(*run.traffic);
   }
+}
+
+TEST(JournalReplay, APolicyFileThatIsNotUtf8IsJournaledRefusedAndRefusedAgainOnReplay) {
+  // Found by fuzz/policy_text_fuzzer: a SIGHUP's file text with a Latin-1 byte was journaled in a
+  // proto3 string, and the record could not be parsed back: acdd could not start again.
+  ScratchDir dir(kScratch);
+  Traffic traffic(1);
+  metrics::JournalSeries metrics;
+  std::unique_ptr<journal::FileJournal> writer = OpenJournal(dir.path(), &metrics);
+  ASSERT_NE(writer, nullptr);
+  const JournalInput created = traffic.Created();
+  writer->Append(created.SerializeAsString());
+  absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(created, nullptr);
+  ASSERT_TRUE(core.ok()) << core.status();
+  JournalInput reload = InputAt(daemon::TimeOf(created) + absl::Seconds(1));
+  reload.mutable_policy_text()->set_yaml("name: caf\xE9\nqueues: [{name: sales}]\n");
+  reload.mutable_policy_text()->set_source(kPolicyFile);
+  writer->Append(reload.SerializeAsString());
+  const absl::Status refused = ApplyInput(**core, reload);
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("1:10: the policy is not UTF-8 here (byte 0xe9)"));
+  writer.reset();  // flushes
+
+  absl::StatusOr<Recovered> recovered =
+      RecoverCore(dir.path(), journal::RecoverMode::kStop, nullptr);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(recovered->replayed, 2u);
+  ExpectSameState((*core)->Dump(), recovered->core->Dump(), "recovered");
 }
 
 TEST(JournalReplay, AJournalCutAfterAnyRecordRecoversTheStateTheOriginalHadThere) {

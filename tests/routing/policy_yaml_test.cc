@@ -245,6 +245,20 @@ TEST(PolicyYaml, AnUnknownKeyOfAHundredThousandBytesIsQuotedShortAndListsTheVali
                                     "\xE2\x80\xA6' (100000 bytes); valid fields are: "));
 }
 
+TEST(PolicyYaml, ATextThatIsNotUtf8IsRefusedWhereItGoesWrong) {
+  // Found by fuzz/policy_text_fuzzer: such bytes reached the policy's strings, which the journal
+  // cannot read back (a proto3 string must be UTF-8).
+  const std::vector<PolicyProblem> problems =
+      ProblemsOf("name: acme\nqueues:\n  - {name: caf\xE9}\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].message,
+            "the policy is not UTF-8 here (byte 0xe9); save the file as UTF-8");
+  EXPECT_EQ(problems[0].line, 3);
+  EXPECT_EQ(problems[0].column, 15);
+  acd::v1::Policy policy;
+  EXPECT_FALSE(ParsePolicyYaml("\xFF", &policy, nullptr));
+}
+
 TEST(PolicyYaml, AcceptsEnumValuesShortFullAndInAnyCase) {
   const acd::v1::Policy policy = ParseOk(R"(queues:
   - channel: voice
