@@ -249,7 +249,8 @@ class Validator {
     if (can_fall_back && q.fallback().empty()) {
       Problem(path + ".fallback",
               absl::StrCat(in, "max_queue_length or max_wait_seconds is set, so calls can leave "
-                               "this queue: set fallback (e.g. \"voicemail:", name, "\")"));
+                               "this queue: set fallback (e.g. ",
+                           Quote(absl::StrCat("voicemail:", name)), ")"));
     }
     CheckEscalation(path, q);
     CheckCallerSettings(path, q);
@@ -412,7 +413,11 @@ class Validator {
           std::vector<std::string> loop(start, path.end());
           loop.push_back(next);
           Problem(absl::StrCat("queues[", queue_index_[queue], "].escalation"),
-                  absl::StrCat("overflow loop: ", absl::StrJoin(loop, " -> "),
+                  absl::StrCat("overflow loop: ",
+                               absl::StrJoin(loop, " -> ",
+                                             [](std::string* out, const std::string& name) {
+                                               out->append(Quote(name));
+                                             }),
                                "; a call would bounce between these queues forever, so end the "
                                "chain in a queue without overflow or with a fallback step"));
         } else if (mark[next] == kUnseen) {

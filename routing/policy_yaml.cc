@@ -219,8 +219,19 @@ std::pair<int, int> Position(const YAML::Mark& mark) {
   return {mark.line + 1, mark.column + 1};
 }
 
+// A key as a step of a field path: as written when it could name a field (a short word of
+// letters, digits and underscores), else quoted, so that a path never carries a broken character,
+// a line break or a key of a megabyte into a problem.
+std::string PathStep(absl::string_view key) {
+  const bool word = !key.empty() && key.size() <= kMaxQuotedBytes &&
+                    std::all_of(key.begin(), key.end(),
+                                [](char c) { return absl::ascii_isalnum(c) || c == '_'; });
+  return word ? std::string(key) : Quote(key);
+}
+
 std::string FieldPath(const std::string& parent, absl::string_view name) {
-  return parent.empty() ? std::string(name) : absl::StrCat(parent, ".", name);
+  const std::string step = PathStep(name);
+  return parent.empty() ? step : absl::StrCat(parent, ".", step);
 }
 
 class MessageReader {
@@ -648,12 +659,16 @@ bool ParsePolicyYaml(absl::string_view text, acd::v1::Policy* policy,
       }
     }
   } catch (const YAML::ParserException& e) {
+    // yaml-cpp's words may carry a byte of the text ("unknown escape character: \xFF").
     const auto [line, column] = Position(e.mark);
-    found.push_back(PolicyProblem{"", absl::StrCat("YAML syntax error: ", e.msg), line, column});
+    found.push_back(PolicyProblem{
+        "", absl::StrCat("YAML syntax error: ", BoundedUtf8(e.msg, kMaxQuotedBytes)), line,
+        column});
   } catch (const YAML::Exception& e) {
     const auto [line, column] = Position(e.mark);
-    found.push_back(
-        PolicyProblem{"", absl::StrCat("could not read the YAML: ", e.msg), line, column});
+    found.push_back(PolicyProblem{
+        "", absl::StrCat("could not read the YAML: ", BoundedUtf8(e.msg, kMaxQuotedBytes)), line,
+        column});
   }
   if (problems != nullptr) problems->insert(problems->end(), found.begin(), found.end());
   return found.empty();

@@ -295,7 +295,7 @@ queues:
     escalation: [{after_seconds: 60, overflow: {queue: sales}}]
 )"),
               ElementsAre(ProblemAt("queues[1].escalation",
-                                    "overflow loop: sales -> billing -> sales",
+                                    "overflow loop: 'sales' -> 'billing' -> 'sales'",
                                     "bounce between these queues forever")));
 }
 
@@ -310,7 +310,8 @@ queues:
     escalation: [{after_seconds: 60, overflow: {queue: sales}}]
 )"),
               ElementsAre(ProblemAt("queues[2].escalation",
-                                    "overflow loop: sales -> billing -> support -> sales")));
+                                    "overflow loop: 'sales' -> 'billing' -> 'support' -> "
+                                    "'sales'")));
 }
 
 TEST(PolicyValidator, OverflowLoopReachedFromAnotherQueueListsOnlyTheLoop) {
@@ -324,9 +325,10 @@ queues:
     escalation: [{after_seconds: 60, overflow: {queue: billing}}]
 )");
   EXPECT_THAT(problems, ElementsAre(ProblemAt("queues[2].escalation",
-                                              "overflow loop: billing -> support -> billing")));
+                                              "overflow loop: 'billing' -> 'support' -> "
+                                              "'billing'")));
   EXPECT_THAT(problems,
-              Each(Field("message", &PolicyProblem::message, Not(HasSubstr("sales ->")))));
+              Each(Field("message", &PolicyProblem::message, Not(HasSubstr("'sales' ->")))));
 }
 
 TEST(PolicyValidator, TwoSeparateOverflowLoopsAreBothReported) {
@@ -342,9 +344,10 @@ queues:
     escalation: [{after_seconds: 60, overflow: {queue: support}}]
 )"),
               UnorderedElementsAre(
-                  ProblemAt("queues[1].escalation", "overflow loop: sales -> billing -> sales"),
+                  ProblemAt("queues[1].escalation",
+                            "overflow loop: 'sales' -> 'billing' -> 'sales'"),
                   ProblemAt("queues[3].escalation",
-                            "overflow loop: support -> general -> support")));
+                            "overflow loop: 'support' -> 'general' -> 'support'")));
 }
 
 TEST(PolicyValidator, OverflowChainsAndMergesWithoutALoopAreAccepted) {
@@ -370,7 +373,7 @@ queues:
 )"),
               ElementsAre(ProblemAt("queues[0].fallback",
                                     "queue 'sales': max_queue_length or max_wait_seconds is set",
-                                    "set fallback (e.g. \"voicemail:sales\")")));
+                                    "set fallback (e.g. 'voicemail:sales')")));
 }
 
 TEST(PolicyValidator, MaxQueueLengthWithoutFallbackIsReported) {
@@ -379,7 +382,7 @@ queues:
   - {name: billing, max_queue_length: 10}
 )"),
               ElementsAre(ProblemAt("queues[0].fallback",
-                                    "set fallback (e.g. \"voicemail:billing\")")));
+                                    "set fallback (e.g. 'voicemail:billing')")));
 }
 
 }  // namespace

@@ -144,6 +144,25 @@ queues:
               ::testing::Not(::testing::IsEmpty()));
 }
 
+TEST(PolicyValidator, QueueNamesAreQuotedInEveryProblem) {
+  // Found by fuzz/policy_text_fuzzer: the fallback example and the overflow loop named queues as
+  // written, line breaks and all.
+  const auto problems = ProblemsOf(R"(
+queues:
+  - name: "billi\nng"
+    max_queue_length: 10
+    escalation: [{after_seconds: 9, overflow: {queue: other}}]
+  - {name: other, escalation: [{after_seconds: 9, overflow: {queue: "billi\nng"}}]}
+)");
+  EXPECT_THAT(problems, ::testing::Contains(ProblemAt("queues[0].fallback",
+                                                      "(e.g. 'voicemail:billi\\x0ang')")));
+  EXPECT_THAT(problems, ::testing::Contains(ProblemAt("queues[1].escalation",
+                                                      "overflow loop: 'billi\\x0ang' -> 'other'")));
+  for (const PolicyProblem& p : problems) {
+    EXPECT_THAT(p.message, ::testing::Not(::testing::HasSubstr("\n"))) << p.message;
+  }
+}
+
 TEST(PolicyValidator, AnUnknownSkillAmongAThousandListsTwentyKnownOnesAndSaysThereAreMore) {
   std::string yaml = "skills: [";
   for (int i = 0; i < 1000; ++i) absl::StrAppend(&yaml, i ? ", " : "", "{name: skill_", i, "}");

@@ -245,6 +245,17 @@ TEST(PolicyYaml, AnUnknownKeyOfAHundredThousandBytesIsQuotedShortAndListsTheVali
                                     "\xE2\x80\xA6' (100000 bytes); valid fields are: "));
 }
 
+TEST(PolicyYaml, AnUnknownKeyThatIsNoWordIsQuotedInTheProblemsPathToo) {
+  // Found by fuzz/policy_text_fuzzer: the path carried the key as written, line breaks and all.
+  EXPECT_THAT(ProblemsOf("limits:\n  \"a\\nb\": 4\n  ? \"\"\n  : 5\n"),
+              ElementsAre(ProblemAt("limits.'a\\x0ab'", 2, "unknown field"),
+                          ProblemAt("limits.''", 3, "unknown field")));
+  const std::vector<PolicyProblem> problems =
+      ProblemsOf("limits:\n  ? " + std::string(100000, 'k') + "\n  : 3\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].path, "limits.'" + std::string(128, 'k') + "\xE2\x80\xA6' (100000 bytes)");
+}
+
 TEST(PolicyYaml, ATextThatIsNotUtf8IsRefusedWhereItGoesWrong) {
   // Found by fuzz/policy_text_fuzzer: such bytes reached the policy's strings, which the journal
   // cannot read back (a proto3 string must be UTF-8).
@@ -257,6 +268,14 @@ TEST(PolicyYaml, ATextThatIsNotUtf8IsRefusedWhereItGoesWrong) {
   EXPECT_EQ(problems[0].column, 15);
   acd::v1::Policy policy;
   EXPECT_FALSE(ParsePolicyYaml("\xFF", &policy, nullptr));
+}
+
+TEST(PolicyYaml, ASyntaxErrorQuotingAByteOfTheTextIsValidUtf8) {
+  // Found by fuzz/policy_text_fuzzer: yaml-cpp's message carried the first byte of an escaped
+  // character, not valid UTF-8 on its own.
+  EXPECT_THAT(ProblemsOf("name: \"a\\\xC3\xA9\"\n"),
+              ElementsAre(ProblemAt("", 1,
+                                    "YAML syntax error: unknown escape character: \xEF\xBF\xBD")));
 }
 
 TEST(PolicyYaml, AcceptsEnumValuesShortFullAndInAnyCase) {
