@@ -1,5 +1,7 @@
 #include "routing/policy_yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -217,6 +220,64 @@ std::string FormatFloat(Float value) {
 std::pair<int, int> Position(const YAML::Mark& mark) {
   if (mark.is_null()) return {0, 0};
   return {mark.line + 1, mark.column + 1};
+}
+
+// The documents of a YAML stream, counted from the parser's events: how many, and where the
+// second one's content starts. Not YAML::LoadAll: yaml-cpp 0.7's loops forever, allocating all
+// the while, on some malformed streams (a document that starts with ',': jbeder/yaml-cpp#1040,
+// fixed after 0.8), as its parser hands back the same empty document again and again without
+// reading on. A document that starts where the one before it did is that stall: a syntax error.
+struct DocumentCount {
+  int documents = 0;
+  YAML::Mark second = YAML::Mark::null_mark();
+};
+
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (count_.documents > 0 && mark.pos == last_start_.pos) {
+      throw YAML::ParserException(mark, "unexpected token where a document should start");
+    }
+    last_start_ = mark;
+    ++count_.documents;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnMapEnd() override {}
+
+  const DocumentCount& count() const { return count_; }
+
+ private:
+  void Node(const YAML::Mark& mark) {
+    if (count_.documents == 2 && count_.second.is_null()) count_.second = mark;
+  }
+
+  DocumentCount count_;
+  YAML::Mark last_start_ = YAML::Mark::null_mark();
+};
+
+// REQUIRES: called inside ParsePolicyYaml's try (yaml-cpp reports through exceptions).
+DocumentCount CountDocuments(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  while (parser.HandleNextDocument(counter)) {
+  }
+  return counter.count();
 }
 
 // A key as a step of a field path: as written when it could name a field (a short word of
@@ -636,17 +697,18 @@ bool ParsePolicyYaml(absl::string_view text, acd::v1::Policy* policy,
   std::vector<PolicyProblem> found;
   // yaml-cpp reports through exceptions; none leave this function.
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.size() > 1) {
-      const auto [line, column] = Position(documents[1].Mark());
+    const std::string whole(text);
+    const DocumentCount documents = CountDocuments(whole);
+    if (documents.documents > 1) {
+      const auto [line, column] = Position(documents.second);
       found.push_back(PolicyProblem{
           "",
-          absl::StrCat("the file holds ", documents.size(),
+          absl::StrCat("the file holds ", documents.documents,
                        " YAML documents (separated by '---'); a policy is one document"),
           line, column});
     }
-    if (!documents.empty() && !documents[0].IsNull()) {
-      const YAML::Node& root = documents[0];
+    const YAML::Node root = YAML::Load(whole);  // the first document
+    if (root.IsDefined() && !root.IsNull()) {
       if (!root.IsMap()) {
         const auto [line, column] = Position(root.Mark());
         found.push_back(PolicyProblem{

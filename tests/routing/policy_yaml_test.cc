@@ -270,6 +270,16 @@ TEST(PolicyYaml, ATextThatIsNotUtf8IsRefusedWhereItGoesWrong) {
   EXPECT_FALSE(ParsePolicyYaml("\xFF", &policy, nullptr));
 }
 
+TEST(PolicyYaml, AStrayCommaWhereADocumentStartsIsASyntaxErrorNotAnEndlessLoop) {
+  // Found by fuzz/policy_text_fuzzer: yaml-cpp 0.7's LoadAll looped here, allocating without end
+  // (a 99-byte policy took 10 GB in a minute).
+  EXPECT_THAT(ProblemsOf(","),
+              ElementsAre(ProblemAt("", 1, "YAML syntax error: unexpected token where a document "
+                                           "should start")));
+  EXPECT_THAT(ProblemsOf("name: a\n, b\nqueues: []\n"),
+              ElementsAre(ProblemAt("", 2, "YAML syntax error")));
+}
+
 TEST(PolicyYaml, ASyntaxErrorQuotingAByteOfTheTextIsValidUtf8) {
   // Found by fuzz/policy_text_fuzzer: yaml-cpp's message carried the first byte of an escaped
   // character, not valid UTF-8 on its own.
