@@ -20,6 +20,7 @@
 #include "asio/read_until.hpp"
 #include "asio/ssl.hpp"
 #include "asio/steady_timer.hpp"
+#include "asio/strand.hpp"
 #include "asio/streambuf.hpp"
 #include "asio/write.hpp"
 
@@ -57,14 +58,17 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // the connection even when a renewed certificate replaces it for new connections.
   // `ticket`: held as long as the connection (it counts open connections).
   template <typename... Args>
+  // `strand`: the connection's own, which its socket and timer run on, so that its handlers never
+  // run at once on the listener's two threads.
   Connection(std::shared_ptr<void> ticket, std::function<std::string(absl::string_view)> answer,
-             asio::io_context& io, std::shared_ptr<asio::ssl::context> tls, Args&&... stream_args)
+             const asio::any_io_executor& strand, std::shared_ptr<asio::ssl::context> tls,
+             Args&&... stream_args)
       : ticket_(std::move(ticket)),
         answer_(std::move(answer)),
         tls_(std::move(tls)),
         stream_(std::forward<Args>(stream_args)...),
         buffer_(kMaxHeadBytes),
-        deadline_(io) {}
+        deadline_(strand) {}
 
   void Start() {
     auto self = this->shared_from_this();
@@ -229,7 +233,10 @@ class HttpServer::Listener {
   }
 
   void Accept() {
-    acceptor_.async_accept([this](const asio::error_code& error, asio::ip::tcp::socket socket) {
+    // Each connection gets a strand of its own: its socket's and its timer's handlers run one at
+    // a time.
+    acceptor_.async_accept(asio::make_strand(io_), [this](const asio::error_code& error,
+                                                          asio::ip::tcp::socket socket) {
       if (!acceptor_.is_open()) return;
       if (!error && open_connections_.load() >= kMaxConnections) {
         asio::error_code ignored;
@@ -238,12 +245,13 @@ class HttpServer::Listener {
         ++open_connections_;
         std::shared_ptr<void> ticket(nullptr, [this](void*) { --open_connections_; });
         auto answer = [server = server_](absl::string_view head) { return server->Answer(head); };
+        const asio::any_io_executor strand = socket.get_executor();
         if (std::shared_ptr<asio::ssl::context> tls = this->tls()) {
           std::make_shared<Connection<asio::ssl::stream<asio::ip::tcp::socket>>>(
-              std::move(ticket), answer, io_, tls, std::move(socket), *tls)
+              std::move(ticket), answer, strand, tls, std::move(socket), *tls)
               ->Start();
         } else {
-          std::make_shared<Connection<asio::ip::tcp::socket>>(std::move(ticket), answer, io_,
+          std::make_shared<Connection<asio::ip::tcp::socket>>(std::move(ticket), answer, strand,
                                                               nullptr, std::move(socket))
               ->Start();
         }
