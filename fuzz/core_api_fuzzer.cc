@@ -119,12 +119,18 @@ const FixedPolicies& Policies() {
 // Bits [from, from + count) of `b`.
 int Bits(uint8_t b, int from, int count) { return (b >> from) & ((1 << count) - 1); }
 
+// The end checks byte 0 asks for (bits 4-6): each on a quarter of the inputs, as together they
+// cost twice the run they check.
+constexpr int kReplay = 1;
+constexpr int kSnapshot = 2;
+int EndChecks(uint8_t setup) { return Bits(setup, 4, 3) <= 3 ? Bits(setup, 4, 3) : 0; }
+
 // Plays the shell and the switches around one core: stamps each input with the fake clock's time,
 // applies it, takes the commands it made (learning what rings where and what each switch has not
 // yet been shown) and checks the invariants.
 class Driver {
  public:
-  explicit Driver(uint8_t setup) : keep_journal_(Bits(setup, 4, 1) != 0) {
+  explicit Driver(uint8_t setup) : keep_journal_(EndChecks(setup) & kReplay) {
     // What CreateCore makes of the created record, with the policy compiled once per process;
     // the replay check makes its core from the record itself.
     const int policy = Bits(setup, 0, 2) % 3;
@@ -223,6 +229,7 @@ class Driver {
   // The end checks: the journal replayed into a new core, and a snapshot restored, give the
   // very same state.
   void Finish(uint8_t setup) {
+    if (EndChecks(setup) == 0) return;
     const std::string dump = core_->Dump();
     if (keep_journal_) {
       absl::StatusOr<std::unique_ptr<Core>> replayed =
@@ -235,7 +242,7 @@ class Driver {
       }
       SameState(dump, (*replayed)->Dump(), "replayed");
     }
-    if (Bits(setup, 5, 1)) {
+    if (EndChecks(setup) & kSnapshot) {
       std::vector<journal::v1::SnapshotPart> parts;
       absl::Status saved = core_->SaveSnapshot([&](const journal::v1::SnapshotPart& part) {
         parts.push_back(part);
