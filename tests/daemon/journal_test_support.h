@@ -168,7 +168,8 @@ struct Recording {
 };
 
 // Drives a new core with `inputs` inputs of `seed`'s traffic, journaling each in `dir` before the
-// core takes it, as the engine does; keeps the core's Dump() after each input of `dump_after`, and
+// core takes it, as the engine does, its invariants checked after each (Core::CheckInvariants);
+// keeps the core's Dump() after each input of `dump_after`, and
 // writes a snapshot into `dir` after each input of `snapshot_after` (input k is record k + 1: the
 // created record is 1). The journal is closed (flushed) at the end.
 inline Recording Record(uint64_t seed, const std::string& dir, int inputs,
@@ -197,6 +198,10 @@ inline Recording Record(uint64_t seed, const std::string& dir, int inputs,
     }
     FollowFilePolicy(input, answered, &out.file_policy);
     out.last_time = daemon::TimeOf(input);
+    if (absl::Status held = out.core->CheckInvariants(); !held.ok()) {
+      ADD_FAILURE() << "input " << k << ", " << input.ShortDebugString() << ": " << held;
+      return out;
+    }
     if (dump_after.contains(k)) out.dumps[k] = out.core->Dump();
     if (snapshot_after.contains(k)) {
       acd::journal::v1::SnapshotHead head;
