@@ -220,7 +220,7 @@ class Driver {
         break;
       case 23:
         Read(a);
-        Check(step, "a read");
+        Check(step, nullptr);
         return;
     }
     Apply(std::move(input), step);
@@ -309,7 +309,7 @@ class Driver {
       }
     }
     (void)core_->TakeNotices();
-    Check(step, input.ShortDebugString());
+    Check(step, &input);
     if (!input.has_time_passed() && !input.has_command_written()) {
       if (recent_.size() == kRecent) recent_.pop_front();
       recent_.push_back(input);
@@ -317,9 +317,11 @@ class Driver {
     if (keep_journal_) journal_.push_back(std::move(input));
   }
 
-  void Check(int step, const std::string& after) {
+  // After `input` (null: a read).
+  void Check(int step, const JournalInput* input) {
     if (absl::Status s = core_->CheckInvariants(); !s.ok()) {
-      Fail("step ", step, " (", after, "): ", s.message());
+      Fail("step ", step, " (", input != nullptr ? input->ShortDebugString() : "a read", "): ",
+           s.message());
     }
   }
 
