@@ -560,6 +560,21 @@ class MessageReader {
 void WriteMessage(const Message& message, YAML::Emitter* out);
 
 // Element `index` of a repeated field, or the singular field when index < 0.
+// Whether `text` holds a control character (C0, DEL, C1) or one of YAML 1.1's Unicode line
+// breaks (U+2028, U+2029), none of which a plain scalar can carry.
+bool HasBreakOrControl(absl::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) return true;
+    if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0xA0) {
+      return true;  // U+0080..U+009F
+    }
+    const absl::string_view three = text.substr(i, 3);
+    if (three == "\xE2\x80\xA8" || three == "\xE2\x80\xA9") return true;
+  }
+  return false;
+}
+
 void WriteValue(const Message& message, const FieldDescriptor* field, int index,
                 YAML::Emitter* out) {
   const Reflection* r = message.GetReflection();
@@ -606,10 +621,12 @@ void WriteValue(const Message& message, const FieldDescriptor* field, int index,
       // The emitter itself quotes what would not read back as this text ("", "~", "a: b"). Quote
       // numbers and booleans as well: this parser reads them back as strings either way, but a
       // person or another YAML tool would take `name: 123` for a number.
+      // And quote any text with a line break or another control character: yaml-cpp writes
+      // "vm:\r" plain, as `vm:` and a bare carriage return, which does not read back.
       bool as_bool;
       double as_number;
       if (YAML::convert<bool>::decode(YAML::Node(value), as_bool) ||
-          ParseDoubleText(value, &as_number)) {
+          ParseDoubleText(value, &as_number) || HasBreakOrControl(value)) {
         *out << YAML::DoubleQuoted;
       }
       *out << value;

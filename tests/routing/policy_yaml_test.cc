@@ -550,6 +550,24 @@ TEST(PolicyYaml, QuotesStringsThatWouldReadAsNumbersOrBooleans) {
   EXPECT_EQ(PolicyToYaml(policy), "name: \"2026\"\nlanguages:\n  - \"no\"\n  - en\n");
 }
 
+TEST(PolicyYaml, QuotesTextWithLineBreaksOrControlCharactersSoThatItReadsBack) {
+  // Found by the policy_text fuzzer: yaml-cpp wrote "vm:\r" plain, which did not read back.
+  for (const std::string text :
+       {std::string("vm:\r"), std::string("a\rb"), std::string("tab\there"), std::string("bell\a"),
+        std::string("nul\0byte", 8), std::string("del\x7F"), std::string("next\xC2\x85line"),
+        std::string("c1\xC2\x9F"), std::string("ls\xE2\x80\xA8"), std::string("ps\xE2\x80\xA9:"),
+        std::string("cr only:\r"), std::string("\r")}) {
+    acd::v1::Policy policy;
+    policy.set_name(text);
+    const std::string yaml = PolicyToYaml(policy);
+    EXPECT_EQ(yaml.rfind("name: \"", 0), 0u) << yaml;
+    acd::v1::Policy read;
+    std::vector<PolicyProblem> problems;
+    ASSERT_TRUE(ParsePolicyYaml(yaml, &read, &problems)) << yaml;
+    EXPECT_EQ(read.name(), text) << yaml;
+  }
+}
+
 TEST(PolicyYaml, RoundTripsARichPolicy) {
   acd::v1::Policy policy;
   ASSERT_TRUE(TextFormat::ParseFromString(
