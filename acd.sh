@@ -16,11 +16,13 @@ PACKAGES=(
 )
 # What the test suite needs on top: an independent gRPC client (Python grpcio), Prometheus and
 # promtool, a headless browser for the wallboard, clang-14 for the -Wthread-safety check and
-# with libFuzzer for bench/fuzz.sh, and openssl for test certificates.
+# with libFuzzer for bench/fuzz.sh, openssl for test certificates, and etcd for the hot standby's
+# leadership (the tests run their own members on loopback).
 TEST_PACKAGES=(
   python3-grpcio python3-protobuf python3-yaml
   prometheus chromium
   clang-14 libfuzzer-14-dev openssl
+  etcd-server
 )
 JOBS=${ACD_JOBS:-2}
 
