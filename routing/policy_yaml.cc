@@ -145,6 +145,25 @@ std::string ExpectedValue(const FieldDescriptor* field) {
   return "a value";
 }
 
+// yaml-cpp 0.7 decodes the escapes \N and \_ of a double-quoted scalar to the bare bytes 0x85
+// and 0xA0, not to U+0085 and U+00A0 in UTF-8, and a proto3 string holding them could not be read
+// back (the journal's snapshots, GetPolicy's reply). The policy text is valid UTF-8 (checked
+// first), so a bare byte of either kind in a scalar comes from one of those escapes: it gets its
+// UTF-8 form.
+std::string WithEscapesInUtf8(const std::string& text) {
+  std::string out;
+  absl::string_view rest = text;
+  for (size_t bad; (bad = FirstInvalidUtf8(rest)) != absl::string_view::npos;) {
+    out.append(rest.data(), bad);
+    const auto byte = static_cast<unsigned char>(rest[bad]);
+    if (byte == 0x85 || byte == 0xA0) out.push_back('\xC2');
+    out.push_back(rest[bad]);
+    rest.remove_prefix(bad + 1);
+  }
+  out.append(rest.data(), rest.size());
+  return out;
+}
+
 std::string DescribeNode(const YAML::Node& node) {
   if (node.IsMap()) return "a mapping";
   if (node.IsSequence()) return "a sequence";
@@ -477,9 +496,13 @@ class MessageReader {
         break;
       }
       case FieldDescriptor::CPPTYPE_STRING: {
-        std::string value = text;
+        std::string value = WithEscapesInUtf8(text);
         if (field->type() == FieldDescriptor::TYPE_BYTES && !absl::Base64Unescape(text, &value)) {
           Report(path, node.Mark(), absl::StrCat("expected base64 text, got ", Quote(text)));
+          return;
+        }
+        if (field->type() == FieldDescriptor::TYPE_STRING && !IsValidUtf8(value)) {
+          Report(path, node.Mark(), absl::StrCat("expected UTF-8 text, got ", Quote(value)));
           return;
         }
         repeated ? reflection->AddString(message, field, std::move(value))

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/journal/record_format.h"
+#include "daemon/log.h"
 
 namespace acd::daemon::journal {
 namespace {
@@ -83,12 +84,45 @@ FileJournal::~FileJournal() {
 
 uint64_t FileJournal::Append(absl::string_view payload) {
   const uint64_t sequence = next_sequence_++;
+  // With a tap, the record is framed before the lock, so the tap runs without it.
+  std::string framed;
+  if (tap_) {
+    AppendRecord(sequence, epoch_, payload, &framed);
+    tap_(framed, sequence);
+  }
   absl::MutexLock lock(&mu_);
   if (pending_records_ == 0) pending_first_ = sequence;
-  AppendRecord(sequence, epoch_, payload, &pending_);
+  if (tap_) {
+    pending_.append(framed);
+  } else {
+    AppendRecord(sequence, epoch_, payload, &pending_);
+  }
   pending_last_ = sequence;
   ++pending_records_;
   return sequence;
+}
+
+void FileJournal::AppendFramed(absl::string_view records, uint64_t first, uint64_t last,
+                               uint64_t epoch) {
+  if (first != next_sequence_ || last < first || epoch < epoch_) {
+    Crash(absl::StrCat("framed records ", first, "..", last, " of epoch ", epoch,
+                       " appended where record ", next_sequence_, " of epoch ", epoch_,
+                       " comes next"));
+  }
+  next_sequence_ = last + 1;
+  epoch_ = epoch;
+  absl::MutexLock lock(&mu_);
+  if (pending_records_ == 0) pending_first_ = first;
+  pending_.append(records.data(), records.size());
+  pending_last_ = last;
+  pending_records_ += last - first + 1;
+}
+
+void FileJournal::RaiseEpoch(uint64_t epoch) {
+  if (epoch <= epoch_) {
+    Crash(absl::StrCat("journal epoch ", epoch, " is not above the current ", epoch_));
+  }
+  epoch_ = epoch;
 }
 
 absl::Status FileJournal::OpenSegment(uint64_t first_sequence) {

@@ -73,6 +73,17 @@ class FileJournal {
 
   // One thread (the engine's): frames `payload` as the next record and buffers it.
   uint64_t Append(absl::string_view payload);
+  // The same thread, on a standby: buffers records another acdd framed (AppendRecord's bytes,
+  // sequences `first` through `last`, each already checked), as they are. `first` must be
+  // next_sequence(), and their epoch at least epoch(); the journal takes on the last one's epoch.
+  void AppendFramed(absl::string_view records, uint64_t first, uint64_t last, uint64_t epoch);
+  // The same thread, on becoming the leader: records appended from now on carry `epoch`, which
+  // must be higher than any before.
+  void RaiseEpoch(uint64_t epoch);
+  // The same thread: every record appended from now on (framed, as it goes to the segment) is
+  // also handed to `tap`, inside Append: for the replication to a standby. Null: none.
+  using Tap = std::function<void(absl::string_view framed, uint64_t sequence)>;
+  void SetTap(Tap tap) { tap_ = std::move(tap); }
   // The sequence the next Append gets, and the epoch records are written with.
   uint64_t next_sequence() const { return next_sequence_; }
   uint64_t epoch() const { return epoch_; }
@@ -93,8 +104,9 @@ class FileJournal {
   const FileJournalOptions options_;
   metrics::JournalSeries* const metrics_;
   const JournalEvents events_;
-  const uint64_t epoch_;
+  uint64_t epoch_;          // the appending thread's
   uint64_t next_sequence_;  // the appending thread's
+  Tap tap_;                 // the appending thread's
   std::atomic<uint64_t> durable_{0};
 
   absl::Mutex mu_;

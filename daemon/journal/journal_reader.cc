@@ -139,6 +139,20 @@ absl::StatusOr<JournalScan> ReadJournal(
         }
         return scan;
       }
+      // Epochs never fall: a record of an older epoch after a newer one is a deposed leader's,
+      // which no replica of the newer epoch may take.
+      if (record.epoch < scan.epoch) {
+        if (absl::Status s = bad(offset,
+                                 absl::StrCat("epoch ", record.epoch,
+                                              " after a record of "
+                                              "epoch ",
+                                              scan.epoch),
+                                 false);
+            !s.ok()) {
+          return s;
+        }
+        return scan;
+      }
       if (record.sequence >= stop_before) {
         cut_from(offset, absl::StrCat("journal: cut at record ", stop_before, " in ", path,
                                       " at offset ", offset, ", as --journal_stop_before asked: "

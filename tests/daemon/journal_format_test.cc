@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "daemon/journal/crc32c.h"
 #include "daemon/journal/file_journal.h"
 #include "daemon/journal/journal_reader.h"
@@ -250,6 +251,23 @@ TEST(JournalReader, DamageWithRecordsAfterItStopsRecoveryNamingFileAndOffset) {
   EXPECT_THAT(after.payloads, SizeIs(2));
 }
 
+TEST(JournalReader, ARecordOfAnOlderEpochAfterANewerOneStopsRecovery) {
+  TempDir dir;
+  std::string segment = SegmentHeader();
+  AppendRecord(1, 3, "leader of epoch 3", &segment);
+  AppendRecord(2, 5, "leader of epoch 5", &segment);
+  AppendRecord(3, 3, "the deposed leader again", &segment);
+  AppendRecord(4, 5, "leader of epoch 5 again", &segment);
+  WriteFile(dir.path() + "/" + SegmentFileName(1), segment);
+  ReadBack back = Read(dir.path());
+  EXPECT_EQ(back.status.code(), absl::StatusCode::kDataLoss) << back.status;
+  EXPECT_THAT(back.status.message(), HasSubstr("epoch 3 after a record of epoch 5"));
+  ReadBack cut = Read(dir.path(), RecoverMode::kTruncate);
+  ASSERT_TRUE(cut.status.ok()) << cut.status;
+  EXPECT_THAT(cut.payloads, SizeIs(2));
+  EXPECT_EQ(cut.scan.epoch, 5u);
+}
+
 TEST(JournalReader, StopsBeforeTheRecordTheOperatorNamesAndCutsFromThere) {
   TempDir dir;
   const std::vector<std::string> payloads = Payloads(30);
@@ -351,6 +369,96 @@ TEST(FileJournal, ReportsEachBatchDurableInOrderAndCountsIt) {
   }
   EXPECT_EQ(series.records.Get(), 1000u);
   EXPECT_GT(series.bytes.Get(), 1000u * kRecordHeaderBytes);
+}
+
+// A new journal on `dir`, or null after a failure the test has been told of.
+std::unique_ptr<FileJournal> NewJournal(const std::string& dir, metrics::JournalSeries* series) {
+  FileJournalOptions options;
+  options.dir = dir;
+  absl::StatusOr<std::unique_ptr<FileJournal>> journal =
+      FileJournal::Start(options, JournalScan{}, series, {});
+  EXPECT_TRUE(journal.ok()) << journal.status();
+  return journal.ok() ? *std::move(journal) : nullptr;
+}
+
+// Waits until `journal` reports `sequence` durable (through its durable_sequence()).
+void AwaitDurable(const FileJournal& journal, uint64_t sequence) {
+  for (int i = 0; i < 2000 && journal.durable_sequence() < sequence; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_GE(journal.durable_sequence(), sequence);
+}
+
+TEST(FileJournal, HandsEachFramedRecordToItsTapAsItIsAppended) {
+  TempDir dir;
+  metrics::JournalSeries series;
+  std::unique_ptr<FileJournal> journal = NewJournal(dir.path(), &series);
+  ASSERT_NE(journal, nullptr);
+  std::string tapped;
+  std::vector<uint64_t> sequences;
+  journal->SetTap([&](absl::string_view framed, uint64_t sequence) {
+    tapped.append(framed.data(), framed.size());
+    sequences.push_back(sequence);
+  });
+  const std::vector<std::string> payloads = Payloads(5);
+  for (const std::string& p : payloads) journal->Append(p);
+  EXPECT_EQ(sequences, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  AwaitDurable(*journal, 5);
+  // What the tap got is byte for byte what the segment holds after its header.
+  const std::string segment = ReadFile(dir.path() + "/" + SegmentFileName(1));
+  EXPECT_EQ(segment.substr(kSegmentHeaderBytes), tapped);
+}
+
+TEST(FileJournal, AppendsRecordsFramedElsewhereAsTheyAreAndTakesOnTheirEpoch) {
+  // A leader's records, epoch 7, framed by its journal.
+  std::string framed;
+  const std::vector<std::string> payloads = Payloads(6);
+  for (int i = 0; i < 6; ++i) AppendRecord(i + 1, 7, payloads[i], &framed);
+  TempDir dir;
+  {
+    metrics::JournalSeries series;
+    std::unique_ptr<FileJournal> standby = NewJournal(dir.path(), &series);
+    ASSERT_NE(standby, nullptr);
+    const size_t half =
+        3 * kRecordHeaderBytes + payloads[0].size() + payloads[1].size() + payloads[2].size();
+    standby->AppendFramed(absl::string_view(framed).substr(0, half), 1, 3, 7);
+    standby->AppendFramed(absl::string_view(framed).substr(half), 4, 6, 7);
+    EXPECT_EQ(standby->next_sequence(), 7u);
+    EXPECT_EQ(standby->epoch(), 7u);
+    AwaitDurable(*standby, 6);
+  }
+  ReadBack back = Read(dir.path());
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_EQ(back.payloads, payloads);
+  EXPECT_EQ(back.scan.epoch, 7u);
+}
+
+TEST(FileJournal, WritesLaterRecordsWithARaisedEpoch) {
+  TempDir dir;
+  {
+    metrics::JournalSeries series;
+    std::unique_ptr<FileJournal> journal = NewJournal(dir.path(), &series);
+    ASSERT_NE(journal, nullptr);
+    journal->Append("as a lone acdd");
+    journal->RaiseEpoch(42);
+    journal->Append("as the leader of epoch 42");
+    AwaitDurable(*journal, 2);
+  }
+  std::vector<uint64_t> epochs;
+  ASSERT_TRUE(ReadJournal(dir.path(), RecoverMode::kStop, 1, [&](const DecodedRecord& r) {
+                epochs.push_back(r.epoch);
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(epochs, (std::vector<uint64_t>{1, 42}));
+}
+
+TEST(FileJournalDeathTest, RefusesFramedRecordsThatDoNotComeNext) {
+  TempDir dir;
+  metrics::JournalSeries series;
+  std::unique_ptr<FileJournal> journal = NewJournal(dir.path(), &series);
+  ASSERT_NE(journal, nullptr);
+  const std::string record = EncodeRecord(5, 1, "five");
+  EXPECT_DEATH(journal->AppendFramed(record, 5, 5, 1), "record 1 of epoch 1 comes next");
 }
 
 TEST(FileJournal, RefusesToStartOnADataDirItCannotCreate) {

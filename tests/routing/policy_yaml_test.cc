@@ -568,6 +568,22 @@ TEST(PolicyYaml, QuotesTextWithLineBreaksOrControlCharactersSoThatItReadsBack) {
   }
 }
 
+TEST(PolicyYaml, ReadsTheNextLineAndNoBreakSpaceEscapesAsUtf8) {
+  // Found by the policy_text fuzzer: yaml-cpp decodes "\N" and "\_" to the bare bytes 0x85 and
+  // 0xA0, which no proto3 string may hold.
+  acd::v1::Policy policy;
+  std::vector<PolicyProblem> problems;
+  ASSERT_TRUE(ParsePolicyYaml("name: \"a\\Nb\\_c\\x85d\"\n", &policy, &problems));
+  EXPECT_EQ(policy.name(),
+            "a\xC2\x85"
+            "b\xC2\xA0"
+            "c\xC2\x85"
+            "d");
+  acd::v1::Policy read;
+  ASSERT_TRUE(ParsePolicyYaml(PolicyToYaml(policy), &read, &problems));
+  EXPECT_EQ(read.name(), policy.name());
+}
+
 TEST(PolicyYaml, RoundTripsARichPolicy) {
   acd::v1::Policy policy;
   ASSERT_TRUE(TextFormat::ParseFromString(
