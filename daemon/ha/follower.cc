@@ -1,0 +1,154 @@
+#include "daemon/ha/follower.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/journal/record_format.h"
+
+namespace acd::daemon::ha {
+
+using acd::ha::v1::FollowRequest;
+using acd::ha::v1::FollowResponse;
+
+Follower::Follower(FollowerOptions options, uint64_t last_sequence, uint64_t last_epoch,
+                   FollowerEvents events)
+    : options_(std::move(options)),
+      events_(std::move(events)),
+      last_sequence_(last_sequence),
+      last_epoch_(last_epoch) {}
+
+Follower::~Follower() { Stop(); }
+
+void Follower::Start(const std::string& leader_address) {
+  leader_address_ = leader_address;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Follower::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t Follower::last_sequence() const {
+  absl::MutexLock lock(&mu_);
+  return last_sequence_;
+}
+
+void Follower::Durable(uint64_t sequence) {
+  absl::MutexLock lock(&mu_);
+  if (stream_ == nullptr) return;  // the next stream's hello says where the journal ends
+  FollowRequest report;
+  report.set_durable_sequence(sequence);
+  stream_->Write(report);
+}
+
+void Follower::Run() {
+  while (true) {
+    if (!FollowOnce()) return;
+    absl::MutexLock lock(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.reconnect_every)) return;
+  }
+}
+
+absl::Status Follower::Check(const FollowResponse& batch, uint64_t* epoch) const {
+  uint64_t expected, floor;
+  {
+    absl::MutexLock lock(&mu_);
+    expected = last_sequence_ + 1;
+    floor = last_epoch_;
+  }
+  if (batch.first_sequence() != expected || batch.last_sequence() < batch.first_sequence()) {
+    return absl::DataLossError(absl::StrCat("records ", batch.first_sequence(), "..",
+                                            batch.last_sequence(), " where record ", expected,
+                                            " was due"));
+  }
+  const std::string& bytes = batch.records();
+  size_t offset = 0;
+  for (uint64_t sequence = batch.first_sequence(); sequence <= batch.last_sequence(); ++sequence) {
+    journal::DecodedRecord record;
+    const journal::RecordCheck check = journal::DecodeRecord(bytes, offset, &record);
+    if (check != journal::RecordCheck::kOk) {
+      return absl::DataLossError(
+          absl::StrCat("record ", sequence, " from the leader: ", journal::RecordCheckName(check)));
+    }
+    if (record.sequence != sequence) {
+      return absl::DataLossError(absl::StrCat("record ", record.sequence, " from the leader where ",
+                                              sequence, " was due"));
+    }
+    if (record.epoch < floor) {
+      return absl::DataLossError(
+          absl::StrCat("record ", sequence, " of epoch ", record.epoch, " after epoch ", floor));
+    }
+    floor = record.epoch;
+    offset += record.size;
+  }
+  if (offset != bytes.size()) {
+    return absl::DataLossError(absl::StrCat(bytes.size() - offset, " bytes after record ",
+                                            batch.last_sequence(), " from the leader"));
+  }
+  *epoch = floor;
+  return absl::OkStatus();
+}
+
+bool Follower::FollowOnce() {
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      leader_address_,
+      options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials());
+  std::unique_ptr<acd::ha::v1::Replication::Stub> stub = acd::ha::v1::Replication::NewStub(channel);
+  grpc::ClientContext context;
+  FollowRequest hello;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return false;
+    context_ = &context;
+    hello.set_replica_id(options_.replica_id);
+    hello.set_last_sequence(last_sequence_);
+    hello.set_last_epoch(last_epoch_);
+  }
+  std::unique_ptr<grpc::ClientReaderWriter<FollowRequest, FollowResponse>> stream =
+      stub->Follow(&context);
+  bool go_on = true;
+  if (stream->Write(hello)) {
+    {
+      absl::MutexLock lock(&mu_);
+      stream_ = stream.get();
+    }
+    FollowResponse batch;
+    while (stream->Read(&batch)) {
+      if (!batch.resync().empty()) {
+        if (events_.resync) events_.resync(batch.resync());
+        go_on = false;
+        break;
+      }
+      uint64_t epoch = 0;
+      if (absl::Status checked = Check(batch, &epoch); !checked.ok()) {
+        if (events_.broken) events_.broken(checked);
+        break;
+      }
+      events_.records(batch.records(), batch.first_sequence(), batch.last_sequence(), epoch);
+      absl::MutexLock lock(&mu_);
+      last_sequence_ = batch.last_sequence();
+      last_epoch_ = epoch;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stream_ = nullptr;
+    context_ = nullptr;
+    if (stopping_) go_on = false;
+  }
+  context.TryCancel();
+  const grpc::Status status = stream->Finish();
+  if (go_on && events_.broken) {
+    events_.broken(absl::UnavailableError(
+        absl::StrCat("the stream from the leader at ", leader_address_,
+                     " ended: ", status.ok() ? "by the leader" : status.error_message())));
+  }
+  return go_on;
+}
+
+}  // namespace acd::daemon::ha

@@ -1,0 +1,256 @@
+// The journal's replication (daemon/ha/replication_source.h, follower.h) between two real
+// journals in temp dirs over gRPC on loopback: a standby's journal ends up byte for byte the
+// leader's, whether it follows from the start, starts late and catches up from the segment files,
+// or reconnects; what it makes durable reaches the leader; a standby whose journal does not
+// continue the leader's is told to resync.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "daemon/ha/follower.h"
+#include "daemon/ha/record_feed.h"
+#include "daemon/ha/replication_source.h"
+#include "daemon/journal/file_journal.h"
+#include "daemon/journal/journal_reader.h"
+#include "daemon/journal/record_format.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "metrics/acd_metrics.h"
+
+namespace acd::daemon::ha {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TempDir() {
+  std::string pattern = ::testing::TempDir() + "replication-XXXXXX";
+  return mkdtemp(pattern.data());
+}
+
+// The records of a data dir's journal, framed, back to back (what a segment holds after its
+// header, across segments).
+std::string JournalBytes(const std::string& dir) {
+  std::string out;
+  absl::StatusOr<journal::JournalScan> scan = journal::ReadJournal(
+      dir, journal::RecoverMode::kStop, 1, [&](const journal::DecodedRecord& r) {
+        journal::AppendRecord(r.sequence, r.epoch, r.payload, &out);
+        return absl::OkStatus();
+      });
+  EXPECT_TRUE(scan.ok()) << scan.status();
+  return out;
+}
+
+// Waits up to 10 s for `done`.
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return done();
+}
+
+// The leader: its journal (records appended from the test's thread), the feed its tap fills, and
+// the Follow service on a loopback port, recording what each standby reported durable.
+class Leader {
+ public:
+  explicit Leader(size_t feed_bytes = 64 << 20) : dir_(TempDir()), feed_(feed_bytes) {
+    journal::FileJournalOptions options;
+    options.dir = dir_;
+    journal_ = *journal::FileJournal::Start(options, journal::JournalScan{}, &series_, {});
+    journal_->SetTap([this](absl::string_view framed, uint64_t seq) { feed_.Add(framed, seq); });
+    source_ = std::make_unique<ReplicationSource>(
+        ReplicationSourceOptions{.data_dir = dir_}, &feed_, [this] { return epoch_.load(); },
+        [this](const std::string& id, uint64_t durable) {
+          absl::MutexLock lock(&mu_);
+          acked_[id] = durable;
+        });
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(source_.get());
+    server_ = builder.BuildAndStart();
+  }
+  ~Leader() {
+    source_->Stop();
+    server_->Shutdown();
+    journal_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void RaiseEpoch(uint64_t epoch) {
+    epoch_ = epoch;
+    journal_->RaiseEpoch(epoch);
+  }
+  void Append(int n) {
+    for (int i = 0; i < n; ++i) journal_->Append(absl::StrCat("input ", journal_->next_sequence()));
+  }
+  uint64_t last() const { return journal_->next_sequence() - 1; }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  const std::string& dir() const { return dir_; }
+  uint64_t acked(const std::string& id) const {
+    absl::MutexLock lock(&mu_);
+    auto it = acked_.find(id);
+    return it == acked_.end() ? 0 : it->second;
+  }
+  bool Durable() const {
+    return Eventually([&] { return journal_->durable_sequence() == last(); });
+  }
+
+ private:
+  const std::string dir_;
+  metrics::JournalSeries series_;
+  RecordFeed feed_;
+  std::atomic<uint64_t> epoch_{1};
+  std::unique_ptr<journal::FileJournal> journal_;
+  std::unique_ptr<ReplicationSource> source_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, uint64_t> acked_ ABSL_GUARDED_BY(mu_);
+};
+
+// A standby: its own journal, appended by the follower's records and reporting durable back.
+class Standby {
+ public:
+  // On `dir` (a data dir that outlives it), or on a temp dir of its own.
+  explicit Standby(const std::string& id, const std::string& dir = "")
+      : dir_(dir.empty() ? TempDir() : dir), owns_dir_(dir.empty()) {
+    absl::StatusOr<journal::JournalScan> scan =
+        journal::ReadJournal(dir_, journal::RecoverMode::kStop, 1,
+                             [](const journal::DecodedRecord&) { return absl::OkStatus(); });
+    journal::FileJournalOptions options;
+    options.dir = dir_;
+    journal::JournalEvents events;
+    events.durable = [this](uint64_t sequence) { follower_->Durable(sequence); };
+    journal_ = *journal::FileJournal::Start(options, *scan, &series_, std::move(events));
+    follower_ = std::make_unique<Follower>(
+        FollowerOptions{.replica_id = id}, scan->last_sequence, scan->epoch,
+        FollowerEvents{
+            .records = [this](
+                           const std::string& records, uint64_t first, uint64_t last,
+                           uint64_t epoch) { journal_->AppendFramed(records, first, last, epoch); },
+            .resync =
+                [this](const std::string& why) {
+                  absl::MutexLock lock(&mu_);
+                  resync_ = why;
+                }});
+  }
+  ~Standby() {
+    follower_->Stop();
+    journal_.reset();
+    if (owns_dir_) std::filesystem::remove_all(dir_);
+  }
+  void Follow(const Leader& leader) { follower_->Start(leader.address()); }
+  void Stop() { follower_->Stop(); }
+  uint64_t last() const { return follower_->last_sequence(); }
+  const std::string& dir() const { return dir_; }
+  std::string resync() const {
+    absl::MutexLock lock(&mu_);
+    return resync_;
+  }
+  bool Durable(uint64_t sequence) const {
+    return Eventually([&] { return journal_->durable_sequence() >= sequence; });
+  }
+
+ private:
+  const std::string dir_;
+  const bool owns_dir_;
+  metrics::JournalSeries series_;
+  std::unique_ptr<journal::FileJournal> journal_;
+  std::unique_ptr<Follower> follower_;
+  mutable absl::Mutex mu_;
+  std::string resync_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(Replication, AStandbyFollowingFromTheStartHoldsTheLeadersJournalByteForByte) {
+  Leader leader;
+  Standby standby("b");
+  standby.Follow(leader);
+  leader.Append(500);
+  ASSERT_TRUE(leader.Durable());
+  ASSERT_TRUE(Eventually([&] { return leader.acked("b") == 500; })) << leader.acked("b");
+  ASSERT_TRUE(standby.Durable(500));
+  EXPECT_EQ(JournalBytes(standby.dir()), JournalBytes(leader.dir()));
+}
+
+TEST(Replication, AStandbyStartedLateCatchesUpFromTheSegmentFiles) {
+  Leader leader(/*feed_bytes=*/1000);  // keeps a few dozen records: the rest from the files
+  leader.Append(2000);
+  ASSERT_TRUE(leader.Durable());
+  Standby standby("b");
+  standby.Follow(leader);
+  leader.Append(100);
+  ASSERT_TRUE(Eventually([&] { return leader.acked("b") == 2100; })) << leader.acked("b");
+  EXPECT_EQ(JournalBytes(standby.dir()), JournalBytes(leader.dir()));
+}
+
+TEST(Replication, AStandbyThatReconnectsGoesOnFromItsLastRecord) {
+  Leader leader;
+  const std::string dir = TempDir();
+  {
+    Standby first("b", dir);
+    first.Follow(leader);
+    leader.Append(300);
+    ASSERT_TRUE(first.Durable(300));
+    first.Stop();
+  }
+  leader.Append(200);  // while the standby is away
+  Standby again("b", dir);
+  EXPECT_EQ(again.last(), 300u);
+  again.Follow(leader);
+  ASSERT_TRUE(Eventually([&] { return leader.acked("b") == 500; })) << leader.acked("b");
+  EXPECT_EQ(JournalBytes(dir), JournalBytes(leader.dir()));
+  std::filesystem::remove_all(dir);
+}
+
+// A data dir holding `n` records of epoch 1, as a deposed leader's.
+std::string OldLeadersDir(int n) {
+  const std::string dir = TempDir();
+  metrics::JournalSeries series;
+  journal::FileJournalOptions options;
+  options.dir = dir;
+  auto old = *journal::FileJournal::Start(options, journal::JournalScan{}, &series, {});
+  for (int i = 0; i < n; ++i) old->Append(absl::StrCat("input ", old->next_sequence()));
+  EXPECT_TRUE(Eventually([&] { return old->durable_sequence() == static_cast<uint64_t>(n); }));
+  return dir;
+}
+
+TEST(Replication, AStandbyHoldingRecordsTheLeaderLacksIsToldToResync) {
+  // The standby led before and wrote record 3, which no one else received.
+  const std::string dir = OldLeadersDir(3);
+  Leader leader;
+  leader.Append(2);
+  Standby standby("b", dir);
+  standby.Follow(leader);
+  ASSERT_TRUE(Eventually([&] { return !standby.resync().empty(); }));
+  EXPECT_THAT(standby.resync(), HasSubstr("holds record 3, which the leader's journal does not"));
+  EXPECT_EQ(leader.acked("b"), 0u);
+  standby.Stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Replication, AStandbyWhoseLastRecordIsOfAnotherEpochIsToldToResync) {
+  // The standby wrote record 3 in epoch 1; the new leader, from epoch 2 on, wrote another.
+  const std::string dir = OldLeadersDir(3);
+  Leader leader;
+  leader.Append(2);
+  leader.RaiseEpoch(2);
+  leader.Append(1);
+  Standby standby("b", dir);
+  standby.Follow(leader);
+  ASSERT_TRUE(Eventually([&] { return !standby.resync().empty(); }));
+  EXPECT_THAT(standby.resync(),
+              HasSubstr("record 3 is of epoch 1 on the standby and of epoch 2 on the leader"));
+  standby.Stop();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace acd::daemon::ha
