@@ -220,18 +220,17 @@ void Leadership::Campaign() {
   // The key is on our lease, which was alive when last renewed; etcd keeps it at least a TTL
   // after that renewal.
   fence_.ExtendTo(renewed_at_ + granted_ttl_ - options_.fence_margin);
-  {
-    absl::MutexLock lock(&mu_);
-    state_.role = Role::kLeader;
-    state_.epoch = epoch;
-    state_.leader_id = options_.replica_id;
-    state_.leader_address = options_.address;
-  }
-  followed_once_ = false;
   Log(absl::StrCat("leadership: leading cluster '", options_.cluster, "' with epoch ", epoch,
                    founding ? " (a new cluster)" : "", "; ", others.size(),
                    " other replica(s) marked out of sync until caught up"));
+  // Told before state() says so: whoever reads the role sees a leader that has been told.
   if (events_.lead) events_.lead(epoch);
+  followed_once_ = false;
+  absl::MutexLock lock(&mu_);
+  state_.role = Role::kLeader;
+  state_.epoch = epoch;
+  state_.leader_id = options_.replica_id;
+  state_.leader_address = options_.address;
 }
 
 void Leadership::CheckOwnKey() {
