@@ -112,13 +112,23 @@ bool Follower::FollowOnce() {
   std::unique_ptr<grpc::ClientReaderWriter<FollowRequest, FollowResponse>> stream =
       stub->Follow(&context);
   bool go_on = true;
+  bool leader_ended = false;
   if (stream->Write(hello)) {
     {
       absl::MutexLock lock(&mu_);
       stream_ = stream.get();
     }
     FollowResponse batch;
-    while (stream->Read(&batch)) {
+    while (true) {
+      if (!stream->Read(&batch)) {
+        leader_ended = true;
+        break;
+      }
+      if (batch.has_cut()) {
+        if (events_.cut) events_.cut(batch.cut().after(), batch.cut().why());
+        go_on = false;
+        break;
+      }
       if (!batch.resync().empty()) {
         if (events_.resync) events_.resync(batch.resync());
         go_on = false;
@@ -141,7 +151,9 @@ bool Follower::FollowOnce() {
     context_ = nullptr;
     if (stopping_) go_on = false;
   }
-  context.TryCancel();
+  // A stream left before the leader ended it (a resync, a bad record, Stop) is cancelled first;
+  // one the leader ended says how.
+  if (!leader_ended) context.TryCancel();
   const grpc::Status status = stream->Finish();
   if (go_on && events_.broken) {
     events_.broken(absl::UnavailableError(

@@ -36,6 +36,9 @@ struct FollowerEvents {
   // Records first..last, checked, framed as in a segment file; `epoch` is the last one's.
   std::function<void(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch)>
       records;
+  // The leader says this journal goes on past the last record both share: it must be cut after
+  // record `after` (why) before following again. The follower stops.
+  std::function<void(uint64_t after, const std::string& why)> cut;
   // The leader says this journal cannot continue its own (why): the follower stops.
   std::function<void(const std::string& why)> resync;
   // A stream ended, or could not open (why); the follower tries again.

@@ -38,7 +38,8 @@ void ReplicationSource::Stop() {
   feed_->Close();
 }
 
-absl::StatusOr<RecordFeed::Taken> ReplicationSource::ReadFiles(uint64_t from) const {
+absl::StatusOr<RecordFeed::Taken> ReplicationSource::ReadFiles(uint64_t from,
+                                                               size_t max_bytes) const {
   RecordFeed::Taken taken;
   const absl::Status enough = absl::CancelledError("batch full");
   absl::StatusOr<journal::JournalScan> scan = journal::ReadJournal(
@@ -47,37 +48,77 @@ absl::StatusOr<RecordFeed::Taken> ReplicationSource::ReadFiles(uint64_t from) co
         if (taken.records.empty()) taken.first = record.sequence;
         journal::AppendRecord(record.sequence, record.epoch, record.payload, &taken.records);
         taken.last = record.sequence;
-        return taken.records.size() >= options_.max_batch_bytes ? enough : absl::OkStatus();
+        return taken.records.size() >= max_bytes ? enough : absl::OkStatus();
       });
   if (!scan.ok() && scan.status() != enough) return scan.status();
   taken.outcome = taken.records.empty() ? RecordFeed::Taken::kNothing : RecordFeed::Taken::kRecords;
   return taken;
 }
 
-std::optional<std::string> ReplicationSource::Mismatch(uint64_t last_sequence,
-                                                       uint64_t last_epoch) const {
-  if (last_sequence == 0) return std::nullopt;
-  RecordFeed::Taken ours = feed_->Take(last_sequence, absl::ZeroDuration(), 1);
+absl::StatusOr<std::optional<uint64_t>> ReplicationSource::EpochAt(uint64_t sequence) const {
+  RecordFeed::Taken ours = feed_->Take(sequence, absl::ZeroDuration(), 1);
   if (ours.outcome != RecordFeed::Taken::kRecords) {
-    absl::StatusOr<RecordFeed::Taken> read = ReadFiles(last_sequence);
-    if (!read.ok())
-      return absl::StrCat("the leader cannot read its journal: ", read.status().message());
+    absl::StatusOr<RecordFeed::Taken> read = ReadFiles(sequence, 1);
+    if (!read.ok()) return read.status();
     ours = *std::move(read);
   }
-  if (ours.outcome != RecordFeed::Taken::kRecords) {
-    return absl::StrCat("the standby holds record ", last_sequence,
-                        ", which the leader's journal does not");
+  if (ours.outcome != RecordFeed::Taken::kRecords || ours.first != sequence) {
+    return std::optional<uint64_t>();
   }
-  if (ours.first != last_sequence) {
-    return absl::StrCat("the leader no longer keeps record ", last_sequence,
-                        " (its journal starts at ", ours.first, ")");
+  return std::optional<uint64_t>(FirstEpoch(ours.records));
+}
+
+uint64_t ReplicationSource::FirstKept() const {
+  absl::StatusOr<RecordFeed::Taken> read = ReadFiles(1, 1);
+  if (read.ok() && read->outcome == RecordFeed::Taken::kRecords) return read->first;
+  return feed_->oldest();
+}
+
+absl::StatusOr<std::optional<FollowResponse>> ReplicationSource::Mismatch(
+    uint64_t last_sequence, uint64_t last_epoch) const {
+  if (last_sequence == 0) return std::nullopt;
+  FollowResponse told;
+  told.set_leader_epoch(epoch_());
+  const uint64_t first = FirstKept();
+  if (first != 0 && last_sequence < first) {
+    told.set_resync(absl::StrCat("the leader no longer keeps record ", last_sequence,
+                                 " (its journal starts at ", first, ")"));
+    return told;
   }
-  const uint64_t epoch = FirstEpoch(ours.records);
-  if (epoch != last_epoch) {
-    return absl::StrCat("record ", last_sequence, " is of epoch ", last_epoch,
-                        " on the standby and of epoch ", epoch, " on the leader");
+  absl::StatusOr<std::optional<uint64_t>> at_last = EpochAt(last_sequence);
+  if (!at_last.ok()) return at_last.status();
+  const std::optional<uint64_t> epoch = *at_last;
+  if (epoch == last_epoch) return std::nullopt;
+  if (epoch.has_value() && *epoch < last_epoch) {
+    told.set_resync(absl::StrCat("record ", last_sequence, " is of epoch ", last_epoch,
+                                 " on the standby, newer than the leader's ", *epoch));
+    return told;
   }
-  return std::nullopt;
+  // The last record the leader holds with an epoch no newer than the standby's last: records
+  // are contiguous and their epochs never fall, so "held, and of epoch <= last_epoch" is true
+  // up to some record and false after it. The standby keeps what comes before.
+  absl::Status unread;
+  auto shared = [&](uint64_t sequence) {
+    absl::StatusOr<std::optional<uint64_t>> e = EpochAt(sequence);
+    if (!e.ok()) unread = e.status();
+    return e.ok() && e->has_value() && **e <= last_epoch;
+  };
+  // shared(keep) holds, or keep is before the leader's first record (0 when it has none).
+  uint64_t keep = first == 0 ? 0 : first - 1;
+  uint64_t beyond = last_sequence;  // shared(beyond) does not hold
+  while (beyond - keep > 1) {
+    const uint64_t middle = keep + (beyond - keep) / 2;
+    (shared(middle) ? keep : beyond) = middle;
+  }
+  if (!unread.ok()) return unread;
+  acd::ha::v1::Cut* cut = told.mutable_cut();
+  cut->set_after(keep);
+  cut->set_why(epoch.has_value()
+                   ? absl::StrCat("record ", last_sequence, " is of epoch ", last_epoch,
+                                  " on the standby and of epoch ", *epoch, " on the leader")
+                   : absl::StrCat("the standby holds record ", last_sequence,
+                                  ", which the leader's journal does not"));
+  return told;
 }
 
 grpc::Status ReplicationSource::Follow(
@@ -86,11 +127,15 @@ grpc::Status ReplicationSource::Follow(
   FollowRequest hello;
   if (!stream->Read(&hello)) return grpc::Status(grpc::StatusCode::CANCELLED, "no hello");
   const std::string replica = hello.replica_id();
-  if (std::optional<std::string> why = Mismatch(hello.last_sequence(), hello.last_epoch())) {
-    FollowResponse resync;
-    resync.set_leader_epoch(epoch_());
-    resync.set_resync(*why);
-    stream->Write(resync);
+  absl::StatusOr<std::optional<FollowResponse>> told =
+      Mismatch(hello.last_sequence(), hello.last_epoch());
+  if (!told.ok()) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("the leader cannot read its journal: ", told.status().message()));
+  }
+  if (told->has_value()) {
+    stream->Write(**told);
     return grpc::Status::OK;
   }
   // The standby's reports, read on a thread of their own while records go out on this one.
@@ -109,17 +154,18 @@ grpc::Status ReplicationSource::Follow(
     const uint64_t oldest = feed_->oldest();
     if (taken.outcome != RecordFeed::Taken::kRecords && (oldest == 0 || next < oldest)) {
       // Older than the feed keeps (or from before it started): from the segment files.
-      absl::StatusOr<RecordFeed::Taken> read = ReadFiles(next);
-      if (!read.ok()) {
-        ended = grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(read.status().message()));
-        break;
-      }
-      if (read->outcome == RecordFeed::Taken::kRecords && read->first != next) {
+      const uint64_t first = FirstKept();
+      if (first != 0 && next < first) {
         FollowResponse resync;
         resync.set_leader_epoch(epoch_());
         resync.set_resync(absl::StrCat("the leader no longer keeps record ", next,
-                                       " (its journal starts at ", read->first, ")"));
+                                       " (its journal starts at ", first, ")"));
         stream->Write(resync);
+        break;
+      }
+      absl::StatusOr<RecordFeed::Taken> read = ReadFiles(next, options_.max_batch_bytes);
+      if (!read.ok()) {
+        ended = grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(read.status().message()));
         break;
       }
       taken = *std::move(read);

@@ -1,9 +1,11 @@
 // ReplicationSource serves acd.ha.v1.Replication on the leader: each standby that opens Follow
 // gets the leader's journal records after the last one it holds, framed as in the segment files,
 // first from those files (as far back as they go) and then from the RecordFeed as each record is
-// appended; what the standby reports durable goes to `acked`. A standby whose journal does not
-// continue the leader's (a record the leader lacks, or another epoch at the same sequence: a
-// deposed leader's tail), or that lacks records the leader no longer has, is told to resync.
+// appended; what the standby reports durable goes to `acked`. A standby whose journal goes on past
+// the last record it shares with the leader's (a deposed leader's tail, never acknowledged) is told
+// where to cut it; one the leader cannot match at all (it lacks records the leader no longer
+// keeps) is told to resync from a snapshot. Journals match up to a record when both hold it with
+// the same epoch: an epoch has one writer, and a standby only ever appends what it was sent.
 //
 // It is a synchronous gRPC service: one of the server's threads per standby (there are one or
 // two), which blocks on the feed and on the stream, never on the engine.
@@ -48,11 +50,17 @@ class ReplicationSource final : public acd::ha::v1::Replication::Service {
   void Stop();
 
  private:
-  // Why the standby's journal, ending at `last_sequence` of `last_epoch`, cannot continue from
-  // the leader's; nothing when it can.
-  std::optional<std::string> Mismatch(uint64_t last_sequence, uint64_t last_epoch) const;
-  // Records from `from` on read from the segment files, at most about max_batch_bytes.
-  absl::StatusOr<RecordFeed::Taken> ReadFiles(uint64_t from) const;
+  // Whether the standby's journal, ending at `last_sequence` of `last_epoch`, continues the
+  // leader's: nothing when it does, else the cut or the resync it is told.
+  // An error when the leader cannot read its own journal.
+  absl::StatusOr<std::optional<acd::ha::v1::FollowResponse>> Mismatch(uint64_t last_sequence,
+                                                                      uint64_t last_epoch) const;
+  // The epoch of the leader's record `sequence`, if it has it.
+  absl::StatusOr<std::optional<uint64_t>> EpochAt(uint64_t sequence) const;
+  // The first record the leader still has (0: none).
+  uint64_t FirstKept() const;
+  // Records from `from` on read from the segment files, at most about `max_bytes` (at least one).
+  absl::StatusOr<RecordFeed::Taken> ReadFiles(uint64_t from, size_t max_bytes) const;
 
   const ReplicationSourceOptions options_;
   RecordFeed* const feed_;

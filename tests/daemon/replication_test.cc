@@ -1,14 +1,16 @@
 // The journal's replication (daemon/ha/replication_source.h, follower.h) between two real
 // journals in temp dirs over gRPC on loopback: a standby's journal ends up byte for byte the
 // leader's, whether it follows from the start, starts late and catches up from the segment files,
-// or reconnects; what it makes durable reaches the leader; a standby whose journal does not
-// continue the leader's is told to resync.
+// or reconnects; what it makes durable reaches the leader; a standby holding a deposed leader's
+// tail is told where to cut it (and then follows), one the leader can no longer match to resync.
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -62,9 +64,11 @@ bool Eventually(F done) {
 // the Follow service on a loopback port, recording what each standby reported durable.
 class Leader {
  public:
-  explicit Leader(size_t feed_bytes = 64 << 20) : dir_(TempDir()), feed_(feed_bytes) {
+  explicit Leader(size_t feed_bytes = 64 << 20, uint64_t segment_bytes = 64 << 20)
+      : dir_(TempDir()), feed_(feed_bytes) {
     journal::FileJournalOptions options;
     options.dir = dir_;
+    options.segment_bytes = segment_bytes;
     journal_ = *journal::FileJournal::Start(options, journal::JournalScan{}, &series_, {});
     journal_->SetTap([this](absl::string_view framed, uint64_t seq) { feed_.Add(framed, seq); });
     source_ = std::make_unique<ReplicationSource>(
@@ -136,6 +140,11 @@ class Standby {
             .records = [this](
                            const std::string& records, uint64_t first, uint64_t last,
                            uint64_t epoch) { journal_->AppendFramed(records, first, last, epoch); },
+            .cut =
+                [this](uint64_t after, const std::string& why) {
+                  absl::MutexLock lock(&mu_);
+                  cut_ = {after, why};
+                },
             .resync =
                 [this](const std::string& why) {
                   absl::MutexLock lock(&mu_);
@@ -155,6 +164,10 @@ class Standby {
     absl::MutexLock lock(&mu_);
     return resync_;
   }
+  std::optional<std::pair<uint64_t, std::string>> cut() const {
+    absl::MutexLock lock(&mu_);
+    return cut_;
+  }
   bool Durable(uint64_t sequence) const {
     return Eventually([&] { return journal_->durable_sequence() >= sequence; });
   }
@@ -167,6 +180,7 @@ class Standby {
   std::unique_ptr<Follower> follower_;
   mutable absl::Mutex mu_;
   std::string resync_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::pair<uint64_t, std::string>> cut_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST(Replication, AStandbyFollowingFromTheStartHoldsTheLeadersJournalByteForByte) {
@@ -222,32 +236,69 @@ std::string OldLeadersDir(int n) {
   return dir;
 }
 
-TEST(Replication, AStandbyHoldingRecordsTheLeaderLacksIsToldToResync) {
-  // The standby led before and wrote record 3, which no one else received.
-  const std::string dir = OldLeadersDir(3);
+TEST(Replication, AStandbyHoldingRecordsTheLeaderLacksIsToldToCutThem) {
+  // The standby led before and wrote records 3 and 4, which no one else received.
+  const std::string dir = OldLeadersDir(4);
   Leader leader;
   leader.Append(2);
   Standby standby("b", dir);
   standby.Follow(leader);
-  ASSERT_TRUE(Eventually([&] { return !standby.resync().empty(); }));
-  EXPECT_THAT(standby.resync(), HasSubstr("holds record 3, which the leader's journal does not"));
+  ASSERT_TRUE(Eventually([&] { return standby.cut().has_value(); }));
+  EXPECT_EQ(standby.cut()->first, 2u);
+  EXPECT_THAT(standby.cut()->second,
+              HasSubstr("holds record 4, which the leader's journal does not"));
   EXPECT_EQ(leader.acked("b"), 0u);
   standby.Stop();
   std::filesystem::remove_all(dir);
 }
 
-TEST(Replication, AStandbyWhoseLastRecordIsOfAnotherEpochIsToldToResync) {
-  // The standby wrote record 3 in epoch 1; the new leader, from epoch 2 on, wrote another.
-  const std::string dir = OldLeadersDir(3);
+TEST(Replication, AStandbyWithADeposedLeadersTailIsToldToCutItWhereTheEpochsPart) {
+  // The standby led epoch 1 and wrote records 1..5; the new leader received 1..3, took over with
+  // epoch 2 and wrote its own 4..6.
+  const std::string dir = OldLeadersDir(5);
   Leader leader;
-  leader.Append(2);
+  leader.Append(3);
   leader.RaiseEpoch(2);
-  leader.Append(1);
+  leader.Append(3);
+  {
+    Standby standby("b", dir);
+    standby.Follow(leader);
+    ASSERT_TRUE(Eventually([&] { return standby.cut().has_value(); }));
+    EXPECT_EQ(standby.cut()->first, 3u);
+    EXPECT_THAT(standby.cut()->second,
+                HasSubstr("record 5 is of epoch 1 on the standby and of epoch 2 on the leader"));
+  }
+  // Cut there (as acdd does with --journal_stop_before 4), it follows and ends as the leader's.
+  absl::StatusOr<journal::JournalScan> scan = journal::ReadJournal(
+      dir, journal::RecoverMode::kStop, 1,
+      [](const journal::DecodedRecord&) { return absl::OkStatus(); },
+      /*stop_before=*/4);
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  ASSERT_TRUE(journal::CutJournal(*scan).ok());
+  Standby again("b", dir);
+  EXPECT_EQ(again.last(), 3u);
+  again.Follow(leader);
+  ASSERT_TRUE(Eventually([&] { return leader.acked("b") == 6; })) << leader.acked("b");
+  EXPECT_EQ(JournalBytes(dir), JournalBytes(leader.dir()));
+  again.Stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Replication, AStandbyWhoseLastRecordTheLeaderNoLongerKeepsIsToldToResync) {
+  const std::string dir = OldLeadersDir(3);
+  // A leader whose feed keeps only its newest record and whose every batch starts a segment.
+  Leader leader(/*feed_bytes=*/1, /*segment_bytes=*/1);
+  leader.Append(3);
+  ASSERT_TRUE(leader.Durable());
+  leader.RaiseEpoch(2);
+  leader.Append(3);
+  ASSERT_TRUE(leader.Durable());
+  // Retention removed the segment of records 1..3: the leader's journal starts at 4.
+  ASSERT_TRUE(std::filesystem::remove(leader.dir() + "/" + journal::SegmentFileName(1)));
   Standby standby("b", dir);
   standby.Follow(leader);
   ASSERT_TRUE(Eventually([&] { return !standby.resync().empty(); }));
-  EXPECT_THAT(standby.resync(),
-              HasSubstr("record 3 is of epoch 1 on the standby and of epoch 2 on the leader"));
+  EXPECT_THAT(standby.resync(), HasSubstr("no longer keeps record 3 (its journal starts at 4)"));
   standby.Stop();
   std::filesystem::remove_all(dir);
 }
