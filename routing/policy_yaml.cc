@@ -582,7 +582,6 @@ class MessageReader {
 
 void WriteMessage(const Message& message, YAML::Emitter* out);
 
-// Element `index` of a repeated field, or the singular field when index < 0.
 // Whether `text` holds a control character (C0, DEL, C1) or one of YAML 1.1's Unicode line
 // breaks (U+2028, U+2029), none of which a plain scalar can carry.
 bool HasBreakOrControl(absl::string_view text) {
@@ -598,6 +597,7 @@ bool HasBreakOrControl(absl::string_view text) {
   return false;
 }
 
+// Element `index` of a repeated field, or the singular field when index < 0.
 void WriteValue(const Message& message, const FieldDescriptor* field, int index,
                 YAML::Emitter* out) {
   const Reflection* r = message.GetReflection();

@@ -1,5 +1,6 @@
 #include "daemon/ha/follower.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,10 +40,13 @@ uint64_t Follower::last_sequence() const {
 }
 
 void Follower::Durable(uint64_t sequence) {
-  absl::MutexLock lock(&mu_);
-  if (stream_ == nullptr) return;  // the next stream's hello says where the journal ends
+  // Under write_mu_ only: a Write blocked by a stalled leader must not hold mu_, which Stop()
+  // needs to cancel the stream (and so unblock the Write).
+  absl::MutexLock lock(&write_mu_);
+  durable_ = std::max(durable_, sequence);
+  if (stream_ == nullptr) return;  // the next stream reports it right after its hello
   FollowRequest report;
-  report.set_durable_sequence(sequence);
+  report.set_durable_sequence(durable_);
   stream_->Write(report);
 }
 
@@ -55,11 +59,17 @@ void Follower::Run() {
 }
 
 absl::Status Follower::Check(const FollowResponse& batch, uint64_t* epoch) const {
-  uint64_t expected, floor;
+  uint64_t expected, floor, highest_leader_epoch;
   {
     absl::MutexLock lock(&mu_);
     expected = last_sequence_ + 1;
     floor = last_epoch_;
+    highest_leader_epoch = highest_leader_epoch_;
+  }
+  if (batch.leader_epoch() < highest_leader_epoch) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("records from a leader of epoch ", batch.leader_epoch(),
+                     " after one of epoch ", highest_leader_epoch, " (a deposed leader's)"));
   }
   if (batch.first_sequence() != expected || batch.last_sequence() < batch.first_sequence()) {
     return absl::DataLossError(absl::StrCat("records ", batch.first_sequence(), "..",
@@ -95,9 +105,12 @@ absl::Status Follower::Check(const FollowResponse& batch, uint64_t* epoch) const
 }
 
 bool Follower::FollowOnce() {
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);  // a record may be larger than gRPC's 4 MiB default
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       leader_address_,
-      options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials());
+      options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
+      args);
   std::unique_ptr<acd::ha::v1::Replication::Stub> stub = acd::ha::v1::Replication::NewStub(channel);
   grpc::ClientContext context;
   FollowRequest hello;
@@ -111,12 +124,20 @@ bool Follower::FollowOnce() {
   }
   std::unique_ptr<grpc::ClientReaderWriter<FollowRequest, FollowResponse>> stream =
       stub->Follow(&context);
-  bool go_on = true;
-  bool leader_ended = false;
+  bool go_on = true;          // connect again after this stream
+  bool leader_ended = false;  // the leader ended the stream (its status says how)
+  absl::Status broken;        // why this stream was left, when it was
   if (stream->Write(hello)) {
     {
-      absl::MutexLock lock(&mu_);
+      // From now on Durable() reports on this stream; what became durable while there was none
+      // goes first.
+      absl::MutexLock lock(&write_mu_);
       stream_ = stream.get();
+      if (durable_ > 0) {
+        FollowRequest report;
+        report.set_durable_sequence(durable_);
+        stream_->Write(report);
+      }
     }
     FollowResponse batch;
     while (true) {
@@ -136,29 +157,33 @@ bool Follower::FollowOnce() {
       }
       uint64_t epoch = 0;
       if (absl::Status checked = Check(batch, &epoch); !checked.ok()) {
-        if (events_.broken) events_.broken(checked);
+        broken = checked;
         break;
       }
       events_.records(batch.records(), batch.first_sequence(), batch.last_sequence(), epoch);
       absl::MutexLock lock(&mu_);
       last_sequence_ = batch.last_sequence();
       last_epoch_ = epoch;
+      highest_leader_epoch_ = batch.leader_epoch();
     }
+  }
+  if (!leader_ended) context.TryCancel();  // unblocks a Durable() Write as well
+  {
+    absl::MutexLock lock(&write_mu_);
+    stream_ = nullptr;
   }
   {
     absl::MutexLock lock(&mu_);
-    stream_ = nullptr;
     context_ = nullptr;
     if (stopping_) go_on = false;
   }
-  // A stream left before the leader ended it (a resync, a bad record, Stop) is cancelled first;
-  // one the leader ended says how.
-  if (!leader_ended) context.TryCancel();
   const grpc::Status status = stream->Finish();
   if (go_on && events_.broken) {
-    events_.broken(absl::UnavailableError(
-        absl::StrCat("the stream from the leader at ", leader_address_,
-                     " ended: ", status.ok() ? "by the leader" : status.error_message())));
+    events_.broken(!broken.ok()
+                       ? broken
+                       : absl::UnavailableError(absl::StrCat(
+                             "the stream from the leader at ", leader_address_,
+                             " ended: ", status.ok() ? "by the leader" : status.error_message())));
   }
   return go_on;
 }

@@ -74,10 +74,15 @@ class Follower {
   mutable absl::Mutex mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_);
   uint64_t last_epoch_ ABSL_GUARDED_BY(mu_);
+  // The highest epoch of a leader that sent records: a lower one is a deposed leader's.
+  uint64_t highest_leader_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The stream's writing side, apart from mu_ (see Durable).
+  absl::Mutex write_mu_;
+  uint64_t durable_ ABSL_GUARDED_BY(write_mu_) = 0;
   grpc::ClientReaderWriter<acd::ha::v1::FollowRequest, acd::ha::v1::FollowResponse>* stream_
-      ABSL_GUARDED_BY(mu_) = nullptr;
+      ABSL_GUARDED_BY(write_mu_) = nullptr;
   std::thread thread_;
 };
 

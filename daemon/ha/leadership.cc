@@ -61,6 +61,7 @@ void Leadership::Stop(bool resign) {
   absl::MutexLock lock(&mu_);
   state_.role = Role::kStandby;
   state_.epoch = 0;
+  state_.lease = lease_;
 }
 
 LeadershipState Leadership::state() const {
@@ -95,6 +96,7 @@ absl::Duration Leadership::Tick() {
                        "seconds); a failover takes about one TTL"));
     }
     absl::MutexLock lock(&mu_);
+    state_.lease = lease_;
     state_.granted_ttl = granted_ttl_;
   }
   if (now >= next_renewal_) Renew(now);
@@ -146,7 +148,21 @@ void Leadership::LookForLeader() {
     Campaign();
     return;
   }
-  const auto [id, address] = ParseLeaderValue(leader->kvs(0).value());
+  const mvccpb::KeyValue& key = leader->kvs(0);
+  const auto [id, address] = ParseLeaderValue(key.value());
+  if (key.lease() == lease_) {
+    // Our own campaign won though its answer was lost (a timeout as etcd committed it): the key
+    // is on our lease, so no one else can lead until we do.
+    if (events_.campaigning) events_.campaigning();
+    Lead(key.create_revision(), "a campaign whose answer was lost");
+    return;
+  }
+  if (id == options_.replica_id) {
+    // A key of this replica's earlier life (before a restart), on a lease that is no longer
+    // renewed: it goes within its TTL, and no one leads meanwhile.
+    Follow("", "");
+    return;
+  }
   Follow(id, address);
 }
 
@@ -212,17 +228,22 @@ void Leadership::Campaign() {
   // Everyone else is behind the new epoch until this leader has caught them up.
   for (const std::string& other : others) *txn.add_success() = PutOp(other, kOutOfSync);
   *txn.add_failure() = RangeOp(leader_key);
+  if (events_.campaigning) events_.campaigning();
   absl::StatusOr<etcdserverpb::TxnResponse> result = etcd_->Txn(txn);
   Record(result.status());
   if (!result.ok()) return;
   if (!result->succeeded()) return;  // someone else won, or our sync key changed: look again
-  const int64_t epoch = result->header().revision();
+  Lead(result->header().revision(),
+       absl::StrCat(founding ? "a new cluster; " : "", others.size(),
+                    " other replica(s) marked out of sync until caught up"));
+}
+
+void Leadership::Lead(int64_t epoch, absl::string_view how) {
   // The key is on our lease, which was alive when last renewed; etcd keeps it at least a TTL
   // after that renewal.
   fence_.ExtendTo(renewed_at_ + granted_ttl_ - options_.fence_margin);
-  Log(absl::StrCat("leadership: leading cluster '", options_.cluster, "' with epoch ", epoch,
-                   founding ? " (a new cluster)" : "", "; ", others.size(),
-                   " other replica(s) marked out of sync until caught up"));
+  Log(absl::StrCat("leadership: leading cluster '", options_.cluster, "' with epoch ", epoch, " (",
+                   how, ")"));
   // Told before state() says so: whoever reads the role sees a leader that has been told.
   if (events_.lead) events_.lead(epoch);
   followed_once_ = false;
@@ -277,6 +298,7 @@ absl::StatusOr<bool> Leadership::PutIfLeader(int64_t epoch, const std::string& k
 
 void Leadership::Record(const absl::Status& etcd_outcome) {
   absl::MutexLock lock(&mu_);
+  state_.lease = lease_;
   state_.etcd = etcd_outcome;
   state_.etcd_endpoint = etcd_->current_endpoint();
 }

@@ -58,6 +58,10 @@ enum class Role { kStandby, kLeader };
 
 // Called on the leadership's thread.
 struct LeadershipEvents {
+  // This replica is about to try to lead (or finds it already does): before this returns, it
+  // must stop taking records from the leader it followed, so that nothing of the old epoch is
+  // acknowledged once it may lead.
+  std::function<void()> campaigning;
   // This replica now leads, with `epoch`; the fence is open.
   std::function<void(int64_t epoch)> lead;
   // Another replica leads (its address), or none does (empty); called when that changes.
@@ -72,6 +76,7 @@ struct LeadershipState {
   int64_t epoch = 0;           // while leading
   std::string leader_address;  // who leads, as last seen (empty: nobody, or not known)
   std::string leader_id;
+  int64_t lease = 0;                     // this replica's lease (0: none now)
   absl::Duration granted_ttl;            // of this replica's lease
   absl::Duration fence_remaining;        // while leading
   absl::Status etcd = absl::OkStatus();  // the last etcd call's outcome
@@ -113,6 +118,8 @@ class Leadership {
   absl::Duration Tick();
   void Renew(absl::Duration now);
   void Campaign();
+  // Takes up leadership with `epoch` (the leader key's create_revision); `how` is for the log.
+  void Lead(int64_t epoch, absl::string_view how);
   void CheckOwnKey();
   void LookForLeader();
   // Another replica (or none: empty) leads; reports it through `follow` when that changed.

@@ -34,8 +34,11 @@ ReplicationSource::ReplicationSource(ReplicationSourceOptions options, RecordFee
       gone_(std::move(gone)) {}
 
 void ReplicationSource::Stop() {
+  absl::MutexLock lock(&mu_);
   stopping_ = true;
   feed_->Close();
+  // A stream blocked writing to a stalled standby ends too.
+  for (grpc::ServerContext* context : streams_) context->TryCancel();
 }
 
 absl::StatusOr<RecordFeed::Taken> ReplicationSource::ReadFiles(uint64_t from,
@@ -68,9 +71,10 @@ absl::StatusOr<std::optional<uint64_t>> ReplicationSource::EpochAt(uint64_t sequ
   return std::optional<uint64_t>(FirstEpoch(ours.records));
 }
 
-uint64_t ReplicationSource::FirstKept() const {
+absl::StatusOr<uint64_t> ReplicationSource::FirstKept() const {
   absl::StatusOr<RecordFeed::Taken> read = ReadFiles(1, 1);
-  if (read.ok() && read->outcome == RecordFeed::Taken::kRecords) return read->first;
+  if (!read.ok()) return read.status();
+  if (read->outcome == RecordFeed::Taken::kRecords) return read->first;
   return feed_->oldest();
 }
 
@@ -79,7 +83,9 @@ absl::StatusOr<std::optional<FollowResponse>> ReplicationSource::Mismatch(
   if (last_sequence == 0) return std::nullopt;
   FollowResponse told;
   told.set_leader_epoch(epoch_());
-  const uint64_t first = FirstKept();
+  absl::StatusOr<uint64_t> first_kept = FirstKept();
+  if (!first_kept.ok()) return first_kept.status();
+  const uint64_t first = *first_kept;
   if (first != 0 && last_sequence < first) {
     told.set_resync(absl::StrCat("the leader no longer keeps record ", last_sequence,
                                  " (its journal starts at ", first, ")"));
@@ -111,6 +117,13 @@ absl::StatusOr<std::optional<FollowResponse>> ReplicationSource::Mismatch(
     (shared(middle) ? keep : beyond) = middle;
   }
   if (!unread.ok()) return unread;
+  if (first > 1 && keep < first) {
+    // Not even the leader's first record is shared: what the standby would keep is older than
+    // anything the leader can vouch for.
+    told.set_resync(absl::StrCat("the standby's journal shares no record the leader still keeps ",
+                                 "(the leader's starts at ", first, ")"));
+    return told;
+  }
   acd::ha::v1::Cut* cut = told.mutable_cut();
   cut->set_after(keep);
   cut->set_why(epoch.has_value()
@@ -123,7 +136,24 @@ absl::StatusOr<std::optional<FollowResponse>> ReplicationSource::Mismatch(
 
 grpc::Status ReplicationSource::Follow(
     grpc::ServerContext* context, grpc::ServerReaderWriter<FollowResponse, FollowRequest>* stream) {
-  if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the leader is stopping");
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the leader is stopping");
+    streams_.insert(context);
+  }
+  const grpc::Status status = Serve(context, stream);
+  absl::MutexLock lock(&mu_);
+  streams_.erase(context);
+  return status;
+}
+
+bool ReplicationSource::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+grpc::Status ReplicationSource::Serve(
+    grpc::ServerContext* context, grpc::ServerReaderWriter<FollowResponse, FollowRequest>* stream) {
   FollowRequest hello;
   if (!stream->Read(&hello)) return grpc::Status(grpc::StatusCode::CANCELLED, "no hello");
   const std::string replica = hello.replica_id();
@@ -135,7 +165,11 @@ grpc::Status ReplicationSource::Follow(
         absl::StrCat("the leader cannot read its journal: ", told.status().message()));
   }
   if (told->has_value()) {
+    // The standby ends the stream once it has read this; returning at once could drop it.
     stream->Write(**told);
+    FollowRequest ignored;
+    while (stream->Read(&ignored)) {
+    }
     return grpc::Status::OK;
   }
   // The standby's reports, read on a thread of their own while records go out on this one.
@@ -145,8 +179,9 @@ grpc::Status ReplicationSource::Follow(
   });
   uint64_t next = hello.last_sequence() + 1;
   grpc::Status ended = grpc::Status::OK;
+  bool told_to_resync = false;
   while (!context->IsCancelled()) {
-    if (stopping_) {
+    if (stopping()) {
       ended = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the leader is stopping");
       break;
     }
@@ -154,20 +189,24 @@ grpc::Status ReplicationSource::Follow(
     const uint64_t oldest = feed_->oldest();
     if (taken.outcome != RecordFeed::Taken::kRecords && (oldest == 0 || next < oldest)) {
       // Older than the feed keeps (or from before it started): from the segment files.
-      const uint64_t first = FirstKept();
-      if (first != 0 && next < first) {
+      absl::StatusOr<uint64_t> first = FirstKept();
+      if (first.ok() && *first != 0 && next < *first) {
         FollowResponse resync;
         resync.set_leader_epoch(epoch_());
         resync.set_resync(absl::StrCat("the leader no longer keeps record ", next,
-                                       " (its journal starts at ", first, ")"));
+                                       " (its journal starts at ", *first, ")"));
         stream->Write(resync);
+        told_to_resync = true;
         break;
       }
-      absl::StatusOr<RecordFeed::Taken> read = ReadFiles(next, options_.max_batch_bytes);
+      absl::StatusOr<RecordFeed::Taken> read =
+          first.ok() ? ReadFiles(next, options_.max_batch_bytes) : first.status();
       if (!read.ok()) {
         ended = grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(read.status().message()));
         break;
       }
+      // Not on disk yet (still buffered, or the disk refuses writes): wait before looking again.
+      if (read->outcome != RecordFeed::Taken::kRecords) absl::SleepFor(kWaitForRecords / 4);
       taken = *std::move(read);
     }
     if (taken.outcome != RecordFeed::Taken::kRecords) continue;
@@ -179,7 +218,9 @@ grpc::Status ReplicationSource::Follow(
     if (!stream->Write(batch)) break;
     next = taken.last + 1;
   }
-  context->TryCancel();
+  // A standby told to resync ends the stream itself once it has read that; cancelling first could
+  // drop the message. Otherwise cancelling ends the reports' Read.
+  if (!told_to_resync) context->TryCancel();
   reports.join();
   if (gone_) gone_(replica);
   return ended;

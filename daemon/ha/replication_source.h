@@ -22,7 +22,10 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "acd/ha/v1/replication.grpc.pb.h"
 #include "daemon/ha/record_feed.h"
 
@@ -57,8 +60,13 @@ class ReplicationSource final : public acd::ha::v1::Replication::Service {
                                                                       uint64_t last_epoch) const;
   // The epoch of the leader's record `sequence`, if it has it.
   absl::StatusOr<std::optional<uint64_t>> EpochAt(uint64_t sequence) const;
+  // One stream, after Follow() has registered it for Stop().
+  grpc::Status Serve(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<acd::ha::v1::FollowResponse, acd::ha::v1::FollowRequest>* stream);
+  bool stopping() const;
   // The first record the leader still has (0: none).
-  uint64_t FirstKept() const;
+  absl::StatusOr<uint64_t> FirstKept() const;
   // Records from `from` on read from the segment files, at most about `max_bytes` (at least one).
   absl::StatusOr<RecordFeed::Taken> ReadFiles(uint64_t from, size_t max_bytes) const;
 
@@ -67,7 +75,9 @@ class ReplicationSource final : public acd::ha::v1::Replication::Service {
   const std::function<uint64_t()> epoch_;
   const Acked acked_;
   const Gone gone_;
-  std::atomic<bool> stopping_{false};
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<grpc::ServerContext*> streams_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace acd::daemon::ha

@@ -92,6 +92,20 @@ class Leader {
     epoch_ = epoch;
     journal_->RaiseEpoch(epoch);
   }
+  // Appends `n` records, each durable before the next: a batch (and with a small segment_bytes,
+  // a segment) each.
+  void AppendEach(int n) {
+    for (int i = 0; i < n; ++i) {
+      Append(1);
+      ASSERT_TRUE(Durable());
+    }
+  }
+  // Removes the segments of records 1..`last` (one record each), as retention would.
+  void RemoveSegmentsThrough(uint64_t last) {
+    for (uint64_t i = 1; i <= last; ++i) {
+      ASSERT_TRUE(std::filesystem::remove(dir_ + "/" + journal::SegmentFileName(i))) << i;
+    }
+  }
   void Append(int n) {
     for (int i = 0; i < n; ++i) journal_->Append(absl::StrCat("input ", journal_->next_sequence()));
   }
@@ -247,7 +261,6 @@ TEST(Replication, AStandbyHoldingRecordsTheLeaderLacksIsToldToCutThem) {
   EXPECT_EQ(standby.cut()->first, 2u);
   EXPECT_THAT(standby.cut()->second,
               HasSubstr("holds record 4, which the leader's journal does not"));
-  EXPECT_EQ(leader.acked("b"), 0u);
   standby.Stop();
   std::filesystem::remove_all(dir);
 }
@@ -286,19 +299,34 @@ TEST(Replication, AStandbyWithADeposedLeadersTailIsToldToCutItWhereTheEpochsPart
 
 TEST(Replication, AStandbyWhoseLastRecordTheLeaderNoLongerKeepsIsToldToResync) {
   const std::string dir = OldLeadersDir(3);
-  // A leader whose feed keeps only its newest record and whose every batch starts a segment.
+  // A leader whose feed keeps only its newest record, with a segment per record.
   Leader leader(/*feed_bytes=*/1, /*segment_bytes=*/1);
-  leader.Append(3);
-  ASSERT_TRUE(leader.Durable());
+  leader.AppendEach(3);
   leader.RaiseEpoch(2);
-  leader.Append(3);
-  ASSERT_TRUE(leader.Durable());
-  // Retention removed the segment of records 1..3: the leader's journal starts at 4.
-  ASSERT_TRUE(std::filesystem::remove(leader.dir() + "/" + journal::SegmentFileName(1)));
+  leader.AppendEach(3);
+  leader.RemoveSegmentsThrough(3);  // as retention would: its journal starts at 4
   Standby standby("b", dir);
   standby.Follow(leader);
   ASSERT_TRUE(Eventually([&] { return !standby.resync().empty(); }));
   EXPECT_THAT(standby.resync(), HasSubstr("no longer keeps record 3 (its journal starts at 4)"));
+  standby.Stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Replication, AStandbySharingNoRecordTheLeaderStillKeepsIsToldToResyncNotToCut) {
+  // The standby wrote 1..6 in epoch 1; the leader took over after record 4 and has since
+  // removed 1..4: nothing it keeps is the standby's.
+  const std::string dir = OldLeadersDir(6);
+  Leader leader(/*feed_bytes=*/1, /*segment_bytes=*/1);
+  leader.AppendEach(4);
+  leader.RaiseEpoch(2);
+  leader.AppendEach(2);
+  leader.RemoveSegmentsThrough(4);
+  Standby standby("b", dir);
+  standby.Follow(leader);
+  ASSERT_TRUE(Eventually([&] { return !standby.resync().empty() || standby.cut(); }));
+  EXPECT_FALSE(standby.cut().has_value());
+  EXPECT_THAT(standby.resync(), HasSubstr("shares no record the leader still keeps"));
   standby.Stop();
   std::filesystem::remove_all(dir);
 }

@@ -30,9 +30,18 @@ class Replica {
             LeadershipOptions{
                 .cluster = "test", .replica_id = id, .address = id + ".example:50051"},
             &client_,
-            LeadershipEvents{.lead =
+            LeadershipEvents{.campaigning =
+                                 [this] {
+                                   absl::MutexLock lock(&mu_);
+                                   campaigns_ += 1;
+                                 },
+                             .lead =
                                  [this](int64_t epoch) {
                                    absl::MutexLock lock(&mu_);
+                                   // Every lead comes after a campaigning event.
+                                   if (campaigns_ <= static_cast<int>(epochs_.size())) {
+                                     ADD_FAILURE() << "led without campaigning first";
+                                   }
                                    epochs_.push_back(epoch);
                                  },
                              .follow =
@@ -92,6 +101,7 @@ class Replica {
   EtcdClient client_;
   Leadership leadership_;
   mutable absl::Mutex mu_;
+  int campaigns_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<int64_t> epochs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> follows_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> step_downs_ ABSL_GUARDED_BY(mu_);
@@ -166,6 +176,38 @@ TEST(Leadership, AStandbyNeverMarkedInSyncNeverLeads) {
   EXPECT_FALSE(b.WaitToLead(absl::Seconds(3)));
   // It says that nobody leads.
   EXPECT_EQ(b.follows().back(), "");
+}
+
+TEST(Leadership, AReplicaFindingTheLeaderKeyOnItsOwnLeaseLeadsInsteadOfFollowingItself) {
+  // As when a campaign's answer is lost (a timeout just as etcd committed it): the key is on
+  // this replica's lease, and no one else can lead while it renews that lease.
+  EtcdCluster etcd(3);
+  Replica a(etcd, "a");
+  ASSERT_TRUE(a.StartAndLead());
+  const int64_t lease = a.leadership().state().lease;
+  ASSERT_NE(lease, 0);
+  EtcdClient etcd_client({.endpoints = *ParseEtcdEndpoints(etcd.endpoints())});
+  // The key, deleted and at once put back on a's lease (only if a has not campaigned between).
+  etcdserverpb::TxnRequest remove, put_back;
+  remove.add_success()->mutable_request_delete_range()->set_key(LeaderKey("test"));
+  *put_back.add_compare() = CreateRevisionIs(LeaderKey("test"), 0);
+  *put_back.add_success() = PutOp(LeaderKey("test"), "a " + a.address(), lease);
+  absl::StatusOr<etcdserverpb::TxnResponse> replaced;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ASSERT_TRUE(etcd_client.Txn(remove).ok());
+    replaced = etcd_client.Txn(put_back);
+    ASSERT_TRUE(replaced.ok()) << replaced.status();
+    if (replaced->succeeded()) break;
+    ASSERT_TRUE(a.WaitFor([&] { return a.Leads(); }, absl::Seconds(3)));
+  }
+  ASSERT_TRUE(replaced->succeeded());
+  // Its epoch changed under it: it steps down, finds the key on its own lease and leads again
+  // with the key's new create_revision.
+  ASSERT_TRUE(a.WaitFor([&] { return a.Leads() && a.Epoch() == replaced->header().revision(); },
+                        absl::Seconds(3)))
+      << "epoch " << a.Epoch() << ", the key's " << replaced->header().revision();
+  EXPECT_TRUE(a.FenceOpen());
+  EXPECT_FALSE(a.step_downs().empty());
 }
 
 TEST(Leadership, TheOldLeaderCannotWriteGuardedKeysAfterATakeover) {
