@@ -48,8 +48,9 @@ absl::StatusOr<std::unique_ptr<Core>> CreateCore(const JournalInput& input,
         absl::StrCat("the journal's first policy does not compile: ", policy.status().message()));
   }
   CoreOptions options = OptionsOf(created.settings());
-  if (options.max_finished_calls < 1) {
-    return absl::DataLossError("the journal's settings keep no finished call");
+  if (options.max_finished_calls < 1 || options.max_outbox < 1) {
+    return absl::DataLossError(
+        "the journal's settings keep no finished call or no unwritten command");
   }
   return std::make_unique<Core>(*std::move(policy), created.policy_source(), options, observer,
                                 TimeOf(input));
@@ -106,7 +107,9 @@ absl::Status ApplyInput(Core& core, const JournalInput& input, const InputReplie
     case JournalInput::kStarted: {
       const acd::journal::v1::Started& started = input.started();
       CoreOptions options = OptionsOf(started.settings());
+      // Bounds acdd never writes (its flags are at least 1): the smallest it would.
       if (options.max_finished_calls < 1) options.max_finished_calls = 1;
+      if (options.max_outbox < 1) options.max_outbox = 1;
       core.Restart(options);
       if (!started.apply_startup_policy()) return absl::OkStatus();
       return core.ApplyStartupPolicy(started.startup_policy(), started.startup_policy_source(),

@@ -251,7 +251,8 @@ absl::StatusOr<std::unique_ptr<Core>> Core::RestoreSnapshot(
   if (absl::Status s = read(SnapshotPart::kCore, "core head"); !s.ok()) return s;
   const acd::journal::v1::CoreHead head = part.core();
   const CoreOptions options = OptionsOf(head.settings());
-  if (options.max_finished_calls < 1 || !InRange(head.policy_applied_at())) {
+  if (options.max_finished_calls < 1 || options.max_outbox < 1 ||
+      !InRange(head.policy_applied_at())) {
     return absl::DataLossError("snapshot: the core's settings are not ones acdd writes");
   }
   absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> policy =

@@ -131,6 +131,30 @@ TEST(JournalReplay, APolicyFileThatIsNotUtf8IsJournaledRefusedAndRefusedAgainOnR
   ExpectSameState((*core)->Dump(), recovered->core->Dump(), "recovered");
 }
 
+TEST(JournalReplay, SettingsWithoutRoomForAnUnwrittenCommandAreReadAsTheSmallestAcddWrites) {
+  // Found by fuzz/journal_fuzzer: a start record whose settings keep no unwritten command (acdd
+  // never writes one: --max_outbox is at least 1) made the next command erase from an empty
+  // outbox, and recovery crashed. Such settings now keep one; a creating record with them is
+  // refused as damage.
+  Traffic traffic(1);
+  JournalInput created = traffic.Created();
+  absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(created, nullptr);
+  ASSERT_TRUE(core.ok()) << core.status();
+  JournalInput restarted = traffic.Restarted();
+  restarted.mutable_started()->mutable_settings()->set_max_outbox(0);
+  ASSERT_TRUE(ApplyInput(**core, restarted).ok());
+  for (int i = 0; i < 50; ++i) {  // enough traffic for commands to be sent
+    const JournalInput next = traffic.Next(**core);
+    (void)ApplyInput(**core, next);
+    (void)(*core)->TakeCommands();
+  }
+  EXPECT_TRUE((*core)->CheckInvariants().ok());
+
+  created.mutable_created()->mutable_settings()->set_max_outbox(0);
+  absl::StatusOr<std::unique_ptr<Core>> refused = CreateCore(created, nullptr);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST(JournalReplay, AJournalCutAfterAnyRecordRecoversTheStateTheOriginalHadThere) {
   constexpr int kInputs = 2000;
   for (uint64_t seed = 21; seed <= 23; ++seed) {
