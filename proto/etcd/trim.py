@@ -8,7 +8,7 @@ three files acd needs and removes those options, leaving every message, field nu
 service and package name as it is, so the wire format and the gRPC method paths
 (/etcdserverpb.KV/Txn, /etcdserverpb.Lease/LeaseKeepAlive, ...) stay etcd's.
 
-Removed: `import "gogoproto/gogo.proto";`, `import "google/api/annotations.proto";`, every
+Removed: etcd's own `// TODO:` comments, `import "gogoproto/gogo.proto";`, `import "google/api/annotations.proto";`, every
 `option (gogoproto.*) = ...;` and `[(gogoproto.*) = ...]`, every method's
 `option (google.api.http) = { ... };` block; a method left with an empty body becomes `;`.
 
@@ -62,6 +62,8 @@ def trim(text):
     text = re.sub(r"\s*\[\(gogoproto\.[^\]]*\]", "", text)
     text = strip_http_options(text)
     text = re.sub(r"\)\s*\{\s*\}", ");", text)
+    # etcd's notes to its own developers ("TODO: ..."): not work for acd, and not API.
+    text = re.sub(r"[ \t]*// TODO:[^\n]*\n", "", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text
 
