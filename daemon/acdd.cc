@@ -4,8 +4,12 @@
 //   acdd --policy /etc/acd/policy.yaml --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464
 //   acdd --grpc_listen 0.0.0.0:50051 --tls_cert server.pem --tls_key server.key \
 //        --auth_tokens /etc/acd/tokens          # off loopback: TLS and tokens, or it refuses
+//   acdd --data_dir /var/lib/acd --etcd_endpoints e1:2379,e2:2379,e3:2379 \
+//        --replica_id acd-1 --advertise_address 10.0.0.1:50051   # one of an HA pair
 // With port 0 it binds a free port; once serving it prints one line:
 //   acdd listening grpc=127.0.0.1:41234 http=127.0.0.1:39877
+#include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -30,8 +34,10 @@
 #include "daemon/demo.h"
 #include "daemon/engine.h"
 #include "daemon/grpc_log.h"
+#include "daemon/ha/replica.h"
 #include "daemon/recovery.h"
 #include "daemon/services.h"
+#include "daemon/serving_role.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
@@ -98,6 +104,22 @@ ABSL_FLAG(
     "HOST:PORT of a second gRPC listener serving only grpc.health.v1 in plain gRPC, for probes "
     "that cannot do TLS or client certificates (Kubernetes' gRPC probe); it tells no more "
     "than SERVING or NOT_SERVING, so any address may serve it. Empty: none");
+ABSL_FLAG(std::string, etcd_endpoints, "",
+          "HOST:PORT,... of etcd's members (its v3 gRPC API, plain): run as one replica of an HA "
+          "pair, leadership decided through etcd. Needs --data_dir and --advertise_address. "
+          "Empty: a lone acdd");
+ABSL_FLAG(std::string, ha_cluster, "acd", "the HA pair's name: its keys in etcd are /acd/NAME/");
+ABSL_FLAG(std::string, replica_id, "",
+          "this replica's name within the pair, stable across restarts; empty: the host name");
+ABSL_FLAG(std::string, advertise_address, "",
+          "HOST:PORT where clients and the other replica reach this replica's gRPC listener");
+ABSL_FLAG(absl::Duration, ha_lease, absl::Seconds(1),
+          "the leader's etcd lease: a leader that cannot renew it stops acknowledging before it "
+          "can expire, and a standby takes over about this long after the leader is gone (etcd "
+          "grants at least 1.5 election timeouts, in whole seconds)");
+ABSL_FLAG(absl::Duration, ha_sync_timeout, absl::Milliseconds(500),
+          "a standby that leaves a record durable on the leader undurable this long is marked "
+          "out of sync (it may then not take over) and the leader goes on alone");
 ABSL_FLAG(bool, allow_insecure, false,
           "serve a non-loopback address without TLS or without tokens (a network you trust "
           "entirely); off, acdd refuses to start that way and says what to add");
@@ -169,11 +191,56 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// The command line acdd was started with, for a replica that starts again as a standby.
+std::vector<std::string>& CommandLine() {
+  static std::vector<std::string> line;
+  return line;
+}
+
+// A replica starts again as a standby from its journal: the same command line, without a
+// --journal_stop_before (it did its work at the first start), with one that cuts the journal
+// after `cut_after` when set. Every descriptor is closed on exec, listeners included.
+[[noreturn]] void StartAgainAsStandby(std::optional<uint64_t> cut_after, const std::string& why) {
+  std::cerr << "acdd: ha: " << why << "; starting again as a standby" << std::endl;
+  std::vector<std::string> args;
+  const std::vector<std::string>& line = CommandLine();
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == "--journal_stop_before" || line[i] == "-journal_stop_before") {
+      ++i;  // and its value
+      continue;
+    }
+    if (line[i].starts_with("--journal_stop_before=") ||
+        line[i].starts_with("-journal_stop_before=")) {
+      continue;
+    }
+    args.push_back(line[i]);
+  }
+  if (cut_after) args.push_back(absl::StrCat("--journal_stop_before=", *cut_after + 1));
+  if (DIR* fds = opendir("/proc/self/fd")) {
+    while (dirent* entry = readdir(fds)) {
+      const int fd = atoi(entry->d_name);
+      if (fd > 2) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    closedir(fds);
+  }
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  execv("/proc/self/exe", argv.data());
+  std::cerr << "acdd: ha: cannot start again (" << strerror(errno) << "); exiting" << std::endl;
+  _exit(1);
+}
+
+// The acd.v1 services, whose health a standby reports NOT_SERVING.
+constexpr const char* kServedServices[] = {"acd.v1.SwitchService", "acd.v1.AgentService",
+                                           "acd.v1.AdminService"};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "acd routing daemon.\n  acdd [--policy FILE] [--grpc_listen HOST:PORT] [--http_listen HOST:PORT]");
+  CommandLine().assign(argv, argv + argc);
   absl::ParseCommandLine(argc, argv);
   // Deadlock detection on every absl::Mutex (gRPC's locks included) costs CPU on each RPC; the
   // code's lock discipline is checked at build time with -Wthread-safety instead.
@@ -259,8 +326,77 @@ int main(int argc, char** argv) {
               << ": every call needs one (health checks excepted)\n";
   }
 
+  // One replica of an HA pair: checked before anything starts.
+  const std::string etcd_endpoints = absl::GetFlag(FLAGS_etcd_endpoints);
+  const bool ha = !etcd_endpoints.empty();
+  acd::daemon::ha::ReplicaOptions replica_options;
+  if (ha) {
+    absl::StatusOr<std::vector<std::string>> endpoints =
+        acd::daemon::ha::ParseEtcdEndpoints(etcd_endpoints);
+    if (!endpoints.ok())
+      return Fail(absl::StrCat("--etcd_endpoints: ", endpoints.status().message()));
+    if (options.journal.data_dir.empty()) {
+      return Fail("--etcd_endpoints needs --data_dir: a standby keeps the leader's journal there");
+    }
+    if (absl::GetFlag(FLAGS_demo))
+      return Fail("--demo runs a lone acdd only (no --etcd_endpoints)");
+    if (grpc_tls || !tokens_path.empty()) {
+      return Fail(
+          "--etcd_endpoints with --tls_cert or --auth_tokens is not supported yet: the "
+          "standby follows the leader in plain gRPC without a token. Keep an HA pair "
+          "on a private network, without them");
+    }
+    std::string replica_id = absl::GetFlag(FLAGS_replica_id);
+    if (replica_id.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof(host) - 1);
+      replica_id = host;
+    }
+    const std::string advertise = absl::GetFlag(FLAGS_advertise_address);
+    if (advertise.empty() || advertise.rfind(':') == std::string::npos) {
+      return Fail(
+          "--etcd_endpoints needs --advertise_address HOST:PORT: where clients and the "
+          "other replica reach this one");
+    }
+    if (grpc_listen.ends_with(":0")) {
+      return Fail("--etcd_endpoints needs a fixed --grpc_listen port: the address is advertised");
+    }
+    replica_options.etcd.endpoints = *endpoints;
+    replica_options.leadership.cluster = absl::GetFlag(FLAGS_ha_cluster);
+    replica_options.leadership.replica_id = replica_id;
+    replica_options.leadership.address = advertise;
+    replica_options.leadership.lease_ttl = absl::GetFlag(FLAGS_ha_lease);
+    replica_options.sync_timeout = absl::GetFlag(FLAGS_ha_sync_timeout);
+    replica_options.data_dir = options.journal.data_dir;
+    if (replica_options.leadership.lease_ttl < absl::Seconds(1)) {
+      return Fail("--ha_lease must be at least 1s (etcd's leases are whole seconds)");
+    }
+    options.standby = true;
+  }
+
   InstallReplayCrashNote();
   acd::daemon::Engine engine(*policy, source, options);
+  acd::daemon::ServingRole role(/*serving=*/!ha);
+  // Set once the server runs: the health a standby and a leader report.
+  std::function<void(bool)> set_health = [](bool) {};
+  std::unique_ptr<acd::daemon::ha::Replica> replica;
+  if (ha) {
+    replica = std::make_unique<acd::daemon::ha::Replica>(
+        replica_options, &engine, &role, &engine.metrics().ha,
+        acd::daemon::ha::ReplicaHooks{
+            .restart = StartAgainAsStandby,
+            .leading =
+                [&set_health](bool leading) {
+                  std::cerr << "acdd: ha: " << (leading ? "leading" : "no longer leading")
+                            << std::endl;
+                  set_health(leading);
+                },
+            .fatal =
+                [](const absl::Status& why) {
+                  std::cerr << "acdd: ha: cannot lead: " << why.message() << std::endl;
+                  _exit(1);
+                }});
+  }
   if (absl::Status s = engine.Start(); !s.ok()) return Fail(std::string(s.message()));
 
   // HTTP: the listener Prometheus and wallboards scrape. Its handlers read what the engine
@@ -291,9 +427,9 @@ int main(int argc, char** argv) {
                             [&engine](absl::string_view topic, uint64_t lines) {
                               engine.metrics().CountSuppressedLogLines(topic, lines);
                             });
-  acd::daemon::SwitchServiceImpl switch_service(&engine, &access);
-  acd::daemon::AgentServiceImpl agent_service(&engine, &access);
-  acd::daemon::AdminServiceImpl admin_service(&engine, &access);
+  acd::daemon::SwitchServiceImpl switch_service(&engine, &access, &role);
+  acd::daemon::AgentServiceImpl agent_service(&engine, &access, &role);
+  acd::daemon::AdminServiceImpl admin_service(&engine, &access, &role);
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection is on every server built from here on; WithoutReflection takes it off one.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -337,11 +473,30 @@ int main(int argc, char** argv) {
   builder.RegisterService(&switch_service);
   builder.RegisterService(&agent_service);
   builder.RegisterService(&admin_service);
+  if (replica) {
+    builder.RegisterService(replica->replication());
+    builder.RegisterService(replica->status_service());
+    // A record (a policy) may be larger than gRPC's 4 MiB default.
+    builder.SetMaxReceiveMessageSize(-1);
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) return Fail(absl::StrCat("cannot listen for gRPC on ", grpc_listen));
+  set_health = [&server, &health_server](bool serving) {
+    for (const char* service : kServedServices) {
+      server->GetHealthCheckService()->SetServingStatus(service, serving);
+      if (health_server) health_server->GetHealthCheckService()->SetServingStatus(service, serving);
+    }
+  };
+  set_health(!ha);
 
   std::cout << "acdd listening grpc=" << HostOf(grpc_listen) << ":" << grpc_port
             << " http=" << HostOf(http_listen) << ":" << http.port() << std::endl;
+  if (replica) {
+    std::cerr << "acdd: ha: replica '" << replica_options.leadership.replica_id << "' of cluster '"
+              << replica_options.leadership.cluster << "' at " << replica_options.leadership.address
+              << "; etcd " << etcd_endpoints << std::endl;
+    replica->Start();
+  }
   std::unique_ptr<acd::daemon::Demo> demo;
   if (absl::GetFlag(FLAGS_demo)) {
     demo = std::make_unique<acd::daemon::Demo>(&engine, /*seed=*/1);
@@ -392,6 +547,10 @@ int main(int argc, char** argv) {
   if (demo) demo->Stop();
   server->GetHealthCheckService()->SetServingStatus(false);
   if (health_server) health_server->GetHealthCheckService()->SetServingStatus(false);
+  if (engine.metrics().ha.leader.Get() == 0 && replica) {
+    replica->Stop();  // a standby has nothing to drain
+    replica.reset();
+  }
   engine.Post([&engine] { engine.BeginDrain(); });
   const auto drain_deadline = std::chrono::steady_clock::now() +
                               std::chrono::milliseconds(static_cast<int64_t>(
@@ -402,6 +561,8 @@ int main(int argc, char** argv) {
     if (open.get_future().get() == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // A leader resigns now, drained: its standby takes over at once instead of after the lease.
+  if (replica) replica->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
   http.Stop();

@@ -8,11 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
-#include "google/protobuf/util/message_differencer.h"
-#include "daemon/journal/snapshot_file.h"
-#include "daemon/recovery.h"
 #include "daemon/grpc_status.h"
+#include "daemon/journal/record_format.h"
+#include "daemon/journal/snapshot_file.h"
 #include "daemon/log.h"
+#include "daemon/recovery.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace acd::daemon {
 namespace {
@@ -22,6 +23,12 @@ constexpr std::chrono::seconds kTickEvery(5);
 
 // Why a stream ends when a SIGHUP took its caller's token away.
 constexpr char kTokenRemoved[] = "the token of this stream is no longer in the --auth_tokens file";
+
+// Why a leader refuses state changes while its fence is shut.
+constexpr char kFenced[] =
+    "this acdd leads but cannot confirm it with etcd in time (etcd unreachable, or acdd was "
+    "paused): it acknowledges nothing until it can; reads still answer";
+constexpr char kStandby[] = "this acdd is a standby: it takes the leader's records only";
 
 const Clock* ClockOrOwn(const Clock* clock, std::unique_ptr<RealClock>* own) {
   if (clock != nullptr) return clock;
@@ -61,7 +68,7 @@ absl::Status Engine::Start() {
     return status;
   }
   Post([this] {
-    Tick();
+    if (!standby_) Tick();  // a standby's time moves with the leader's records
     RefreshFigures();
   });
   return absl::OkStatus();
@@ -74,6 +81,7 @@ void Engine::Stop() {
     wakeup_.cancel();
     tick_.cancel();
     figures_timer_.cancel();
+    if (fence_timer_) fence_timer_->cancel();
     for (auto& [stream, watch] : watches_) watch.timer->cancel();
     work_.reset();
   });
@@ -94,6 +102,10 @@ void Engine::Post(std::function<void()> task) {
 absl::Status Engine::Recover() {
   const auto started = std::chrono::steady_clock::now();
   const JournalOptions& options = options_.journal;
+  standby_ = options_.standby;
+  if (standby_ && options.data_dir.empty()) {
+    return absl::InvalidArgumentError("a standby needs a data dir for the leader's journal");
+  }
   if (options.data_dir.empty()) {
     core_ = std::make_unique<Core>(startup_policy_, startup_policy_source_, options_.core,
                                    &observer_, Now());
@@ -112,6 +124,7 @@ absl::Status Engine::Recover() {
                                      recovered.status().message()));
   }
   core_ = std::move(recovered->core);
+  file_policy_ = recovered->file_policy;
   time_floor_ = recovered->last_time;
   for (const std::string& note : recovered->notes) Log(note);
   if (const absl::Time clock = WholeMicros(clock_->Now()); clock < time_floor_) {
@@ -133,28 +146,12 @@ absl::Status Engine::Recover() {
   if (absl::Status s = journal::RemoveUnfinishedSnapshots(options.data_dir); !s.ok()) return s;
   if (absl::Status s = OpenJournal(*scan); !s.ok()) return s;
 
-  JournalInput input = InputAt(Now());
-  if (core_ == nullptr) {
-    acd::journal::v1::Created* created = input.mutable_created();
-    *created->mutable_policy() = startup_policy_->source;
-    created->set_policy_source(startup_policy_source_);
-    *created->mutable_settings() = SettingsOf(options_.core);
-    Journal(input);
-    absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, &observer_);
-    if (!core.ok()) Crash(absl::StrCat("a new core: ", core.status().message()));
-    core_ = *std::move(core);
-    Log(absl::StrCat("--data_dir ", options.data_dir, ": a new journal"));
+  const bool fresh = core_ == nullptr;
+  if (!standby_) JournalStart();
+  if (fresh) {
+    Log(absl::StrCat("--data_dir ", options.data_dir,
+                     standby_ ? ": no journal yet; it will be the leader's" : ": a new journal"));
   } else {
-    acd::journal::v1::Started* restarted = input.mutable_started();
-    *restarted->mutable_settings() = SettingsOf(options_.core);
-    *restarted->mutable_startup_policy() = startup_policy_->source;
-    restarted->set_startup_policy_source(startup_policy_source_);
-    restarted->set_apply_startup_policy(
-        !recovered->file_policy ||
-        !google::protobuf::util::MessageDifferencer::Equals(*recovered->file_policy,
-                                                            startup_policy_->source));
-    Journal(input);
-    (void)ApplyInput(*core_, input);
     const routing::Router& router = core_->router();
     const std::string from =
         recovered->snapshot_sequence == 0
@@ -173,17 +170,48 @@ absl::Status Engine::Recover() {
   metrics_.journal.recovery_seconds.Set(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   metrics_.journal.recovered_records.Set(static_cast<double>(replayed));
+  StartSnapshots();
+  return absl::OkStatus();
+}
+
+void Engine::JournalStart() {
+  JournalInput input = InputAt(Now());
+  if (core_ == nullptr) {
+    acd::journal::v1::Created* created = input.mutable_created();
+    *created->mutable_policy() = startup_policy_->source;
+    created->set_policy_source(startup_policy_source_);
+    *created->mutable_settings() = SettingsOf(options_.core);
+    Journal(input);
+    absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, &observer_);
+    if (!core.ok()) Crash(absl::StrCat("a new core: ", core.status().message()));
+    core_ = *std::move(core);
+  } else {
+    acd::journal::v1::Started* restarted = input.mutable_started();
+    *restarted->mutable_settings() = SettingsOf(options_.core);
+    *restarted->mutable_startup_policy() = startup_policy_->source;
+    restarted->set_startup_policy_source(startup_policy_source_);
+    restarted->set_apply_startup_policy(!file_policy_ ||
+                                        !google::protobuf::util::MessageDifferencer::Equals(
+                                            *file_policy_, startup_policy_->source));
+    Journal(input);
+    const absl::Status answered = ApplyInput(*core_, input);
+    FollowFilePolicy(input, answered, &file_policy_);
+  }
   WriteCommands();
   LogNotices();
+}
+
+void Engine::StartSnapshots() {
   // Snapshots off (both flags 0): no copy of the core is kept.
+  const JournalOptions& options = options_.journal;
   const SnapshotOptions& every = options.snapshots;
-  if (every.every_records == 0 && every.every <= absl::ZeroDuration()) return absl::OkStatus();
+  if (snapshots_ != nullptr || core_ == nullptr || journal_ == nullptr) return;
+  if (every.every_records == 0 && every.every <= absl::ZeroDuration()) return;
   snapshots_ = std::make_unique<SnapshotTaker>(
       options.data_dir, options.snapshots, clock_, journal_.get(), &metrics_.journal,
       last_sequence_, [this](const SnapshotReport& report) {
         asio::post(io_, [this, report] { OnSnapshot(report); });
       });
-  return absl::OkStatus();
 }
 
 void Engine::OnSnapshot(const SnapshotReport& report) {
@@ -215,6 +243,7 @@ absl::Status Engine::OpenJournal(const journal::JournalScan& scan) {
   writer.segment_bytes = options_.journal.segment_bytes;
   journal::JournalEvents events;
   events.durable = [this](uint64_t sequence) {
+    if (durable_hook_) durable_hook_(sequence);
     asio::post(io_, [this, sequence] { OnDurable(sequence); });
   };
   events.trouble = [this](const absl::Status& trouble) {
@@ -229,7 +258,7 @@ absl::Status Engine::OpenJournal(const journal::JournalScan& scan) {
   }
   journal_ = *std::move(opened);
   metrics_.journal.writable.Set(1);
-  durable_sequence_ = last_sequence_ = scan.last_sequence;
+  local_durable_ = durable_sequence_ = last_sequence_ = scan.last_sequence;
   return absl::OkStatus();
 }
 
@@ -244,31 +273,47 @@ void Engine::WhenDurable(std::function<void(const grpc::Status& journal)> releas
     release(grpc::Status::OK);
     return;
   }
+  if (Fenced()) {  // it would wait for a fence that may never open again
+    EnterFenced();
+    release(grpc::Status(grpc::StatusCode::UNAVAILABLE, kFenced));
+    return;
+  }
   held_replies_.push_back({last_sequence_, std::move(release)});
 }
 
 void Engine::WatchForAStalledJournal() {
   if (journal_ == nullptr) return;
-  const bool waiting = last_sequence_ > durable_sequence_;
+  const bool waiting = last_sequence_ > local_durable_;
   // Records were waiting at the last tick too, and none became durable since: a write (or a sync)
   // has hung for a whole tick. Turn state changes away, as for a failed write, so that what waits
   // in memory stops growing; the first durable report after it clears this.
-  if (waiting && durable_at_last_tick_ == durable_sequence_ && waited_at_last_tick_ &&
+  if (waiting && durable_at_last_tick_ == local_durable_ && waited_at_last_tick_ &&
       !journal_stalled_ && journal_writable_) {
     journal_stalled_ = true;
     OnJournalTrouble(absl::UnavailableError(absl::StrCat(
         "no journal write has finished for ", absl::FormatDuration(absl::FromChrono(kTickEvery)),
         " (a stalled disk?)")));
   }
-  durable_at_last_tick_ = durable_sequence_;
+  durable_at_last_tick_ = local_durable_;
   waited_at_last_tick_ = waiting;
 }
 
 void Engine::OnDurable(uint64_t sequence) {
-  durable_sequence_ = std::max(durable_sequence_, sequence);
+  local_durable_ = std::max(local_durable_, sequence);
   if (journal_stalled_) {
     journal_stalled_ = false;
     OnJournalTrouble(absl::OkStatus());
+  }
+  Commit();
+}
+
+void Engine::Commit() {
+  const uint64_t committed =
+      replica_counted_ ? std::min(local_durable_, replica_durable_) : local_durable_;
+  durable_sequence_ = std::max(durable_sequence_, committed);
+  if (Fenced()) {
+    EnterFenced();
+    return;
   }
   while (!held_replies_.empty() && held_replies_.front().sequence <= durable_sequence_) {
     auto release = std::move(held_replies_.front().release);
@@ -309,7 +354,12 @@ absl::Time Engine::Now() { return std::max(WholeMicros(clock_->Now()), time_floo
 
 template <typename Fill>
 grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replies) {
+  if (standby_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, kStandby);
   if (!journal_writable_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_);
+  if (Fenced()) {
+    EnterFenced();
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, kFenced);
+  }
   JournalInput input = InputAt(Now());
   fill(input);
   Journal(input);
@@ -334,6 +384,7 @@ void Engine::WriteCommands() {
 }
 
 void Engine::ReleaseCommands() {
+  if (Fenced()) return;
   while (!held_commands_.empty() && held_commands_.front().sequence <= durable_sequence_) {
     OutgoingCommand out = std::move(held_commands_.front().out);
     held_commands_.pop_front();
@@ -366,7 +417,8 @@ void Engine::Deliver(OutgoingCommand out) {
 }
 
 void Engine::RearmWakeup() {
-  if (stopping_ || !journal_writable_) return;  // refused inputs: Tick and the journal re-arm
+  // Refused inputs: Tick, the journal and the fence re-arm.
+  if (stopping_ || standby_ || !journal_writable_ || fenced_) return;
   std::optional<absl::Time> next = core_->NextWakeup();
   if (next == armed_for_) return;
   armed_for_ = next;
@@ -397,7 +449,7 @@ void Engine::Tick() {
 }
 
 void Engine::RefreshFigures() {
-  observer_.Refresh(core_->router(), Now());
+  if (core_ != nullptr) observer_.Refresh(core_->router(), Now());
   figures_timer_.expires_after(std::chrono::seconds(1));
   figures_timer_.async_wait([this](const asio::error_code& error) {
     if (!error && !stopping_) RefreshFigures();
@@ -541,7 +593,9 @@ void Engine::ReloadPolicyText(const std::string& yaml, const std::string& source
     input.mutable_policy_text()->set_yaml(yaml);
     input.mutable_policy_text()->set_source(source);
   });
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !journal_writable_) {
+  if (standby_) {
+    Log("SIGHUP: a standby takes the leader's policy; the file is read again if it takes over");
+  } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     Log(absl::StrCat("SIGHUP: the policy file was not applied: ", status.error_message()));
   }
 }
@@ -622,6 +676,117 @@ void Engine::BeginDrain() {
     stream->Close(grpc::Status::OK);
   }
   Log("draining: no new calls; streams closed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// One replica of an HA pair.
+
+void Engine::Replicate(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch) {
+  if (!standby_) Crash(absl::StrCat("records ", first, "..", last, " replicated to a leader"));
+  journal_->AppendFramed(records, first, last, epoch);
+  last_sequence_ = last;
+  size_t offset = 0;
+  while (offset < records.size()) {
+    journal::DecodedRecord record;
+    const journal::RecordCheck check = journal::DecodeRecord(records, offset, &record);
+    if (check != journal::RecordCheck::kOk) {
+      Crash(absl::StrCat("a replicated record at byte ", offset, " of records ", first, "..", last,
+                         ": ", journal::RecordCheckName(check)));
+    }
+    offset += record.size;
+    JournalInput input;
+    if (!input.ParseFromArray(record.payload.data(), static_cast<int>(record.payload.size()))) {
+      Crash(absl::StrCat("replicated record ", record.sequence, " is not a journal input"));
+    }
+    absl::Status answered;
+    if (core_ == nullptr) {
+      absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(input, &observer_);
+      if (!core.ok()) {
+        Crash(absl::StrCat("replicated record ", record.sequence,
+                           " does not create a core: ", core.status().message()));
+      }
+      core_ = *std::move(core);
+    } else {
+      answered = ApplyInput(*core_, input);
+      if (answered.code() == absl::StatusCode::kDataLoss) {
+        Crash(absl::StrCat("replicated record ", record.sequence, ": ", answered.message()));
+      }
+    }
+    FollowFilePolicy(input, answered, &file_policy_);
+    time_floor_ = TimeOf(input);
+    (void)core_->TakeCommands();  // they wait in the outboxes: a leader's switches reconnect
+    (void)core_->TakeNotices();   // the leader logged them
+  }
+  metrics_.ha.replicated_records.Add(last - first + 1);
+  StartSnapshots();
+}
+
+absl::Status Engine::Promote(Leading leading) {
+  if (!standby_) return absl::FailedPreconditionError("this acdd leads already");
+  if (journal_ == nullptr) return absl::FailedPreconditionError("a leader needs a journal");
+  if (leading.epoch <= journal_->epoch()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "etcd's leader key has revision ", leading.epoch, ", not above the journal's epoch ",
+        journal_->epoch(),
+        ": this etcd is not the one the journal was written under (was etcd "
+        "reset or replaced?). Point --etcd_endpoints at the cluster's etcd, or start the replica "
+        "that holds the newest journal on a fresh --ha_cluster"));
+  }
+  journal_->RaiseEpoch(leading.epoch);
+  journal_->SetTap(std::move(leading.tap));
+  fence_open_ = std::move(leading.fence_open);
+  standby_ = false;
+  JournalStart();
+  StartSnapshots();
+  Log(absl::StrCat("leading with epoch ", leading.epoch, " from record ", last_sequence_,
+                   core_->router().calls_waiting() > 0
+                       ? absl::StrCat(": ", core_->router().calls_waiting(), " calls waiting, ",
+                                      core_->router().agent_count(), " agents logged in")
+                       : std::string()));
+  fence_timer_ = std::make_unique<asio::steady_timer>(io_);
+  WatchTheFence();
+  Tick();
+  RearmWakeup();
+  return absl::OkStatus();
+}
+
+void Engine::OnReplicaDurable(uint64_t sequence) {
+  replica_durable_ = std::max(replica_durable_, sequence);
+  if (replica_counted_) Commit();
+}
+
+uint64_t Engine::CountReplica(bool counted, uint64_t replica_durable) {
+  replica_counted_ = counted;
+  if (counted) replica_durable_ = replica_durable;
+  Commit();
+  return last_sequence_;
+}
+
+void Engine::EnterFenced() {
+  if (fenced_) return;
+  fenced_ = true;
+  if (!drain_requested_) {  // a leader that resigned on its way out shut it itself
+    Log("the fence is shut: acdd cannot confirm in time that it still leads; it acknowledges "
+        "nothing (state changes are refused, reads answer) until it can, or steps down");
+  }
+  std::deque<HeldReply> failed;
+  failed.swap(held_replies_);
+  for (HeldReply& held : failed) held.release(grpc::Status(grpc::StatusCode::UNAVAILABLE, kFenced));
+}
+
+void Engine::WatchTheFence() {
+  if (Fenced()) {
+    EnterFenced();
+  } else if (fenced_) {
+    fenced_ = false;
+    Log("the fence is open again: acdd takes state changes again");
+    Commit();
+    RearmWakeup();
+  }
+  fence_timer_->expires_after(std::chrono::milliseconds(20));
+  fence_timer_->async_wait([this](const asio::error_code& error) {
+    if (!error && !stopping_) WatchTheFence();
+  });
 }
 
 }  // namespace acd::daemon

@@ -76,6 +76,10 @@ struct EngineOptions {
   // A stream whose client reads slower than this many queued messages is closed
   // (RESOURCE_EXHAUSTED); commands stay in the outbox for the reconnect.
   size_t max_stream_backlog = 10000;
+  // One replica of an HA pair (daemon/ha/replica.h): start as a standby. Start() recovers the core
+  // and opens the journal but journals nothing of its own: the journal takes only the leader's
+  // records (Replicate) until Promote, no timer runs and no input is taken.
+  bool standby = false;
 };
 
 class Engine {
@@ -143,6 +147,44 @@ class Engine {
   void DropStreamsNoLongerAdmitted();
   void QueueWatchGone(QueueWatchWriter* stream);
 
+  // --- One replica of an HA pair (daemon/ha/replica.h). ---
+  // Before Start(): `hook` is told, on the journal's thread, each time the local journal has made
+  // more records durable (a standby reports it to the leader it follows).
+  void SetDurableHook(std::function<void(uint64_t sequence)> hook) {
+    durable_hook_ = std::move(hook);
+  }
+  // Any thread, after Start(): the local journal is durable through this record (0: no journal).
+  uint64_t local_durable() const { return journal_ ? journal_->durable_sequence() : 0; }
+  // Engine thread: the journal's last record and its epoch, where a follower resumes.
+  uint64_t last_sequence() const { return last_sequence_; }
+  uint64_t journal_epoch() const { return journal_ ? journal_->epoch() : 0; }
+  bool standby() const { return standby_; }
+  // Engine thread, standby: the leader's records `first`..`last` (framed as in a segment, checked
+  // by the follower; `epoch` the last one's) go to the journal as they are, and each is applied to
+  // the core as recovery applies it. One that the core cannot take crashes acdd, naming it: the
+  // leader took it, so the copies have parted.
+  void Replicate(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch);
+  struct Leading {
+    uint64_t epoch = 0;  // the leader key's revision in etcd
+    // Whether effects may leave now (the leadership's fence); asked at every release.
+    std::function<bool()> fence_open;
+    journal::FileJournal::Tap tap;  // each record appended, for the standby's feed
+  };
+  // Engine thread, standby: takes over as the leader. `leading.epoch` must be above every epoch in
+  // the journal (else an error, and nothing changed). Journals this acdd's start as a restart does
+  // (its settings; its policy file, if that changed since it last gave a policy), starts the
+  // timers and takes inputs. From now on an effect leaves only while the fence is open: while it
+  // is shut, state changes are refused and replies waiting for the journal fail UNAVAILABLE
+  // (reads still answer).
+  absl::Status Promote(Leading leading);
+  // Engine thread, leader: the standby's journal is durable through `sequence`. While the standby
+  // is counted, output commit waits for its journal as well as for the local one.
+  void OnReplicaDurable(uint64_t sequence);
+  // Engine thread, leader: count the standby (durable through `replica_durable`) from now on, or
+  // go on alone. Returns the last record journaled: every record acknowledged before this call is
+  // at or below it.
+  uint64_t CountReplica(bool counted, uint64_t replica_durable = 0);
+
   // Shutdown, step one: refuse new calls and close every stream cleanly.
   void BeginDrain();
   bool draining() const { return drain_requested_; }
@@ -191,6 +233,17 @@ class Engine {
   // The snapshot taker's word (posted from its thread), for the operator's log.
   void OnSnapshot(const SnapshotReport& report);
   void OnDurable(uint64_t sequence);
+  // Moves the committed sequence (the local journal's durable one, and the standby's while it is
+  // counted) and releases what waited for it, while the fence is open.
+  void Commit();
+  // Journals this acdd's start on its journal: `created` on an empty one, else `started`.
+  void JournalStart();
+  // With snapshots on and a core to copy: starts the snapshot taker (once).
+  void StartSnapshots();
+  // HA leader: whether the fence is shut now; EnterFenced/LeaveFenced act on a change.
+  bool Fenced() const { return fence_open_ && !fence_open_(); }
+  void EnterFenced();
+  void WatchTheFence();  // every 20 ms while leading
   void OnJournalTrouble(const absl::Status& trouble);
   // Every tick: a journal write that has not finished for a whole tick counts as trouble.
   void WatchForAStalledJournal();
@@ -226,7 +279,16 @@ class Engine {
   std::unique_ptr<journal::FileJournal> journal_;
   std::unique_ptr<SnapshotTaker> snapshots_;  // with a journal
   uint64_t last_sequence_ = 0;     // the last input journaled
-  uint64_t durable_sequence_ = 0;  // the journal's last word on what is durable
+  uint64_t durable_sequence_ = 0;  // committed: what replies and commands may leave after
+  uint64_t local_durable_ = 0;     // the local journal's last word on what is durable
+  uint64_t replica_durable_ = 0;   // the standby's (HA leader)
+  bool replica_counted_ = false;   // output commit waits for the standby too
+  std::function<void(uint64_t)> durable_hook_;  // journal thread
+  bool standby_ = false;
+  std::optional<acd::v1::Policy> file_policy_;  // what the policy file last gave (see JournalStart)
+  std::function<bool()> fence_open_;            // HA leader; null: always open
+  bool fenced_ = false;                         // the fence was seen shut and not yet open again
+  std::unique_ptr<asio::steady_timer> fence_timer_;
   std::deque<HeldCommand> held_commands_;
   std::deque<HeldReply> held_replies_;
   bool journal_writable_ = true;

@@ -7,6 +7,7 @@
 #include "daemon/log.h"
 #include "daemon/policy_request.h"
 #include "daemon/retry_ledger.h"
+#include "daemon/serving_role.h"
 #include "metrics/acd_metrics.h"
 #include "routing/request_limits.h"
 
@@ -18,9 +19,11 @@ grpc::Status CheckId(const std::string& value, const char* field) {
   return ToGrpcStatus(routing::CheckId(value, field));
 }
 
-// The caller of `method`, admitted by the token in the call's metadata (Access::Admit).
-absl::StatusOr<Caller> Admit(const Access& access, grpc::CallbackServerContext* context,
-                             const char* method) {
+// The caller of `method`, admitted by the token in the call's metadata (Access::Admit), on a
+// replica that serves the acd.v1 API (a standby refuses, naming the leader).
+absl::StatusOr<Caller> Admit(const Access& access, const ServingRole* role,
+                             grpc::CallbackServerContext* context, const char* method) {
+  if (role != nullptr && !role->serving()) return role->Refuse(context);
   const auto& metadata = context->client_metadata();
   auto it = metadata.find("authorization");
   const absl::string_view authorization =
@@ -104,7 +107,7 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::EnqueueCall(grpc::CallbackServerCon
                                                          const acd::v1::EnqueueCallRequest* request,
                                                          acd::v1::EnqueueCallResponse* response) {
   const char* method = "/acd.v1.SwitchService/EnqueueCall";
-  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+  grpc::Status check = Permit(Admit(*access_, role_, context, method), [&](const Caller& caller) {
     return caller.MayActForSwitch(request->switch_id(), method);
   });
   if (check.ok()) {
@@ -121,7 +124,7 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
                                                              const acd::v1::CallEvent* request,
                                                              acd::v1::CallEventResponse* response) {
   const char* method = "/acd.v1.SwitchService/ReportCallEvent";
-  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+  grpc::Status check = Permit(Admit(*access_, role_, context, method), [&](const Caller& caller) {
     return caller.MayActForSwitch(request->switch_id(), method);
   });
   if (check.ok()) {
@@ -184,7 +187,7 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
 grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
     grpc::CallbackServerContext* context, const acd::v1::StreamCommandsRequest* request) {
   const char* method = "/acd.v1.SwitchService/StreamCommands";
-  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
   grpc::Status check = Permit(caller, [&](const Caller& caller) {
     return caller.MayActForSwitch(request->switch_id(), method);
   });
@@ -215,7 +218,7 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ListCalls(grpc::CallbackServerConte
                                                        const acd::v1::ListCallsRequest* request,
                                                        acd::v1::ListCallsResponse* response) {
   const char* method = "/acd.v1.SwitchService/ListCalls";
-  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+  grpc::Status check = Permit(Admit(*access_, role_, context, method), [&](const Caller& caller) {
     return caller.MayActForSwitch(request->switch_id(), method);
   });
   if (check.ok()) check = CheckId(request->switch_id(), "switch_id");
@@ -228,7 +231,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Login(grpc::CallbackServerContext* c
                                                   const acd::v1::LoginRequest* request,
                                                   acd::v1::AgentInfo* response) {
   const char* method = "/acd.v1.AgentService/Login";
-  grpc::Status check = Permit(Admit(*access_, context, method), [&](const Caller& caller) {
+  grpc::Status check = Permit(Admit(*access_, role_, context, method), [&](const Caller& caller) {
     return caller.MayActForAgent(request->agent_id(), method);
   });
   if (check.ok()) check = CheckId(request->agent_id(), "agent_id");
@@ -241,7 +244,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::SetAgentState(
     grpc::CallbackServerContext* context, const acd::v1::SetAgentStateRequest* request,
     acd::v1::AgentInfo* response) {
   const char* method = "/acd.v1.AgentService/SetAgentState";
-  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
   grpc::Status check = Permit(caller, [&](const Caller& caller) -> absl::Status {
     if (caller.role() == Role::kSupervisor && !request->has_not_ready()) {
       return absl::PermissionDeniedError(absl::StrCat(
@@ -270,7 +273,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Logout(grpc::CallbackServerContext* 
                                                    const acd::v1::LogoutRequest* request,
                                                    acd::v1::LogoutResponse* response) {
   const char* method = "/acd.v1.AgentService/Logout";
-  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
   grpc::Status check = Permit(caller, [&](const Caller& caller) {
     return caller.MayActForAgent(request->agent_id(), method);
   });
@@ -291,7 +294,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListQueues(grpc::CallbackServerConte
                                                        acd::v1::ListQueuesResponse* response) {
   const char* method = "/acd.v1.AdminService/ListQueues";
   return Handle(
-      context, engine_, ToGrpcStatus(Admit(*access_, context, method).status()),
+      context, engine_, ToGrpcStatus(Admit(*access_, role_, context, method).status()),
       [this, response] { return engine_->ListQueues(response); }, method);
 }
 
@@ -300,7 +303,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListAgents(grpc::CallbackServerConte
                                                        acd::v1::ListAgentsResponse* response) {
   const char* method = "/acd.v1.AdminService/ListAgents";
   return Handle(
-      context, engine_, ToGrpcStatus(Admit(*access_, context, method).status()),
+      context, engine_, ToGrpcStatus(Admit(*access_, role_, context, method).status()),
       [this, request, response] { return engine_->ListAgents(*request, response); }, method);
 }
 
@@ -308,7 +311,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetCall(grpc::CallbackServerContext*
                                                     const acd::v1::GetCallRequest* request,
                                                     acd::v1::CallInfo* response) {
   const char* method = "/acd.v1.AdminService/GetCall";
-  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
   grpc::Status check = Permit(caller, [](const Caller&) { return absl::OkStatus(); });
   if (check.ok()) check = CheckId(request->call_id(), "call_id");
   if (!check.ok()) return Answer(context, engine_, check, method);
@@ -335,7 +338,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContex
                                                       acd::v1::PolicyInfo* response) {
   const char* method = "/acd.v1.AdminService/GetPolicy";
   return Handle(
-      context, engine_, ToGrpcStatus(Admit(*access_, context, method).status()),
+      context, engine_, ToGrpcStatus(Admit(*access_, role_, context, method).status()),
       [this, response] { return engine_->GetPolicy(response); }, method);
 }
 
@@ -346,7 +349,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContex
   // bound): it runs here, on gRPC's thread; one with problems is answered without the engine,
   // which only fits a sound one to the live calls and applies it.
   const char* method = "/acd.v1.AdminService/SetPolicy";
-  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
   if (!caller.ok()) return Answer(context, engine_, ToGrpcStatus(caller.status()), method);
   // Every attempt to change the policy is audited, with what became of it.
   auto audit = [caller = *caller, validate_only = request->validate_only()](
@@ -379,7 +382,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContex
 grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQueues(
     grpc::CallbackServerContext* context, const acd::v1::WatchQueuesRequest* request) {
   const char* method = "/acd.v1.AdminService/WatchQueues";
-  absl::StatusOr<Caller> caller = Admit(*access_, context, method);
+  absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
   if (!caller.ok()) {
     return new RefusedStream<acd::v1::ListQueuesResponse>(ToGrpcStatus(caller.status()));
   }

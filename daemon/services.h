@@ -1,7 +1,7 @@
 // The gRPC services of acd.v1 on the callback API. Each handler first admits the caller (its
 // token's role and the ids it is bound to, see access/access.h), checks what it can without state
 // (ids present and short enough, a oneof set), posts the request into the engine, and finishes
-// the RPC from the engine thread.
+// the RPC from the engine thread. A standby of an HA pair refuses every call (serving_role.h).
 //   SwitchServiceImpl switch_service(&engine, &access);
 //   builder.RegisterService(&switch_service);
 #ifndef ACD_DAEMON_SERVICES_H_
@@ -10,12 +10,15 @@
 #include "acd/v1/acd.grpc.pb.h"
 #include "daemon/access/access.h"
 #include "daemon/engine.h"
+#include "daemon/serving_role.h"
 
 namespace acd::daemon {
 
 class SwitchServiceImpl final : public acd::v1::SwitchService::CallbackService {
  public:
-  SwitchServiceImpl(Engine* engine, const Access* access) : engine_(engine), access_(access) {}
+  // `role` (null: always serving) says whether this replica serves; see serving_role.h.
+  SwitchServiceImpl(Engine* engine, const Access* access, const ServingRole* role = nullptr)
+      : engine_(engine), access_(access), role_(role) {}
   grpc::ServerUnaryReactor* EnqueueCall(grpc::CallbackServerContext* context,
                                         const acd::v1::EnqueueCallRequest* request,
                                         acd::v1::EnqueueCallResponse* response) override;
@@ -31,11 +34,14 @@ class SwitchServiceImpl final : public acd::v1::SwitchService::CallbackService {
  private:
   Engine* engine_;
   const Access* access_;
+  const ServingRole* role_;
 };
 
 class AgentServiceImpl final : public acd::v1::AgentService::CallbackService {
  public:
-  AgentServiceImpl(Engine* engine, const Access* access) : engine_(engine), access_(access) {}
+  // `role` (null: always serving) says whether this replica serves; see serving_role.h.
+  AgentServiceImpl(Engine* engine, const Access* access, const ServingRole* role = nullptr)
+      : engine_(engine), access_(access), role_(role) {}
   grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* context,
                                   const acd::v1::LoginRequest* request,
                                   acd::v1::AgentInfo* response) override;
@@ -49,11 +55,14 @@ class AgentServiceImpl final : public acd::v1::AgentService::CallbackService {
  private:
   Engine* engine_;
   const Access* access_;
+  const ServingRole* role_;
 };
 
 class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
  public:
-  AdminServiceImpl(Engine* engine, const Access* access) : engine_(engine), access_(access) {}
+  // `role` (null: always serving) says whether this replica serves; see serving_role.h.
+  AdminServiceImpl(Engine* engine, const Access* access, const ServingRole* role = nullptr)
+      : engine_(engine), access_(access), role_(role) {}
   grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* context,
                                        const acd::v1::ListQueuesRequest* request,
                                        acd::v1::ListQueuesResponse* response) override;
@@ -75,6 +84,7 @@ class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
  private:
   Engine* engine_;
   const Access* access_;
+  const ServingRole* role_;
 };
 
 }  // namespace acd::daemon

@@ -403,16 +403,30 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
     }
   }
   out.push_back(std::move(rpcs));
-  if (journal.enabled.load(std::memory_order_relaxed)) {
-    auto one = [&out](const char* name, const char* help, MetricType type, double value) {
-      auto family = Family(name, help, type);
+  // A family of one series per value of `label`.
+  auto by_label = [&out](const char* name, const char* help, MetricType type, const char* label,
+                         std::initializer_list<std::pair<const char*, double>> values) {
+    auto family = Family(name, help, type);
+    for (const auto& [value, figure] : values) {
       if (type == MetricType::Counter) {
-        AddCounter(family, {}, value);
+        AddCounter(family, {{label, value}}, figure);
       } else {
-        AddGauge(family, {}, value);
+        AddGauge(family, {{label, value}}, figure);
       }
-      out.push_back(std::move(family));
-    };
+    }
+    out.push_back(std::move(family));
+  };
+  // A family of one unlabelled series.
+  auto one = [&out](const char* name, const char* help, MetricType type, double value) {
+    auto family = Family(name, help, type);
+    if (type == MetricType::Counter) {
+      AddCounter(family, {}, value);
+    } else {
+      AddGauge(family, {}, value);
+    }
+    out.push_back(std::move(family));
+  };
+  if (journal.enabled.load(std::memory_order_relaxed)) {
     auto histogram = [&out](const char* name, const char* help, const RelaxedHistogram& h) {
       auto family = Family(name, help, MetricType::Histogram);
       Add(family, {}).histogram = h.Read();
@@ -446,16 +460,35 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
     one("acd_snapshot_timestamp_seconds",
         "When the last snapshot was published (Unix time); 0: none since acdd started.",
         MetricType::Gauge, journal.snapshot_timestamp_seconds.Get());
-    {
-      auto family = Family("acd_snapshots_total", "Snapshots attempted, by result.",
-                           MetricType::Counter);
-      AddCounter(family, {{"result", "published"}}, journal.snapshots_taken.Get());
-      AddCounter(family, {{"result", "failed"}}, journal.snapshots_failed.Get());
-      out.push_back(std::move(family));
-    }
+    by_label("acd_snapshots_total", "Snapshots attempted, by result.", MetricType::Counter,
+             "result", {{"published", journal.snapshots_taken.Get()},
+                        {"failed", journal.snapshots_failed.Get()}});
     one("acd_journal_retention_removed_bytes_total",
         "Bytes of journal segments and old snapshots removed by retention.", MetricType::Counter,
         journal.retention_removed_bytes.Get());
+  }
+  if (ha.enabled.load(std::memory_order_relaxed)) {
+    by_label("acd_ha_role", "1 for the role this replica has now: leader or standby.",
+             MetricType::Gauge, "role",
+             {{"leader", ha.leader.Get()}, {"standby", 1 - ha.leader.Get()}});
+    one("acd_ha_epoch",
+        "The epoch this replica leads with (the etcd leader key's revision); 0 "
+        "as a standby.",
+        MetricType::Gauge, ha.epoch.Get());
+    one("acd_ha_standby_in_sync",
+        "Leader: 1 while a standby is in sync (every acknowledgement waits for its journal too).",
+        MetricType::Gauge, ha.in_sync.Get());
+    one("acd_ha_replication_lag_records",
+        "Leader: records journaled that the standby has not made durable. Standby: records the "
+        "leader sent that it has not made durable.",
+        MetricType::Gauge, ha.lag_records.Get());
+    one("acd_ha_failovers_total", "Times this replica took over as the leader.",
+        MetricType::Counter, ha.failovers.Get());
+    one("acd_ha_standby_out_of_sync_total",
+        "Leader: times it marked its standby out of sync in etcd and went on alone.",
+        MetricType::Counter, ha.out_of_sync.Get());
+    one("acd_ha_replicated_records_total", "Standby: journal records taken from the leader.",
+        MetricType::Counter, ha.replicated_records.Get());
   }
   {
     auto family = Family("acd_log_lines_suppressed_total",

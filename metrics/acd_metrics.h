@@ -116,6 +116,21 @@ struct JournalSeries {
   RelaxedCounter retention_removed_bytes;
 };
 
+// One replica of an HA pair's series (only exported in HA mode). The replica's coordinator
+// (daemon/ha/replica.h) writes them, but for replicated_records (the engine thread).
+struct HaSeries {
+  std::atomic<bool> enabled{false};
+  RelaxedDouble leader;   // 1 while this replica leads, 0 as a standby
+  RelaxedDouble epoch;    // the epoch it leads with (0 as a standby)
+  RelaxedDouble in_sync;  // leader: 1 while a standby is in sync (output commit waits for it)
+  // Leader: records journaled that the standby has not made durable; standby: records the
+  // leader has said exist that it has not yet made durable.
+  RelaxedDouble lag_records;
+  RelaxedCounter failovers;           // times this replica took over as leader
+  RelaxedCounter out_of_sync;         // leader: times it went on without its standby
+  RelaxedCounter replicated_records;  // standby: records taken from the leader
+};
+
 class AcdMetrics : public prometheus::Collectable {
  public:
   AcdMetrics();
@@ -134,6 +149,7 @@ class AcdMetrics : public prometheus::Collectable {
   RelaxedCounter engine_events;
   std::atomic<int64_t> engine_queue_depth{0};  // tasks posted to the engine, not yet run
   JournalSeries journal;
+  HaSeries ha;
 
   // Engine thread: log lines of `topic` left out by acdd's log limiter.
   void CountSuppressedLogLines(absl::string_view topic, uint64_t lines);

@@ -39,6 +39,11 @@ uint64_t Follower::last_sequence() const {
   return last_sequence_;
 }
 
+uint64_t Follower::last_epoch() const {
+  absl::MutexLock lock(&mu_);
+  return last_epoch_;
+}
+
 void Follower::Durable(uint64_t sequence) {
   // Under write_mu_ only: a Write blocked by a stalled leader must not hold mu_, which Stop()
   // needs to cancel the stream (and so unblock the Write).

@@ -57,8 +57,9 @@ class Follower {
   void Stop();
   // Any thread: the standby's journal is durable through `sequence`.
   void Durable(uint64_t sequence);
-  // The last record handed over.
+  // The last record handed over, and its epoch.
   uint64_t last_sequence() const;
+  uint64_t last_epoch() const;
 
  private:
   void Run();

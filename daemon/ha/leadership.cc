@@ -229,6 +229,7 @@ void Leadership::Campaign() {
   for (const std::string& other : others) *txn.add_success() = PutOp(other, kOutOfSync);
   *txn.add_failure() = RangeOp(leader_key);
   if (events_.campaigning) events_.campaigning();
+  followed_once_ = false;  // whoever leads after this, the follow event says so again
   absl::StatusOr<etcdserverpb::TxnResponse> result = etcd_->Txn(txn);
   Record(result.status());
   if (!result.ok()) return;

@@ -139,6 +139,8 @@ grpc::Status ReplicationSource::Follow(
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the leader is stopping");
+    if (epoch_() == 0)
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this acdd does not lead");
     streams_.insert(context);
   }
   const grpc::Status status = Serve(context, stream);

@@ -42,7 +42,8 @@ class ReplicationSource final : public acd::ha::v1::Replication::Service {
   using Acked = std::function<void(const std::string& replica_id, uint64_t durable_sequence)>;
   using Gone = std::function<void(const std::string& replica_id)>;
 
-  // `feed` (not owned) outlives this; `epoch` says the leader's current epoch.
+  // `feed` (not owned) outlives this; `epoch` says the leader's current epoch (0: it does not
+  // lead, and refuses every stream).
   ReplicationSource(ReplicationSourceOptions options, RecordFeed* feed,
                     std::function<uint64_t()> epoch, Acked acked, Gone gone = nullptr);
 
