@@ -28,10 +28,12 @@
 #include "acd/v1/acd.grpc.pb.h"
 #include "bench/async_call.h"
 #include "daemon/access/client_access.h"
+#include "daemon/access/leader_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "protos/health.grpc.pb.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "acdd's gRPC HOST:PORT");
+ABSL_FLAG(std::string, server, "127.0.0.1:50051",
+          "acdd's gRPC HOST:PORT; HOST:PORT,HOST:PORT for an HA pair (the leader is found)");
 ABSL_FLAG(double, rate, 2000, "call arrivals per second");
 ABSL_FLAG(double, seconds, 10, "how long to sustain the rate (after a 1 s warm-up)");
 ABSL_FLAG(int, agents, 200, "agents to log in");
@@ -326,15 +328,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   // --token_file, --tls_ca, --tls_cert/--tls_key: an acdd with TLS and tokens.
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> opened =
-      acd::daemon::OpenChannel(absl::GetFlag(FLAGS_server), acd::daemon::ClientAccessFromFlags());
+  // With several addresses (an HA pair), the one that leads.
+  absl::StatusOr<acd::daemon::LeaderChannel> opened = acd::daemon::OpenLeaderChannel(
+      absl::GetFlag(FLAGS_server), acd::daemon::ClientAccessFromFlags(), absl::Seconds(5));
   if (!opened.ok()) {
     std::cerr << "acdload: " << opened.status().message() << "\n";
-    return 2;
+    return opened.status().code() == absl::StatusCode::kUnavailable ? 1 : 2;
   }
-  std::shared_ptr<grpc::Channel> channel = *std::move(opened);
+  std::shared_ptr<grpc::Channel> channel = std::move(opened->channel);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
-    std::cerr << "acdload: cannot reach acdd at " << absl::GetFlag(FLAGS_server) << "\n";
+    std::cerr << "acdload: cannot reach acdd at " << opened->address << "\n";
     return 1;
   }
   Load load(channel);

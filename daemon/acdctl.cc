@@ -7,6 +7,7 @@
 //   acdctl journal verify /var/lib/acd
 //   acdctl --server acd.example:50051 --tls_ca ca.pem --token_file ops.token queues
 //   acdctl token pbx-east switch switch_id=pbx-east-1    # a new token and its tokens-file line
+//   acdctl --server 10.0.0.1:50051,10.0.0.2:50051 ha status   # an HA pair: who leads, the lag
 // Exit status: 0 done, 1 the server or the policy said no (`acdctl: NOT_FOUND: ...` on stderr),
 // 2 the command line is wrong (usage on stderr).
 #include <unistd.h>
@@ -38,13 +39,17 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "acd/ha/v1/replication.grpc.pb.h"
 #include "acd/v1/acd.grpc.pb.h"
 #include "daemon/access/client_access.h"
+#include "daemon/access/leader_channel.h"
 #include "daemon/access/tokens.h"
 #include "daemon/journal/journal_tool.h"
 #include "grpcpp/grpcpp.h"
 
-ABSL_FLAG(std::string, server, "127.0.0.1:50051", "HOST:PORT of acdd's gRPC API");
+ABSL_FLAG(std::string, server, "127.0.0.1:50051",
+          "HOST:PORT of acdd's gRPC API; HOST:PORT,HOST:PORT for the replicas of an HA pair (the "
+          "leader is found and asked)");
 ABSL_FLAG(double, timeout_seconds, 5, "how long one request may take");
 ABSL_FLAG(std::string, queue, "", "agents: only members of this queue");
 ABSL_FLAG(double, interval, 1, "watch: seconds between snapshots (at least 0.2)");
@@ -56,7 +61,7 @@ namespace {
 constexpr char kUsage[] =
     R"(acdctl: operate a running acdd.
 
-usage: acdctl [--server HOST:PORT] [--timeout_seconds S] [--token_file F] [--tls_ca F]
+usage: acdctl [--server HOST:PORT[,HOST:PORT]] [--timeout_seconds S] [--token_file F] [--tls_ca F]
               [--tls_cert F --tls_key F] COMMAND
 
   queues                            each queue: channel, calls waiting, oldest wait, agents by state
@@ -68,6 +73,8 @@ usage: acdctl [--server HOST:PORT] [--timeout_seconds S] [--token_file F] [--tls
   policy apply FILE                 apply FILE: prints the diff and "applied", or why not
   watch [--interval S] [--count N]  the queues table per snapshot, every S seconds (1),
                                     N times (0: until interrupted)
+  ha status                         each replica of an HA pair (all --server addresses): role,
+                                    epoch, journal, etcd; the leader's standbys: in sync, lag
   journal verify DIR                check a data dir's journal (offline): frames, sequences,
                                     inputs; what a start of acdd would cut
   journal print [--from N] DIR      its records as JSON lines (sequence, epoch, time, input)
@@ -77,7 +84,8 @@ usage: acdctl [--server HOST:PORT] [--timeout_seconds S] [--token_file F] [--tls
                                     agent, supervisor, admin or monitor; BINDING: switch_id=A,B
                                     (a switch's own ids) or agent_id=X (an agent's, required)
 
---server defaults to 127.0.0.1:50051, --timeout_seconds to 5. An acdd with tokens needs
+--server defaults to 127.0.0.1:50051, --timeout_seconds to 5; with several addresses (an HA
+pair), commands go to the one that leads. An acdd with tokens needs
 --token_file (the token's file); one with TLS needs --tls_ca (the CA that signed its certificate),
 and with mutual TLS --tls_cert and --tls_key too.
 Exit status: 0 done; 1 acdd refused or failed (acdctl: CODE: message), or the policy is invalid;
@@ -414,6 +422,74 @@ class Client {
   std::unique_ptr<acd::v1::AdminService::Stub> admin_;
 };
 
+// `acdctl ha status`: what each replica says of itself, and the leader of its standbys.
+int HaStatus(const std::string& servers, absl::Duration timeout) {
+  absl::StatusOr<std::vector<std::string>> addresses = acd::daemon::SplitServers(servers);
+  if (!addresses.ok()) UsageError(std::string(addresses.status().message()));
+  Table replicas({"ADDRESS", "REPLICA", "ROLE", "EPOCH", "LEADER", "JOURNAL", "DURABLE", "ETCD"},
+                 {false, false, false, true, false, true, true, false});
+  std::vector<acd::ha::v1::ReplicaStatus> leaders;
+  std::vector<std::string> notes;  // why a replica did not answer
+  int answered = 0;
+  for (const std::string& address : *addresses) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        acd::daemon::OpenChannel(address, acd::daemon::ClientAccessFromFlags());
+    if (!channel.ok()) UsageError(std::string(channel.status().message()));
+    auto stub = acd::ha::v1::Replicas::NewStub(*channel);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    acd::ha::v1::ReplicaStatus status;
+    grpc::Status s = stub->GetStatus(&context, acd::ha::v1::GetStatusRequest(), &status);
+    if (!s.ok()) {
+      const bool lone = s.error_code() == grpc::StatusCode::UNIMPLEMENTED;
+      replicas.Add({address, "-", lone ? "lone" : "unreachable", "-", "-", "-", "-", "-"});
+      notes.push_back(absl::StrCat(
+          address, ": ",
+          lone ? "not a replica of an HA pair (a lone acdd)"
+               : absl::StrCat(
+                     absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code())), ": ",
+                     s.error_message())));
+      continue;
+    }
+    ++answered;
+    std::string etcd = status.etcd_endpoint();
+    if (!status.etcd_error().empty()) absl::StrAppend(&etcd, " (", status.etcd_error(), ")");
+    std::string role = status.role();
+    if (status.role() == "leader") {
+      absl::StrAppend(&role, absl::StrFormat(" (fence %.2fs)", status.fence_remaining_seconds()));
+      leaders.push_back(status);
+    } else if (!status.following().empty()) {
+      absl::StrAppend(&role, " (", status.following(), ")");
+    }
+    replicas.Add({address, status.replica_id(), role,
+                  status.epoch() > 0 ? absl::StrCat(status.epoch()) : "-",
+                  status.leader_id().empty()
+                      ? "-"
+                      : absl::StrCat(status.leader_id(), " ", status.leader_address()),
+                  absl::StrCat(status.last_sequence()), absl::StrCat(status.durable_sequence()),
+                  etcd.empty() ? "-" : etcd});
+  }
+  replicas.Print(std::cout);
+  for (const std::string& note : notes) std::cout << note << "\n";
+  for (const acd::ha::v1::ReplicaStatus& leader : leaders) {
+    std::cout << "\nstandbys of " << leader.replica_id() << ":\n";
+    if (leader.standbys().empty()) {
+      std::cout << "  none has followed it yet\n";
+      continue;
+    }
+    Table standbys({"REPLICA", "CONNECTED", "IN SYNC", "COUNTED", "DURABLE", "LAG"},
+                   {false, false, false, false, true, true});
+    for (const acd::ha::v1::StandbyStatus& standby : leader.standbys()) {
+      standbys.Add({standby.replica_id(), standby.connected() ? "yes" : "no",
+                    standby.in_sync() ? "yes" : "no", standby.counted() ? "yes" : "no",
+                    absl::StrCat(standby.durable_sequence()), absl::StrCat(standby.lag_records())});
+    }
+    standbys.Print(std::cout, "  ");
+  }
+  if (answered == 0) return Fail("no replica answered");
+  return 0;
+}
+
 // Exactly `n` positional arguments after the command words, or a usage error.
 void ExpectArgs(const std::vector<std::string>& args, size_t n, const std::string& command,
                 const std::string& what) {
@@ -432,8 +508,8 @@ int main(int argc, char** argv) {
 
   const std::string command = args[0];
   args.erase(args.begin());
-  const std::set<std::string> commands = {"queues", "agents",  "call", "policy",
-                                          "watch",  "journal", "token"};
+  const std::set<std::string> commands = {"queues", "agents",  "call",  "policy",
+                                          "watch",  "journal", "token", "ha"};
   if (!commands.contains(command)) UsageError(absl::StrCat("unknown command '", command, "'"));
   // A subcommand flag on another command is a mistake worth saying, not ignoring.
   const std::map<std::string, std::string> owner = {
@@ -475,10 +551,22 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      acd::daemon::OpenChannel(absl::GetFlag(FLAGS_server), acd::daemon::ClientAccessFromFlags());
-  if (!channel.ok()) UsageError(std::string(channel.status().message()));
-  Client client(*std::move(channel));
+  const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
+  if (command == "ha") {
+    if (args.empty() || args[0] != "status") UsageError("ha: missing status");
+    args.erase(args.begin());
+    ExpectArgs(args, 0, "ha status", "");
+    return HaStatus(absl::GetFlag(FLAGS_server), timeout);
+  }
+  absl::StatusOr<acd::daemon::LeaderChannel> leader = acd::daemon::OpenLeaderChannel(
+      absl::GetFlag(FLAGS_server), acd::daemon::ClientAccessFromFlags(), timeout);
+  if (!leader.ok()) {
+    if (leader.status().code() == absl::StatusCode::kUnavailable) {
+      return Fail(std::string(leader.status().message()));
+    }
+    UsageError(std::string(leader.status().message()));
+  }
+  Client client(std::move(leader->channel));
   if (command == "queues") {
     ExpectArgs(args, 0, command, "");
     return client.Queues();

@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""acdload against an HA pair whose standby is in sync (every acknowledgement waits for both
+journals) and against a lone acdd with the same journal settings, pair by pair in one run on the
+same machine, so the two can be set side by side. Three etcd members (tests/integration's
+EtcdCluster, on /dev/shm) serve the pair's leadership; all five processes share this machine's
+cores, as the standby's CPU is part of what the pair costs.
+
+  /usr/bin/python3 bench/ha_load.py [--pairs 5] [--rate 1000] [--seconds 10] [--out DIR]
+                                    [--journal_sync write|fsync]
+
+Prints one line per run (setup, run, arrivals/s, p50/p99/p99.9 us, EnqueueCall round trip p99,
+errors; a pair whose standby fell out of sync during the run stops the benchmark) and then,
+over the pairs, the median of p99(pair)/p99(lone) and of the arrival rates'
+ratio. acdload's JSON and each acdd's stderr stay in --out (build/bench-ha by default).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from etcd_cluster import EtcdCluster, _free_ports  # noqa: E402
+
+BIN = os.path.join(ROOT, "build", "bin")
+POLICY = os.path.join(ROOT, "deploy", "policy.example.yaml")
+
+
+def start_acdd(prefix, grpc_port, extra):
+    out, err = open(prefix + ".out", "w"), open(prefix + ".err", "w")
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "acdd"), "--grpc_listen", "127.0.0.1:%d" % grpc_port,
+         "--http_listen", "127.0.0.1:0", "--policy", POLICY] + extra, stdout=out, stderr=err)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with open(prefix + ".out") as f:
+            if "listening" in f.read():
+                return proc
+        time.sleep(0.05)
+    raise RuntimeError("acdd did not start: see %s.err" % prefix)
+
+
+def status(address):
+    """acdctl ha status's text, for waiting until the standby is in sync."""
+    return subprocess.run([os.path.join(BIN, "acdctl"), "--server", address, "ha", "status"],
+                          capture_output=True, text=True).stdout
+
+
+def wait_in_sync(leader, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        lines = status(leader).splitlines()
+        rows = [l.split() for l in lines if l.startswith("  ") and "REPLICA" not in l]
+        if any(len(r) >= 3 and r[1] == "yes" and r[2] == "yes" for r in rows):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the standby never got in sync:\n" + status(leader))
+
+
+def load(server, args, json_path):
+    with open(json_path, "w") as out:
+        subprocess.run([os.path.join(BIN, "acdload"), "--server", server, "--rate", str(args.rate),
+                        "--seconds", str(args.seconds), "--agents", "200", "--queue", "sales",
+                        "--skill", "sales", "--json"], stdout=out, check=True)
+    with open(json_path) as f:
+        return json.load(f)
+
+
+def one(setup, n, args, etcd):
+    data = os.path.join(args.out, "data-%s-%d" % (setup, n))
+    shutil.rmtree(data, ignore_errors=True)
+    journal = ["--journal_sync", args.journal_sync]
+    procs = []
+    try:
+        if setup == "lone":
+            (port,) = _free_ports(1)
+            procs.append(start_acdd(os.path.join(args.out, "acdd-lone-%d" % n), port,
+                                    ["--data_dir", data + "-0"] + journal))
+            server = "127.0.0.1:%d" % port
+        else:
+            ports = _free_ports(2)
+            cluster = "bench-%d" % n
+            for i in range(2):
+                address = "127.0.0.1:%d" % ports[i]
+                procs.append(start_acdd(
+                    os.path.join(args.out, "acdd-pair%d-%d" % (i, n)), ports[i],
+                    ["--data_dir", "%s-%d" % (data, i), "--etcd_endpoints", etcd.endpoints,
+                     "--ha_cluster", cluster, "--replica_id", "r%d" % i,
+                     "--advertise_address", address] + journal))
+                if i == 0:
+                    time.sleep(1.5)  # r0 founds the cluster and leads
+            server = "127.0.0.1:%d" % ports[0]
+            wait_in_sync(server)
+        d = load(server, args, os.path.join(args.out, "load-%s-%d.json" % (setup, n)))
+        if setup == "pair":
+            # The figures count only if every acknowledgement of the run waited for the standby.
+            with open(os.path.join(args.out, "acdd-pair0-%d.err" % n)) as f:
+                if "marked out of sync" in f.read():
+                    raise RuntimeError("the standby fell out of sync during run %d" % n)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+        for i in range(2):
+            shutil.rmtree("%s-%d" % (data, i), ignore_errors=True)
+    print("%-5s run %d  %7.1f arrivals/s  p50 %6.0f  p99 %6.0f  p99.9 %6.0f us  "
+          "enqueue rtt p99 %6.0f us  errors %d" % (
+              setup, n, d["arrivals_per_s"], d["p50_us"], d["p99_us"], d["p999_us"],
+              d["enqueue_rtt_p99_us"], d["errors"]), flush=True)
+    return d
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--journal_sync", default="write")
+    parser.add_argument("--out", default=os.path.join(ROOT, "build", "bench-ha"))
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    p99_ratios, rate_ratios = [], []
+    with EtcdCluster() as etcd:
+        for n in range(1, args.pairs + 1):
+            lone = one("lone", n, args, etcd)
+            pair = one("pair", n, args, etcd)
+            p99_ratios.append(pair["p99_us"] / lone["p99_us"])
+            rate_ratios.append(pair["arrivals_per_s"] / lone["arrivals_per_s"])
+    print("p99 pair/lone per pair: %s; median %.2f" % (
+        ", ".join("%.2f" % r for r in p99_ratios), statistics.median(p99_ratios)))
+    print("arrivals pair/lone per pair: %s; median %.3f" % (
+        ", ".join("%.3f" % r for r in rate_ratios), statistics.median(rate_ratios)))
+
+
+if __name__ == "__main__":
+    main()
