@@ -93,12 +93,8 @@ class Load {
     }
     const std::string run = absl::StrCat(NowNanos() % 1000000000);
     for (int a = 0; a < absl::GetFlag(FLAGS_agents); ++a) {
-      acd::v1::LoginRequest login;
-      login.set_agent_id(absl::StrCat("load-", run, "-", a));
-      auto* skill = login.add_skills();
-      skill->set_skill(absl::GetFlag(FLAGS_skill));
-      skill->set_proficiency(5);
-      login.set_ready(true);
+      const acd::v1::LoginRequest login =
+          acd::bench::ReadyAgent(absl::StrCat("load-", run, "-", a), absl::GetFlag(FLAGS_skill));
       acd::v1::AgentInfo info;
       grpc::ClientContext context;
       grpc::Status s = agents_->Login(&context, login, &info);
@@ -225,41 +221,13 @@ class Load {
     }
   }
 
-  // The agent takes the call, the call ends, the agent ends wrap-up: the events a real desktop
-  // and switch would send, chained on the callback API.
   void AnswerAsAgent(const std::string& call_id, const std::string& agent_id, uint64_t sequence) {
-    auto* accept = new AsyncCall<acd::v1::CallEvent, acd::v1::CallEventResponse>;
-    accept->request.set_switch_id(absl::GetFlag(FLAGS_switch_id));
-    accept->request.set_call_id(call_id);
-    accept->request.set_agent_id(agent_id);
-    accept->request.set_offer_sequence(sequence);
-    accept->request.mutable_offer_accepted();
-    switches_->async()->ReportCallEvent(
-        &accept->context, &accept->request, &accept->response,
-        [this, accept, call_id, agent_id](grpc::Status status) {
-          delete accept;
-          if (!status.ok()) return Failed("offer_accepted", status);
-          auto* end = new AsyncCall<acd::v1::CallEvent, acd::v1::CallEventResponse>;
-          end->request.set_switch_id(absl::GetFlag(FLAGS_switch_id));
-          end->request.set_call_id(call_id);
-          end->request.mutable_call_ended();
-          switches_->async()->ReportCallEvent(
-              &end->context, &end->request, &end->response,
-              [this, end, agent_id](grpc::Status status) {
-                delete end;
-                if (!status.ok()) return Failed("call_ended", status);
-                if (!wrap_up_) return (void)completed_++;
-                auto* wrap = new AsyncCall<acd::v1::SetAgentStateRequest, acd::v1::AgentInfo>;
-                wrap->request.set_agent_id(agent_id);
-                wrap->request.mutable_end_wrap_up();
-                agents_->async()->SetAgentState(&wrap->context, &wrap->request, &wrap->response,
-                                                [this, wrap](grpc::Status status) {
-                                                  delete wrap;
-                                                  if (!status.ok()) return Failed("end_wrap_up", status);
-                                                  completed_++;
-                                                });
-              });
-        });
+    acd::bench::AnswerOffer(switches_.get(), agents_.get(), absl::GetFlag(FLAGS_switch_id), call_id,
+                            agent_id, sequence, wrap_up_,
+                            [this](const char* step, const grpc::Status& status) {
+                              if (!status.ok()) return Failed(step, status);
+                              completed_++;
+                            });
   }
 
   void MeasureFloor() {
