@@ -26,6 +26,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/access/access.h"
@@ -120,6 +121,14 @@ ABSL_FLAG(absl::Duration, ha_lease, absl::Seconds(1),
 ABSL_FLAG(absl::Duration, ha_sync_timeout, absl::Milliseconds(500),
           "a standby that leaves a record durable on the leader undurable this long is marked "
           "out of sync (it may then not take over) and the leader goes on alone");
+ABSL_FLAG(std::string, ha_token_file, "",
+          "with --auth_tokens: file holding the admin token this replica follows the leader "
+          "with, as a standby (acdctl token NAME admin makes one; both replicas' tokens files "
+          "need its line)");
+ABSL_FLAG(std::string, ha_peer_ca, "",
+          "with --tls_cert: PEM CA that signed the other replica's certificate, which a standby "
+          "checks (the name it checks is the host of the leader's --advertise_address); empty: "
+          "--tls_client_ca. A standby presents its own --tls_cert to the leader");
 ABSL_FLAG(bool, allow_insecure, false,
           "serve a non-loopback address without TLS or without tokens (a network you trust "
           "entirely); off, acdd refuses to start that way and says what to add");
@@ -231,6 +240,47 @@ std::vector<std::string>& CommandLine() {
   _exit(1);
 }
 
+// How a standby reaches its leader: as acdd's own listener is reached (TLS with this replica's
+// certificate, checked against --ha_peer_ca; or plain gRPC), with --ha_token_file's token when
+// acdd asks for tokens.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> FollowCredentials(
+    bool tls, const acd::daemon::TlsFiles& files, bool tokens) {
+  std::shared_ptr<grpc::ChannelCredentials> channel = grpc::InsecureChannelCredentials();
+  if (tls) {
+    const std::string peer_ca =
+        absl::GetFlag(FLAGS_ha_peer_ca).empty() ? files.client_ca : absl::GetFlag(FLAGS_ha_peer_ca);
+    if (peer_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--etcd_endpoints with --tls_cert needs --ha_peer_ca (or --tls_client_ca): the CA that "
+          "signed the other replica's certificate, which a standby checks");
+    }
+    grpc::SslCredentialsOptions options;
+    for (auto [path, into] : {std::pair{&peer_ca, &options.pem_root_certs},
+                              std::pair{&files.certificate, &options.pem_cert_chain},
+                              std::pair{&files.key, &options.pem_private_key}}) {
+      if (!ReadFile(*path, into)) {
+        return absl::InvalidArgumentError(absl::StrCat("cannot read ", *path));
+      }
+    }
+    channel = grpc::SslCredentials(options);
+  } else if (tokens) {
+    // A token travels only on secure credentials; on loopback, local ones are (as acdd serves).
+    channel = grpc::experimental::LocalCredentials(LOCAL_TCP);
+  }
+  if (!tokens) return channel;
+  const std::string token_file = absl::GetFlag(FLAGS_ha_token_file);
+  std::string token;
+  if (token_file.empty() || !ReadFile(token_file, &token)) {
+    return absl::InvalidArgumentError(
+        token_file.empty()
+            ? "--etcd_endpoints with --auth_tokens needs --ha_token_file: an admin token the "
+              "standby follows the leader with"
+            : absl::StrCat("cannot read --ha_token_file ", token_file));
+  }
+  token = std::string(absl::StripAsciiWhitespace(token));
+  return grpc::CompositeChannelCredentials(channel, grpc::AccessTokenCredentials(token));
+}
+
 // The acd.v1 services, whose health a standby reports NOT_SERVING.
 constexpr const char* kServedServices[] = {"acd.v1.SwitchService", "acd.v1.AgentService",
                                            "acd.v1.AdminService"};
@@ -340,12 +390,10 @@ int main(int argc, char** argv) {
     }
     if (absl::GetFlag(FLAGS_demo))
       return Fail("--demo runs a lone acdd only (no --etcd_endpoints)");
-    if (grpc_tls || !tokens_path.empty()) {
-      return Fail(
-          "--etcd_endpoints with --tls_cert or --auth_tokens is not supported yet: the "
-          "standby follows the leader in plain gRPC without a token. Keep an HA pair "
-          "on a private network, without them");
-    }
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> follow =
+        FollowCredentials(grpc_tls, tls, !tokens_path.empty());
+    if (!follow.ok()) return Fail(std::string(follow.status().message()));
+    replica_options.follow_credentials = *std::move(follow);
     std::string replica_id = absl::GetFlag(FLAGS_replica_id);
     if (replica_id.empty()) {
       char host[256] = {};

@@ -106,9 +106,10 @@ fi
 
 # Certificates of an older CA would no longer verify: a new CA reissues both.
 if [ "$new_ca" = 1 ] || wanted server; then
+  # clientAuth too: the standby of an HA pair presents its replica's certificate to the leader.
   leaf server acdd "basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
-extendedKeyUsage=serverAuth
+extendedKeyUsage=serverAuth,clientAuth
 authorityKeyIdentifier=keyid
 subjectAltName=$sans"
 fi
