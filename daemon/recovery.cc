@@ -103,6 +103,12 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
     out.snapshot_load = load_took;
     absl::StatusOr<journal::JournalScan> scan = Replay(prefetch, observer, out);
     if (!scan.ok()) return scan.status();
+    if (scan->segments == 0) {
+      // No journal at all beside it (a standby resynced from its leader's snapshot): the journal
+      // goes on from the record the snapshot ends at.
+      scan->last_sequence = snapshot.sequence;
+      scan->epoch = loaded->head.epoch();
+    }
     if (scan->last_sequence < snapshot.sequence) {
       // Appending would leave a gap after the journal's end: an older snapshot that the journal
       // does reach is the way back.

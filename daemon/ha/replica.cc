@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "daemon/ha/resync.h"
 #include "daemon/log.h"
 
 namespace acd::daemon::ha {
@@ -142,13 +144,25 @@ void Replica::StartFollowing(const std::string& leader_address) {
                                        after, ": ", why));
   };
   events.resync = [this, leader_address](const std::string& why) {
-    const std::string line = absl::StrCat(
-        "cannot follow the leader at ", leader_address, ": ", why,
-        ". This replica needs a copy of the leader's data dir (stop it, copy the "
-        "leader's newest snapshot and the journal after it into --data_dir, start it)");
-    Log(line);
-    absl::MutexLock status(&status_mu_);
-    not_following_ = line;
+    Log(absl::StrCat("the leader at ", leader_address, " cannot continue this journal (", why,
+                     "): starting again from its snapshot"));
+    {
+      absl::MutexLock status(&status_mu_);
+      not_following_ = absl::StrCat("resyncing from the leader's snapshot: ", why);
+    }
+    absl::StatusOr<uint64_t> at = ResyncFromLeader(leader_address, options_.follow_credentials,
+                                                   options_.data_dir, absl::Now());
+    if (!at.ok()) {
+      // Started again, this replica follows and is told to resync again: not in a tight loop.
+      Log(absl::StrCat("resync from the leader's snapshot failed: ", at.status().message(),
+                       "; trying again in 5 s"));
+      absl::SleepFor(absl::Seconds(5));
+      hooks_.restart(std::nullopt, "a resync to try again");
+      return;
+    }
+    hooks_.restart(std::nullopt,
+                   absl::StrCat("resynced: the leader's snapshot at record ", *at,
+                                " replaces this data dir (its old files are set aside)"));
   };
   events.broken = [this](const absl::Status& why) {
     absl::MutexLock status(&status_mu_);

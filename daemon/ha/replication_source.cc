@@ -1,12 +1,18 @@
 #include "daemon/ha/replication_source.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "daemon/journal/files.h"
 #include "daemon/journal/journal_reader.h"
 #include "daemon/journal/record_format.h"
+#include "daemon/journal/snapshot_file.h"
 
 namespace acd::daemon::ha {
 namespace {
@@ -226,6 +232,51 @@ grpc::Status ReplicationSource::Serve(
   reports.join();
   if (gone_) gone_(replica);
   return ended;
+}
+
+grpc::Status ReplicationSource::GetSnapshot(
+    grpc::ServerContext* context, const acd::ha::v1::GetSnapshotRequest*,
+    grpc::ServerWriter<acd::ha::v1::SnapshotChunk>* writer) {
+  if (epoch_() == 0) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this acdd does not lead");
+  absl::StatusOr<std::vector<journal::SnapshotFile>> snapshots =
+      journal::ListSnapshots(options_.data_dir);
+  if (!snapshots.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(snapshots.status().message()));
+  }
+  if (snapshots->empty()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the leader has no snapshot");
+  }
+  const journal::SnapshotFile newest =
+      *std::max_element(snapshots->begin(), snapshots->end(),
+                        [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
+  const int fd = open(newest.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        std::string(journal::ErrnoStatus(newest.path, errno).message()));
+  }
+  const off_t size = lseek(fd, 0, SEEK_END);
+  lseek(fd, 0, SEEK_SET);
+  acd::ha::v1::SnapshotChunk chunk;
+  chunk.set_sequence(newest.sequence);
+  chunk.set_total_bytes(static_cast<uint64_t>(size));
+  std::string buffer(options_.max_batch_bytes, '\0');
+  grpc::Status status = grpc::Status::OK;
+  while (!context->IsCancelled()) {
+    const ssize_t n = read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            std::string(journal::ErrnoStatus(newest.path, errno).message()));
+      break;
+    }
+    if (n == 0) break;
+    chunk.set_data(buffer.data(), static_cast<size_t>(n));
+    if (!writer->Write(chunk)) break;
+    chunk.clear_sequence();
+    chunk.clear_total_bytes();
+  }
+  close(fd);
+  return status;
 }
 
 }  // namespace acd::daemon::ha

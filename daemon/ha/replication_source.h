@@ -4,8 +4,9 @@
 // appended; what the standby reports durable goes to `acked`. A standby whose journal goes on past
 // the last record it shares with the leader's (a deposed leader's tail, never acknowledged) is told
 // where to cut it; one the leader cannot match at all (it lacks records the leader no longer
-// keeps) is told to resync from a snapshot. Journals match up to a record when both hold it with
-// the same epoch: an epoch has one writer, and a standby only ever appends what it was sent.
+// keeps) is told to resync from a snapshot, which GetSnapshot sends it. Journals match up to a
+// record when both hold it with the same epoch: an epoch has one writer, and a standby only ever
+// appends what it was sent.
 //
 // It is a synchronous gRPC service: one of the server's threads per standby (there are one or
 // two), which blocks on the feed and on the stream, never on the engine.
@@ -50,6 +51,11 @@ class ReplicationSource final : public acd::ha::v1::Replication::Service {
   grpc::Status Follow(grpc::ServerContext* context,
                       grpc::ServerReaderWriter<acd::ha::v1::FollowResponse,
                                                acd::ha::v1::FollowRequest>* stream) override;
+  // The newest snapshot in the data dir, in chunks of at most max_batch_bytes. A snapshot that
+  // retention removes meanwhile is still sent whole (its file is open).
+  grpc::Status GetSnapshot(grpc::ServerContext* context,
+                           const acd::ha::v1::GetSnapshotRequest* request,
+                           grpc::ServerWriter<acd::ha::v1::SnapshotChunk>* writer) override;
   // Ends every stream (they return UNAVAILABLE) and refuses new ones.
   void Stop();
 
