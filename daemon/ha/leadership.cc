@@ -199,6 +199,16 @@ void Leadership::Campaign() {
     }
   }
   const bool founding = !has_own && initialized->kvs_size() == 0;
+  if (!founding && own == kInSync && options_.holds_history && !options_.holds_history()) {
+    if (!followed_once_ || !followed_.empty()) {
+      Log(absl::StrCat("leadership: no replica leads cluster '", options_.cluster,
+                       "', and this one may not: its sync key says in sync but its journal is "
+                       "empty (its data dir was emptied?); a replica that holds the journal must "
+                       "start"));
+    }
+    Follow("", "");
+    return;
+  }
   if (!founding && own != kInSync) {
     // Not in sync (or new to a cluster that exists): only a leader can catch this replica up.
     if (!followed_once_ || !followed_.empty()) {

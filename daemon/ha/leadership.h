@@ -52,6 +52,10 @@ struct LeadershipOptions {
   absl::Duration fence_margin = absl::Milliseconds(200);
   // How often a standby looks for the leader key, and a leader checks its own.
   absl::Duration poll_every = absl::Milliseconds(50);
+  // Whether this replica's journal holds any record (null: it does). One that holds none may
+  // found a new cluster but never take over an existing one, whatever its sync key says (a data
+  // dir emptied while its key said in_sync).
+  std::function<bool()> holds_history;
 };
 
 enum class Role { kStandby, kLeader };

@@ -32,7 +32,9 @@ Replica::Replica(ReplicaOptions options, Engine* engine, ServingRole* role,
   events.lead = [this](int64_t epoch) { OnLead(epoch); };
   events.follow = [this](const std::string& address) { OnFollow(address); };
   events.stepped_down = [this](const absl::Status& why) { OnSteppedDown(why); };
-  leadership_ = std::make_unique<Leadership>(options_.leadership, &etcd_, std::move(events));
+  LeadershipOptions leadership = options_.leadership;
+  leadership.holds_history = [this] { return engine_->local_durable() > 0; };
+  leadership_ = std::make_unique<Leadership>(std::move(leadership), &etcd_, std::move(events));
   // What the standby's journal makes durable goes to the leader it follows (journal thread).
   engine_->SetDurableHook([this](uint64_t sequence) {
     absl::MutexLock lock(&follow_mu_);
