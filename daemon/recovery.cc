@@ -103,9 +103,10 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
     out.snapshot_load = load_took;
     absl::StatusOr<journal::JournalScan> scan = Replay(prefetch, observer, out);
     if (!scan.ok()) return scan.status();
-    if (scan->segments == 0) {
-      // No journal at all beside it (a standby resynced from its leader's snapshot): the journal
-      // goes on from the record the snapshot ends at.
+    if (scan->segments == 0 || (scan->epoch == 0 && scan->last_sequence == snapshot.sequence)) {
+      // No record beside it: no segment at all (a standby resynced from its leader's snapshot),
+      // or only the empty one started right after it. The journal goes on from the record the
+      // snapshot ends at, in that record's epoch.
       scan->last_sequence = snapshot.sequence;
       scan->epoch = loaded->head.epoch();
     }
