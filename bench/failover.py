@@ -140,14 +140,21 @@ def check_calls(api, address, acked):
         except grpc.RpcError as e:
             problems.append("%s: %s %s" % (call_id, e.code().name, e.details()))
     channel.close()
+    return problems + ledger_problems(acked, arrived)
+
+
+def ledger_problems(acked, arrived):
+    """What the arrival times `arrived` (call id -> Unix ns, as the leader holds them) say against
+    the ledger `acked` ((call id, sent ns, acked ns)): a time outside its call's send..ack window,
+    or a call that arrived before one acknowledged before it was sent."""
+    problems = []
     slack = 2 * 10**6  # the journal keeps whole microseconds; clocks read on both sides
     for call_id, sent, ack in acked:
         t = arrived.get(call_id)
         if t is not None and not (sent - slack <= t <= ack + slack):
             problems.append("%s arrived at %d, outside its send..ack window %d..%d" % (
                 call_id, t, sent, ack))
-    # Order: for each call, every call acknowledged before it was sent arrived no later.
-    by_ack = sorted((ack, arrived.get(c, 0)) for (c, _, ack) in acked if c in arrived)
+    by_ack = sorted((ack, arrived[c]) for (c, _, ack) in acked if c in arrived)
     acks = [a for a, _ in by_ack]
     running_max, m = [], 0
     for _, t in by_ack:
