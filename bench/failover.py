@@ -25,7 +25,12 @@ import subprocess
 import sys
 import time
 
-import grpc
+# gRPC core's fork handlers (on by default in Debian's grpcio) can hang a fork() for good while a
+# channel's threads are busy, and this forks with channels open (preexec_fn). Off before grpc
+# starts; nothing here forks into gRPC.
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
+
+import grpc  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))

@@ -21,7 +21,12 @@ import time
 import unittest
 import urllib.request
 
-import grpc
+# gRPC core's fork handlers (on by default in Debian's grpcio) can hang a fork() for good while a
+# channel's threads are busy, and this forks with channels open (preexec_fn). Off before grpc
+# starts; nothing here forks into gRPC.
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
+
+import grpc  # noqa: E402
 
 import python_client_test as base
 from python_client_test import RPC_TIMEOUT_SECONDS, EXIT_TIMEOUT_SECONDS
