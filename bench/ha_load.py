@@ -100,7 +100,7 @@ def one(setup, n, args, etcd):
         if setup == "pair":
             # The figures count only if every acknowledgement of the run waited for the standby.
             with open(os.path.join(args.out, "acdd-pair0-%d.err" % n)) as f:
-                if "marked out of sync" in f.read():
+                if "durable within" in f.read():  # "standby X has not made record N durable within"
                     raise RuntimeError("the standby fell out of sync during run %d" % n)
     finally:
         for p in procs:

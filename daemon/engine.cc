@@ -681,9 +681,13 @@ void Engine::BeginDrain() {
 // ---------------------------------------------------------------------------------------------
 // One replica of an HA pair.
 
-void Engine::Replicate(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch) {
-  if (!standby_) Crash(absl::StrCat("records ", first, "..", last, " replicated to a leader"));
+void Engine::AppendReplicated(absl::string_view records, uint64_t first, uint64_t last,
+                              uint64_t epoch) {
   journal_->AppendFramed(records, first, last, epoch);
+}
+
+void Engine::ApplyReplicated(const std::string& records, uint64_t first, uint64_t last) {
+  if (!standby_) Crash(absl::StrCat("records ", first, "..", last, " replicated to a leader"));
   last_sequence_ = last;
   size_t offset = 0;
   while (offset < records.size()) {

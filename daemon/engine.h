@@ -159,11 +159,20 @@ class Engine {
   uint64_t last_sequence() const { return last_sequence_; }
   uint64_t journal_epoch() const { return journal_ ? journal_->epoch() : 0; }
   bool standby() const { return standby_; }
-  // Engine thread, standby: the leader's records `first`..`last` (framed as in a segment, checked
-  // by the follower; `epoch` the last one's) go to the journal as they are, and each is applied to
-  // the core as recovery applies it. One that the core cannot take crashes acdd, naming it: the
-  // leader took it, so the copies have parted.
-  void Replicate(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch);
+  // Standby: the leader's records `first`..`last` (framed as in a segment, checked by the
+  // follower; `epoch` the last one's) go to the journal as they are (AppendReplicated), and each is
+  // applied to the core as recovery applies it (ApplyReplicated). One that the core cannot take
+  // crashes acdd, naming it: the leader took it, so the copies have parted.
+  // Replicate does both on the engine thread. A follower appends on its own thread instead, so
+  // that the standby's journal (and its acknowledgement to the leader) never waits for the engine
+  // to apply what came before: a standby's journal takes records from that one thread only, and
+  // the engine appends again only after Promote, which runs after the follower has stopped.
+  void Replicate(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch) {
+    AppendReplicated(records, first, last, epoch);
+    ApplyReplicated(records, first, last);
+  }
+  void AppendReplicated(absl::string_view records, uint64_t first, uint64_t last, uint64_t epoch);
+  void ApplyReplicated(const std::string& records, uint64_t first, uint64_t last);
   struct Leading {
     uint64_t epoch = 0;  // the leader key's revision in etcd
     // Whether effects may leave now (the leadership's fence); asked at every release.

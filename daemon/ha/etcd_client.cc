@@ -147,8 +147,10 @@ absl::StatusOr<etcdserverpb::TxnResponse> EtcdClient::Txn(const etcdserverpb::Tx
       "Txn", [&](Member& m, grpc::ClientContext* c, auto* r) { return m.kv->Txn(c, request, r); });
 }
 
-absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(const std::string& key, bool prefix) {
-  const etcdserverpb::RangeRequest request = RangeOp(key, prefix).request_range();
+absl::StatusOr<etcdserverpb::RangeResponse> EtcdClient::Range(const std::string& key, bool prefix,
+                                                              bool serializable) {
+  etcdserverpb::RangeRequest request = RangeOp(key, prefix).request_range();
+  request.set_serializable(serializable);
   return Unary<etcdserverpb::RangeResponse>(
       "Range",
       [&](Member& m, grpc::ClientContext* c, auto* r) { return m.kv->Range(c, request, r); });

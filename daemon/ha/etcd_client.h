@@ -51,8 +51,10 @@ class EtcdClient {
   absl::StatusOr<absl::Duration> KeepAliveOnce(int64_t lease, absl::Duration timeout);
   absl::Status Revoke(int64_t lease);
   absl::StatusOr<etcdserverpb::TxnResponse> Txn(const etcdserverpb::TxnRequest& request);
-  // A linearizable read of one key, or of every key under `key` with `prefix`.
-  absl::StatusOr<etcdserverpb::RangeResponse> Range(const std::string& key, bool prefix = false);
+  // A linearizable read of one key, or of every key under `key` with `prefix`. `serializable`:
+  // the member's own copy instead, without a round of its raft (cheaper, possibly a little stale).
+  absl::StatusOr<etcdserverpb::RangeResponse> Range(const std::string& key, bool prefix = false,
+                                                    bool serializable = false);
   absl::Status Put(const std::string& key, const std::string& value, int64_t lease = 0);
 
   // The endpoint the next call goes to.

@@ -106,7 +106,12 @@ absl::Duration Leadership::Tick() {
     role = state_.role;
   }
   if (role == Role::kLeader) {
-    CheckOwnKey();
+    // As often as the lease is renewed: a lost key is seen within a quarter of the TTL, and the
+    // fence, not this check, keeps a deposed leader from acknowledging.
+    if (now >= next_key_check_) {
+      CheckOwnKey();
+      next_key_check_ = now + std::max(options_.poll_every, granted_ttl_ / 4);
+    }
   } else if (lease_alive_ && clock_->Now() < renewed_at_ + granted_ttl_ - options_.fence_margin) {
     LookForLeader();
   }
@@ -141,7 +146,10 @@ void Leadership::Renew(absl::Duration now) {
 }
 
 void Leadership::LookForLeader() {
-  absl::StatusOr<etcdserverpb::RangeResponse> leader = etcd_->Range(LeaderKey(options_.cluster));
+  // A standby looks every poll: from the member's own copy, which costs etcd no raft round. A
+  // stale answer only delays a campaign by a poll, or starts one whose guarded transaction fails.
+  absl::StatusOr<etcdserverpb::RangeResponse> leader =
+      etcd_->Range(LeaderKey(options_.cluster), /*prefix=*/false, /*serializable=*/true);
   Record(leader.status());
   if (!leader.ok()) return;
   if (leader->kvs_size() == 0) {

@@ -144,6 +144,7 @@ class Leadership {
   absl::Duration granted_ttl_;
   absl::Duration next_renewal_;
   absl::Duration renewed_at_;  // when the last renewal that found the lease alive was sent
+  absl::Duration next_key_check_;  // a leader's next look at its own key
   bool lease_alive_ = false;
   std::string followed_;  // the leader address last reported through `follow`
   bool followed_once_ = false;
