@@ -266,6 +266,7 @@ void Engine::Journal(const JournalInput& input) {
   time_floor_ = TimeOf(input);
   if (journal_ == nullptr) return;
   last_sequence_ = journal_->Append(input.SerializeAsString());
+  if (replica_counted_) replicating_.emplace_back(last_sequence_, std::chrono::steady_clock::now());
 }
 
 void Engine::WhenDurable(std::function<void(const grpc::Status& journal)> release) {
@@ -756,11 +757,18 @@ absl::Status Engine::Promote(Leading leading) {
 
 void Engine::OnReplicaDurable(uint64_t sequence) {
   replica_durable_ = std::max(replica_durable_, sequence);
+  const auto now = std::chrono::steady_clock::now();
+  while (!replicating_.empty() && replicating_.front().first <= replica_durable_) {
+    metrics_.ha.replication_seconds.Observe(
+        std::chrono::duration<double>(now - replicating_.front().second).count());
+    replicating_.pop_front();
+  }
   if (replica_counted_) Commit();
 }
 
 uint64_t Engine::CountReplica(bool counted, uint64_t replica_durable) {
   replica_counted_ = counted;
+  replicating_.clear();
   if (counted) replica_durable_ = replica_durable;
   Commit();
   return last_sequence_;

@@ -292,6 +292,9 @@ class Engine {
   uint64_t local_durable_ = 0;     // the local journal's last word on what is durable
   uint64_t replica_durable_ = 0;   // the standby's (HA leader)
   bool replica_counted_ = false;   // output commit waits for the standby too
+  // While the standby is counted: when each record not yet durable there was appended, for
+  // acd_ha_replication_seconds.
+  std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> replicating_;
   std::function<void(uint64_t)> durable_hook_;  // journal thread
   bool standby_ = false;
   std::optional<acd::v1::Policy> file_policy_;  // what the policy file last gave (see JournalStart)

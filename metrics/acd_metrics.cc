@@ -173,6 +173,10 @@ JournalSeries::JournalSeries()
       batch_records({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}),
       snapshot_seconds({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}) {}
 
+HaSeries::HaSeries()
+    : replication_seconds(
+          {1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1}) {}
+
 AcdMetrics::AcdMetrics()
     : routing_decision_seconds(kDecisionBuckets),
       published_(std::make_shared<QueueTable>()),
@@ -482,6 +486,15 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
         "Leader: records journaled that the standby has not made durable. Standby: records the "
         "leader sent that it has not made durable.",
         MetricType::Gauge, ha.lag_records.Get());
+    {
+      auto family = Family("acd_ha_replication_seconds",
+                           "Leader, while a standby is counted: from a journal record's append to "
+                           "the standby's word that it is durable there (the price of each "
+                           "acknowledgement's second copy).",
+                           MetricType::Histogram);
+      Add(family, {}).histogram = ha.replication_seconds.Read();
+      out.push_back(std::move(family));
+    }
     one("acd_ha_failovers_total", "Times this replica took over as the leader.",
         MetricType::Counter, ha.failovers.Get());
     one("acd_ha_standby_out_of_sync_total",

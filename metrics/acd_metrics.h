@@ -119,7 +119,11 @@ struct JournalSeries {
 // One replica of an HA pair's series (only exported in HA mode). The replica's coordinator
 // (daemon/ha/replica.h) writes them, but for replicated_records (the engine thread).
 struct HaSeries {
+  HaSeries();
   std::atomic<bool> enabled{false};
+  // Leader (engine thread), while a standby is counted: from a record's append to the standby's
+  // word that it is durable there.
+  RelaxedHistogram replication_seconds;
   RelaxedDouble leader;   // 1 while this replica leads, 0 as a standby
   RelaxedDouble epoch;    // the epoch it leads with (0 as a standby)
   RelaxedDouble in_sync;  // leader: 1 while a standby is in sync (output commit waits for it)
