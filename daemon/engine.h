@@ -11,6 +11,11 @@
 // commit holds: a reply (WhenDurable), a command or a wallboard message caused by an input leaves
 // only once the journal says that input's record is durable. While the journal cannot write,
 // state-changing inputs are refused (UNAVAILABLE, saying why) and reads are still answered.
+//
+// As one replica of an HA pair (daemon/ha/replica.h) it starts as a standby: its journal takes the
+// leader's records and its core applies them, until Promote makes it the leader. A leader's output
+// commit then also waits for its counted standby's journal, and every release asks the
+// leadership's fence first (see the HA section below).
 //   Engine engine(policy, "deploy/policy.example.yaml", {.journal = {.data_dir = "/var/lib/acd"}});
 //   if (absl::Status s = engine.Start(); !s.ok()) ...
 //   engine.Post([&] {
