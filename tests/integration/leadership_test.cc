@@ -1,9 +1,11 @@
 // Leadership (daemon/ha/leadership.h) against three real etcd members on loopback: who leads a
-// new cluster, who may take over and how fast, the fence when etcd loses its quorum, and stepping
-// down when the key is lost.
+// new cluster, who may take over (never a replica with an empty journal) and how fast, the fence
+// when etcd loses its quorum, and stepping down when the key is lost.
 #include "daemon/ha/leadership.h"
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,37 +25,40 @@ using acd::testing::EtcdCluster;
 // One acdd replica's leadership, with what it was told.
 class Replica {
  public:
-  Replica(const EtcdCluster& etcd, const std::string& id)
+  // `holds_history` (null: it does) says whether its journal holds any record.
+  Replica(const EtcdCluster& etcd, const std::string& id,
+          std::function<bool()> holds_history = nullptr)
       : id_(id),
         client_(EtcdClientOptions{.endpoints = *ParseEtcdEndpoints(etcd.endpoints())}),
-        leadership_(
-            LeadershipOptions{
-                .cluster = "test", .replica_id = id, .address = id + ".example:50051"},
-            &client_,
-            LeadershipEvents{.campaigning =
-                                 [this] {
-                                   absl::MutexLock lock(&mu_);
-                                   campaigns_ += 1;
-                                 },
-                             .lead =
-                                 [this](int64_t epoch) {
-                                   absl::MutexLock lock(&mu_);
-                                   // Every lead comes after a campaigning event.
-                                   if (campaigns_ <= static_cast<int>(epochs_.size())) {
-                                     ADD_FAILURE() << "led without campaigning first";
-                                   }
-                                   epochs_.push_back(epoch);
-                                 },
-                             .follow =
-                                 [this](const std::string& address) {
-                                   absl::MutexLock lock(&mu_);
-                                   follows_.push_back(address);
-                                 },
-                             .stepped_down =
-                                 [this](const absl::Status& why) {
-                                   absl::MutexLock lock(&mu_);
-                                   step_downs_.push_back(std::string(why.message()));
-                                 }}) {}
+        leadership_(LeadershipOptions{.cluster = "test",
+                                      .replica_id = id,
+                                      .address = id + ".example:50051",
+                                      .holds_history = std::move(holds_history)},
+                    &client_,
+                    LeadershipEvents{.campaigning =
+                                         [this] {
+                                           absl::MutexLock lock(&mu_);
+                                           campaigns_ += 1;
+                                         },
+                                     .lead =
+                                         [this](int64_t epoch) {
+                                           absl::MutexLock lock(&mu_);
+                                           // Every lead comes after a campaigning event.
+                                           if (campaigns_ <= static_cast<int>(epochs_.size())) {
+                                             ADD_FAILURE() << "led without campaigning first";
+                                           }
+                                           epochs_.push_back(epoch);
+                                         },
+                                     .follow =
+                                         [this](const std::string& address) {
+                                           absl::MutexLock lock(&mu_);
+                                           follows_.push_back(address);
+                                         },
+                                     .stepped_down =
+                                         [this](const absl::Status& why) {
+                                           absl::MutexLock lock(&mu_);
+                                           step_downs_.push_back(std::string(why.message()));
+                                         }}) {}
 
   void Start() { leadership_.Start(); }
   // Starts, and whether it leads within 3 s (as the first replica of a new cluster does).
@@ -185,6 +190,26 @@ TEST(Leadership, AStandbyNeverMarkedInSyncNeverLeads) {
   EXPECT_FALSE(b.WaitToLead(absl::Seconds(3)));
   // It says that nobody leads.
   EXPECT_EQ(b.follows().back(), "");
+}
+
+TEST(Leadership, AnInSyncReplicaWithAnEmptyJournalTakesOverOnlyOnceItHoldsOne) {
+  EtcdCluster etcd(3);
+  std::atomic<bool> b_holds_history{false};
+  // An empty journal may found a new cluster...
+  Replica a(etcd, "a", [] { return false; });
+  Replica b(etcd, "b", [&] { return b_holds_history.load(); });
+  ASSERT_TRUE(a.StartAndLead());
+  b.Start();
+  ASSERT_TRUE(b.WaitFor([&] { return !b.follows().empty(); }, absl::Seconds(3)));
+  absl::StatusOr<bool> marked =
+      a.leadership().PutIfLeader(a.Epoch(), SyncKey("test", "b"), kInSync);
+  ASSERT_TRUE(marked.ok() && *marked);
+  a.Stop(/*resign=*/true);
+  // ...but never take over an existing one, whatever its sync key says (a data dir emptied).
+  EXPECT_FALSE(b.WaitToLead(absl::Seconds(2)));
+  EXPECT_EQ(b.follows().back(), "");
+  b_holds_history = true;
+  EXPECT_TRUE(b.WaitToLead(absl::Seconds(3)));
 }
 
 TEST(Leadership, AReplicaFindingTheLeaderKeyOnItsOwnLeaseLeadsInsteadOfFollowingItself) {
