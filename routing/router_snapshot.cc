@@ -312,6 +312,14 @@ absl::Status Router::RebuildDerived(const std::vector<std::vector<int>>& line_la
             !waiting_[call.queue].Insert(call.key, call.language_bit, call.callback)) {
           return Corrupt("call ", Quote(call.id), ": bad or repeated place in line");
         }
+        // Its place in line is what its priority and times give (a journal fuzz finding: a
+        // snapshot whose key disagreed with them restored, and the line then broke its order).
+        if (const WaitingKey key = KeyFor(call, c);
+            call.key.seq != call.seq || call.key.rank_desc != key.rank_desc ||
+            call.key.arrived_us != key.arrived_us || call.key.entered_us != key.entered_us) {
+          return Corrupt("call ", Quote(call.id),
+                         ": its place in line is not what its priority and times give");
+        }
         ++waiting_count_;
         break;
       case CallState::kOffered:
