@@ -211,7 +211,18 @@ void Replica::OnAcked(const std::string& replica_id, uint64_t durable) {
     standby.durable = std::max(standby.durable, durable);
     counted = standby.counted;
   }
-  if (counted) engine_->Post([this, durable] { engine_->OnReplicaDurable(durable); });
+  if (!counted) return;
+  // One task on the engine thread at a time carries the newest word: acknowledgements that come
+  // while it waits add no task of their own.
+  uint64_t seen = acked_for_engine_.load(std::memory_order_relaxed);
+  while (seen < durable &&
+         !acked_for_engine_.compare_exchange_weak(seen, durable, std::memory_order_relaxed)) {
+  }
+  if (acked_task_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  engine_->Post([this] {
+    acked_task_pending_.store(false, std::memory_order_release);
+    engine_->OnReplicaDurable(acked_for_engine_.load(std::memory_order_acquire));
+  });
 }
 
 void Replica::OnGone(const std::string& replica_id) {

@@ -143,6 +143,9 @@ class Replica {
   EtcdClient etcd_;
   RecordFeed feed_;
   std::atomic<int64_t> epoch_{0};  // while leading (the engine promoted)
+  // The counted standby's newest durable word, and whether a task taking it to the engine waits.
+  std::atomic<uint64_t> acked_for_engine_{0};
+  std::atomic<bool> acked_task_pending_{false};
   ReplicationSource source_;
   StatusService status_{this};
   std::unique_ptr<Leadership> leadership_;
