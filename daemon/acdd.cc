@@ -65,6 +65,9 @@ ABSL_FLAG(int64_t, max_finished_calls, 200000,
 ABSL_FLAG(int64_t, max_outbox, 100000,
           "at most this many commands wait for a switch that does not read them (the oldest are "
           "dropped first, with a log line and a count)");
+ABSL_FLAG(int64_t, max_stream_backlog, 10000,
+          "a command stream or switch session whose switch leaves this many messages unread is cut "
+          "off (RESOURCE_EXHAUSTED); its commands wait in the outbox for the reconnect");
 ABSL_FLAG(std::string, data_dir, "",
           "directory of the journal acdd recovers its state from after a restart; empty: state in "
           "memory only (a restart loses every waiting call)");
@@ -323,6 +326,8 @@ int main(int argc, char** argv) {
   options.core.max_finished_calls = static_cast<size_t>(absl::GetFlag(FLAGS_max_finished_calls));
   if (absl::GetFlag(FLAGS_max_outbox) < 1) return Fail("--max_outbox must be >= 1");
   options.core.max_outbox = static_cast<size_t>(absl::GetFlag(FLAGS_max_outbox));
+  if (absl::GetFlag(FLAGS_max_stream_backlog) < 1) return Fail("--max_stream_backlog must be >= 1");
+  options.max_stream_backlog = static_cast<size_t>(absl::GetFlag(FLAGS_max_stream_backlog));
   options.journal.data_dir = absl::GetFlag(FLAGS_data_dir);
   const std::string sync = absl::GetFlag(FLAGS_journal_sync);
   if (sync == "fsync") {

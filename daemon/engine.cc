@@ -385,7 +385,7 @@ void Engine::WriteCommands() {
 }
 
 void Engine::ReleaseCommands() {
-  if (Fenced()) return;
+  if (Fenced() || together_ > 0) return;
   while (!held_commands_.empty() && held_commands_.front().sequence <= durable_sequence_) {
     OutgoingCommand out = std::move(held_commands_.front().out);
     held_commands_.pop_front();
@@ -405,16 +405,19 @@ void Engine::Deliver(OutgoingCommand out) {
     });
     return;
   }
-  if (link.stream == nullptr) return;
-  if (link.stream->backlog() >= options_.max_stream_backlog) {
-    Log(absl::StrCat("switch ", out.switch_id, " reads its commands too slowly; closing its "
-                     "stream (commands wait in the outbox for the reconnect)"));
-    link.stream->Abort(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                    "command stream backlog too large; reconnect"));
-    link.stream = nullptr;
-    return;
-  }
-  link.stream->Send(std::move(out.command));
+  if (link.stream == nullptr || CutOffIfBehind(out.switch_id, link)) return;
+  link.stream->SendCommand(std::move(out.command));
+}
+
+bool Engine::CutOffIfBehind(const std::string& switch_id, SwitchLink& link) {
+  if (link.stream->backlog() < options_.max_stream_backlog + link.first_unwritten) return false;
+  Log(absl::StrCat("switch ", switch_id,
+                   " reads its commands too slowly; closing its stream "
+                   "(commands wait in the outbox for the reconnect)"));
+  link.stream->Abort(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                  "command stream backlog too large; reconnect"));
+  link.stream = nullptr;
+  return true;
 }
 
 void Engine::RearmWakeup() {
@@ -480,15 +483,17 @@ grpc::Status Engine::ListCalls(const acd::v1::ListCallsRequest& request,
   return ToGrpcStatus(core_->ListCalls(request, response, Now()));
 }
 
-void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stream,
-                               std::function<bool()> admitted) {
+grpc::Status Engine::OpenCommandStream(const std::string& switch_id, CommandSink* stream,
+                                       std::function<bool()> admitted) {
+  grpc::Status refused;
   if (admitted && !admitted()) {  // admitted, then its token was removed before it got here
-    stream->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kTokenRemoved));
-    return;
+    refused = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kTokenRemoved);
+  } else if (!journal_writable_) {  // the reconnect could not be journaled: an old stream stays
+    refused = grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_);
   }
-  if (!journal_writable_) {  // the reconnect could not be journaled: the old stream, if any, stays
-    stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_));
-    return;
+  if (!refused.ok()) {
+    stream->Close(refused);
+    return refused;
   }
   SwitchLink& link = links_[switch_id];
   if (link.stream != nullptr) {
@@ -507,17 +512,22 @@ void Engine::OpenCommandStream(const std::string& switch_id, CommandWriter* stre
       {.reconnect = &pending});
   if (!status.ok()) {
     stream->Close(status);
-    return;
+    return status;
   }
   link.stream = stream;
   link.admitted = std::move(admitted);
+  link.first_unwritten = pending.size();
   for (acd::v1::Command& command : pending) {
     held_commands_.push_back({last_sequence_, OutgoingCommand{switch_id, std::move(command)}});
   }
   ReleaseCommands();
+  return grpc::Status::OK;
 }
 
 void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command) {
+  if (auto it = links_.find(switch_id); it != links_.end() && it->second.first_unwritten > 0) {
+    --it->second.first_unwritten;
+  }
   // Refused while the journal cannot write: the command then stays unwritten in the outbox and a
   // reconnect gives it again (a switch tells repeats by their sequence).
   RunInput(Timed::kNo, [&](JournalInput& input) {
@@ -527,7 +537,7 @@ void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Comma
   });
 }
 
-void Engine::CommandStreamGone(const std::string& switch_id, CommandWriter* stream) {
+void Engine::CommandStreamGone(const std::string& switch_id, CommandSink* stream) {
   auto it = links_.find(switch_id);
   if (it != links_.end() && it->second.stream == stream) it->second.stream = nullptr;
 }

@@ -1,9 +1,9 @@
 // Engine is acdd's shell around its deterministic core: the one engine thread (an asio
 // io_context), the journal the core's inputs go to, the wake-up timer the core asks for, the
-// command streams (and the in-process demo switch) its commands are written to, the wallboard
-// watches, and the once-a-second refresh of the figures. gRPC handlers check a request, Post() it
-// here and finish the RPC from here. Each input reads the injected clock once, is journaled with
-// that time and handed to the core; nothing on this thread blocks.
+// command streams and switch sessions (and the in-process demo switch) its commands are written
+// to, the wallboard watches, and the once-a-second refresh of the figures. gRPC handlers check a
+// request, Post() it here and finish the RPC from here. Each input reads the injected clock once,
+// is journaled with that time and handed to the core; nothing on this thread blocks.
 //
 // With a data dir, Start() first recovers the core from the snapshot and journal found there
 // (daemon/recovery.h), has snapshots taken by a copy of the core that follows the journal on a
@@ -20,7 +20,8 @@
 //   if (absl::Status s = engine.Start(); !s.ok()) ...
 //   engine.Post([&] {
 //     grpc::Status s = engine.EnqueueCall(request, &response);
-//     engine.WhenDurable([=](const grpc::Status& journal) { reactor->Finish(journal.ok() ? s : journal); });
+//     engine.WhenDurable([=](const grpc::Status& journal) { reactor->Finish(journal.ok() ? s :
+//     journal); });
 //   });
 #ifndef ACD_DAEMON_ENGINE_H_
 #define ACD_DAEMON_ENGINE_H_
@@ -44,6 +45,7 @@
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
 #include "daemon/clock.h"
+#include "daemon/command_sink.h"
 #include "daemon/core.h"
 #include "daemon/core_input.h"
 #include "daemon/journal/file_journal.h"
@@ -59,7 +61,15 @@
 
 namespace acd::daemon {
 
-using CommandWriter = StreamWriter<acd::v1::Command>;
+// A switch's command stream (StreamCommands): one of the two kinds of CommandSink.
+class CommandWriter final : public StreamWriter<acd::v1::Command>, public CommandSink {
+ public:
+  using StreamWriter::StreamWriter;
+  void SendCommand(acd::v1::Command command) override { Send(std::move(command)); }
+  size_t backlog() const override { return StreamWriter::backlog(); }
+  void Close(const grpc::Status& status) override { StreamWriter::Close(status); }
+  void Abort(const grpc::Status& status) override { StreamWriter::Abort(status); }
+};
 using QueueWatchWriter = StreamWriter<acd::v1::ListQueuesResponse>;
 
 struct JournalOptions {
@@ -117,14 +127,27 @@ class Engine {
                                acd::v1::CallEventResponse* response);
   grpc::Status ListCalls(const acd::v1::ListCallsRequest& request,
                          acd::v1::ListCallsResponse* response);
-  // Takes over as `switch_id`'s command stream (closing an older one) and delivers what is pending.
-  // `admitted` says whether the stream's caller may still have it (its token not removed since):
-  // see DropStreamsNoLongerAdmitted. Null: always.
-  void OpenCommandStream(const std::string& switch_id, CommandWriter* stream,
-                         std::function<bool()> admitted = nullptr);
+  // Takes over as `switch_id`'s command stream or session (ending an older one, ABORTED) and
+  // delivers what is pending. `admitted` says whether the stream's caller may still have it (its
+  // token not removed since): see DropStreamsNoLongerAdmitted. Null: always. On an error the
+  // stream is closed with it (and an older one stays).
+  grpc::Status OpenCommandStream(const std::string& switch_id, CommandSink* stream,
+                                 std::function<bool()> admitted = nullptr);
   // Stream callbacks: a command reached the transport; a stream is gone.
   void OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command);
-  void CommandStreamGone(const std::string& switch_id, CommandWriter* stream);
+  void CommandStreamGone(const std::string& switch_id, CommandSink* stream);
+  // Runs `requests` (inputs handed in a row, e.g. what one read of a switch's session brought),
+  // holding back the commands they make until all have run: the answers they give (through
+  // WhenDurable) leave before the commands they caused.
+  template <typename Requests>
+  void RunTogether(Requests requests) {
+    ++together_;
+    requests();
+    --together_;
+    ReleaseCommands();
+  }
+  // A stream whose switch leaves this many commands unwritten is cut off (see Deliver).
+  size_t max_stream_backlog() const { return options_.max_stream_backlog; }
   // Plays `switch_id` in-process: its commands go to `deliver` (engine thread) instead of a stream.
   void AttachLocalSwitch(const std::string& switch_id,
                          std::function<void(const acd::v1::Command&)> deliver);
@@ -209,8 +232,11 @@ class Engine {
  private:
   // Where one switch's commands go: its stream, or an in-process switch.
   struct SwitchLink {
-    CommandWriter* stream = nullptr;
+    CommandSink* stream = nullptr;   // its command stream or session
     std::function<bool()> admitted;  // may `stream`'s caller still have it?
+    // The commands `stream` started with (what waited for the switch), not written yet: they do
+    // not count against --max_stream_backlog, or a switch away long enough could never catch up.
+    size_t first_unwritten = 0;
     std::function<void(const acd::v1::Command&)> local;
   };
   struct QueueWatch {
@@ -264,6 +290,10 @@ class Engine {
   void WriteCommands();
   void ReleaseCommands();
   void Deliver(OutgoingCommand out);
+  // Whether `link`'s stream (`switch_id`'s) leaves more commands unwritten than
+  // --max_stream_backlog beyond those it started with: if so it is cut off (RESOURCE_EXHAUSTED,
+  // logged) and forgotten; what it did not write stays in the outbox.
+  bool CutOffIfBehind(const std::string& switch_id, SwitchLink& link);
   void RearmWakeup();
   void Tick();            // every few seconds: time moves on even when nothing happens
   void LogNotices();      // the core's notices since the last call, through notices_
@@ -307,6 +337,7 @@ class Engine {
   bool fenced_ = false;                         // the fence was seen shut and not yet open again
   std::unique_ptr<asio::steady_timer> fence_timer_;
   std::deque<HeldCommand> held_commands_;
+  int together_ = 0;  // inside RunTogether: commands wait for its end
   std::deque<HeldReply> held_replies_;
   bool journal_writable_ = true;
   std::string journal_trouble_;  // why state changes are refused, while they are

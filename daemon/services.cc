@@ -6,18 +6,14 @@
 #include "daemon/grpc_status.h"
 #include "daemon/log.h"
 #include "daemon/policy_request.h"
-#include "daemon/retry_ledger.h"
+#include "daemon/request_checks.h"
 #include "daemon/serving_role.h"
+#include "daemon/switch_session.h"
 #include "metrics/acd_metrics.h"
 #include "routing/request_limits.h"
 
 namespace acd::daemon {
 namespace {
-
-// Ids are required and short: the router's own check, refused before reaching the engine.
-grpc::Status CheckId(const std::string& value, const char* field) {
-  return ToGrpcStatus(routing::CheckId(value, field));
-}
 
 // The caller of `method`, admitted by the token in the call's metadata (Access::Admit), on a
 // replica that serves the acd.v1 API (a standby refuses, naming the leader).
@@ -40,14 +36,6 @@ grpc::Status Permit(const absl::StatusOr<Caller>& caller, Bound bound) {
   return ToGrpcStatus(bound(*caller));
 }
 
-// A change to an agent made by someone other than the agent, for the audit trail.
-void AuditAgentChange(const Caller& caller, absl::string_view what, const std::string& agent_id,
-                      const grpc::Status& status) {
-  if (!caller.ForcesAgents()) return;
-  Log(absl::StrCat("audit: ", caller.Describe(), " ", what, " agent ", routing::Quote(agent_id),
-                   ": ", status.ok() ? "done" : routing::Quote(status.error_message())));
-}
-
 // What an agent's desk does not see of a call: where to call the customer back and what the IVR
 // collected (it reaches the agent with the offer, through the switch).
 void HideCallerDetails(acd::v1::CallInfo* call) {
@@ -56,13 +44,6 @@ void HideCallerDetails(acd::v1::CallInfo* call) {
   for (acd::v1::CallHistoryEntry& entry : *call->mutable_history()) {
     if (entry.what() == "callback_accepted") entry.clear_detail();
   }
-}
-
-grpc::Status FirstError(std::initializer_list<grpc::Status> checks) {
-  for (const grpc::Status& s : checks) {
-    if (!s.ok()) return s;
-  }
-  return grpc::Status::OK;
 }
 
 // Finishes at once with `status`, without the engine. `method` is the RPC's full name (one of
@@ -93,9 +74,9 @@ grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, Engine* e
   return reactor;
 }
 
-// A stream refused before it starts.
-template <typename Message>
-class RefusedStream : public grpc::ServerWriteReactor<Message> {
+// A stream refused before it starts; `Reactor` is its kind of gRPC reactor.
+template <typename Reactor>
+class RefusedStream : public Reactor {
  public:
   explicit RefusedStream(const grpc::Status& status) { this->Finish(status); }
   void OnDone() override { delete this; }
@@ -110,11 +91,7 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::EnqueueCall(grpc::CallbackServerCon
   grpc::Status check = Permit(Admit(*access_, role_, context, method), [&](const Caller& caller) {
     return caller.MayActForSwitch(request->switch_id(), method);
   });
-  if (check.ok()) {
-    check =
-        FirstError({CheckId(request->switch_id(), "switch_id"),
-                    CheckId(request->call_id(), "call_id"), CheckId(request->queue(), "queue")});
-  }
+  if (check.ok()) check = CheckEnqueueCall(*request);
   return Handle(
       context, engine_, check,
       [this, request, response] { return engine_->EnqueueCall(*request, response); }, method);
@@ -127,58 +104,7 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ReportCallEvent(grpc::CallbackServe
   grpc::Status check = Permit(Admit(*access_, role_, context, method), [&](const Caller& caller) {
     return caller.MayActForSwitch(request->switch_id(), method);
   });
-  if (check.ok()) {
-    check = FirstError(
-        {CheckId(request->switch_id(), "switch_id"), CheckId(request->call_id(), "call_id")});
-  }
-  if (check.ok() && AnswersAnOffer(*request)) check = CheckId(request->agent_id(), "agent_id");
-  if (check.ok() && request->event_case() == acd::v1::CallEvent::EVENT_NOT_SET) {
-    check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                         "event: set one of offer_accepted, offer_rejected, offer_no_answer, "
-                         "caller_abandoned, call_ended, answered, hold_started, hold_ended, "
-                         "transfer_requested, consult_transfer_requested, consult_cancelled, "
-                         "callback_accepted, callback_not_reached");
-  }
-  if (check.ok() && (request->has_transfer_requested() ||
-                     request->has_consult_transfer_requested())) {
-    const bool warm = request->has_consult_transfer_requested();
-    const char* field = warm ? "consult_transfer_requested" : "transfer_requested";
-    const acd::v1::TransferRequested& transfer =
-        warm ? request->consult_transfer_requested() : request->transfer_requested();
-    if (request->agent_id().empty()) {
-      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           "agent_id: name the agent transferring the call");
-    } else if (transfer.to_case() == acd::v1::TransferRequested::TO_NOT_SET) {
-      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           absl::StrCat(field, ".to: name a queue or an agent_id"));
-    } else if (transfer.reason().size() > 256 || transfer.notes().size() > 4096) {
-      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           absl::StrCat(field, ": reason at most 256 bytes, notes at most 4096"));
-    }
-  }
-  if (check.ok() && (request->has_consult_cancelled() || request->has_callback_not_reached())) {
-    check = CheckId(request->agent_id(), "agent_id");
-  }
-  if (check.ok() && request->has_callback_accepted() &&
-      request->callback_accepted().number().size() > 64) {
-    check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                         "callback_accepted.number: at most 64 bytes");
-  }
-  if (check.ok() && request->has_callback_not_reached() &&
-      request->callback_not_reached().reason().size() > 64) {
-    check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                         "callback_not_reached.reason: at most 64 bytes");
-  }
-  if (check.ok() && request->has_hold_started()) {
-    const acd::v1::HoldStarted& hold = request->hold_started();
-    if (hold.reason().size() > 64) {
-      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           "hold_started.reason: at most 64 bytes");
-    } else if (!(hold.expected_seconds() >= 0) || hold.expected_seconds() > 86400) {
-      check = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           "hold_started.expected_seconds: between 0 and 86400");
-    }
-  }
+  if (check.ok()) check = CheckCallEvent(*request);
   return Handle(
       context, engine_, check,
       [this, request, response] { return engine_->ReportCallEvent(*request, response); }, method);
@@ -192,7 +118,7 @@ grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
     return caller.MayActForSwitch(request->switch_id(), method);
   });
   if (check.ok()) check = CheckId(request->switch_id(), "switch_id");
-  if (!check.ok()) return new RefusedStream<acd::v1::Command>(check);
+  if (!check.ok()) return new RefusedStream<grpc::ServerWriteReactor<acd::v1::Command>>(check);
   const std::string switch_id = request->switch_id();
   Engine* engine = engine_;
   auto* stream = new CommandWriter(
@@ -200,7 +126,9 @@ grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
       [engine, switch_id](const acd::v1::Command& written) {
         engine->OnCommandWritten(switch_id, written);
       },
-      [engine, switch_id](CommandWriter* gone) { engine->CommandStreamGone(switch_id, gone); });
+      [engine, switch_id](StreamWriter<acd::v1::Command>* gone) {
+        engine->CommandStreamGone(switch_id, static_cast<CommandWriter*>(gone));
+      });
   engine->Post(
       [engine, switch_id, stream, admitted = [access = access_, caller = *std::move(caller)] {
         return access->StillAdmits(caller);
@@ -221,10 +149,21 @@ grpc::ServerUnaryReactor* SwitchServiceImpl::ListCalls(grpc::CallbackServerConte
   grpc::Status check = Permit(Admit(*access_, role_, context, method), [&](const Caller& caller) {
     return caller.MayActForSwitch(request->switch_id(), method);
   });
-  if (check.ok()) check = CheckId(request->switch_id(), "switch_id");
+  if (check.ok()) check = CheckListCalls(*request);
   return Handle(
       context, engine_, check,
       [this, request, response] { return engine_->ListCalls(*request, response); }, method);
+}
+
+grpc::ServerBidiReactor<acd::v1::SessionRequest, acd::v1::SessionResponse>*
+SwitchServiceImpl::Session(grpc::CallbackServerContext* context) {
+  absl::StatusOr<Caller> caller = Admit(*access_, role_, context, "/acd.v1.SwitchService/Session");
+  if (!caller.ok()) {
+    return new RefusedStream<
+        grpc::ServerBidiReactor<acd::v1::SessionRequest, acd::v1::SessionResponse>>(
+        ToGrpcStatus(caller.status()));
+  }
+  return new SwitchSession(engine_, access_, *std::move(caller));
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Login(grpc::CallbackServerContext* context,
@@ -245,25 +184,15 @@ grpc::ServerUnaryReactor* AgentServiceImpl::SetAgentState(
     acd::v1::AgentInfo* response) {
   const char* method = "/acd.v1.AgentService/SetAgentState";
   absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
-  grpc::Status check = Permit(caller, [&](const Caller& caller) -> absl::Status {
-    if (caller.role() == Role::kSupervisor && !request->has_not_ready()) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          caller.Describe(), " may not call ", method,
-          " but to force an agent not ready (not_ready): ready and end_wrap_up are the agent's"));
-    }
-    return caller.MayActForAgent(request->agent_id(), method);
-  });
-  if (check.ok()) check = CheckId(request->agent_id(), "agent_id");
+  grpc::Status check =
+      Permit(caller, [&](const Caller& caller) { return MaySetAgentState(caller, *request); });
+  if (check.ok()) check = CheckSetAgentState(*request);
   if (!check.ok()) return Answer(context, engine_, check, method);
   return Handle(
       context, engine_, check,
       [this, request, response, caller = *std::move(caller)] {
         grpc::Status status = engine_->SetAgentState(*request, response);
-        AuditAgentChange(caller,
-                         request->has_not_ready() ? "made not ready"
-                         : request->has_ready()   ? "made ready"
-                                                  : "ended the wrap-up of",
-                         request->agent_id(), status);
+        AuditAgentStateChange(caller, *request, status);
         return status;
       },
       method);
@@ -384,12 +313,13 @@ grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQu
   const char* method = "/acd.v1.AdminService/WatchQueues";
   absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
   if (!caller.ok()) {
-    return new RefusedStream<acd::v1::ListQueuesResponse>(ToGrpcStatus(caller.status()));
+    return new RefusedStream<grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>>(
+        ToGrpcStatus(caller.status()));
   }
   double seconds = request->interval_seconds() == 0 ? 1.0 : request->interval_seconds();
   if (!(seconds >= 0.2) || seconds > 3600) {
-    return new RefusedStream<acd::v1::ListQueuesResponse>(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT, "interval_seconds: between 0.2 and 3600"));
+    return new RefusedStream<grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>>(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "interval_seconds: between 0.2 and 3600"));
   }
   Engine* engine = engine_;
   auto* stream = new QueueWatchWriter(engine->io(), nullptr,

@@ -30,6 +30,9 @@ class SwitchServiceImpl final : public acd::v1::SwitchService::CallbackService {
   grpc::ServerUnaryReactor* ListCalls(grpc::CallbackServerContext* context,
                                       const acd::v1::ListCallsRequest* request,
                                       acd::v1::ListCallsResponse* response) override;
+  // The switch's session: switch_session.h.
+  grpc::ServerBidiReactor<acd::v1::SessionRequest, acd::v1::SessionResponse>* Session(
+      grpc::CallbackServerContext* context) override;
 
  private:
   Engine* engine_;

@@ -2,6 +2,10 @@
 // messages with Send(), and they are written one at a time (gRPC allows one write in flight).
 // The next write starts straight from gRPC's write-done callback, so a busy stream is not slowed
 // by a hop through the engine per message; only the bookkeeping callbacks run on the engine.
+// With `merge` set, what waits when a write starts leaves as one message (protobuf's MergeFrom,
+// which appends repeated fields: for an envelope such as a session's SessionResponse), up to
+// kMergeBytes. `Reactor` is the gRPC reactor it writes for: a server stream's by default, a
+// bidirectional one for a class that also reads (switch_session.h).
 //   auto* w = new StreamWriter<Command>(engine_io, on_written, on_gone);
 //   w->Send(command);             // engine thread
 //   w->Close(grpc::Status::OK);   // flushes what is queued, then finishes
@@ -23,14 +27,21 @@
 
 namespace acd::daemon {
 
-template <typename Message>
-class StreamWriter : public grpc::ServerWriteReactor<Message> {
+template <typename Message, typename Reactor = grpc::ServerWriteReactor<Message>>
+class StreamWriter : public Reactor {
  public:
+  // A merged message stops growing past this size (a message alone may be larger).
+  static constexpr size_t kMergeBytes = 64 << 10;
+
   // `on_written(message)` runs on the engine thread after a message reached the transport;
-  // `on_gone(this)` runs there once gRPC is done with the stream, after which it is deleted.
+  // `on_gone(this)` runs there once gRPC is done with the stream, and then Gone().
   StreamWriter(asio::io_context* engine, std::function<void(const Message&)> on_written,
-               std::function<void(StreamWriter*)> on_gone)
-      : engine_(engine), on_written_(std::move(on_written)), on_gone_(std::move(on_gone)) {}
+               std::function<void(StreamWriter*)> on_gone, bool merge = false)
+      : engine_(engine),
+        on_written_(std::move(on_written)),
+        on_gone_(std::move(on_gone)),
+        merge_(merge) {}
+  virtual ~StreamWriter() = default;
 
   void Send(Message message) {
     absl::MutexLock lock(&mu_);
@@ -70,22 +81,23 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok || cancelled_) {  // the client went away; unwritten messages stay with the caller
-      closing_ = true;
-      FinishOnceLocked(grpc::Status::CANCELLED);
-      return;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok || cancelled_) {  // the client went away; unwritten messages stay with the caller
+        closing_ = true;
+        FinishOnceLocked(grpc::Status::CANCELLED);
+        return;
+      }
+      MessageWritten(std::move(pending_.front()));
+      pending_.pop_front();
+      if (!pending_.empty()) {
+        WriteNextLocked();
+      } else if (closing_) {
+        FinishOnceLocked(close_status_);
+      }
     }
-    if (on_written_) {
-      asio::post(*engine_, [this, written = std::move(pending_.front())] { on_written_(written); });
-    }
-    pending_.pop_front();
-    if (!pending_.empty()) {
-      WriteNextLocked();
-    } else if (closing_) {
-      FinishOnceLocked(close_status_);
-    }
+    WriteDone();
   }
   void OnCancel() override {
     absl::MutexLock lock(&mu_);
@@ -98,13 +110,44 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
     // on_written tasks posted earlier run before this one (the engine runs tasks in order).
     asio::post(*engine_, [this] {
       if (on_gone_) on_gone_(this);
-      delete this;
+      Gone();
     });
+  }
+
+ protected:
+  // Engine thread, once gRPC is done with the stream and on_gone has run: by default the writer
+  // deletes itself; a subclass that the engine still refers to waits until it no longer does.
+  virtual void Gone() { delete this; }
+  // gRPC's thread, after a write completed (outside the writer's lock), for a subclass to act on.
+  virtual void WriteDone() {}
+  // gRPC's thread, under the writer's lock: `written` reached the transport. By default it goes to
+  // on_written on the engine thread (before Gone, which OnDone posts after every write is done).
+  virtual void MessageWritten(Message&& written) {
+    if (on_written_) {
+      asio::post(*engine_, [this, written = std::move(written)] { on_written_(written); });
+    }
+  }
+  // Whether the stream was finished (or is about to be): no new operation should start.
+  bool finishing() const {
+    absl::MutexLock lock(&mu_);
+    return finish_called_;
   }
 
  private:
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
+    if (merge_ && pending_.size() > 1) {
+      // Only the ends of a deque may change under a reference into it: merge into a local.
+      Message merged = std::move(pending_.front());
+      pending_.pop_front();
+      size_t bytes = merged.ByteSizeLong();
+      while (!pending_.empty() && bytes < kMergeBytes) {
+        bytes += pending_.front().ByteSizeLong();
+        merged.MergeFrom(pending_.front());
+        pending_.pop_front();
+      }
+      pending_.push_front(std::move(merged));
+    }
     this->StartWrite(&pending_.front());
   }
   void FinishOnceLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -116,6 +159,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Message> {
   asio::io_context* const engine_;
   const std::function<void(const Message&)> on_written_;
   const std::function<void(StreamWriter*)> on_gone_;
+  const bool merge_;
   mutable absl::Mutex mu_;
   std::deque<Message> pending_ ABSL_GUARDED_BY(mu_);  // front is in flight while writing_
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

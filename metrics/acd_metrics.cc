@@ -16,7 +16,6 @@
 namespace acd::metrics {
 namespace {
 
-constexpr int kGrpcCodes = 17;
 const std::array<const char*, kOutcomeCount> kOutcomeNames = {"answered", "abandoned", "overflowed",
                                                               "callback", "fallback"};
 const std::array<const char*, kCallbackOutcomeCount> kCallbackOutcomeNames = {
@@ -181,8 +180,18 @@ AcdMetrics::AcdMetrics()
     : routing_decision_seconds(kDecisionBuckets),
       published_(std::make_shared<QueueTable>()),
       queues_json_(std::make_shared<const std::string>("{\"queues\": []}")),
-      rpcs_(new std::atomic<uint64_t>[RpcMethods().size() * kGrpcCodes]) {
-  for (size_t i = 0; i < RpcMethods().size() * kGrpcCodes; ++i) rpcs_[i].store(0);
+      rpcs_(RpcMethods()),
+      session_requests_({"open", "enqueue_call", "call_event", "list_calls", "set_agent_state",
+                         "ping", "unset"}) {}
+
+CountsByCode::CountsByCode(std::vector<std::string> names)
+    : names_(std::move(names)), counts_(new std::atomic<uint64_t>[names_.size() * kCodes]) {
+  for (size_t i = 0; i < names_.size() * kCodes; ++i) counts_[i].store(0);
+}
+
+void CountsByCode::Count(int name, int code) {
+  if (name < 0 || name >= static_cast<int>(names_.size()) || code < 0 || code >= kCodes) return;
+  counts_[name * kCodes + code].fetch_add(1, std::memory_order_relaxed);
 }
 
 void AcdMetrics::SetQueues(const routing::CompiledPolicy& policy) {
@@ -254,14 +263,6 @@ int AcdMetrics::RpcMethodIndex(absl::string_view full_name) {
   const auto& methods = RpcMethods();
   auto it = std::find(methods.begin(), methods.end(), full_name);
   return it == methods.end() ? -1 : static_cast<int>(it - methods.begin());
-}
-
-void AcdMetrics::CountRpc(int method, int code) {
-  if (method < 0 || method >= static_cast<int>(RpcMethods().size()) || code < 0 ||
-      code >= kGrpcCodes) {
-    return;
-  }
-  rpcs_[method * kGrpcCodes + code].fetch_add(1, std::memory_order_relaxed);
 }
 
 std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
@@ -391,22 +392,45 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
                       MetricType::Gauge);
   AddGauge(depth, {}, static_cast<double>(std::max<int64_t>(0, engine_queue_depth.load())));
   out.push_back(std::move(depth));
-  auto rpcs = Family("acd_grpc_requests_total", "gRPC requests finished, by method and code.",
-                     MetricType::Counter);
-  static const std::array<const char*, kGrpcCodes> kCodes = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  for (size_t m = 0; m < RpcMethods().size(); ++m) {
-    for (int c = 0; c < kGrpcCodes; ++c) {
-      const uint64_t n = rpcs_[m * kGrpcCodes + c].load(std::memory_order_relaxed);
-      // OK is always there so a rate() has a series from the start; other codes once they occur.
-      if (n == 0 && c != 0) continue;
-      AddCounter(rpcs, {{"method", RpcMethods()[m]}, {"code", kCodes[c]}}, static_cast<double>(n));
+  // OK is always there so a rate() has a series from the start; other codes once they occur.
+  auto by_code = [&out](const char* name, const char* help, const char* label,
+                        const CountsByCode& counts) {
+    static const std::array<const char*, CountsByCode::kCodes> kCodes = {"OK",
+                                                                         "CANCELLED",
+                                                                         "UNKNOWN",
+                                                                         "INVALID_ARGUMENT",
+                                                                         "DEADLINE_EXCEEDED",
+                                                                         "NOT_FOUND",
+                                                                         "ALREADY_EXISTS",
+                                                                         "PERMISSION_DENIED",
+                                                                         "RESOURCE_EXHAUSTED",
+                                                                         "FAILED_PRECONDITION",
+                                                                         "ABORTED",
+                                                                         "OUT_OF_RANGE",
+                                                                         "UNIMPLEMENTED",
+                                                                         "INTERNAL",
+                                                                         "UNAVAILABLE",
+                                                                         "DATA_LOSS",
+                                                                         "UNAUTHENTICATED"};
+    auto family = Family(name, help, MetricType::Counter);
+    for (size_t m = 0; m < counts.names().size(); ++m) {
+      for (int c = 0; c < CountsByCode::kCodes; ++c) {
+        const uint64_t n = counts.Get(static_cast<int>(m), c);
+        if (n == 0 && c != 0) continue;
+        AddCounter(family, {{label, counts.names()[m]}, {"code", kCodes[c]}},
+                   static_cast<double>(n));
+      }
     }
-  }
-  out.push_back(std::move(rpcs));
+    out.push_back(std::move(family));
+  };
+  by_code("acd_grpc_requests_total", "gRPC requests finished, by method and code.", "method",
+          rpcs_);
+  by_code("acd_session_requests_total",
+          "Requests answered on switch sessions (SwitchService.Session), by kind and code.", "kind",
+          session_requests_);
+  auto sessions = Family("acd_switch_sessions", "Switch sessions open.", MetricType::Gauge);
+  AddGauge(sessions, {}, static_cast<double>(std::max<int64_t>(0, sessions_open.load())));
+  out.push_back(std::move(sessions));
   // A family of one series per value of `label`.
   auto by_label = [&out](const char* name, const char* help, MetricType type, const char* label,
                          std::initializer_list<std::pair<const char*, double>> values) {

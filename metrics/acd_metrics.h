@@ -135,6 +135,35 @@ struct HaSeries {
   RelaxedCounter replicated_records;  // standby: records taken from the leader
 };
 
+// Requests finished, by what they asked (one of `names`, by index) and gRPC status code; any
+// thread counts, the scrape reads.
+class CountsByCode {
+ public:
+  static constexpr int kCodes = 17;
+  explicit CountsByCode(std::vector<std::string> names);
+  void Count(int name, int code);  // an index or a code out of range is ignored
+  const std::vector<std::string>& names() const { return names_; }
+  uint64_t Get(int name, int code) const {
+    return counts_[name * kCodes + code].load(std::memory_order_relaxed);
+  }
+
+ private:
+  const std::vector<std::string> names_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // [name * kCodes + code]
+};
+
+// What a switch's session asked, for acd_session_requests_total (SwitchMessage's oneof names).
+// kUnset: a message with none of them set.
+enum class SessionRequest : int {
+  kOpen,
+  kEnqueueCall,
+  kCallEvent,
+  kListCalls,
+  kSetAgentState,
+  kPing,
+  kUnset
+};
+
 class AcdMetrics : public prometheus::Collectable {
  public:
   AcdMetrics();
@@ -159,7 +188,12 @@ class AcdMetrics : public prometheus::Collectable {
   void CountSuppressedLogLines(absl::string_view topic, uint64_t lines);
 
   // gRPC handlers (any thread): one finished RPC.
-  void CountRpc(int method, int code);
+  void CountRpc(int method, int code) { rpcs_.Count(method, code); }
+  // Switch sessions (any thread): one request answered; sessions open.
+  void CountSessionRequest(SessionRequest request, int code) {
+    session_requests_.Count(static_cast<int>(request), code);
+  }
+  std::atomic<int64_t> sessions_open{0};
   // The methods CountRpc knows, by index.
   static const std::vector<std::string>& RpcMethods();
   static int RpcMethodIndex(absl::string_view full_name);  // -1 if unknown
@@ -181,7 +215,8 @@ class AcdMetrics : public prometheus::Collectable {
   std::shared_ptr<const QueueTable> published_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const std::string> queues_json_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint64_t> suppressed_log_lines_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<std::atomic<uint64_t>[]> rpcs_;  // [method * 17 + code]
+  CountsByCode rpcs_;
+  CountsByCode session_requests_;
 };
 
 }  // namespace acd::metrics

@@ -31,6 +31,7 @@ constexpr MethodRoles kMatrix[] = {
     {"/acd.v1.SwitchService/ReportCallEvent", kSwitch},
     {"/acd.v1.SwitchService/StreamCommands", kSwitch},
     {"/acd.v1.SwitchService/ListCalls", kSwitch},
+    {"/acd.v1.SwitchService/Session", kSwitch},
     {"/acd.v1.AgentService/Login", kAgent},
     {"/acd.v1.AgentService/SetAgentState", kAgent | kSupervisor},  // supervisor: not_ready only
     {"/acd.v1.AgentService/Logout", kAgent | kSupervisor},
@@ -99,6 +100,11 @@ std::string Caller::Describe() const {
 
 absl::Status Caller::Refuse(absl::string_view method, absl::string_view why) const {
   return absl::PermissionDeniedError(absl::StrCat(Describe(), " may not call ", method, ": ", why));
+}
+
+absl::Status Caller::MayCall(absl::string_view method) const {
+  if (RoleMayCall(role(), method)) return absl::OkStatus();
+  return Refuse(method, absl::StrCat("role '", RoleName(role()), "' does not include it"));
 }
 
 absl::Status Caller::MayActForSwitch(absl::string_view switch_id, absl::string_view method) const {
@@ -173,11 +179,7 @@ absl::StatusOr<Caller> Access::Admit(absl::string_view authorization,
         "the token is not one acdd accepts (unknown, or removed from the --auth_tokens file)");
   }
   Caller caller(std::move(current), principal);
-  if (!RoleMayCall(principal->role, method)) {
-    return absl::PermissionDeniedError(absl::StrCat(caller.Describe(), " may not call ", method,
-                                                    ": role '", RoleName(principal->role),
-                                                    "' does not include it"));
-  }
+  if (absl::Status may = caller.MayCall(method); !may.ok()) return may;
   return caller;
 }
 

@@ -45,6 +45,9 @@ class Caller {
   const TokenTable* table() const { return table_.get(); }
   // For audit lines: "token 'anna' (supervisor)", or "no token (--auth_tokens not set)".
   std::string Describe() const;
+  // PERMISSION_DENIED unless the caller's role may call `method` (a stream that carries several
+  // methods' requests, such as a switch's session, asks per request).
+  absl::Status MayCall(absl::string_view method) const;
   // PERMISSION_DENIED unless the caller may act for `switch_id` (a bound switch token).
   absl::Status MayActForSwitch(absl::string_view switch_id, absl::string_view method) const;
   // PERMISSION_DENIED unless the caller may act on `agent_id`: an agent token only on its own.

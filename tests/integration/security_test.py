@@ -49,6 +49,7 @@ ACDCTL_PATH = None  # set in main()
 
 HEALTH = "/grpc.health.v1.Health/Check"
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+SESSION = "/acd.v1.SwitchService/Session"
 # Written by hand, as in python_client_test.py: this client has no health or reflection stubs.
 HEALTH_CHECK_REQUEST = b""                 # grpc.health.v1.HealthCheckRequest{service: ""}
 SERVING = b"\x08\x01"                      # HealthCheckResponse{status: SERVING}
@@ -74,6 +75,7 @@ ALLOWED = {
     "/acd.v1.SwitchService/ReportCallEvent": SWITCHES | {"admin"},
     "/acd.v1.SwitchService/StreamCommands": SWITCHES | {"admin"},
     "/acd.v1.SwitchService/ListCalls": SWITCHES | {"admin"},
+    "/acd.v1.SwitchService/Session": SWITCHES | {"admin"},
     "/acd.v1.AgentService/Login": {"agent", "admin"},
     "/acd.v1.AgentService/SetAgentState": {"agent", "supervisor", "admin"},
     "/acd.v1.AgentService/Logout": {"agent", "supervisor", "admin"},
@@ -180,7 +182,8 @@ class Acdd:
 
 @functools.lru_cache(maxsize=None)
 def service_methods(api):
-    """{full method name: (request class, response class, server streaming)} of the API."""
+    """{full method name: (request class, response class, server streaming)} of the API; a
+    bidirectional method counts as server streaming (its requests are sent as a stream of one)."""
     methods = {}
     files = descriptor_pb2.FileDescriptorSet()
     files.ParseFromString(read(base.DESCRIPTOR_SET_PATH))
@@ -224,7 +227,10 @@ class Client:
                 method, request_serializer=request_class.SerializeToString,
                 response_deserializer=response_class.FromString)(
                     request, metadata=bearer(token), timeout=RPC_TIMEOUT_SECONDS)
-        responses = self.channel.unary_stream(
+        open_stream = self.channel.unary_stream
+        if method == SESSION:  # bidirectional: the request is the session's first message
+            open_stream, request = self.channel.stream_stream, iter([request])
+        responses = open_stream(
             method, request_serializer=request_class.SerializeToString,
             response_deserializer=response_class.FromString)(
                 request, metadata=bearer(token), timeout=STREAM_WAIT_SECONDS)
@@ -418,6 +424,11 @@ class GuardedAcddTest(SecureAcddTestCase):
                 self.api.CallState.values_by_number[r.state].name, "CALL_STATE_ABANDONED")
         if name == "StreamCommands":
             return self.rpc.message("StreamCommandsRequest", switch_id="pbx1"), lambda r: None
+        if name == "Session":
+            request = self.rpc.message("SessionRequest")
+            request.messages.add(request_id=7).open.switch_id = "pbx1"
+            return request, lambda r: self.assertEqual(
+                (r.messages[0].request_id, r.messages[0].opened.switch_id), (7, "pbx1"))
         if name == "ListCalls":
             self.enqueue(call_id)
             return (self.rpc.message("ListCallsRequest", switch_id="pbx1"),

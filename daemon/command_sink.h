@@ -1,0 +1,35 @@
+// CommandSink is where one switch's commands are written: its command stream (StreamCommands) or
+// its session (switch_session.h). The engine keeps one per connected switch and calls it on the
+// engine thread only; a new one of the same switch takes over from the old.
+//   sink->SendCommand(std::move(command));
+//   if (sink->backlog() >= limit) sink->Abort(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+//   ...));
+#ifndef ACD_DAEMON_COMMAND_SINK_H_
+#define ACD_DAEMON_COMMAND_SINK_H_
+
+#include <cstddef>
+
+#include "acd/v1/acd.pb.h"
+#include "grpcpp/support/status.h"
+
+namespace acd::daemon {
+
+class CommandSink {
+ public:
+  // Queues `command` to be written; the sink reports it written (Engine::OnCommandWritten) once
+  // it reached the transport.
+  virtual void SendCommand(acd::v1::Command command) = 0;
+  // Commands queued and not yet written.
+  virtual size_t backlog() const = 0;
+  // Ends the stream once what is queued is written (shutdown).
+  virtual void Close(const grpc::Status& status) = 0;
+  // Ends the stream at once, dropping what is queued (it stays in the outbox).
+  virtual void Abort(const grpc::Status& status) = 0;
+
+ protected:
+  ~CommandSink() = default;
+};
+
+}  // namespace acd::daemon
+
+#endif  // ACD_DAEMON_COMMAND_SINK_H_
