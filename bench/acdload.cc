@@ -1,30 +1,54 @@
 // acdload plays a telephony switch and its agents against a running acdd and measures, end to
 // end over gRPC, how long a call waits between arriving (EnqueueCall sent) and its offer reaching
-// the switch on the command stream, at a sustained arrival rate. In the same run it measures the
-// round trip of a bare no-op RPC (the standard health Check) as the floor of this stack.
+// the switch, at a sustained arrival rate. In the same run it measures the floor of this stack (the
+// round trip of a request acdd answers without its engine) and the CPU seconds acdload and acdd
+// spend per thousand calls.
 //   acdd --grpc_listen 127.0.0.1:50051 &
 //   acdload --server 127.0.0.1:50051 --rate 2000 --seconds 20 --agents 200 --json
-// Each call is offered to a logged-in agent; the agent accepts, the call ends, and the agent ends
-// its wrap-up at once, so the run sustains the rate with the matching agent events. Arrivals are
-// paced open-loop: a slow daemon does not slow the offered load down.
+//   acdload --server 127.0.0.1:50051 --mode session --max --max_p99_ms 10 --json
+// --mode unary: one RPC per request, commands on StreamCommands, a health Check as the floor.
+// --mode session: the switch's requests, their answers and its commands on one
+// SwitchService.Session, a ping on a second session as the floor. Each call is offered to a
+// logged-in agent; the agent accepts, the call ends, and the agent ends its wrap-up at once, so
+// the run sustains the rate with the matching agent events. Arrivals are paced open-loop: a slow
+// daemon does not slow the offered load down. --max searches for the highest rate whose
+// arrival->offer p99 stays under --max_p99_ms. After the report, acdload exits 1 when any request
+// failed, saying which and why on stderr.
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "acd/v1/acd.grpc.pb.h"
 #include "bench/async_call.h"
 #include "daemon/access/client_access.h"
@@ -34,13 +58,26 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "acdd's gRPC HOST:PORT; HOST:PORT,HOST:PORT for an HA pair (the leader is found)");
-ABSL_FLAG(double, rate, 2000, "call arrivals per second");
+ABSL_FLAG(std::string, mode, "unary",
+          "unary: one RPC per request, commands on StreamCommands, a health Check as the floor; "
+          "session: requests, answers and commands on one SwitchService.Session, a ping on a "
+          "second session (switch <switch_id>-floor) as the floor");
+ABSL_FLAG(double, rate, 2000, "call arrivals per second (with --max: the first rate tried)");
 ABSL_FLAG(double, seconds, 10, "how long to sustain the rate (after a 1 s warm-up)");
 ABSL_FLAG(int, agents, 200, "agents to log in");
 ABSL_FLAG(std::string, queue, "sales", "queue the calls enter");
 ABSL_FLAG(std::string, skill, "sales", "skill the agents log in with (proficiency 5)");
 ABSL_FLAG(std::string, switch_id, "acdload", "the switch id acdload plays");
-ABSL_FLAG(double, floor_rate, 200, "no-op round trips per second measured alongside");
+ABSL_FLAG(double, floor_rate, 200, "floor round trips per second measured alongside");
+ABSL_FLAG(int, acdd_pid, 0,
+          "acdd's pid, for its CPU seconds; 0: the process listening on --server's port on "
+          "loopback");
+ABSL_FLAG(bool, max, false,
+          "search for the highest rate whose arrival->offer p99 stays under --max_p99_ms: runs of "
+          "--seconds from --rate, doubling while they pass, then bisecting");
+ABSL_FLAG(double, max_p99_ms, 10, "--max: the arrival->offer p99 bound, in milliseconds");
+ABSL_FLAG(int, max_bisect_steps, 4,
+          "--max: runs bisecting between the last rate that passed and the first that failed");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of a report");
 
 namespace {
@@ -49,8 +86,24 @@ using Clock = std::chrono::steady_clock;
 using acd::bench::AsyncCall;
 using acd::bench::Die;
 
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+constexpr auto kWarmup = std::chrono::seconds(1);
+// A unary request's deadline, and how long a closing session waits for the answers still due:
+// a request not answered by then counts as failed.
+constexpr auto kAnswerDeadline = std::chrono::seconds(10);
+// After the last arrival, the run waits for its calls to finish while some still do.
+constexpr auto kDrainStall = std::chrono::seconds(2);
+constexpr auto kDrainLimit = std::chrono::seconds(60);
+// --max: a run passes only when it sustained this share of its rate.
+constexpr double kSustainedShare = 0.95;
+constexpr int kMaxDoublings = 12;
+
+int64_t ToNanos(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+int64_t NowNanos() { return ToNanos(Clock::now()); }
+
+std::chrono::system_clock::time_point AnswerDeadline() {
+  return std::chrono::system_clock::now() + kAnswerDeadline;
 }
 
 struct Percentiles {
@@ -73,161 +126,818 @@ Percentiles Summarize(std::vector<int64_t> nanos) {
   return p;
 }
 
-class Load {
+std::string CodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failed requests, by step (EnqueueCall, offer_accepted, ..., floor ping) and status code, with
+// the first few messages: what acdload says on stderr before it exits 1.
+class Failures {
  public:
-  explicit Load(std::shared_ptr<grpc::Channel> channel)
-      : switches_(acd::v1::SwitchService::NewStub(channel)),
-        agents_(acd::v1::AgentService::NewStub(channel)),
-        admin_(acd::v1::AdminService::NewStub(channel)),
-        health_(grpc::health::v1::Health::NewStub(channel)) {}
-
-  void Prepare() {
-    acd::v1::PolicyInfo policy;
-    {
-      grpc::ClientContext context;
-      grpc::Status s = admin_->GetPolicy(&context, acd::v1::GetPolicyRequest(), &policy);
-      if (!s.ok()) Die("GetPolicy", s);
+  void Add(absl::string_view step, const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    ++counts_[std::string(step)][status.error_code()];
+    ++total_;
+    std::string message =
+        absl::StrCat(step, " ", CodeName(status.error_code()), ": ", status.error_message());
+    if (first_.size() < kMessagesKept &&
+        std::find(first_.begin(), first_.end(), message) == first_.end()) {
+      first_.push_back(std::move(message));
     }
-    for (const auto& q : policy.policy().queues()) {
-      if (q.name() == absl::GetFlag(FLAGS_queue)) wrap_up_ = q.wrap_up_seconds() > 0;
-    }
-    const std::string run = absl::StrCat(NowNanos() % 1000000000);
-    for (int a = 0; a < absl::GetFlag(FLAGS_agents); ++a) {
-      const acd::v1::LoginRequest login =
-          acd::bench::ReadyAgent(absl::StrCat("load-", run, "-", a), absl::GetFlag(FLAGS_skill));
-      acd::v1::AgentInfo info;
-      grpc::ClientContext context;
-      grpc::Status s = agents_->Login(&context, login, &info);
-      if (!s.ok()) Die("Login", s);
-      agent_ids_.push_back(login.agent_id());
-    }
-    call_prefix_ = absl::StrCat("load-", run, "-");
   }
 
-  void Run() {
-    stream_thread_ = std::thread([this] { ReadCommands(); });
-    std::thread floor_thread([this] { MeasureFloor(); });
-    const double rate = absl::GetFlag(FLAGS_rate);
-    const auto interval = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / rate));
-    const auto warmup = std::chrono::seconds(1);
-    const auto measure = std::chrono::nanoseconds(static_cast<int64_t>(absl::GetFlag(FLAGS_seconds) * 1e9));
-    const auto start = Clock::now();
-    measure_from_ns_ = NowNanos() + std::chrono::nanoseconds(warmup).count();
-    const auto stop = start + warmup + measure;
-    auto next = start;
-    uint64_t n = 0;
-    while (next < stop) {
-      std::this_thread::sleep_until(next);
-      Arrive(n++, next);
-      next += interval;
-    }
-    const double sent_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    sent_ = n;
-    sent_rate_ = n / sent_seconds;
-    // Let the last offers arrive and the agents finish their calls.
-    for (int i = 0; i < 300 && static_cast<uint64_t>(completed_.load() + failed_.load()) < n; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    measuring_done_ = true;
-    floor_thread.join();
-    stream_context_.TryCancel();
-    stream_thread_.join();
+  int Total() const {
+    absl::MutexLock lock(&mu_);
+    return total_;
   }
 
-  void Report() {
-    Percentiles offer, floor, enqueue;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      offer = Summarize(latencies_);
-      floor = Summarize(floor_latencies_);
-      enqueue = Summarize(enqueue_latencies_);
+  // {"EnqueueCall": {"NOT_FOUND": 12}, ...}
+  std::string Json() const {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> steps;
+    for (const auto& [step, codes] : counts_) {
+      std::vector<std::string> by_code;
+      for (const auto& [code, count] : codes) {
+        by_code.push_back(absl::StrFormat("\"%s\": %d", CodeName(code), count));
+      }
+      steps.push_back(absl::StrFormat("\"%s\": {%s}", step, absl::StrJoin(by_code, ", ")));
     }
-    const double measured_seconds = absl::GetFlag(FLAGS_seconds);
-    const double arrivals_per_s = measured_arrivals_.load() / measured_seconds;
-    const double ratio = floor.p99 > 0 ? offer.p99 / floor.p99 : 0;
-    if (absl::GetFlag(FLAGS_json)) {
-      std::cout << absl::StrFormat(
-          "{\"arrivals_per_s\": %.1f, \"target_rate\": %.1f, \"agents\": %d, \"calls\": %d, "
-          "\"offers_measured\": %d, \"queued_at_arrival\": %d, \"errors\": %d, "
-          "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
-          "\"floor_p50_us\": %.1f, \"floor_p99_us\": %.1f, \"floor_samples\": %d, "
-          "\"enqueue_rtt_p50_us\": %.1f, \"enqueue_rtt_p99_us\": %.1f, "
-          "\"p99_over_floor_p99\": %.2f}\n",
-          arrivals_per_s, absl::GetFlag(FLAGS_rate), absl::GetFlag(FLAGS_agents), sent_,
-          offer.count, queued_.load(), failed_.load(), offer.p50, offer.p99, offer.p999, offer.max,
-          floor.p50, floor.p99, floor.count, enqueue.p50, enqueue.p99, ratio);
-      return;
+    return absl::StrCat("{", absl::StrJoin(steps, ", "), "}");
+  }
+
+  void Print(std::ostream& out) const {
+    absl::MutexLock lock(&mu_);
+    out << "acdload: " << total_ << " requests failed\n";
+    for (const auto& [step, codes] : counts_) {
+      for (const auto& [code, count] : codes) {
+        out << "  " << step << " " << CodeName(code) << ": " << count << "\n";
+      }
     }
-    std::cout << absl::StrFormat(
-        "acdload against %s: %d agents, queue %s\n"
-        "  arrivals      %.1f/s sustained over %.0f s (target %.0f/s); %d calls, %d errors, %d "
-        "found no free agent\n"
-        "  arrival->offer p50 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us  (%d offers)\n"
-        "  no-op floor    p50 %.1f us  p99 %.1f us  (%d round trips)\n"
-        "  EnqueueCall round trip p50 %.1f us  p99 %.1f us\n"
-        "  p99 / floor p99 = %.2f\n",
-        absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_agents), absl::GetFlag(FLAGS_queue),
-        arrivals_per_s, measured_seconds, absl::GetFlag(FLAGS_rate), sent_, failed_.load(),
-        queued_.load(), offer.p50, offer.p99, offer.p999, offer.max, offer.count, floor.p50,
-        floor.p99, floor.count, enqueue.p50, enqueue.p99, ratio);
+    out << "  first messages:\n";
+    for (const std::string& message : first_) out << "    " << message << "\n";
   }
 
  private:
-  void Arrive(uint64_t n, Clock::time_point scheduled) {
-    auto* call = new AsyncCall<acd::v1::EnqueueCallRequest, acd::v1::EnqueueCallResponse>;
-    call->request.set_switch_id(absl::GetFlag(FLAGS_switch_id));
-    call->request.set_call_id(absl::StrCat(call_prefix_, n));
-    call->request.set_queue(absl::GetFlag(FLAGS_queue));
-    // The arrival time travels with the call and comes back on the offer.
-    const int64_t t0 =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(scheduled.time_since_epoch()).count();
-    (*call->request.mutable_attributes())["acdload_t0"] = absl::StrCat(t0);
-    if (t0 >= measure_from_ns_) measured_arrivals_++;
-    switches_->async()->EnqueueCall(&call->context, &call->request, &call->response,
-                                    [this, call, t0](grpc::Status status) {
-                                      if (t0 >= measure_from_ns_) {
-                                        std::lock_guard<std::mutex> lock(mu_);
-                                        enqueue_latencies_.push_back(NowNanos() - t0);
-                                      }
-                                      if (!status.ok()) {
-                                        failed_++;
-                                        ReportError("EnqueueCall", status);
-                                      } else if (call->response.disposition() ==
-                                                 acd::v1::EnqueueCallResponse::DISPOSITION_QUEUED) {
-                                        queued_++;
-                                      }
-                                      delete call;
-                                    });
+  static constexpr size_t kMessagesKept = 5;  // different ones
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::map<grpc::StatusCode, int>> counts_ ABSL_GUARDED_BY(mu_);
+  int total_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> first_ ABSL_GUARDED_BY(mu_);
+};
+
+// ---------------------------------------------------------------------------------------------
+// CPU seconds from /proc, and which process is acdd.
+
+// User + system CPU seconds `pid` ("self" or a number) has used; nullopt when unreadable.
+std::optional<double> ProcessCpuSeconds(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+  const size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return std::nullopt;
+  const std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(name_end + 1), ' ', absl::SkipEmpty());
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15, in clock ticks.
+  uint64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return std::nullopt;
+  }
+  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+// Whether a /proc/net/tcp{,6} local address (hex, as the kernel prints it) takes connections to
+// loopback: 127.0.0.0/8, ::1, ::ffff:127.x.x.x, or a wildcard.
+bool TakesLoopback(absl::string_view hex) {
+  // IPv4: the address's four bytes read as a little-endian word, so 127.x.x.x ends in "7F".
+  if (hex.size() == 8) return hex == "00000000" || absl::EndsWith(hex, "7F");
+  if (hex.size() != 32) return false;
+  if (hex == std::string(32, '0') || hex == "00000000000000000000000001000000") return true;
+  return absl::StartsWith(hex, "0000000000000000FFFF0000") && TakesLoopback(hex.substr(24));
+}
+
+// The inode of the socket listening on `port` at an address taking loopback; 0 if none.
+uint64_t ListeningSocketInode(int port) {
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+      const std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() < 10 || f[3] != "0A") continue;  // 0A: LISTEN
+      const std::vector<absl::string_view> local = absl::StrSplit(f[1], ':');
+      uint32_t local_port = 0;
+      uint64_t inode = 0;
+      if (local.size() == 2 && TakesLoopback(local[0]) &&
+          absl::SimpleHexAtoi(local[1], &local_port) && static_cast<int>(local_port) == port &&
+          absl::SimpleAtoi(f[9], &inode)) {
+        return inode;
+      }
+    }
+  }
+  return 0;
+}
+
+// The entries of `dir`; as many as could be read (processes come and go under /proc).
+std::vector<std::filesystem::path> DirectoryEntries(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> entries;
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end;
+       it.increment(error)) {
+    entries.push_back(it->path());
+  }
+  return entries;
+}
+
+// A process holding socket `inode` open, from /proc/*/fd; 0 if none can be seen.
+int SocketOwner(uint64_t inode) {
+  const std::string target = absl::StrCat("socket:[", inode, "]");
+  for (const std::filesystem::path& process : DirectoryEntries("/proc")) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(process.filename().string(), &pid)) continue;
+    for (const std::filesystem::path& fd : DirectoryEntries(process / "fd")) {
+      std::error_code error;
+      if (std::filesystem::read_symlink(fd, error).string() == target) return pid;
+    }
+  }
+  return 0;
+}
+
+// acdd's pid: --acdd_pid, or the process listening on `address`'s port on loopback. 0, said on
+// stderr, when it cannot be found: acdd's CPU is then not reported.
+int AcddPid(const std::string& address) {
+  if (const int pid = absl::GetFlag(FLAGS_acdd_pid); pid != 0) {
+    if (ProcessCpuSeconds(absl::StrCat(pid))) return pid;
+    std::cerr << "acdload: cannot read /proc/" << pid
+              << "/stat (--acdd_pid): acdd's CPU is not reported\n";
+    return 0;
+  }
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  host.erase(std::remove(host.begin(), host.end(), '['), host.end());
+  host.erase(std::remove(host.begin(), host.end(), ']'), host.end());
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
+    std::cerr << "acdload: no port in " << address << ": acdd's CPU is not reported\n";
+    return 0;
+  }
+  if (host != "localhost" && host != "::1" && !absl::StartsWith(host, "127.")) {
+    std::cerr << "acdload: acdd at " << address
+              << " is not on loopback (pass --acdd_pid): acdd's CPU is not reported\n";
+    return 0;
+  }
+  const uint64_t inode = ListeningSocketInode(port);
+  const int pid = inode == 0 ? 0 : SocketOwner(inode);
+  if (pid == 0) {
+    std::cerr << "acdload: found no process listening on port " << port
+              << " on loopback (pass --acdd_pid): acdd's CPU is not reported\n";
+  }
+  return pid;
+}
+
+// The CPU seconds both processes have used so far.
+struct CpuSample {
+  std::optional<double> acdload, acdd;
+};
+CpuSample SampleCpu(int acdd_pid) {
+  CpuSample sample;
+  sample.acdload = ProcessCpuSeconds("self");
+  if (acdd_pid != 0) sample.acdd = ProcessCpuSeconds(absl::StrCat(acdd_pid));
+  return sample;
+}
+std::optional<double> Used(std::optional<double> before, std::optional<double> after) {
+  if (!before || !after) return std::nullopt;
+  return *after - *before;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwitchSession: one SwitchService.Session, on gRPC's callback API.
+//   SwitchSession session(stub, "sw1", &failures, "Session");
+//   grpc::Status opened = session.Open(on_command);   // waits for `opened`
+//   session.Send(message, acd::v1::AcdMessage::kEnqueueCall, on_answer);
+//   session.Close();
+// Requests go out in the order sent. A stream has one write in flight: what is sent meanwhile is
+// queued and goes out as one SessionRequest when the write completes, so senders never wait for
+// the network. Answers are matched to their requests by request_id; commands go to `on_command`
+// as they are read.
+class SwitchSession
+    : public grpc::ClientBidiReactor<acd::v1::SessionRequest, acd::v1::SessionResponse> {
+ public:
+  using CommandHandler = std::function<void(const acd::v1::Command&, int64_t received_ns)>;
+  // Runs once per request, on gRPC's thread (or the sender's once the session is over): the
+  // answer's status (its `status`, or why none came), and the answer.
+  using AnswerHandler = std::function<void(const grpc::Status&, const acd::v1::AcdMessage&)>;
+
+  // `name` is the step a failure of the session itself is counted under.
+  SwitchSession(acd::v1::SwitchService::Stub* stub, std::string switch_id, Failures* failures,
+                std::string name)
+      : stub_(stub),
+        switch_id_(std::move(switch_id)),
+        failures_(failures),
+        name_(std::move(name)) {}
+
+  // Starts the session (`open`, naming the switch) and waits for `opened`.
+  grpc::Status Open(CommandHandler on_command) {
+    on_command_ = std::move(on_command);
+    acd::v1::SwitchMessage open;
+    open.mutable_open()->set_switch_id(switch_id_);
+    auto opened = std::make_shared<std::promise<grpc::Status>>();
+    Send(std::move(open), acd::v1::AcdMessage::kOpened,
+         [opened](const grpc::Status& status, const acd::v1::AcdMessage&) {
+           opened->set_value(status);
+         });
+    stub_->async()->Session(&context_, this);
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      started_ = true;
+      write = TakeQueuedForWrite();
+    }
+    if (write) StartWrite(&writing_);
+    StartRead(&reading_);
+    StartCall();
+    std::future<grpc::Status> answer = opened->get_future();
+    if (answer.wait_for(kAnswerDeadline) != std::future_status::ready) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          absl::StrCat("session of ", switch_id_, ": no `opened` within ",
+                                       kAnswerDeadline.count(), " s"));
+    }
+    return answer.get();
   }
 
-  void ReadCommands() {
+  // Sends `message` (its request_id is chosen here); `on_answer` gets the answer, which must be
+  // `answer_case` when its status is OK.
+  void Send(acd::v1::SwitchMessage message, acd::v1::AcdMessage::MessageCase answer_case,
+            AnswerHandler on_answer) {
+    bool over = false, write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      over = over_;
+      if (!over) {
+        const uint64_t id = next_request_id_++;
+        message.set_request_id(id);
+        waiting_.emplace(id, Waiting{answer_case, std::move(on_answer)});
+        *queued_.add_messages() = std::move(message);
+        write = TakeQueuedForWrite();
+      }
+    }
+    if (over) {
+      on_answer(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the session is over"),
+                acd::v1::AcdMessage());
+    }
+    if (write) StartWrite(&writing_);
+  }
+
+  // Waits up to kAnswerDeadline for the answers still due, then ends the session; nothing is
+  // called back after it returns. Requests still unanswered fail with CANCELLED.
+  void Close() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!started_) return;
+      mu_.AwaitWithTimeout(absl::Condition(this, &SwitchSession::NothingDue),
+                           absl::FromChrono(kAnswerDeadline));
+      closing_ = true;
+    }
+    context_.TryCancel();
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&done_));
+  }
+
+  double MessagesPerWrite() const {
+    absl::MutexLock lock(&mu_);
+    return writes_ == 0 ? 0 : static_cast<double>(messages_written_) / writes_;
+  }
+
+ private:
+  struct Waiting {
+    acd::v1::AcdMessage::MessageCase answer_case = acd::v1::AcdMessage::MESSAGE_NOT_SET;
+    AnswerHandler on_answer;
+  };
+
+  bool NothingDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return over_ || (waiting_.empty() && answering_ == 0);
+  }
+
+  // Moves what is queued into writing_ when no write is in flight; true when it should be
+  // written. Whoever gets true owns writing_ until OnWriteDone.
+  bool TakeQueuedForWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!started_ || write_in_flight_ || write_failed_ || queued_.messages_size() == 0) {
+      return false;
+    }
+    writing_.Clear();
+    writing_.Swap(&queued_);
+    write_in_flight_ = true;
+    ++writes_;
+    messages_written_ += writing_.messages_size();
+    return true;
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      write_in_flight_ = false;
+      if (!ok) write_failed_ = true;  // the stream is broken; OnDone follows
+      write = TakeQueuedForWrite();
+    }
+    if (write) StartWrite(&writing_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    const int64_t received = NowNanos();
+    for (const acd::v1::AcdMessage& message : reading_.messages()) {
+      if (message.has_command()) {
+        on_command_(message.command(), received);
+      } else {
+        Answer(message);
+      }
+    }
+    StartRead(&reading_);
+  }
+
+  void Answer(const acd::v1::AcdMessage& message) {
+    Waiting waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = waiting_.find(message.request_id());
+      if (it == waiting_.end()) {
+        failures_->Add(name_,
+                       grpc::Status(grpc::StatusCode::INTERNAL,
+                                    absl::StrCat("an answer to request ", message.request_id(),
+                                                 ", which was not waiting for one")));
+        return;
+      }
+      waiting = std::move(it->second);
+      waiting_.erase(it);
+      ++answering_;
+    }
+    waiting.on_answer(AnswerStatus(message, waiting.answer_case), message);
+    absl::MutexLock lock(&mu_);
+    --answering_;
+  }
+
+  // The answer's own status; INTERNAL when an OK answer is not what the request asked for.
+  static grpc::Status AnswerStatus(const acd::v1::AcdMessage& message,
+                                   acd::v1::AcdMessage::MessageCase expected) {
+    if (message.status().code() != 0) {
+      return grpc::Status(static_cast<grpc::StatusCode>(message.status().code()),
+                          message.status().message());
+    }
+    if (message.message_case() == expected) return grpc::Status::OK;
+    auto name = [](int field) {
+      const auto* f = acd::v1::AcdMessage::descriptor()->FindFieldByNumber(field);
+      return f == nullptr ? std::string("nothing") : f->name();
+    };
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        absl::StrCat("request ", message.request_id(), " answered OK with ",
+                                     name(message.message_case()), " instead of ", name(expected)));
+  }
+
+  // Why a request still waiting when the session ended got no answer.
+  static grpc::Status NoAnswer(const grpc::Status& ended, bool our_cancel) {
+    if (our_cancel) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "no answer when acdload closed the session");
+    }
+    return grpc::Status(ended.ok() ? grpc::StatusCode::UNAVAILABLE : ended.error_code(),
+                        absl::StrCat("the session ended (", CodeName(ended.error_code()), " \"",
+                                     ended.error_message(), "\") before the answer"));
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::unordered_map<uint64_t, Waiting> unanswered;
+    bool closing = false;
+    {
+      absl::MutexLock lock(&mu_);
+      over_ = true;
+      closing = closing_;
+      unanswered.swap(waiting_);
+    }
+    const bool our_cancel = closing && status.error_code() == grpc::StatusCode::CANCELLED;
+    if (!status.ok() && !our_cancel) failures_->Add(name_, status);
+    const grpc::Status why = NoAnswer(status, our_cancel);
+    for (auto& [id, waiting] : unanswered) waiting.on_answer(why, acd::v1::AcdMessage());
+    absl::MutexLock lock(&mu_);
+    done_ = true;  // the last touch: Close may return and the session go
+  }
+
+  acd::v1::SwitchService::Stub* const stub_;
+  const std::string switch_id_;
+  Failures* const failures_;
+  const std::string name_;
+  CommandHandler on_command_;  // set before the call starts, then only read by OnReadDone
+  grpc::ClientContext context_;
+  acd::v1::SessionResponse reading_;  // only OnReadDone, between reads
+  acd::v1::SessionRequest writing_;   // only whoever TakeQueuedForWrite gave it to
+
+  mutable absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool over_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has begun: nothing more is sent or answered
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has ended
+  acd::v1::SessionRequest queued_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_request_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::unordered_map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
+  int answering_ ABSL_GUARDED_BY(mu_) = 0;  // answers taken out of waiting_, handler running
+  int64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t messages_written_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// How the switch and its agents reach acdd: RPC by RPC with the command stream (UnaryLink), or on
+// the switch's session (SessionLink). Answers and commands come on gRPC's (or the stream
+// reader's) threads.
+class SwitchLink : public acd::bench::AgentAnswers {
+ public:
+  using CommandHandler = SwitchSession::CommandHandler;
+  using EnqueueDone = std::function<void(const grpc::Status&, const acd::v1::EnqueueCallResponse&)>;
+
+  // From here on, the switch's commands go to `on_command`.
+  virtual grpc::Status Open(CommandHandler on_command) = 0;
+  virtual void EnqueueCall(const acd::v1::EnqueueCallRequest& request, EnqueueDone done) = 0;
+  // Waits for the answers still due (up to kAnswerDeadline), then stops the commands; nothing is
+  // called back after it returns.
+  virtual void Close() = 0;
+  // A line about how the requests went out, for the report; empty if nothing to say.
+  virtual std::string Notes() const { return ""; }
+};
+
+class UnaryLink : public SwitchLink {
+ public:
+  UnaryLink(acd::v1::SwitchService::Stub* switches, acd::v1::AgentService::Stub* agents,
+            Failures* failures)
+      : switches_(switches), agents_(agents), failures_(failures) {}
+
+  grpc::Status Open(CommandHandler on_command) override {
+    reader_ = std::thread([this, on_command = std::move(on_command)] { ReadCommands(on_command); });
+    return grpc::Status::OK;
+  }
+
+  void EnqueueCall(const acd::v1::EnqueueCallRequest& request, EnqueueDone done) override {
+    Call<acd::v1::EnqueueCallRequest, acd::v1::EnqueueCallResponse>(
+        [this](auto... args) { switches_->async()->EnqueueCall(args...); }, request,
+        std::move(done));
+  }
+  void ReportCallEvent(const acd::v1::CallEvent& event, Done done) override {
+    Call<acd::v1::CallEvent, acd::v1::CallEventResponse>(
+        [this](auto... args) { switches_->async()->ReportCallEvent(args...); }, event,
+        [done = std::move(done)](const grpc::Status& s, const auto&) { done(s); });
+  }
+  void SetAgentState(const acd::v1::SetAgentStateRequest& request, Done done) override {
+    Call<acd::v1::SetAgentStateRequest, acd::v1::AgentInfo>(
+        [this](auto... args) { agents_->async()->SetAgentState(args...); }, request,
+        [done = std::move(done)](const grpc::Status& s, const auto&) { done(s); });
+  }
+
+  void Close() override {
+    closing_ = true;
+    stream_context_.TryCancel();
+    if (reader_.joinable()) reader_.join();
+    // Every request has a deadline: this wait ends.
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* in_flight) { return *in_flight == 0; }, &in_flight_));
+  }
+
+ private:
+  // One unary call on the callback API, counted in flight until `done` has run.
+  template <typename Request, typename Response, typename Rpc>
+  void Call(Rpc rpc, const Request& request,
+            std::function<void(const grpc::Status&, const Response&)> done) {
+    auto* call = new AsyncCall<Request, Response>;
+    call->request = request;
+    call->context.set_deadline(AnswerDeadline());
+    {
+      absl::MutexLock lock(&mu_);
+      ++in_flight_;
+    }
+    rpc(&call->context, &call->request, &call->response,
+        [this, call, done = std::move(done)](grpc::Status status) {
+          done(status, call->response);  // may start the chain's next call before this one ends
+          delete call;
+          absl::MutexLock lock(&mu_);
+          --in_flight_;
+        });
+  }
+
+  void ReadCommands(const CommandHandler& on_command) {
     acd::v1::StreamCommandsRequest request;
     request.set_switch_id(absl::GetFlag(FLAGS_switch_id));
     std::unique_ptr<grpc::ClientReader<acd::v1::Command>> reader =
         switches_->StreamCommands(&stream_context_, request);
     acd::v1::Command command;
-    while (reader->Read(&command)) {
-      const int64_t received = NowNanos();
-      if (!command.has_offer_call()) continue;
-      const acd::v1::OfferCall& offer = command.offer_call();
-      auto t0 = offer.attributes().find("acdload_t0");
-      int64_t sent = 0;
-      if (t0 != offer.attributes().end() && absl::SimpleAtoi(t0->second, &sent) &&
-          sent >= measure_from_ns_) {
-        std::lock_guard<std::mutex> lock(mu_);
-        latencies_.push_back(received - sent);
-      }
-      AnswerAsAgent(offer.call_id(), offer.agent_id(), command.sequence());
+    while (reader->Read(&command)) on_command(command, NowNanos());
+    const grpc::Status ended = reader->Finish();
+    if (!ended.ok() && !(closing_ && ended.error_code() == grpc::StatusCode::CANCELLED)) {
+      failures_->Add("StreamCommands", ended);
     }
   }
 
-  void AnswerAsAgent(const std::string& call_id, const std::string& agent_id, uint64_t sequence) {
-    acd::bench::AnswerOffer(switches_.get(), agents_.get(), absl::GetFlag(FLAGS_switch_id), call_id,
-                            agent_id, sequence, wrap_up_,
-                            [this](const char* step, const grpc::Status& status) {
-                              if (!status.ok()) return Failed(step, status);
-                              completed_++;
-                            });
+  acd::v1::SwitchService::Stub* const switches_;
+  acd::v1::AgentService::Stub* const agents_;
+  Failures* const failures_;
+  grpc::ClientContext stream_context_;
+  std::thread reader_;
+  std::atomic<bool> closing_{false};
+  absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class SessionLink : public SwitchLink {
+ public:
+  SessionLink(acd::v1::SwitchService::Stub* switches, Failures* failures)
+      : session_(switches, absl::GetFlag(FLAGS_switch_id), failures, "Session") {}
+
+  grpc::Status Open(CommandHandler on_command) override {
+    return session_.Open(std::move(on_command));
+  }
+
+  void EnqueueCall(const acd::v1::EnqueueCallRequest& request, EnqueueDone done) override {
+    acd::v1::SwitchMessage message;
+    *message.mutable_enqueue_call() = request;
+    session_.Send(std::move(message), acd::v1::AcdMessage::kEnqueueCall,
+                  [done = std::move(done)](const grpc::Status& s, const acd::v1::AcdMessage& m) {
+                    done(s, m.enqueue_call());
+                  });
+  }
+  void ReportCallEvent(const acd::v1::CallEvent& event, Done done) override {
+    acd::v1::SwitchMessage message;
+    *message.mutable_call_event() = event;
+    session_.Send(std::move(message), acd::v1::AcdMessage::kCallEvent,
+                  [done = std::move(done)](const grpc::Status& s, const auto&) { done(s); });
+  }
+  void SetAgentState(const acd::v1::SetAgentStateRequest& request, Done done) override {
+    acd::v1::SwitchMessage message;
+    *message.mutable_set_agent_state() = request;
+    session_.Send(std::move(message), acd::v1::AcdMessage::kAgent,
+                  [done = std::move(done)](const grpc::Status& s, const auto&) { done(s); });
+  }
+
+  void Close() override { session_.Close(); }
+  std::string Notes() const override {
+    return absl::StrFormat("session: %.2f messages per write", session_.MessagesPerWrite());
+  }
+
+ private:
+  SwitchSession session_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The floor: the round trip of a request acdd answers without its engine, one at a time.
+class FloorProbe {
+ public:
+  virtual ~FloorProbe() = default;
+  virtual grpc::Status Open() { return grpc::Status::OK; }
+  // One round trip; its time in *nanos when it succeeded.
+  virtual grpc::Status RoundTrip(int64_t* nanos) = 0;
+  virtual void Close() {}
+  // The step a failed round trip is counted under.
+  virtual const char* Step() const = 0;
+};
+
+// --mode unary: the standard health Check.
+class HealthCheckFloor : public FloorProbe {
+ public:
+  explicit HealthCheckFloor(grpc::health::v1::Health::Stub* health) : health_(health) {}
+  grpc::Status RoundTrip(int64_t* nanos) override {
+    grpc::ClientContext context;
+    context.set_deadline(AnswerDeadline());
+    grpc::health::v1::HealthCheckResponse response;
+    const int64_t start = NowNanos();
+    grpc::Status s = health_->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+    *nanos = NowNanos() - start;
+    return s;
+  }
+  const char* Step() const override { return "floor Check"; }
+
+ private:
+  grpc::health::v1::Health::Stub* const health_;
+};
+
+// --mode session: a ping on a session of its own (switch "<switch_id>-floor"), answered by a pong
+// without acdd's engine.
+class PingFloor : public FloorProbe {
+ public:
+  PingFloor(acd::v1::SwitchService::Stub* switches, Failures* failures)
+      : session_(switches, absl::StrCat(absl::GetFlag(FLAGS_switch_id), "-floor"), failures,
+                 "floor Session") {}
+  grpc::Status Open() override {
+    return session_.Open([](const acd::v1::Command&, int64_t) {});
+  }
+  grpc::Status RoundTrip(int64_t* nanos) override {
+    auto pong = std::make_shared<std::promise<grpc::Status>>();
+    acd::v1::SwitchMessage ping;
+    ping.mutable_ping();
+    const int64_t start = NowNanos();
+    session_.Send(std::move(ping), acd::v1::AcdMessage::kPong,
+                  [pong](const grpc::Status& s, const auto&) { pong->set_value(s); });
+    std::future<grpc::Status> answer = pong->get_future();
+    if (answer.wait_for(kAnswerDeadline) != std::future_status::ready) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no pong in time");
+    }
+    *nanos = NowNanos() - start;
+    return answer.get();
+  }
+  void Close() override { session_.Close(); }
+  const char* Step() const override { return "floor ping"; }
+
+ private:
+  SwitchSession session_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// One run at one rate.
+
+// What the runs share: acdd's stubs, the agents (logged in once) and what the queue's policy says.
+struct Center {
+  std::unique_ptr<acd::v1::SwitchService::Stub> switches;
+  std::unique_ptr<acd::v1::AgentService::Stub> agents;
+  std::unique_ptr<acd::v1::AdminService::Stub> admin;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
+  std::string run;       // this acdload's id, in its agents' and calls' ids
+  bool wrap_up = false;  // the queue puts agents in wrap-up after a call
+};
+
+void PrepareCenter(Center* center) {
+  acd::v1::PolicyInfo policy;
+  {
+    grpc::ClientContext context;
+    grpc::Status s = center->admin->GetPolicy(&context, acd::v1::GetPolicyRequest(), &policy);
+    if (!s.ok()) Die("GetPolicy", s);
+  }
+  for (const auto& q : policy.policy().queues()) {
+    if (q.name() == absl::GetFlag(FLAGS_queue)) center->wrap_up = q.wrap_up_seconds() > 0;
+  }
+  center->run = absl::StrCat(NowNanos() % 1000000000);
+  for (int a = 0; a < absl::GetFlag(FLAGS_agents); ++a) {
+    const acd::v1::LoginRequest login = acd::bench::ReadyAgent(
+        absl::StrCat("load-", center->run, "-", a), absl::GetFlag(FLAGS_skill));
+    acd::v1::AgentInfo info;
+    grpc::ClientContext context;
+    grpc::Status s = center->agents->Login(&context, login, &info);
+    if (!s.ok()) Die("Login", s);
+  }
+}
+
+// What one run measured.
+struct RunResult {
+  double target_rate = 0, arrivals_per_s = 0;
+  int calls = 0, queued = 0, errors = 0;
+  int completed_in_window = 0;  // calls whose last step was answered inside the measured window
+  Percentiles offer, floor, enqueue;
+  std::optional<double> acdload_cpu_seconds, acdd_cpu_seconds;  // over the measured window
+  std::string link_notes;
+};
+
+std::optional<double> PerThousandCalls(std::optional<double> cpu_seconds, int calls) {
+  if (!cpu_seconds || calls == 0) return std::nullopt;
+  return *cpu_seconds * 1000 / calls;
+}
+std::optional<double> Sum(std::optional<double> a, std::optional<double> b) {
+  if (!a || !b) return std::nullopt;
+  return *a + *b;
+}
+
+// A run: warm-up, then --seconds of arrivals at `rate`, each call answered by its agent, the floor
+// measured alongside; then the calls still running are waited for while they keep finishing.
+class Load {
+ public:
+  // REQUIRES: `link`, `floor` and `failures` outlive the run.
+  Load(const Center& center, std::shared_ptr<SwitchLink> link, FloorProbe* floor,
+       Failures* failures, std::string call_prefix, double rate, int acdd_pid)
+      : center_(center),
+        link_(std::move(link)),
+        floor_(floor),
+        failures_(failures),
+        call_prefix_(std::move(call_prefix)),
+        rate_(rate),
+        acdd_pid_(acdd_pid) {}
+
+  RunResult Run() {
+    const int errors_before = failures_->Total();
+    grpc::Status opened = link_->Open(
+        [this](const acd::v1::Command& c, int64_t received) { OnCommand(c, received); });
+    if (!opened.ok()) Die("opening the switch's session", opened);
+    opened = floor_->Open();
+    if (!opened.ok()) Die("opening the floor's session", opened);
+    const auto start = Clock::now();
+    const auto window_start = start + kWarmup;
+    const auto window_end =
+        window_start +
+        std::chrono::nanoseconds(static_cast<int64_t>(absl::GetFlag(FLAGS_seconds) * 1e9));
+    window_start_ns_ = ToNanos(window_start);
+    window_end_ns_ = ToNanos(window_end);
+    std::thread floor_thread([this] { MeasureFloor(); });
+    const CpuSample before = PaceArrivals(start, window_start, window_end);
+    const CpuSample after = SampleCpu(acdd_pid_);
+    WaitForCalls();
+    measuring_done_ = true;
+    floor_thread.join();
+    floor_->Close();
+    link_->Close();
+
+    RunResult r;
+    r.target_rate = rate_;
+    r.calls = static_cast<int>(sent_);
+    r.arrivals_per_s = measured_arrivals_.load() / absl::GetFlag(FLAGS_seconds);
+    r.queued = queued_.load();
+    r.errors = failures_->Total() - errors_before;
+    r.completed_in_window = completed_in_window_.load();
+    r.acdload_cpu_seconds = Used(before.acdload, after.acdload);
+    r.acdd_cpu_seconds = Used(before.acdd, after.acdd);
+    r.link_notes = link_->Notes();
+    absl::MutexLock lock(&mu_);
+    r.offer = Summarize(latencies_);
+    r.floor = Summarize(floor_latencies_);
+    r.enqueue = Summarize(enqueue_latencies_);
+    return r;
+  }
+
+ private:
+  // Open loop: arrivals at their scheduled times, however acdd keeps up. Returns the CPU sample
+  // taken as the measured window opens.
+  CpuSample PaceArrivals(Clock::time_point start, Clock::time_point window_start,
+                         Clock::time_point window_end) {
+    const auto interval = std::chrono::nanoseconds(static_cast<int64_t>(1e9 / rate_));
+    std::optional<CpuSample> at_window_start;
+    auto next = start;
+    uint64_t n = 0;
+    while (next < window_end) {
+      std::this_thread::sleep_until(next);
+      if (!at_window_start && next >= window_start) at_window_start = SampleCpu(acdd_pid_);
+      Arrive(n++, next);
+      next += interval;
+    }
+    sent_ = n;
+    return at_window_start ? *at_window_start : SampleCpu(acdd_pid_);
+  }
+
+  void Arrive(uint64_t n, Clock::time_point scheduled) {
+    acd::v1::EnqueueCallRequest request;
+    request.set_switch_id(absl::GetFlag(FLAGS_switch_id));
+    request.set_call_id(absl::StrCat(call_prefix_, n));
+    request.set_queue(absl::GetFlag(FLAGS_queue));
+    // The arrival time travels with the call and comes back on the offer.
+    const int64_t t0 = ToNanos(scheduled);
+    (*request.mutable_attributes())["acdload_t0"] = absl::StrCat(t0);
+    if (t0 >= window_start_ns_) measured_arrivals_++;
+    link_->EnqueueCall(request, [this, t0](const grpc::Status& status,
+                                           const acd::v1::EnqueueCallResponse& response) {
+      if (status.ok() && t0 >= window_start_ns_) {
+        absl::MutexLock lock(&mu_);
+        enqueue_latencies_.push_back(NowNanos() - t0);
+      }
+      if (!status.ok()) {
+        failures_->Add("EnqueueCall", status);
+        finished_calls_++;
+      } else if (response.disposition() == acd::v1::EnqueueCallResponse::DISPOSITION_QUEUED) {
+        queued_++;
+      } else if (response.disposition() ==
+                 acd::v1::EnqueueCallResponse::DISPOSITION_SENT_TO_FALLBACK) {
+        finished_calls_++;  // the call left acd: no offer will come
+      }
+    });
+  }
+
+  void OnCommand(const acd::v1::Command& command, int64_t received) {
+    if (!command.has_offer_call()) return;
+    const acd::v1::OfferCall& offer = command.offer_call();
+    auto t0 = offer.attributes().find("acdload_t0");
+    int64_t sent = 0;
+    if (t0 != offer.attributes().end() && absl::SimpleAtoi(t0->second, &sent) &&
+        sent >= window_start_ns_) {
+      absl::MutexLock lock(&mu_);
+      latencies_.push_back(received - sent);
+    }
+    acd::bench::AnswerOffer(
+        link_, absl::GetFlag(FLAGS_switch_id), offer.call_id(), offer.agent_id(),
+        command.sequence(), center_.wrap_up,
+        [this](const char* step, const grpc::Status& status) { CallFinished(step, status); });
+  }
+
+  void CallFinished(const char* step, const grpc::Status& status) {
+    finished_calls_++;
+    if (!status.ok()) return failures_->Add(step, status);
+    const int64_t now = NowNanos();
+    if (now >= window_start_ns_ && now < window_end_ns_) completed_in_window_++;
+  }
+
+  // Until every call sent has finished, or none has for kDrainStall (or kDrainLimit in all).
+  void WaitForCalls() {
+    const auto give_up = Clock::now() + kDrainLimit;
+    auto last_progress = Clock::now();
+    uint64_t finished = finished_calls_.load();
+    while (finished < sent_ && Clock::now() < give_up &&
+           Clock::now() - last_progress < kDrainStall) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      const uint64_t now_finished = finished_calls_.load();
+      if (now_finished != finished) last_progress = Clock::now();
+      finished = now_finished;
+    }
   }
 
   void MeasureFloor() {
@@ -237,62 +947,223 @@ class Load {
     while (!measuring_done_) {
       std::this_thread::sleep_until(next);
       next += interval;
-      grpc::ClientContext context;
-      grpc::health::v1::HealthCheckResponse response;
       const int64_t start = NowNanos();
-      grpc::Status s = health_->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
-      const int64_t took = NowNanos() - start;
-      if (s.ok() && start >= measure_from_ns_) {
-        std::lock_guard<std::mutex> lock(mu_);
+      int64_t took = 0;
+      const grpc::Status s = floor_->RoundTrip(&took);
+      if (!s.ok()) {
+        failures_->Add(floor_->Step(), s);
+      } else if (start >= window_start_ns_) {
+        absl::MutexLock lock(&mu_);
         floor_latencies_.push_back(took);
       }
     }
   }
 
-  void Failed(const char* what, const grpc::Status& status) {
-    failed_++;
-    ReportError(what, status);
+  const Center& center_;
+  const std::shared_ptr<SwitchLink> link_;
+  FloorProbe* const floor_;
+  Failures* const failures_;
+  const std::string call_prefix_;
+  const double rate_;
+  const int acdd_pid_;
+  // Set before the arrivals, the floor thread and the first command; constant after.
+  int64_t window_start_ns_ = 0, window_end_ns_ = 0;
+  uint64_t sent_ = 0;  // only the pacing thread
+  std::atomic<bool> measuring_done_{false};
+  std::atomic<int> measured_arrivals_{0}, queued_{0}, completed_in_window_{0};
+  std::atomic<uint64_t> finished_calls_{0};  // answered by their agent, failed, or sent away
+  absl::Mutex mu_;
+  std::vector<int64_t> latencies_ ABSL_GUARDED_BY(mu_);          // arrival -> offer
+  std::vector<int64_t> floor_latencies_ ABSL_GUARDED_BY(mu_);    // floor round trips
+  std::vector<int64_t> enqueue_latencies_ ABSL_GUARDED_BY(mu_);  // EnqueueCall sent -> answered OK
+};
+
+// A run at `rate` in --mode's way, its calls' ids starting with `call_prefix`.
+RunResult RunAt(const Center& center, bool session, double rate, const std::string& call_prefix,
+                int acdd_pid, Failures* failures) {
+  std::shared_ptr<SwitchLink> link;
+  std::unique_ptr<FloorProbe> floor;
+  if (session) {
+    link = std::make_shared<SessionLink>(center.switches.get(), failures);
+    floor = std::make_unique<PingFloor>(center.switches.get(), failures);
+  } else {
+    link = std::make_shared<UnaryLink>(center.switches.get(), center.agents.get(), failures);
+    floor = std::make_unique<HealthCheckFloor>(center.health.get());
   }
-  void ReportError(const char* what, const grpc::Status& status) {
-    if (errors_reported_++ < 5) {
-      std::cerr << "acdload: " << what << ": " << status.error_message() << "\n";
+  Load load(center, link, floor.get(), failures, call_prefix, rate, acdd_pid);
+  return load.Run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// --max: the highest rate whose arrival->offer p99 stays under the bound.
+
+struct MaxStep {
+  RunResult result;
+  bool passed = false;
+};
+
+bool StepPassed(const RunResult& r, double p99_bound_us) {
+  return r.errors == 0 && r.offer.count > 0 && r.offer.p99 < p99_bound_us &&
+         r.arrivals_per_s >= kSustainedShare * r.target_rate;
+}
+
+// From `first_rate`, doubling while runs pass, then `bisect_steps` runs halving the gap between
+// the last rate that passed and the first that failed (from 0 if the first failed).
+std::vector<MaxStep> SearchMaxRate(const std::function<RunResult(double rate)>& run_at,
+                                   double first_rate, double p99_bound_us, int bisect_steps,
+                                   const std::function<void(const MaxStep&)>& on_step) {
+  std::vector<MaxStep> steps;
+  auto step = [&](double rate) {
+    MaxStep s;
+    s.result = run_at(rate);
+    s.passed = StepPassed(s.result, p99_bound_us);
+    steps.push_back(s);
+    on_step(s);
+    return s.passed;
+  };
+  double passed = 0, failed = 0;
+  for (int i = 0; i <= kMaxDoublings && failed == 0; ++i) {
+    const double rate = first_rate * std::pow(2, i);
+    if (step(rate)) {
+      passed = rate;
+    } else {
+      failed = rate;
     }
   }
+  for (int i = 0; i < bisect_steps && failed > 0; ++i) {
+    const double rate = std::round((passed + failed) / 2);
+    if (rate <= passed || rate >= failed) break;
+    if (step(rate)) {
+      passed = rate;
+    } else {
+      failed = rate;
+    }
+  }
+  return steps;
+}
 
-  std::unique_ptr<acd::v1::SwitchService::Stub> switches_;
-  std::unique_ptr<acd::v1::AgentService::Stub> agents_;
-  std::unique_ptr<acd::v1::AdminService::Stub> admin_;
-  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
-  std::vector<std::string> agent_ids_;
-  std::string call_prefix_;
-  bool wrap_up_ = false;
-  int64_t measure_from_ns_ = 0;
-  grpc::ClientContext stream_context_;
-  std::thread stream_thread_;
-  std::atomic<bool> measuring_done_{false};
-  std::atomic<int> measured_arrivals_{0}, queued_{0}, failed_{0}, completed_{0}, errors_reported_{0};
-  int sent_ = 0;
-  double sent_rate_ = 0;
-  std::mutex mu_;
-  std::vector<int64_t> latencies_;        // guarded by mu_
-  std::vector<int64_t> floor_latencies_;  // guarded by mu_
-  std::vector<int64_t> enqueue_latencies_;  // guarded by mu_: EnqueueCall sent -> answered
+double HighestPassed(const std::vector<MaxStep>& steps) {
+  double best = 0;
+  for (const MaxStep& s : steps) {
+    if (s.passed) best = std::max(best, s.result.target_rate);
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports.
+
+std::string JsonNumber(std::optional<double> value) {
+  return value ? absl::StrFormat("%.4f", *value) : "null";
+}
+std::string Seconds(std::optional<double> value) {
+  return value ? absl::StrFormat("%.3f s", *value) : "unknown";
+}
+
+struct CpuPerThousandCalls {
+  std::optional<double> acdload, acdd, both;
 };
+CpuPerThousandCalls CpuPerCalls(const RunResult& r) {
+  CpuPerThousandCalls c;
+  c.acdload = PerThousandCalls(r.acdload_cpu_seconds, r.completed_in_window);
+  c.acdd = PerThousandCalls(r.acdd_cpu_seconds, r.completed_in_window);
+  c.both = Sum(c.acdload, c.acdd);
+  return c;
+}
+
+void PrintRunJson(const RunResult& r, int acdd_pid, const Failures& failures) {
+  const double ratio = r.floor.p99 > 0 ? r.offer.p99 / r.floor.p99 : 0;
+  const CpuPerThousandCalls cpu = CpuPerCalls(r);
+  std::cout << absl::StrFormat(
+      "{\"arrivals_per_s\": %.1f, \"target_rate\": %.1f, \"agents\": %d, \"calls\": %d, "
+      "\"offers_measured\": %d, \"queued_at_arrival\": %d, \"errors\": %d, "
+      "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
+      "\"floor_p50_us\": %.1f, \"floor_p99_us\": %.1f, \"floor_samples\": %d, "
+      "\"enqueue_rtt_p50_us\": %.1f, \"enqueue_rtt_p99_us\": %.1f, "
+      "\"p99_over_floor_p99\": %.2f, \"mode\": \"%s\", \"acdd_pid\": %s, "
+      "\"completed_in_window\": %d, \"cpu_seconds_per_1000_calls\": %s, "
+      "\"acdload_cpu_seconds_per_1000_calls\": %s, \"acdd_cpu_seconds_per_1000_calls\": %s, "
+      "\"failures\": %s}\n",
+      r.arrivals_per_s, r.target_rate, absl::GetFlag(FLAGS_agents), r.calls, r.offer.count,
+      r.queued, r.errors, r.offer.p50, r.offer.p99, r.offer.p999, r.offer.max, r.floor.p50,
+      r.floor.p99, r.floor.count, r.enqueue.p50, r.enqueue.p99, ratio, absl::GetFlag(FLAGS_mode),
+      acdd_pid == 0 ? "null" : absl::StrCat(acdd_pid), r.completed_in_window, JsonNumber(cpu.both),
+      JsonNumber(cpu.acdload), JsonNumber(cpu.acdd), failures.Json());
+}
+
+void PrintRunReport(const RunResult& r) {
+  const double ratio = r.floor.p99 > 0 ? r.offer.p99 / r.floor.p99 : 0;
+  const CpuPerThousandCalls cpu = CpuPerCalls(r);
+  std::cout << absl::StrFormat(
+      "acdload against %s (mode %s): %d agents, queue %s\n"
+      "  arrivals      %.1f/s sustained over %.0f s (target %.0f/s); %d calls, %d errors, %d "
+      "found no free agent\n"
+      "  arrival->offer p50 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us  (%d offers)\n"
+      "  floor (%s) p50 %.1f us  p99 %.1f us  (%d round trips)\n"
+      "  EnqueueCall round trip p50 %.1f us  p99 %.1f us\n"
+      "  p99 / floor p99 = %.2f\n"
+      "  CPU per 1000 calls: acdload %s + acdd %s = %s  (%d calls completed in the window)\n",
+      absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_mode), absl::GetFlag(FLAGS_agents),
+      absl::GetFlag(FLAGS_queue), r.arrivals_per_s, absl::GetFlag(FLAGS_seconds), r.target_rate,
+      r.calls, r.errors, r.queued, r.offer.p50, r.offer.p99, r.offer.p999, r.offer.max,
+      r.offer.count, absl::GetFlag(FLAGS_mode) == "session" ? "ping" : "health Check", r.floor.p50,
+      r.floor.p99, r.floor.count, r.enqueue.p50, r.enqueue.p99, ratio, Seconds(cpu.acdload),
+      Seconds(cpu.acdd), Seconds(cpu.both), r.completed_in_window);
+  if (!r.link_notes.empty()) std::cout << "  " << r.link_notes << "\n";
+}
+
+std::string MaxStepLine(size_t n, const MaxStep& s) {
+  return absl::StrFormat(
+      "  step %2d  rate %8.0f/s  arrivals %8.1f/s  p99 %9.1f us  floor p99 %7.1f us  errors %d  "
+      "CPU/1000 calls %s  %s",
+      n, s.result.target_rate, s.result.arrivals_per_s, s.result.offer.p99, s.result.floor.p99,
+      s.result.errors, Seconds(CpuPerCalls(s.result).both), s.passed ? "passed" : "failed");
+}
+
+void PrintMaxJson(const std::vector<MaxStep>& steps, int acdd_pid, const Failures& failures) {
+  std::vector<std::string> rows;
+  for (const MaxStep& s : steps) {
+    const RunResult& r = s.result;
+    rows.push_back(absl::StrFormat(
+        "{\"rate\": %.1f, \"p99_us\": %.1f, \"arrivals_per_s\": %.1f, \"errors\": %d, "
+        "\"p50_us\": %.1f, \"floor_p99_us\": %.1f, \"cpu_seconds_per_1000_calls\": %s, "
+        "\"passed\": %s}",
+        r.target_rate, r.offer.p99, r.arrivals_per_s, r.errors, r.offer.p50, r.floor.p99,
+        JsonNumber(CpuPerCalls(r).both), s.passed ? "true" : "false"));
+  }
+  std::cout << absl::StrFormat(
+      "{\"mode\": \"%s\", \"max_p99_ms\": %.3f, \"seconds\": %.1f, \"agents\": %d, "
+      "\"acdd_pid\": %s, \"max_rate\": %.1f, \"steps\": [%s], \"errors\": %d, \"failures\": %s}\n",
+      absl::GetFlag(FLAGS_mode), absl::GetFlag(FLAGS_max_p99_ms), absl::GetFlag(FLAGS_seconds),
+      absl::GetFlag(FLAGS_agents), acdd_pid == 0 ? "null" : absl::StrCat(acdd_pid),
+      HighestPassed(steps), absl::StrJoin(rows, ", "), failures.Total(), failures.Json());
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Load generator for acdd: arrivals at a fixed rate, arrival->offer latency, no-op floor.\n"
-      "  acdload --server HOST:PORT --rate 2000 --seconds 10 --agents 200 [--json]\n"
-      "          [--token_file F] [--tls_ca F] [--tls_cert F --tls_key F]");
+      "Load generator for acdd: arrivals at a fixed rate, arrival->offer latency, the floor, CPU "
+      "per call.\n"
+      "  acdload --server HOST:PORT --rate 2000 --seconds 10 --agents 200 [--mode session] "
+      "[--json]\n"
+      "          [--max [--max_p99_ms 10]] [--acdd_pid PID]\n"
+      "          [--token_file F] [--tls_ca F] [--tls_cert F --tls_key F]\n"
+      "Exits 1 after the report when any request failed.");
   absl::ParseCommandLine(argc, argv);
   // Deadlock detection on every absl::Mutex (gRPC's locks included) costs CPU on each RPC; the
   // code's lock discipline is checked at build time with -Wthread-safety instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode != "unary" && mode != "session") {
+    std::cerr << "acdload: --mode is unary or session, not '" << mode << "'\n";
+    return 2;
+  }
   if (!(absl::GetFlag(FLAGS_rate) > 0) || !(absl::GetFlag(FLAGS_seconds) > 0) ||
-      absl::GetFlag(FLAGS_agents) < 1) {
-    std::cerr << "acdload: --rate, --seconds and --agents must be positive\n";
+      absl::GetFlag(FLAGS_agents) < 1 || !(absl::GetFlag(FLAGS_floor_rate) > 0) ||
+      !(absl::GetFlag(FLAGS_max_p99_ms) > 0)) {
+    std::cerr << "acdload: --rate, --seconds, --agents, --floor_rate and --max_p99_ms must be "
+                 "positive\n";
     return 2;
   }
   // --token_file, --tls_ca, --tls_cert/--tls_key: an acdd with TLS and tokens.
@@ -308,9 +1179,52 @@ int main(int argc, char** argv) {
     std::cerr << "acdload: cannot reach acdd at " << opened->address << "\n";
     return 1;
   }
-  Load load(channel);
-  load.Prepare();
-  load.Run();
-  load.Report();
+  const int acdd_pid = AcddPid(opened->address);
+  Center center{acd::v1::SwitchService::NewStub(channel), acd::v1::AgentService::NewStub(channel),
+                acd::v1::AdminService::NewStub(channel),
+                grpc::health::v1::Health::NewStub(channel)};
+  PrepareCenter(&center);
+  const bool session = mode == "session";
+  const bool json = absl::GetFlag(FLAGS_json);
+  Failures failures;
+
+  if (absl::GetFlag(FLAGS_max)) {
+    if (!json) {
+      std::cout << absl::StrFormat(
+          "acdload --max against %s (mode %s): highest rate with arrival->offer p99 < %.3f ms, "
+          "runs of %.0f s\n",
+          absl::GetFlag(FLAGS_server), mode, absl::GetFlag(FLAGS_max_p99_ms),
+          absl::GetFlag(FLAGS_seconds));
+    }
+    int step = 0;
+    const std::vector<MaxStep> steps = SearchMaxRate(
+        [&](double rate) {
+          return RunAt(center, session, rate, absl::StrCat("load-", center.run, "-", ++step, "-"),
+                       acdd_pid, &failures);
+        },
+        absl::GetFlag(FLAGS_rate), absl::GetFlag(FLAGS_max_p99_ms) * 1000,
+        absl::GetFlag(FLAGS_max_bisect_steps),
+        [&](const MaxStep& s) {
+          if (!json) std::cout << MaxStepLine(step, s) << std::endl;
+        });
+    if (json) {
+      PrintMaxJson(steps, acdd_pid, failures);
+    } else {
+      std::cout << absl::StrFormat("  highest rate that passed: %.0f/s\n", HighestPassed(steps));
+    }
+  } else {
+    const RunResult result = RunAt(center, session, absl::GetFlag(FLAGS_rate),
+                                   absl::StrCat("load-", center.run, "-"), acdd_pid, &failures);
+    if (json) {
+      PrintRunJson(result, acdd_pid, failures);
+    } else {
+      PrintRunReport(result);
+    }
+  }
+  std::cout.flush();
+  if (failures.Total() > 0) {
+    failures.Print(std::cerr);
+    return 1;
+  }
   return 0;
 }

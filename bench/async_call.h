@@ -1,9 +1,10 @@
 // What bench's gRPC clients (acdload, acdfill, acdfailover) share: a unary call in flight on the
 // callback API, which its completion deletes; how they give up on an RPC that must not fail; and
-// how their agents answer an offer.
+// how their agents answer an offer, over the unary RPCs or (acdload --mode session) a session.
 //   auto* login = new AsyncCall<acd::v1::LoginRequest, acd::v1::AgentInfo>;
 //   stub->async()->Login(&login->context, &login->request, &login->response,
 //                        [login](grpc::Status s) { if (!s.ok()) Die("Login", s); delete login; });
+//   AnswerOffer(switches, agents, switch_id, call_id, agent_id, sequence, wrap_up, done);
 #ifndef ACD_BENCH_ASYNC_CALL_H_
 #define ACD_BENCH_ASYNC_CALL_H_
 
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "acd/v1/acd.grpc.pb.h"
@@ -44,42 +46,86 @@ inline acd::v1::LoginRequest ReadyAgent(const std::string& agent_id, const std::
   return login;
 }
 
+// Where an agent's answer to an offer goes: a call event and an agent state change, each answered
+// once with a status, on gRPC's threads. RpcAgentAnswers sends them as unary RPCs; acdload's
+// switch links send them as unary RPCs it counts in flight, or on the switch's session.
+class AgentAnswers {
+ public:
+  using Done = std::function<void(const grpc::Status&)>;
+  virtual ~AgentAnswers() = default;
+  virtual void ReportCallEvent(const acd::v1::CallEvent& event, Done done) = 0;
+  virtual void SetAgentState(const acd::v1::SetAgentStateRequest& request, Done done) = 0;
+};
+
+// AgentAnswers over SwitchService.ReportCallEvent and AgentService.SetAgentState.
+class RpcAgentAnswers : public AgentAnswers {
+ public:
+  // REQUIRES: both stubs outlive every call made through this.
+  RpcAgentAnswers(acd::v1::SwitchService::Stub* switches, acd::v1::AgentService::Stub* agents)
+      : switches_(switches), agents_(agents) {}
+
+  void ReportCallEvent(const acd::v1::CallEvent& event, Done done) override {
+    auto* call = new AsyncCall<acd::v1::CallEvent, acd::v1::CallEventResponse>;
+    call->request = event;
+    switches_->async()->ReportCallEvent(&call->context, &call->request, &call->response,
+                                        [call, done = std::move(done)](grpc::Status status) {
+                                          delete call;
+                                          done(status);
+                                        });
+  }
+  void SetAgentState(const acd::v1::SetAgentStateRequest& request, Done done) override {
+    auto* call = new AsyncCall<acd::v1::SetAgentStateRequest, acd::v1::AgentInfo>;
+    call->request = request;
+    agents_->async()->SetAgentState(&call->context, &call->request, &call->response,
+                                    [call, done = std::move(done)](grpc::Status status) {
+                                      delete call;
+                                      done(status);
+                                    });
+  }
+
+ private:
+  acd::v1::SwitchService::Stub* const switches_;
+  acd::v1::AgentService::Stub* const agents_;
+};
+
 // The agent takes the call, the call ends, and (when `wrap_up`) the agent ends its wrap-up: the
-// events a real desktop and switch send, chained on the callback API. `done` runs once: with OK
-// after the last step, or with the first step that failed and why.
+// events a real desktop and switch send, each sent when the one before is answered. `done` runs
+// once: with OK after the last step, or with the first step that failed and why.
+inline void AnswerOffer(std::shared_ptr<AgentAnswers> answers, const std::string& switch_id,
+                        const std::string& call_id, const std::string& agent_id,
+                        uint64_t offer_sequence, bool wrap_up,
+                        std::function<void(const char* step, const grpc::Status&)> done) {
+  acd::v1::CallEvent accept;
+  accept.set_switch_id(switch_id);
+  accept.set_call_id(call_id);
+  accept.set_agent_id(agent_id);
+  accept.set_offer_sequence(offer_sequence);
+  accept.mutable_offer_accepted();
+  answers->ReportCallEvent(accept, [=](const grpc::Status& status) {
+    if (!status.ok()) return done("offer_accepted", status);
+    acd::v1::CallEvent end;
+    end.set_switch_id(switch_id);
+    end.set_call_id(call_id);
+    end.mutable_call_ended();
+    answers->ReportCallEvent(end, [=](const grpc::Status& status) {
+      if (!status.ok() || !wrap_up) return done("call_ended", status);
+      acd::v1::SetAgentStateRequest wrap;
+      wrap.set_agent_id(agent_id);
+      wrap.mutable_end_wrap_up();
+      answers->SetAgentState(wrap,
+                             [=](const grpc::Status& status) { done("end_wrap_up", status); });
+    });
+  });
+}
+
+// The same over the unary RPCs.
+// REQUIRES: both stubs outlive the chain.
 inline void AnswerOffer(acd::v1::SwitchService::Stub* switches, acd::v1::AgentService::Stub* agents,
                         const std::string& switch_id, const std::string& call_id,
                         const std::string& agent_id, uint64_t offer_sequence, bool wrap_up,
                         std::function<void(const char* step, const grpc::Status&)> done) {
-  auto* accept = new AsyncCall<acd::v1::CallEvent, acd::v1::CallEventResponse>;
-  accept->request.set_switch_id(switch_id);
-  accept->request.set_call_id(call_id);
-  accept->request.set_agent_id(agent_id);
-  accept->request.set_offer_sequence(offer_sequence);
-  accept->request.mutable_offer_accepted();
-  switches->async()->ReportCallEvent(
-      &accept->context, &accept->request, &accept->response,
-      [=](grpc::Status status) {
-        delete accept;
-        if (!status.ok()) return done("offer_accepted", status);
-        auto* end = new AsyncCall<acd::v1::CallEvent, acd::v1::CallEventResponse>;
-        end->request.set_switch_id(switch_id);
-        end->request.set_call_id(call_id);
-        end->request.mutable_call_ended();
-        switches->async()->ReportCallEvent(
-            &end->context, &end->request, &end->response, [=](grpc::Status status) {
-              delete end;
-              if (!status.ok() || !wrap_up) return done("call_ended", status);
-              auto* wrap = new AsyncCall<acd::v1::SetAgentStateRequest, acd::v1::AgentInfo>;
-              wrap->request.set_agent_id(agent_id);
-              wrap->request.mutable_end_wrap_up();
-              agents->async()->SetAgentState(&wrap->context, &wrap->request, &wrap->response,
-                                             [=](grpc::Status status) {
-                                               delete wrap;
-                                               done("end_wrap_up", status);
-                                             });
-            });
-      });
+  AnswerOffer(std::make_shared<RpcAgentAnswers>(switches, agents), switch_id, call_id, agent_id,
+              offer_sequence, wrap_up, std::move(done));
 }
 
 }  // namespace acd::bench

@@ -2,11 +2,15 @@
 # acdload against acdd in memory, with --journal_sync=write and with fsync, interleaved run by run
 # on the same machine, so the three can be set side by side.
 #   bench/journal_load.sh [RUNS (3)] [RATE (2000)] [SECONDS (10)] [OUT_DIR (build/bench-journal)]
+#   MODE=session bench/journal_load.sh ...   # acdload's --mode (unary by default)
 # Prints one line per run (mode, run, arrivals/s, p50/p99/p99.9 µs, floor p99, acdd CPU s,
-# journal bytes per call) and leaves acdload's JSON and acdd's stderr in OUT_DIR.
+# journal bytes per call) and leaves acdload's JSON and acdd's stderr in OUT_DIR. A run whose
+# requests failed is reported all the same, and the script then exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}; rate=${2:-2000}; seconds=${3:-10}; out=${4:-build/bench-journal}
+load_mode=${MODE:-unary}
+failed=0
 bin=build/bin
 mkdir -p "$out"
 source bench/acdd_start.sh
@@ -20,8 +24,9 @@ one() {  # mode run
   esac
   start_acdd "$out/acdd-$mode-$n" "${flags[@]}"
   local pid=$acdd_pid grpc=$acdd_grpc
-  $bin/acdload --server "$grpc" --rate "$rate" --seconds "$seconds" --agents 200 --json \
-    > "$out/load-$mode-$n.json"
+  # acdload exits 1 after its JSON when requests failed: stop acdd and report the run all the same.
+  $bin/acdload --server "$grpc" --mode "$load_mode" --rate "$rate" --seconds "$seconds" \
+    --agents 200 --json > "$out/load-$mode-$n.json" || failed=1
   local cpu
   cpu=$(awk '{print ($14+$15)/100}' /proc/$pid/stat)
   kill -TERM $pid; wait $pid || true
@@ -42,3 +47,4 @@ PY
 for n in $(seq "$runs"); do
   for mode in memory write fsync; do one $mode "$n"; done
 done
+exit $failed

@@ -51,7 +51,8 @@ while true; do
   # ~5 records a call at 2,000 calls/s through 200 agents of another queue (support).
   left=$(( (records - (have - base)) / 10000 + 1 )); [ $left -gt 60 ] && left=60
   $bin/acdload --server "$grpc" --rate 2000 --seconds "$left" --agents 200 --queue support \
-    --skill tech_support --switch_id acdload-$have --json > "$out/load-$have.json"
+    --skill tech_support --switch_id acdload-$have --json > "$out/load-$have.json" ||
+    failed=1  # acdload exits 1 after its JSON when requests failed: go on, exit 1 at the end
 done
 metric 'acd_queue_calls_waiting{queue="sales"}'
 kill -KILL $pid; wait $pid 2>/dev/null || true
@@ -72,3 +73,4 @@ print("data dir %.1f MB; recovered (snapshot loaded, if any, and %d records repl
       "(%.0f records/s overall); serving %s s after exec; %s calls waiting in sales after "
       "recovery; RSS %.0f MB" % (int(size) / 1e6, n, t, n / t, serving, waiting, int(rss) / 1024))
 PY
+exit "${failed:-0}"

@@ -41,7 +41,8 @@ for n in $(seq "$runs"); do
     rm -rf "$data"; cp -r "$out/filled" "$data"
     start "$mode-$n" "${flags[@]}"
     $bin/acdload --server "$grpc" --rate 2000 --seconds "$seconds" --agents 200 --queue support \
-      --skill tech_support --switch_id "acdload-$mode-$n" --json > "$out/load-$mode-$n.json"
+      --skill tech_support --switch_id "acdload-$mode-$n" --json > "$out/load-$mode-$n.json" ||
+      failed=1  # acdload exits 1 after its JSON when requests failed: report the run all the same
     sleep 2  # a snapshot started near the end reports
     stop
     python3 - "$out/load-$mode-$n.json" "$out/acdd-$mode-$n.err" "$mode" "$n" <<'PY'
@@ -60,3 +61,4 @@ print("%-3s run %s  %7.1f arrivals/s  p50 %6.0f  p99 %6.0f  p99.9 %6.0f us  floo
 PY
   done
 done
+exit "${failed:-0}"

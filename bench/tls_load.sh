@@ -5,10 +5,12 @@
 #   bench/tls_load.sh [PAIRS (5)] [RATE (2000)] [SECONDS (10)] [OUT_DIR (build/bench-tls)]
 # Prints one line per run (mode, pair, arrivals/s, p50/p99/p99.9 µs, floor p99, acdd CPU s), then
 # per pair the TLS/plain ratios of p99 and arrivals/s and their medians. acdload's JSON and
-# acdd's stderr stay in OUT_DIR; the CA, certificates and token are made there too.
+# acdd's stderr stay in OUT_DIR; the CA, certificates and token are made there too. A run whose
+# requests failed is reported all the same, and the script then exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-5}; rate=${2:-2000}; seconds=${3:-10}; out=${4:-build/bench-tls}
+failed=0
 bin=build/bin
 mkdir -p "$out"
 source bench/acdd_start.sh
@@ -28,8 +30,9 @@ one() {  # mode pair
   fi
   start_acdd "$out/acdd-$mode-$n" "${flags[@]}"
   local pid=$acdd_pid grpc=$acdd_grpc
+  # acdload exits 1 after its JSON when requests failed: stop acdd and report the run all the same.
   $bin/acdload --server "$grpc" "${client[@]}" --rate "$rate" --seconds "$seconds" --agents 200 \
-    --json > "$out/load-$mode-$n.json"
+    --json > "$out/load-$mode-$n.json" || failed=1
   local cpu
   cpu=$(awk '{print ($14+$15)/100}' /proc/$pid/stat)
   kill -TERM $pid; wait $pid || true
@@ -61,3 +64,4 @@ for n in range(1, pairs + 1):
 print("median over %d pairs  tls/plain: p99 %.2fx (min %.2f, max %.2f)  arrivals/s %.3fx" % (
     pairs, statistics.median(p99), min(p99), max(p99), statistics.median(rate)))
 PY
+exit $failed
