@@ -62,6 +62,10 @@ ABSL_FLAG(std::string, mode, "unary",
           "unary: one RPC per request, commands on StreamCommands, a health Check as the floor; "
           "session: requests, answers and commands on one SwitchService.Session, a ping on a "
           "second session (switch <switch_id>-floor) as the floor");
+ABSL_FLAG(bool, pipeline, false,
+          "session mode: the agent's answer (accept, call ended, wrap-up ended) goes as one "
+          "message of three requests, without waiting for each answer (the session keeps their "
+          "order); off: each is sent once the one before is answered, as in unary mode");
 ABSL_FLAG(double, rate, 2000, "call arrivals per second (with --max: the first rate tried)");
 ABSL_FLAG(double, seconds, 10, "how long to sustain the rate (after a 1 s warm-up)");
 ABSL_FLAG(int, agents, 200, "agents to log in");
@@ -913,10 +917,18 @@ class Load {
       absl::MutexLock lock(&mu_);
       latencies_.push_back(received - sent);
     }
-    acd::bench::AnswerOffer(
-        link_, absl::GetFlag(FLAGS_switch_id), offer.call_id(), offer.agent_id(),
-        command.sequence(), center_.wrap_up,
-        [this](const char* step, const grpc::Status& status) { CallFinished(step, status); });
+    auto finished = [this](const char* step, const grpc::Status& status) {
+      CallFinished(step, status);
+    };
+    if (absl::GetFlag(FLAGS_pipeline) && absl::GetFlag(FLAGS_mode) == "session") {
+      acd::bench::AnswerOfferPipelined(link_, absl::GetFlag(FLAGS_switch_id), offer.call_id(),
+                                       offer.agent_id(), command.sequence(), center_.wrap_up,
+                                       std::move(finished));
+    } else {
+      acd::bench::AnswerOffer(link_, absl::GetFlag(FLAGS_switch_id), offer.call_id(),
+                              offer.agent_id(), command.sequence(), center_.wrap_up,
+                              std::move(finished));
+    }
   }
 
   void CallFinished(const char* step, const grpc::Status& status) {
@@ -1080,13 +1092,14 @@ void PrintRunJson(const RunResult& r, int acdd_pid, const Failures& failures) {
       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
       "\"floor_p50_us\": %.1f, \"floor_p99_us\": %.1f, \"floor_samples\": %d, "
       "\"enqueue_rtt_p50_us\": %.1f, \"enqueue_rtt_p99_us\": %.1f, "
-      "\"p99_over_floor_p99\": %.2f, \"mode\": \"%s\", \"acdd_pid\": %s, "
+      "\"p99_over_floor_p99\": %.2f, \"mode\": \"%s\", \"pipeline\": %s, \"acdd_pid\": %s, "
       "\"completed_in_window\": %d, \"cpu_seconds_per_1000_calls\": %s, "
       "\"acdload_cpu_seconds_per_1000_calls\": %s, \"acdd_cpu_seconds_per_1000_calls\": %s, "
       "\"failures\": %s}\n",
       r.arrivals_per_s, r.target_rate, absl::GetFlag(FLAGS_agents), r.calls, r.offer.count,
       r.queued, r.errors, r.offer.p50, r.offer.p99, r.offer.p999, r.offer.max, r.floor.p50,
       r.floor.p99, r.floor.count, r.enqueue.p50, r.enqueue.p99, ratio, absl::GetFlag(FLAGS_mode),
+      absl::GetFlag(FLAGS_pipeline) ? "true" : "false",
       acdd_pid == 0 ? "null" : absl::StrCat(acdd_pid), r.completed_in_window, JsonNumber(cpu.both),
       JsonNumber(cpu.acdload), JsonNumber(cpu.acdd), failures.Json());
 }
@@ -1157,6 +1170,10 @@ int main(int argc, char** argv) {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode != "unary" && mode != "session") {
     std::cerr << "acdload: --mode is unary or session, not '" << mode << "'\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_pipeline) && mode != "session") {
+    std::cerr << "acdload: --pipeline needs --mode session (unary RPCs keep no order)\n";
     return 2;
   }
   if (!(absl::GetFlag(FLAGS_rate) > 0) || !(absl::GetFlag(FLAGS_seconds) > 0) ||

@@ -15,6 +15,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "acd/v1/acd.grpc.pb.h"
@@ -88,34 +89,77 @@ class RpcAgentAnswers : public AgentAnswers {
   acd::v1::AgentService::Stub* const agents_;
 };
 
-// The agent takes the call, the call ends, and (when `wrap_up`) the agent ends its wrap-up: the
-// events a real desktop and switch send, each sent when the one before is answered. `done` runs
-// once: with OK after the last step, or with the first step that failed and why.
+// An agent's answer to offer `offer_sequence` of `call_id`: the events a real desktop and switch
+// send when the agent takes the call, the call ends, and (when `wrap_up`) the agent ends its
+// wrap-up, in that order.
+struct OfferAnswer {
+  acd::v1::CallEvent accept, end;
+  acd::v1::SetAgentStateRequest wrap;
+
+  OfferAnswer(const std::string& switch_id, const std::string& call_id,
+              const std::string& agent_id, uint64_t offer_sequence) {
+    accept.set_switch_id(switch_id);
+    accept.set_call_id(call_id);
+    accept.set_agent_id(agent_id);
+    accept.set_offer_sequence(offer_sequence);
+    accept.mutable_offer_accepted();
+    end.set_switch_id(switch_id);
+    end.set_call_id(call_id);
+    end.mutable_call_ended();
+    wrap.set_agent_id(agent_id);
+    wrap.mutable_end_wrap_up();
+  }
+};
+
+// Sends the OfferAnswer's events each when the one before is answered. `done` runs once: with OK
+// after the last step, or with the first step that failed and why.
 inline void AnswerOffer(std::shared_ptr<AgentAnswers> answers, const std::string& switch_id,
                         const std::string& call_id, const std::string& agent_id,
                         uint64_t offer_sequence, bool wrap_up,
                         std::function<void(const char* step, const grpc::Status&)> done) {
-  acd::v1::CallEvent accept;
-  accept.set_switch_id(switch_id);
-  accept.set_call_id(call_id);
-  accept.set_agent_id(agent_id);
-  accept.set_offer_sequence(offer_sequence);
-  accept.mutable_offer_accepted();
-  answers->ReportCallEvent(accept, [=](const grpc::Status& status) {
+  auto answer = std::make_shared<OfferAnswer>(switch_id, call_id, agent_id, offer_sequence);
+  answers->ReportCallEvent(answer->accept, [=](const grpc::Status& status) {
     if (!status.ok()) return done("offer_accepted", status);
-    acd::v1::CallEvent end;
-    end.set_switch_id(switch_id);
-    end.set_call_id(call_id);
-    end.mutable_call_ended();
-    answers->ReportCallEvent(end, [=](const grpc::Status& status) {
+    answers->ReportCallEvent(answer->end, [=](const grpc::Status& status) {
       if (!status.ok() || !wrap_up) return done("call_ended", status);
-      acd::v1::SetAgentStateRequest wrap;
-      wrap.set_agent_id(agent_id);
-      wrap.mutable_end_wrap_up();
-      answers->SetAgentState(wrap,
+      answers->SetAgentState(answer->wrap,
                              [=](const grpc::Status& status) { done("end_wrap_up", status); });
     });
   });
+}
+
+// The same events sent together without waiting for each answer, as a session may (it handles a
+// switch's requests in the order sent; unary RPCs promise no order). `done` runs once, when all
+// are answered: with OK, or with the first step that failed and why.
+inline void AnswerOfferPipelined(std::shared_ptr<AgentAnswers> answers,
+                                 const std::string& switch_id, const std::string& call_id,
+                                 const std::string& agent_id, uint64_t offer_sequence, bool wrap_up,
+                                 std::function<void(const char* step, const grpc::Status&)> done) {
+  struct Steps {
+    std::mutex mu;
+    int left;
+    const char* failed_step = nullptr;
+    grpc::Status failed;
+  };
+  auto steps = std::make_shared<Steps>();
+  steps->left = wrap_up ? 3 : 2;
+  auto answered = [steps, done](const char* step) {
+    return [steps, done, step](const grpc::Status& status) {
+      std::unique_lock<std::mutex> lock(steps->mu);
+      if (!status.ok() && steps->failed_step == nullptr) {
+        steps->failed_step = step;
+        steps->failed = status;
+      }
+      if (--steps->left > 0) return;
+      lock.unlock();
+      if (steps->failed_step != nullptr) return done(steps->failed_step, steps->failed);
+      done("answered", grpc::Status::OK);
+    };
+  };
+  const OfferAnswer answer(switch_id, call_id, agent_id, offer_sequence);
+  answers->ReportCallEvent(answer.accept, answered("offer_accepted"));
+  answers->ReportCallEvent(answer.end, answered("call_ended"));
+  if (wrap_up) answers->SetAgentState(answer.wrap, answered("end_wrap_up"));
 }
 
 // The same over the unary RPCs.

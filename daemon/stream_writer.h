@@ -43,11 +43,20 @@ class StreamWriter : public Reactor {
         merge_(merge) {}
   virtual ~StreamWriter() = default;
 
+  // On the engine thread a write does not start at once: it starts once the engine's current
+  // task is over, so that what that task sends (an answer and the commands it caused, replies
+  // released together) can leave as one write when merging. Elsewhere it starts at once.
   void Send(Message message) {
     absl::MutexLock lock(&mu_);
     if (closing_) return;
     pending_.push_back(std::move(message));
-    if (!writing_) WriteNextLocked();
+    if (writing_ || start_posted_) return;
+    if (!engine_->get_executor().running_in_this_thread()) {
+      WriteNextLocked();
+      return;
+    }
+    start_posted_ = true;
+    asio::post(*engine_, [this] { StartPostedWrite(); });
   }
   // Finishes once what is queued has been written (a graceful close, e.g. on shutdown).
   void Close(const grpc::Status& status) {
@@ -55,7 +64,7 @@ class StreamWriter : public Reactor {
     if (closing_) return;
     closing_ = true;
     close_status_ = status;
-    if (!writing_) FinishOnceLocked(close_status_);
+    if (!writing_ && !start_posted_) FinishOnceLocked(close_status_);
   }
   // Finishes at once (after the write in flight, if any), dropping what is still queued.
   void Abort(const grpc::Status& status) {
@@ -110,6 +119,11 @@ class StreamWriter : public Reactor {
     // on_written tasks posted earlier run before this one (the engine runs tasks in order).
     asio::post(*engine_, [this] {
       if (on_gone_) on_gone_(this);
+      {
+        absl::MutexLock lock(&mu_);
+        gone_ = true;
+        if (start_posted_) return;  // StartPostedWrite, still to run, calls Gone()
+      }
       Gone();
     });
   }
@@ -134,6 +148,23 @@ class StreamWriter : public Reactor {
   }
 
  private:
+  // Engine thread: the write a Send there left for after its task.
+  void StartPostedWrite() {
+    {
+      absl::MutexLock lock(&mu_);
+      start_posted_ = false;
+      if (!gone_) {
+        if (writing_ || finish_called_) return;
+        if (!pending_.empty()) {
+          WriteNextLocked();
+        } else if (closing_) {
+          FinishOnceLocked(close_status_);
+        }
+        return;
+      }
+    }
+    Gone();  // gRPC was done with the stream while this waited
+  }
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
     if (merge_ && pending_.size() > 1) {
@@ -166,6 +197,8 @@ class StreamWriter : public Reactor {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;  // no more sends; finish when the queue is written
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool start_posted_ ABSL_GUARDED_BY(mu_) = false;  // StartPostedWrite will run on the engine
+  bool gone_ ABSL_GUARDED_BY(mu_) = false;          // OnDone's task ran
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
 };
 

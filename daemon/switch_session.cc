@@ -60,17 +60,17 @@ SwitchSession::SwitchSession(Engine* engine, const Access* access, Caller caller
 
 void SwitchSession::OnReadDone(bool ok) {
   if (!ok) {  // the switch closed its side, or the stream broke
-    absl::MutexLock lock(&inbox_mu_);
-    reads_done_ = true;
-    if (!inbox_posted_) {
-      inbox_posted_ = true;
-      engine_->Post([this] { HandleInbox(); });
+    {
+      absl::MutexLock lock(&inbox_mu_);
+      reads_done_ = true;
     }
+    WakeEngine();
     return;
   }
   grpc::Status refused;
   acd::v1::SessionResponse pongs;
   bool keep_reading = true;
+  bool for_the_engine = false;
   {
     absl::MutexLock lock(&inbox_mu_);
     for (SwitchMessage& message : *incoming_.mutable_messages()) {
@@ -85,14 +85,12 @@ void SwitchSession::OnReadDone(bool ok) {
       if (!refused.ok()) break;
     }
     if (refused.ok() && !inbox_.empty()) {
-      if (!inbox_posted_) {
-        inbox_posted_ = true;
-        engine_->Post([this] { HandleInbox(); });
-      }
+      for_the_engine = true;
       keep_reading = !MustPauseReadingLocked();
       reading_paused_ = !keep_reading;
     }
   }
+  if (for_the_engine) WakeEngine();
   incoming_.Clear();
   for (int i = 0; i < pongs.messages_size(); ++i) {
     engine_->metrics().CountSessionRequest(SessionRequest::kPing, 0);
@@ -170,15 +168,23 @@ grpc::Status SwitchSession::CheckRequest(SwitchMessage& message) {
 }
 
 void SwitchSession::MessageWritten(acd::v1::SessionResponse&& written) {
-  absl::MutexLock lock(&written_mu_);
-  const size_t before = written_.size();
-  for (acd::v1::AcdMessage& message : *written.mutable_messages()) {
-    if (message.has_command()) written_.push_back(std::move(*message.mutable_command()));
+  size_t commands = 0;
+  {
+    absl::MutexLock lock(&written_mu_);
+    for (acd::v1::AcdMessage& message : *written.mutable_messages()) {
+      if (!message.has_command()) continue;
+      written_.push_back(std::move(*message.mutable_command()));
+      ++commands;
+    }
   }
-  commands_unwritten_.fetch_sub(written_.size() - before, std::memory_order_relaxed);
-  if (written_.size() == before || written_posted_) return;
-  written_posted_ = true;
-  engine_->Post([this] { CommandsWritten(); });
+  commands_unwritten_.fetch_sub(commands, std::memory_order_relaxed);
+  if (commands > 0) WakeEngine();
+}
+
+void SwitchSession::WakeEngine() {
+  if (!engine_task_posted_.exchange(true, std::memory_order_acq_rel)) {
+    engine_->Post([this] { RunEngineTask(); });
+  }
 }
 
 bool SwitchSession::MustPauseReadingLocked() const {
@@ -199,13 +205,15 @@ void SwitchSession::WriteDone() {
 // ---------------------------------------------------------------------------------------------
 // The engine thread.
 
-void SwitchSession::HandleInbox() {
+void SwitchSession::RunEngineTask() {
+  // Cleared first: whatever a gRPC thread adds from now on posts another task.
+  engine_task_posted_.store(false, std::memory_order_release);
+  CommandsWritten();
   std::vector<Request> requests;
   bool reads_done = false;
   {
     absl::MutexLock lock(&inbox_mu_);
     requests.swap(inbox_);
-    inbox_posted_ = false;
     reads_done = reads_done_;
   }
   engine_->RunTogether([&] {
@@ -297,7 +305,6 @@ void SwitchSession::CommandsWritten() {
   {
     absl::MutexLock lock(&written_mu_);
     written.swap(written_);
-    written_posted_ = false;
   }
   for (const acd::v1::Command& command : written) engine_->OnCommandWritten(switch_id_, command);
 }

@@ -4,7 +4,8 @@
 //
 // Reads finish on gRPC's threads. Each read's requests are checked there as the unary RPCs check
 // them (request_checks.h), pings are answered at once, and the rest wait in the inbox; one engine
-// task takes everything the inbox holds when it runs, so a burst of reads wakes the engine once.
+// task takes everything the inbox holds when it runs, and the commands written since (for the
+// outbox), so a burst of reads and writes wakes the engine once.
 // It hands the requests to the engine together (Engine::RunTogether) and writes each answer once
 // the input behind it is durable (Engine::WhenDurable), before the commands it caused. Once open,
 // the session is its switch's CommandSink. What waits to be written leaves merged into one
@@ -76,7 +77,10 @@ class SwitchSession final : public SessionWriter, public CommandSink {
   void Gone() override;  // engine thread: gRPC is done with the stream
 
   // Engine thread.
-  void HandleInbox();
+  // Any thread: makes sure an engine task (RunEngineTask) will take what waits for the engine,
+  // one task for everything that waits until it runs.
+  void WakeEngine();
+  void RunEngineTask();  // the commands written, then the inbox
   void Handle(Request& request);
   void Open(uint64_t request_id);
   // Answers `request_id` once what the engine did is durable: `status`, and with OK `answer`.
@@ -98,15 +102,13 @@ class SwitchSession final : public SessionWriter, public CommandSink {
   acd::v1::SessionRequest incoming_;  // the read in flight
   absl::Mutex inbox_mu_;
   std::vector<Request> inbox_ ABSL_GUARDED_BY(inbox_mu_);
-  bool inbox_posted_ ABSL_GUARDED_BY(inbox_mu_) = false;  // an engine task will take the inbox
   bool reading_paused_ ABSL_GUARDED_BY(inbox_mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(inbox_mu_) = false;  // the switch closed its side (or failed)
 
   std::atomic<size_t> commands_unwritten_{0};  // sent by the engine, not written yet
   absl::Mutex written_mu_;
   std::vector<acd::v1::Command> written_ ABSL_GUARDED_BY(written_mu_);
-  bool written_posted_ ABSL_GUARDED_BY(written_mu_) = false;
-
+  std::atomic<bool> engine_task_posted_{false};  // RunEngineTask will run
   // Engine thread.
   bool linked_ = false;          // the engine's CommandSink for switch_id_
   size_t answers_waiting_ = 0;   // answers not yet released by the journal
