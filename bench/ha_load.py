@@ -6,7 +6,7 @@ EtcdCluster, on /dev/shm) serve the pair's leadership; all five processes share 
 cores, as the standby's CPU is part of what the pair costs.
 
   /usr/bin/python3 bench/ha_load.py [--pairs 5] [--rate 1000] [--seconds 10] [--out DIR]
-                                    [--journal_sync write|fsync]
+                                    [--journal_sync write|fsync] [--mode unary|session]
 
 Prints one line per run (setup, run, arrivals/s, p50/p99/p99.9 us, EnqueueCall round trip p99,
 errors; a pair whose standby fell out of sync during the run stops the benchmark) and then,
@@ -66,7 +66,7 @@ def load(server, args, json_path):
     with open(json_path, "w") as out:
         subprocess.run([os.path.join(BIN, "acdload"), "--server", server, "--rate", str(args.rate),
                         "--seconds", str(args.seconds), "--agents", "200", "--queue", "sales",
-                        "--skill", "sales", "--json"], stdout=out)
+                        "--skill", "sales", "--mode", args.mode, "--json"], stdout=out)
     with open(json_path) as f:
         result = json.load(f)
     # acdload exits 1 after its JSON when requests failed: the run is reported, the script fails.
@@ -125,6 +125,8 @@ def main():
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--journal_sync", default="write")
+    parser.add_argument("--mode", default="unary", choices=["unary", "session"],
+                        help="acdload's: one RPC per request, or the switch's session")
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "bench-ha"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
