@@ -400,7 +400,7 @@ void Engine::Deliver(OutgoingCommand out) {
   if (link.local) {
     // Delivered once the current input is done, as a stream write would be.
     asio::post(io_, [this, out = std::move(out), deliver = link.local] {
-      OnCommandWritten(out.switch_id, out.command);
+      OnCommandWritten(out.switch_id, out.command, /*writer=*/nullptr);
       deliver(out.command);
     });
     return;
@@ -524,8 +524,11 @@ grpc::Status Engine::OpenCommandStream(const std::string& switch_id, CommandSink
   return grpc::Status::OK;
 }
 
-void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command) {
-  if (auto it = links_.find(switch_id); it != links_.end() && it->second.first_unwritten > 0) {
+void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command,
+                              CommandSink* writer) {
+  // Only the stream's own writes count down what it started with (not an old stream's, late).
+  if (auto it = links_.find(switch_id);
+      it != links_.end() && it->second.stream == writer && it->second.first_unwritten > 0) {
     --it->second.first_unwritten;
   }
   // Refused while the journal cannot write: the command then stays unwritten in the outbox and a

@@ -133,8 +133,10 @@ class Engine {
   // stream is closed with it (and an older one stays).
   grpc::Status OpenCommandStream(const std::string& switch_id, CommandSink* stream,
                                  std::function<bool()> admitted = nullptr);
-  // Stream callbacks: a command reached the transport; a stream is gone.
-  void OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command);
+  // Stream callbacks: `writer` (null: an in-process switch) wrote a command to the transport; a
+  // stream is gone.
+  void OnCommandWritten(const std::string& switch_id, const acd::v1::Command& command,
+                        CommandSink* writer);
   void CommandStreamGone(const std::string& switch_id, CommandSink* stream);
   // Runs `requests` (inputs handed in a row, e.g. what one read of a switch's session brought),
   // holding back the commands they make until all have run: the answers they give (through

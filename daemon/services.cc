@@ -123,8 +123,8 @@ grpc::ServerWriteReactor<acd::v1::Command>* SwitchServiceImpl::StreamCommands(
   Engine* engine = engine_;
   auto* stream = new CommandWriter(
       engine->io(),
-      [engine, switch_id](const acd::v1::Command& written) {
-        engine->OnCommandWritten(switch_id, written);
+      [engine, switch_id](StreamWriter<acd::v1::Command>* writer, const acd::v1::Command& written) {
+        engine->OnCommandWritten(switch_id, written, static_cast<CommandWriter*>(writer));
       },
       [engine, switch_id](StreamWriter<acd::v1::Command>* gone) {
         engine->CommandStreamGone(switch_id, static_cast<CommandWriter*>(gone));

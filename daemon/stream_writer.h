@@ -33,9 +33,10 @@ class StreamWriter : public Reactor {
   // A merged message stops growing past this size (a message alone may be larger).
   static constexpr size_t kMergeBytes = 64 << 10;
 
-  // `on_written(message)` runs on the engine thread after a message reached the transport;
+  // `on_written(this, message)` runs on the engine thread after a message reached the transport;
   // `on_gone(this)` runs there once gRPC is done with the stream, and then Gone().
-  StreamWriter(asio::io_context* engine, std::function<void(const Message&)> on_written,
+  StreamWriter(asio::io_context* engine,
+               std::function<void(StreamWriter*, const Message&)> on_written,
                std::function<void(StreamWriter*)> on_gone, bool merge = false)
       : engine_(engine),
         on_written_(std::move(on_written)),
@@ -138,7 +139,7 @@ class StreamWriter : public Reactor {
   // on_written on the engine thread (before Gone, which OnDone posts after every write is done).
   virtual void MessageWritten(Message&& written) {
     if (on_written_) {
-      asio::post(*engine_, [this, written = std::move(written)] { on_written_(written); });
+      asio::post(*engine_, [this, written = std::move(written)] { on_written_(this, written); });
     }
   }
   // Whether the stream was finished (or is about to be): no new operation should start.
@@ -188,7 +189,7 @@ class StreamWriter : public Reactor {
   }
 
   asio::io_context* const engine_;
-  const std::function<void(const Message&)> on_written_;
+  const std::function<void(StreamWriter*, const Message&)> on_written_;
   const std::function<void(StreamWriter*)> on_gone_;
   const bool merge_;
   mutable absl::Mutex mu_;

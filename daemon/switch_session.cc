@@ -67,13 +67,17 @@ void SwitchSession::OnReadDone(bool ok) {
     WakeEngine();
     return;
   }
+  // Taken out first: once reading is paused below, a write's completion may start the next read
+  // into incoming_ on another thread.
+  acd::v1::SessionRequest read;
+  read.Swap(&incoming_);
   grpc::Status refused;
   acd::v1::SessionResponse pongs;
   bool keep_reading = true;
   bool for_the_engine = false;
   {
     absl::MutexLock lock(&inbox_mu_);
-    for (SwitchMessage& message : *incoming_.mutable_messages()) {
+    for (SwitchMessage& message : *read.mutable_messages()) {
       if (message.has_ping() && open_read_) {  // answered here, without the engine
         acd::v1::AcdMessage* pong = pongs.add_messages();
         pong->set_request_id(message.request_id());
@@ -84,14 +88,14 @@ void SwitchSession::OnReadDone(bool ok) {
       refused = Take(message);
       if (!refused.ok()) break;
     }
-    if (refused.ok() && !inbox_.empty()) {
-      for_the_engine = true;
+    if (refused.ok()) {
+      for_the_engine = !inbox_.empty();
+      // Pongs count too: a switch that pings and never reads stops being read.
       keep_reading = !MustPauseReadingLocked();
       reading_paused_ = !keep_reading;
     }
   }
   if (for_the_engine) WakeEngine();
-  incoming_.Clear();
   for (int i = 0; i < pongs.messages_size(); ++i) {
     engine_->metrics().CountSessionRequest(SessionRequest::kPing, 0);
   }
@@ -228,7 +232,7 @@ void SwitchSession::Handle(Request& request) {
   const uint64_t id = message.request_id();
   if (message.has_open()) return Open(id);
   // A session that failed to open, was taken over or is closing: nobody will read the answer.
-  if (!linked_ || finishing()) return;
+  if (!linked_ || !open()) return;
   acd::v1::AcdMessage answer;
   grpc::Status status = request.check;
   if (status.ok()) {
@@ -294,6 +298,7 @@ void SwitchSession::AnswerWhenDurable(SessionRequest kind, uint64_t request_id, 
 }
 
 void SwitchSession::SendCommand(acd::v1::Command command) {
+  if (!open()) return;  // closing (e.g. the switch closed its side): it stays in the outbox
   commands_unwritten_.fetch_add(1, std::memory_order_relaxed);
   acd::v1::SessionResponse response;
   *response.add_messages()->mutable_command() = std::move(command);
@@ -306,7 +311,9 @@ void SwitchSession::CommandsWritten() {
     absl::MutexLock lock(&written_mu_);
     written.swap(written_);
   }
-  for (const acd::v1::Command& command : written) engine_->OnCommandWritten(switch_id_, command);
+  for (const acd::v1::Command& command : written) {
+    engine_->OnCommandWritten(switch_id_, command, this);
+  }
 }
 
 void SwitchSession::CloseIfFinished() {
