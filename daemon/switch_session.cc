@@ -196,8 +196,9 @@ bool SwitchSession::MustPauseReadingLocked() const {
 }
 
 void SwitchSession::WriteDone() {
-  // Reading stopped while the inbox was full; the engine has taken it since (this write is an
-  // answer to something it took, or later), so read on.
+  // Reading stopped while the inbox was full or the writes were behind; once the engine has
+  // taken the inbox (this write answers something it took, or later) and the writes caught up,
+  // read on.
   {
     absl::MutexLock lock(&inbox_mu_);
     if (!reading_paused_ || MustPauseReadingLocked()) return;
