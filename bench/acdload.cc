@@ -51,6 +51,9 @@
 #include "absl/time/time.h"
 #include "acd/v1/acd.grpc.pb.h"
 #include "bench/async_call.h"
+#include "bench/load_failures.h"
+#include "bench/process_cpu.h"
+#include "bench/session_client.h"
 #include "daemon/access/client_access.h"
 #include "daemon/access/leader_channel.h"
 #include "grpcpp/grpcpp.h"
@@ -89,11 +92,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using acd::bench::AsyncCall;
 using acd::bench::Die;
+using acd::bench::Failures;
+using acd::bench::kAnswerDeadline;
+using acd::bench::ListeningSocketInode;
+using acd::bench::NowNanos;
+using acd::bench::ProcessCpuSeconds;
+using acd::bench::SocketOwner;
+using acd::bench::SwitchSession;
 
 constexpr auto kWarmup = std::chrono::seconds(1);
-// A unary request's deadline, and how long a closing session waits for the answers still due:
-// a request not answered by then counts as failed.
-constexpr auto kAnswerDeadline = std::chrono::seconds(10);
 // After the last arrival, the run waits for its calls to finish while some still do.
 constexpr auto kDrainStall = std::chrono::seconds(2);
 constexpr auto kDrainLimit = std::chrono::seconds(60);
@@ -104,7 +111,6 @@ constexpr int kMaxDoublings = 12;
 int64_t ToNanos(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
-int64_t NowNanos() { return ToNanos(Clock::now()); }
 
 std::chrono::system_clock::time_point AnswerDeadline() {
   return std::chrono::system_clock::now() + kAnswerDeadline;
@@ -128,145 +134,6 @@ Percentiles Summarize(std::vector<int64_t> nanos) {
   p.p999 = at(0.999);
   p.max = nanos.back() / 1000.0;
   return p;
-}
-
-std::string CodeName(grpc::StatusCode code) {
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Failed requests, by step (EnqueueCall, offer_accepted, ..., floor ping) and status code, with
-// the first few messages: what acdload says on stderr before it exits 1.
-class Failures {
- public:
-  void Add(absl::string_view step, const grpc::Status& status) {
-    absl::MutexLock lock(&mu_);
-    ++counts_[std::string(step)][status.error_code()];
-    ++total_;
-    std::string message =
-        absl::StrCat(step, " ", CodeName(status.error_code()), ": ", status.error_message());
-    if (first_.size() < kMessagesKept &&
-        std::find(first_.begin(), first_.end(), message) == first_.end()) {
-      first_.push_back(std::move(message));
-    }
-  }
-
-  int Total() const {
-    absl::MutexLock lock(&mu_);
-    return total_;
-  }
-
-  // {"EnqueueCall": {"NOT_FOUND": 12}, ...}
-  std::string Json() const {
-    absl::MutexLock lock(&mu_);
-    std::vector<std::string> steps;
-    for (const auto& [step, codes] : counts_) {
-      std::vector<std::string> by_code;
-      for (const auto& [code, count] : codes) {
-        by_code.push_back(absl::StrFormat("\"%s\": %d", CodeName(code), count));
-      }
-      steps.push_back(absl::StrFormat("\"%s\": {%s}", step, absl::StrJoin(by_code, ", ")));
-    }
-    return absl::StrCat("{", absl::StrJoin(steps, ", "), "}");
-  }
-
-  void Print(std::ostream& out) const {
-    absl::MutexLock lock(&mu_);
-    out << "acdload: " << total_ << " requests failed\n";
-    for (const auto& [step, codes] : counts_) {
-      for (const auto& [code, count] : codes) {
-        out << "  " << step << " " << CodeName(code) << ": " << count << "\n";
-      }
-    }
-    out << "  first messages:\n";
-    for (const std::string& message : first_) out << "    " << message << "\n";
-  }
-
- private:
-  static constexpr size_t kMessagesKept = 5;  // different ones
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::map<grpc::StatusCode, int>> counts_ ABSL_GUARDED_BY(mu_);
-  int total_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::string> first_ ABSL_GUARDED_BY(mu_);
-};
-
-// ---------------------------------------------------------------------------------------------
-// CPU seconds from /proc, and which process is acdd.
-
-// User + system CPU seconds `pid` ("self" or a number) has used; nullopt when unreadable.
-std::optional<double> ProcessCpuSeconds(const std::string& pid) {
-  std::ifstream in("/proc/" + pid + "/stat");
-  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The command name (field 2) is in parentheses and may hold spaces: count from after it.
-  const size_t name_end = stat.rfind(')');
-  if (name_end == std::string::npos) return std::nullopt;
-  const std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(stat).substr(name_end + 1), ' ', absl::SkipEmpty());
-  // fields[0] is field 3 (state); utime and stime are fields 14 and 15, in clock ticks.
-  uint64_t utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return std::nullopt;
-  }
-  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
-}
-
-// Whether a /proc/net/tcp{,6} local address (hex, as the kernel prints it) takes connections to
-// loopback: 127.0.0.0/8, ::1, ::ffff:127.x.x.x, or a wildcard.
-bool TakesLoopback(absl::string_view hex) {
-  // IPv4: the address's four bytes read as a little-endian word, so 127.x.x.x ends in "7F".
-  if (hex.size() == 8) return hex == "00000000" || absl::EndsWith(hex, "7F");
-  if (hex.size() != 32) return false;
-  if (hex == std::string(32, '0') || hex == "00000000000000000000000001000000") return true;
-  return absl::StartsWith(hex, "0000000000000000FFFF0000") && TakesLoopback(hex.substr(24));
-}
-
-// The inode of the socket listening on `port` at an address taking loopback; 0 if none.
-uint64_t ListeningSocketInode(int port) {
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    std::getline(in, line);  // the header
-    while (std::getline(in, line)) {
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
-      const std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (f.size() < 10 || f[3] != "0A") continue;  // 0A: LISTEN
-      const std::vector<absl::string_view> local = absl::StrSplit(f[1], ':');
-      uint32_t local_port = 0;
-      uint64_t inode = 0;
-      if (local.size() == 2 && TakesLoopback(local[0]) &&
-          absl::SimpleHexAtoi(local[1], &local_port) && static_cast<int>(local_port) == port &&
-          absl::SimpleAtoi(f[9], &inode)) {
-        return inode;
-      }
-    }
-  }
-  return 0;
-}
-
-// The entries of `dir`; as many as could be read (processes come and go under /proc).
-std::vector<std::filesystem::path> DirectoryEntries(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> entries;
-  std::error_code error;
-  for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end;
-       it.increment(error)) {
-    entries.push_back(it->path());
-  }
-  return entries;
-}
-
-// A process holding socket `inode` open, from /proc/*/fd; 0 if none can be seen.
-int SocketOwner(uint64_t inode) {
-  const std::string target = absl::StrCat("socket:[", inode, "]");
-  for (const std::filesystem::path& process : DirectoryEntries("/proc")) {
-    int pid = 0;
-    if (!absl::SimpleAtoi(process.filename().string(), &pid)) continue;
-    for (const std::filesystem::path& fd : DirectoryEntries(process / "fd")) {
-      std::error_code error;
-      if (std::filesystem::read_symlink(fd, error).string() == target) return pid;
-    }
-  }
-  return 0;
 }
 
 // acdd's pid: --acdd_pid, or the process listening on `address`'s port on loopback. 0, said on
@@ -315,241 +182,6 @@ std::optional<double> Used(std::optional<double> before, std::optional<double> a
   if (!before || !after) return std::nullopt;
   return *after - *before;
 }
-
-// ---------------------------------------------------------------------------------------------
-// SwitchSession: one SwitchService.Session, on gRPC's callback API.
-//   SwitchSession session(stub, "sw1", &failures, "Session");
-//   grpc::Status opened = session.Open(on_command);   // waits for `opened`
-//   session.Send(message, acd::v1::AcdMessage::kEnqueueCall, on_answer);
-//   session.Close();
-// Requests go out in the order sent. A stream has one write in flight: what is sent meanwhile is
-// queued and goes out as one SessionRequest when the write completes, so senders never wait for
-// the network. Answers are matched to their requests by request_id; commands go to `on_command`
-// as they are read.
-class SwitchSession
-    : public grpc::ClientBidiReactor<acd::v1::SessionRequest, acd::v1::SessionResponse> {
- public:
-  using CommandHandler = std::function<void(const acd::v1::Command&, int64_t received_ns)>;
-  // Runs once per request, on gRPC's thread (or the sender's once the session is over): the
-  // answer's status (its `status`, or why none came), and the answer.
-  using AnswerHandler = std::function<void(const grpc::Status&, const acd::v1::AcdMessage&)>;
-
-  // `name` is the step a failure of the session itself is counted under.
-  SwitchSession(acd::v1::SwitchService::Stub* stub, std::string switch_id, Failures* failures,
-                std::string name)
-      : stub_(stub),
-        switch_id_(std::move(switch_id)),
-        failures_(failures),
-        name_(std::move(name)) {}
-
-  // Starts the session (`open`, naming the switch) and waits for `opened`.
-  grpc::Status Open(CommandHandler on_command) {
-    on_command_ = std::move(on_command);
-    acd::v1::SwitchMessage open;
-    open.mutable_open()->set_switch_id(switch_id_);
-    auto opened = std::make_shared<std::promise<grpc::Status>>();
-    Send(std::move(open), acd::v1::AcdMessage::kOpened,
-         [opened](const grpc::Status& status, const acd::v1::AcdMessage&) {
-           opened->set_value(status);
-         });
-    stub_->async()->Session(&context_, this);
-    bool write = false;
-    {
-      absl::MutexLock lock(&mu_);
-      started_ = true;
-      write = TakeQueuedForWrite();
-    }
-    if (write) StartWrite(&writing_);
-    StartRead(&reading_);
-    StartCall();
-    std::future<grpc::Status> answer = opened->get_future();
-    if (answer.wait_for(kAnswerDeadline) != std::future_status::ready) {
-      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                          absl::StrCat("session of ", switch_id_, ": no `opened` within ",
-                                       kAnswerDeadline.count(), " s"));
-    }
-    return answer.get();
-  }
-
-  // Sends `message` (its request_id is chosen here); `on_answer` gets the answer, which must be
-  // `answer_case` when its status is OK.
-  void Send(acd::v1::SwitchMessage message, acd::v1::AcdMessage::MessageCase answer_case,
-            AnswerHandler on_answer) {
-    bool over = false, write = false;
-    {
-      absl::MutexLock lock(&mu_);
-      over = over_;
-      if (!over) {
-        const uint64_t id = next_request_id_++;
-        message.set_request_id(id);
-        waiting_.emplace(id, Waiting{answer_case, std::move(on_answer)});
-        *queued_.add_messages() = std::move(message);
-        write = TakeQueuedForWrite();
-      }
-    }
-    if (over) {
-      on_answer(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the session is over"),
-                acd::v1::AcdMessage());
-    }
-    if (write) StartWrite(&writing_);
-  }
-
-  // Waits up to kAnswerDeadline for the answers still due, then ends the session; nothing is
-  // called back after it returns. Requests still unanswered fail with CANCELLED.
-  void Close() {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!started_) return;
-      mu_.AwaitWithTimeout(absl::Condition(this, &SwitchSession::NothingDue),
-                           absl::FromChrono(kAnswerDeadline));
-      closing_ = true;
-    }
-    context_.TryCancel();
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&done_));
-  }
-
-  double MessagesPerWrite() const {
-    absl::MutexLock lock(&mu_);
-    return writes_ == 0 ? 0 : static_cast<double>(messages_written_) / writes_;
-  }
-
- private:
-  struct Waiting {
-    acd::v1::AcdMessage::MessageCase answer_case = acd::v1::AcdMessage::MESSAGE_NOT_SET;
-    AnswerHandler on_answer;
-  };
-
-  bool NothingDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return over_ || (waiting_.empty() && answering_ == 0);
-  }
-
-  // Moves what is queued into writing_ when no write is in flight; true when it should be
-  // written. Whoever gets true owns writing_ until OnWriteDone.
-  bool TakeQueuedForWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!started_ || write_in_flight_ || write_failed_ || queued_.messages_size() == 0) {
-      return false;
-    }
-    writing_.Clear();
-    writing_.Swap(&queued_);
-    write_in_flight_ = true;
-    ++writes_;
-    messages_written_ += writing_.messages_size();
-    return true;
-  }
-
-  void OnWriteDone(bool ok) override {
-    bool write = false;
-    {
-      absl::MutexLock lock(&mu_);
-      write_in_flight_ = false;
-      if (!ok) write_failed_ = true;  // the stream is broken; OnDone follows
-      write = TakeQueuedForWrite();
-    }
-    if (write) StartWrite(&writing_);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
-    const int64_t received = NowNanos();
-    for (const acd::v1::AcdMessage& message : reading_.messages()) {
-      if (message.has_command()) {
-        on_command_(message.command(), received);
-      } else {
-        Answer(message);
-      }
-    }
-    StartRead(&reading_);
-  }
-
-  void Answer(const acd::v1::AcdMessage& message) {
-    Waiting waiting;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = waiting_.find(message.request_id());
-      if (it == waiting_.end()) {
-        failures_->Add(name_,
-                       grpc::Status(grpc::StatusCode::INTERNAL,
-                                    absl::StrCat("an answer to request ", message.request_id(),
-                                                 ", which was not waiting for one")));
-        return;
-      }
-      waiting = std::move(it->second);
-      waiting_.erase(it);
-      ++answering_;
-    }
-    waiting.on_answer(AnswerStatus(message, waiting.answer_case), message);
-    absl::MutexLock lock(&mu_);
-    --answering_;
-  }
-
-  // The answer's own status; INTERNAL when an OK answer is not what the request asked for.
-  static grpc::Status AnswerStatus(const acd::v1::AcdMessage& message,
-                                   acd::v1::AcdMessage::MessageCase expected) {
-    if (message.status().code() != 0) {
-      return grpc::Status(static_cast<grpc::StatusCode>(message.status().code()),
-                          message.status().message());
-    }
-    if (message.message_case() == expected) return grpc::Status::OK;
-    auto name = [](int field) {
-      const auto* f = acd::v1::AcdMessage::descriptor()->FindFieldByNumber(field);
-      return f == nullptr ? std::string("nothing") : f->name();
-    };
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        absl::StrCat("request ", message.request_id(), " answered OK with ",
-                                     name(message.message_case()), " instead of ", name(expected)));
-  }
-
-  // Why a request still waiting when the session ended got no answer.
-  static grpc::Status NoAnswer(const grpc::Status& ended, bool our_cancel) {
-    if (our_cancel) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "no answer when acdload closed the session");
-    }
-    return grpc::Status(ended.ok() ? grpc::StatusCode::UNAVAILABLE : ended.error_code(),
-                        absl::StrCat("the session ended (", CodeName(ended.error_code()), " \"",
-                                     ended.error_message(), "\") before the answer"));
-  }
-
-  void OnDone(const grpc::Status& status) override {
-    std::unordered_map<uint64_t, Waiting> unanswered;
-    bool closing = false;
-    {
-      absl::MutexLock lock(&mu_);
-      over_ = true;
-      closing = closing_;
-      unanswered.swap(waiting_);
-    }
-    const bool our_cancel = closing && status.error_code() == grpc::StatusCode::CANCELLED;
-    if (!status.ok() && !our_cancel) failures_->Add(name_, status);
-    const grpc::Status why = NoAnswer(status, our_cancel);
-    for (auto& [id, waiting] : unanswered) waiting.on_answer(why, acd::v1::AcdMessage());
-    absl::MutexLock lock(&mu_);
-    done_ = true;  // the last touch: Close may return and the session go
-  }
-
-  acd::v1::SwitchService::Stub* const stub_;
-  const std::string switch_id_;
-  Failures* const failures_;
-  const std::string name_;
-  CommandHandler on_command_;  // set before the call starts, then only read by OnReadDone
-  grpc::ClientContext context_;
-  acd::v1::SessionResponse reading_;  // only OnReadDone, between reads
-  acd::v1::SessionRequest writing_;   // only whoever TakeQueuedForWrite gave it to
-
-  mutable absl::Mutex mu_;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  bool over_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has begun: nothing more is sent or answered
-  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has ended
-  acd::v1::SessionRequest queued_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_request_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::unordered_map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
-  int answering_ ABSL_GUARDED_BY(mu_) = 0;  // answers taken out of waiting_, handler running
-  int64_t writes_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t messages_written_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // How the switch and its agents reach acdd: RPC by RPC with the command stream (UnaryLink), or on
