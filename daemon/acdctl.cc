@@ -24,6 +24,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -33,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -46,6 +48,7 @@
 #include "daemon/access/tokens.h"
 #include "daemon/journal/journal_tool.h"
 #include "grpcpp/grpcpp.h"
+#include "reports/report_tool.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "HOST:PORT of acdd's gRPC API; HOST:PORT,HOST:PORT for the replicas of an HA pair (the "
@@ -54,7 +57,13 @@ ABSL_FLAG(double, timeout_seconds, 5, "how long one request may take");
 ABSL_FLAG(std::string, queue, "", "agents: only members of this queue");
 ABSL_FLAG(double, interval, 1, "watch: seconds between snapshots (at least 0.2)");
 ABSL_FLAG(int, count, 0, "watch: stop after this many snapshots; 0 runs until interrupted");
-ABSL_FLAG(uint64_t, from, 1, "journal print: start at this record's sequence");
+ABSL_FLAG(std::string, from, "",
+          "journal print: start at this record's sequence (1); report: from this time (RFC 3339 "
+          "or a UTC day; default: the history's start)");
+ABSL_FLAG(std::string, to, "", "report: up to this time (default: the history's end)");
+ABSL_FLAG(int, interval_minutes, 15, "report intervals: 15, 30 or 60");
+ABSL_FLAG(double, short_abandon_seconds, 5,
+          "report intervals: a caller who hangs up within this is a short abandon");
 
 namespace {
 
@@ -79,6 +88,11 @@ usage: acdctl [--server HOST:PORT[,HOST:PORT]] [--timeout_seconds S] [--token_fi
                                     inputs; what a start of acdd would cut
   journal print [--from N] DIR      its records as JSON lines (sequence, epoch, time, input)
   journal stats DIR                 records and bytes by kind of input, time covered
+  report queue-log|calls|intervals [--from T] [--to T] DIR
+                                    a data dir's history (offline) over [T, T): Asterisk
+                                    queue_log lines, call records (JSON lines), or per-queue
+                                    interval figures as CSV (--interval_minutes 15|30|60,
+                                    --short_abandon_seconds S); T is RFC 3339 or a UTC day
   token NAME ROLE [BINDING]         a new random token (line 1; give it to its owner only) and
                                     its line for acdd's --auth_tokens file (line 2). ROLE: switch,
                                     agent, supervisor, admin or monitor; BINDING: switch_id=A,B
@@ -508,15 +522,22 @@ int main(int argc, char** argv) {
 
   const std::string command = args[0];
   args.erase(args.begin());
-  const std::set<std::string> commands = {"queues", "agents",  "call",  "policy",
-                                          "watch",  "journal", "token", "ha"};
+  const std::set<std::string> commands = {"queues",  "agents", "call", "policy", "watch",
+                                          "journal", "token",  "ha",   "report"};
   if (!commands.contains(command)) UsageError(absl::StrCat("unknown command '", command, "'"));
   // A subcommand flag on another command is a mistake worth saying, not ignoring.
-  const std::map<std::string, std::string> owner = {
-      {"queue", "agents"}, {"interval", "watch"}, {"count", "watch"}, {"from", "journal"}};
-  for (const auto& [flag, owning_command] : owner) {
-    if (given.contains(flag) && command != owning_command) {
-      UsageError(absl::StrCat("--", flag, " is for '", owning_command, "', not '", command, "'"));
+  const std::map<std::string, std::set<std::string>> owners = {
+      {"queue", {"agents"}},
+      {"interval", {"watch"}},
+      {"count", {"watch"}},
+      {"from", {"journal", "report"}},
+      {"to", {"report"}},
+      {"interval_minutes", {"report"}},
+      {"short_abandon_seconds", {"report"}}};
+  for (const auto& [flag, owning_commands] : owners) {
+    if (given.contains(flag) && !owning_commands.contains(command)) {
+      UsageError(absl::StrCat("--", flag, " is for '", absl::StrJoin(owning_commands, "' or '"),
+                              "', not '", command, "'"));
     }
   }
   if (!(absl::GetFlag(FLAGS_timeout_seconds) > 0)) UsageError("--timeout_seconds must be > 0");
@@ -529,10 +550,47 @@ int main(int argc, char** argv) {
     ExpectArgs(args, 1, "journal " + action, "DIR");
     if (action == "verify") return acd::daemon::journal::VerifyJournal(args[0], std::cout);
     if (action == "print") {
-      return acd::daemon::journal::PrintJournal(args[0], absl::GetFlag(FLAGS_from), std::cout);
+      uint64_t from = 1;
+      if (given.contains("from") && !absl::SimpleAtoi(absl::GetFlag(FLAGS_from), &from)) {
+        UsageError(
+            absl::StrCat("--from: '", absl::GetFlag(FLAGS_from), "' is not a record's sequence"));
+      }
+      return acd::daemon::journal::PrintJournal(args[0], from, std::cout);
     }
     if (action == "stats") return acd::daemon::journal::JournalStats(args[0], std::cout);
     UsageError(absl::StrCat("journal: unknown action '", action, "'"));
+  }
+
+  if (command == "report") {
+    if (args.empty()) UsageError("report: missing queue-log, calls or intervals");
+    acd::reports::ReportRequest request{.kind = args[0]};
+    args.erase(args.begin());
+    if (request.kind != "queue-log" && request.kind != "calls" && request.kind != "intervals") {
+      UsageError(absl::StrCat("report: unknown report '", request.kind, "'"));
+    }
+    if (request.kind != "intervals" &&
+        (given.contains("interval_minutes") || given.contains("short_abandon_seconds"))) {
+      UsageError("--interval_minutes and --short_abandon_seconds are for 'report intervals'");
+    }
+    ExpectArgs(args, 1, "report " + request.kind, "DIR");
+    request.data_dir = args[0];
+    for (auto [flag, value, into] : {std::tuple{"from", absl::GetFlag(FLAGS_from), &request.from},
+                                     std::tuple{"to", absl::GetFlag(FLAGS_to), &request.to}}) {
+      if (!given.contains(flag)) continue;
+      absl::StatusOr<absl::Time> t = acd::reports::ParseReportTime(value);
+      if (!t.ok()) UsageError(absl::StrCat("--", flag, ": ", t.status().message()));
+      *into = *t;
+    }
+    if (request.from >= request.to) UsageError("--from must be before --to");
+    const int minutes = absl::GetFlag(FLAGS_interval_minutes);
+    if (minutes != 15 && minutes != 30 && minutes != 60) {
+      UsageError("--interval_minutes must be 15, 30 or 60");
+    }
+    request.interval = absl::Minutes(minutes);
+    const double short_abandon = absl::GetFlag(FLAGS_short_abandon_seconds);
+    if (!(short_abandon >= 0)) UsageError("--short_abandon_seconds must be >= 0");
+    request.short_abandon = absl::Seconds(short_abandon);
+    return acd::reports::WriteReport(request, std::cout, std::cerr);
   }
 
   if (command == "token") {

@@ -89,6 +89,7 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
       status = router_->OfferRejected(call_id, agent_id, now);
       if (!status.ok()) return status;
       EndOffer(record, call_id);
+      TellOfferEnded(call, agent_id, "rejected", now);
       CallBook::AddHistory(record, "offer_rejected",
                            WithReason(agent_id, event.offer_rejected().reason()), now);
       return status;
@@ -96,6 +97,7 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
       status = router_->OfferNotAnswered(call_id, agent_id, now);
       if (!status.ok()) return status;
       EndOffer(record, call_id);
+      TellOfferEnded(call, agent_id, "no_answer", now);
       CallBook::AddHistory(record, "offer_no_answer", agent_id, now);
       return status;
     case acd::v1::CallEvent::kCallerAbandoned: {
@@ -104,6 +106,12 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
           call.state == routing::CallState::kConnected || !call.consulting_agent.empty();
       status = router_->Abandon(call_id, now);
       if (!status.ok()) return status;
+      if (connected && history_) {
+        history_->Record({.kind = HistoryEvent::kCallerHungUp,
+                          .at = now,
+                          .call_id = call_id,
+                          .queue = call.queue});
+      }
       CallBook::AddHistory(record, connected ? "ended" : "abandoned", "caller hung up", now);
       return status;
     }
@@ -137,6 +145,12 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
         observer_->Callback(call.queue, metrics::CallbackOutcome::kAccepted);
       }
       record.callback_number = event.callback_accepted().number();
+      if (history_) {
+        history_->Record({.kind = HistoryEvent::kCallbackAccepted,
+                          .at = now,
+                          .call_id = call_id,
+                          .queue = call.queue});
+      }
       // The number itself is in GetCall's callback_number, for the roles that may see it.
       CallBook::AddHistory(record, "callback_accepted",
                            record.callback_number.empty() ? "caller's number" : "another number",
@@ -166,6 +180,17 @@ absl::Status Core::ApplyCallEvent(CallRecord& record, const routing::CallView& c
       break;
   }
   return absl::InvalidArgumentError("event: set one event");
+}
+
+void Core::TellOfferEnded(const routing::CallView& call, const std::string& agent_id,
+                          const char* reason, absl::Time now) {
+  if (!history_) return;
+  history_->Record({.kind = HistoryEvent::kOfferEnded,
+                    .at = now,
+                    .call_id = call.call_id,
+                    .queue = call.queue,
+                    .agent_id = agent_id,
+                    .reason = reason});
 }
 
 // The agent took the offer: the call is connected, and later events name this offer.
@@ -227,6 +252,17 @@ absl::Status Core::Transfer(CallRecord& record, const routing::CallView& call,
   context.add_previous_agents(event.agent_id());
   context.set_transfer_reason(transfer.reason());
   if (!transfer.notes().empty()) context.add_notes(transfer.notes());
+  if (history_) {
+    history_->Record({.kind = HistoryEvent::kTransferred,
+                      .at = now,
+                      .call_id = call.call_id,
+                      .queue = call.queue,
+                      .agent_id = event.agent_id(),
+                      .other = transfer.has_queue() ? absl::StrCat("queue ", transfer.queue())
+                                                    : absl::StrCat("agent ", transfer.agent_id()),
+                      .reason = transfer.reason(),
+                      .warm = warm});
+  }
   CallBook::AddHistory(
       record, warm ? "consult_started" : "transferred",
       WithReason(absl::StrCat(event.agent_id(), " -> ",
@@ -263,6 +299,15 @@ absl::Status Core::StartHold(CallRecord& record, const routing::CallView& call,
   if (!held.ok()) return held;
   if (!id.empty() && record.hold_ids.size() < kMaxHoldIds) record.hold_ids.push_back(id);
   record.current_hold_id = id;
+  if (history_) {
+    history_->Record(
+        {.kind = HistoryEvent::kHoldStarted,
+         .at = now,
+         .call_id = call.call_id,
+         .queue = call.queue,
+         .agent_id = call.consulting_agent.empty() ? call.agent_id : call.consulting_agent,
+         .reason = hold.reason()});
+  }
   CallBook::AddHistory(
       record, "hold_started",
       absl::StrCat(hold.reason().empty() ? "no reason given" : hold.reason(),

@@ -17,6 +17,21 @@ namespace {
 using routing::CallFact;
 using routing::Decision;
 
+// How a call left, as the history tells it.
+const char* OutcomeName(CallFact::Outcome outcome) {
+  switch (outcome) {
+    case CallFact::Outcome::kEnded:
+      return "ended";
+    case CallFact::Outcome::kAbandoned:
+      return "abandoned";
+    case CallFact::Outcome::kSentToFallback:
+      return "fallback";
+    case CallFact::Outcome::kCallbackGaveUp:
+      return "callback_gave_up";
+  }
+  return "";
+}
+
 acd::v1::CallState FinalState(CallFact::Outcome outcome) {
   switch (outcome) {
     case CallFact::Outcome::kEnded: return acd::v1::CALL_STATE_ENDED;
@@ -57,6 +72,16 @@ void Core::Settle() {
   for (const Decision& decision : decisions_) Dispatch(decision);
   router_->TakeCallFacts(&facts_);
   for (const CallFact& fact : facts_) Observe(fact);
+  if (history_) {
+    // A call's leaving is told after everything else that settled with it (the router notes it
+    // before the talk that ended with it).
+    for (const CallFact& fact : facts_) {
+      if (fact.kind != CallFact::Kind::kLeft) TellFact(fact);
+    }
+    for (const CallFact& fact : facts_) {
+      if (fact.kind == CallFact::Kind::kLeft) TellFact(fact);
+    }
+  }
   for (const auto& [switch_id, dropped] : outboxes_.TakeDropped()) {
     AddNotice("commands_dropped",
               absl::StrCat("switch ", switch_id, " has not read its commands: the oldest ", dropped,
@@ -88,6 +113,7 @@ void Core::Dispatch(const Decision& d) {
   if (d.kind == Decision::Kind::kAgentMadeNotReady) {
     AddNotice("agent_made_not_ready", absl::StrCat("agent ", routing::Quote(d.agent_id),
                                                    " is now not_ready(", d.reason, ")"));
+    TellAgent(HistoryEvent::kNotReady, d.agent_id, d.reason, d.at);
     return;
   }
   CallRecord* record = book_.Find(d.call_id);
@@ -109,6 +135,13 @@ void Core::Dispatch(const Decision& d) {
       }
       facts.callback_number = record->callback_number;
       record->agent_rung = d.agent_id;
+      if (history_) {
+        history_->Record({.kind = HistoryEvent::kOffered,
+                          .at = d.at,
+                          .call_id = d.call_id,
+                          .queue = d.queue,
+                          .agent_id = d.agent_id});
+      }
       if (d.kind == Decision::Kind::kOfferCall) {
         CallBook::AddHistory(*record, "offered", d.agent_id, d.at);
       } else {
@@ -119,21 +152,51 @@ void Core::Dispatch(const Decision& d) {
       break;
     }
     case Decision::Kind::kCancelOffer:
+      if (history_) {
+        history_->Record({.kind = HistoryEvent::kOfferEnded,
+                          .at = d.at,
+                          .call_id = d.call_id,
+                          .queue = d.queue,
+                          .agent_id = d.agent_id,
+                          .reason = d.reason});
+      }
       CallBook::AddHistory(*record, "offer_cancelled", absl::StrCat(d.agent_id, ": ", d.reason),
                            d.at);
       EndOffer(*record, d.call_id);
       break;
     case Decision::Kind::kSendToFallback:
       if (observer_) observer_->LeftLine(d.queue, metrics::Outcome::kFallback);
+      if (history_) {
+        history_->Record({.kind = HistoryEvent::kSentToFallback,
+                          .at = d.at,
+                          .call_id = d.call_id,
+                          .queue = d.queue,
+                          .other = d.target,
+                          .reason = d.reason});
+      }
       CallBook::AddHistory(*record, "fallback", absl::StrCat(d.target, " (", d.reason, ")"), d.at);
       break;
     case Decision::Kind::kCallOverflowed:
       if (observer_) observer_->LeftLine(d.from_queue, metrics::Outcome::kOverflowed);
+      if (history_) {
+        history_->Record({.kind = HistoryEvent::kOverflowed,
+                          .at = d.at,
+                          .call_id = d.call_id,
+                          .queue = d.queue,
+                          .other = d.from_queue});
+      }
       CallBook::AddHistory(*record, "overflowed", absl::StrCat(d.from_queue, " -> ", d.queue),
                            d.at);
       break;
     case Decision::Kind::kPlayPrompt:
       if (observer_) observer_->Prompted(d.queue, d.prompt);
+      if (history_) {
+        history_->Record({.kind = HistoryEvent::kPrompted,
+                          .at = d.at,
+                          .call_id = d.call_id,
+                          .queue = d.queue,
+                          .reason = std::string(routing::PromptKindName(d.prompt))});
+      }
       if (d.prompt == routing::PromptKind::kCallbackOffer) {
         CallBook::AddHistory(
             *record, "callback_offered",
@@ -153,9 +216,23 @@ void Core::Dispatch(const Decision& d) {
       break;
     case Decision::Kind::kCallbackGaveUp:
       if (observer_) observer_->Callback(d.queue, metrics::CallbackOutcome::kGaveUp);
+      if (history_) {
+        history_->Record({.kind = HistoryEvent::kCallbackGaveUp,
+                          .at = d.at,
+                          .call_id = d.call_id,
+                          .queue = d.queue});
+      }
       CallBook::AddHistory(*record, "callback_gave_up", absl::StrCat(d.attempt, " attempts"), d.at);
       break;
     case Decision::Kind::kTransferCompleted:
+      if (history_) {
+        history_->Record({.kind = HistoryEvent::kTransferCompleted,
+                          .at = d.at,
+                          .call_id = d.call_id,
+                          .queue = d.queue,
+                          .agent_id = d.agent_id,
+                          .other = d.from_agent});
+      }
       CallBook::AddHistory(*record, "transfer_completed",
                            absl::StrCat(d.from_agent, " -> ", d.agent_id), d.at);
       break;
@@ -203,6 +280,45 @@ void Core::Observe(const CallFact& fact) {
   }
 }
 
+void Core::TellFact(const CallFact& fact) {
+  HistoryEvent event{.at = fact.at,
+                     .call_id = fact.call_id,
+                     .queue = fact.queue,
+                     .agent_id = fact.agent_id,
+                     .duration = fact.duration,
+                     .position = fact.position};
+  switch (fact.kind) {
+    case CallFact::Kind::kAnswered:
+      event.kind = HistoryEvent::kConnected;
+      break;
+    case CallFact::Kind::kAbandoned:
+      event.kind = HistoryEvent::kAbandoned;
+      break;
+    case CallFact::Kind::kTalkEnded:
+      event.kind = HistoryEvent::kTalkEnded;
+      break;
+    case CallFact::Kind::kHoldEnded:
+      event.kind = HistoryEvent::kHoldEnded;
+      break;
+    case CallFact::Kind::kLeft:
+      event.kind = HistoryEvent::kLeft;
+      event.reason = OutcomeName(fact.outcome);
+      event.duration = fact.at - fact.last->arrived;  // in acd, from its first arrival
+      break;
+  }
+  history_->Record(event);
+}
+
+void Core::TellAgent(HistoryEvent::Kind kind, const std::string& agent_id, std::string reason,
+                     absl::Time at) {
+  if (!history_) return;
+  HistoryEvent event{.kind = kind, .at = at, .agent_id = agent_id, .reason = std::move(reason)};
+  if (std::optional<routing::AgentView> agent = router_->FindAgent(agent_id)) {
+    event.queues = std::move(agent->queues);
+  }
+  history_->Record(event);
+}
+
 void Core::EndOffer(const CallRecord& record, const std::string& call_id) {
   outboxes_.EndOffer(record.switch_id(), call_id);
 }
@@ -242,6 +358,13 @@ absl::Status Core::EnqueueCall(const acd::v1::EnqueueCallRequest& request,
   *response = EnqueueResponseOf(*result);
   CallRecord& record = book_.Open(request, *response);
   CallBook::AddHistory(record, "enqueued", request.queue(), now);
+  if (history_) {
+    history_->Record({.kind = HistoryEvent::kEntered,
+                      .at = now,
+                      .call_id = request.call_id(),
+                      .queue = request.queue(),
+                      .position = result->position});
+  }
   Settle();
   return absl::OkStatus();
 }
@@ -307,7 +430,11 @@ absl::Status Core::Login(const acd::v1::LoginRequest& request, acd::v1::AgentInf
     status = spec.status();
   } else {
     status = router_->Login(*spec, now);
-    if (status.ok()) logins_[request.agent_id()] = login;
+    if (status.ok()) {
+      logins_[request.agent_id()] = login;
+      TellAgent(HistoryEvent::kLoggedIn, request.agent_id(), request.ready() ? "" : "logged_in",
+                now);
+    }
   }
   Settle();
   if (!status.ok()) return status;
@@ -323,9 +450,13 @@ absl::Status Core::SetAgentState(const acd::v1::SetAgentStateRequest& request,
   switch (request.change_case()) {
     case acd::v1::SetAgentStateRequest::kReady:
       status = router_->SetReady(request.agent_id(), now);
+      if (status.ok()) TellAgent(HistoryEvent::kReady, request.agent_id(), "", now);
       break;
     case acd::v1::SetAgentStateRequest::kNotReady:
       status = router_->SetNotReady(request.agent_id(), request.not_ready().reason(), now);
+      if (status.ok()) {
+        TellAgent(HistoryEvent::kNotReady, request.agent_id(), request.not_ready().reason(), now);
+      }
       break;
     case acd::v1::SetAgentStateRequest::kEndWrapUp:
       status = router_->EndWrapUp(request.agent_id(), now);
@@ -343,7 +474,16 @@ absl::Status Core::SetAgentState(const acd::v1::SetAgentStateRequest& request,
 absl::Status Core::Logout(const acd::v1::LogoutRequest& request, absl::Time now) {
   owner_.Check("Core::Logout");
   CatchUp(now);
+  // The queues it served, read before it leaves them.
+  std::optional<routing::AgentView> leaving;
+  if (history_) leaving = router_->FindAgent(request.agent_id());
   absl::Status status = router_->Logout(request.agent_id(), now);
+  if (status.ok() && leaving) {
+    history_->Record({.kind = HistoryEvent::kLoggedOut,
+                      .at = now,
+                      .agent_id = request.agent_id(),
+                      .queues = std::move(leaving->queues)});
+  }
   if (status.ok()) logins_.erase(request.agent_id());
   Settle();
   return status;

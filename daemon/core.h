@@ -26,11 +26,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/time/time.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "acd/journal/v1/snapshot.pb.h"
 #include "acd/v1/acd.pb.h"
 #include "daemon/call_book.h"
+#include "daemon/history_sink.h"
 #include "daemon/policy_request.h"
 #include "daemon/retry_ledger.h"
 #include "daemon/switch_outbox.h"
@@ -59,6 +60,9 @@ class Core {
 
   // From now on only the calling thread may use the core.
   void BindToCurrentThread() { owner_.BindToCurrentThread(); }
+  // Who is told the history as it happens (null: nobody). The sink is not part of the state: a
+  // snapshot neither keeps nor needs it.
+  void set_history_sink(HistorySink* sink) { history_ = sink; }
 
   // --- Switch side ---
   absl::Status EnqueueCall(const acd::v1::EnqueueCallRequest& request,
@@ -157,9 +161,13 @@ class Core {
   void Settle();
   void Dispatch(const routing::Decision& decision);
   void Observe(const routing::CallFact& fact);
+  void TellFact(const routing::CallFact& fact);
   void AddNotice(const char* topic, std::string line) {
     notices_.push_back({topic, std::move(line)});
   }
+  // Tells the history sink, if any, of an agent's event (with the queues it serves).
+  void TellAgent(HistoryEvent::Kind kind, const std::string& agent_id, std::string reason,
+                 absl::Time at);
 
   // Call events (call_events.cc).
   absl::Status ApplyCallEvent(CallRecord& record, const routing::CallView& call,
@@ -175,6 +183,9 @@ class Core {
   absl::Status EndHold(CallRecord& record, const routing::CallView& call,
                        const std::string& hold_id, absl::Time now);
   void EndOffer(const CallRecord& record, const std::string& call_id);
+  // Tells the history sink, if any, that the switch reported `agent_id`'s ringing over.
+  void TellOfferEnded(const routing::CallView& call, const std::string& agent_id,
+                      const char* reason, absl::Time now);
 
   // Reads (operations.cc).
   acd::v1::CallState StateOf(const std::string& call_id, const CallRecord& record) const;
@@ -192,6 +203,7 @@ class Core {
   ThreadOwner owner_;
   CoreOptions options_;
   metrics::CallObserver* const observer_;
+  HistorySink* history_ = nullptr;           // callers build an event only when there is one
   std::unique_ptr<routing::Router> router_;  // never null
   std::string policy_source_;
   absl::Time policy_applied_at_;

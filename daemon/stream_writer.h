@@ -94,13 +94,18 @@ class StreamWriter : public Reactor {
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
+      // A write that completed reached the transport even when the client cancelled meanwhile
+      // (gRPC may call OnCancel first): it counts as written, or a reconnect would send it again
+      // as never sent.
+      if (ok) {
+        MessageWritten(std::move(pending_.front()));
+        pending_.pop_front();
+      }
       if (!ok || cancelled_) {  // the client went away; unwritten messages stay with the caller
         closing_ = true;
         FinishOnceLocked(grpc::Status::CANCELLED);
         return;
       }
-      MessageWritten(std::move(pending_.front()));
-      pending_.pop_front();
       if (!pending_.empty()) {
         WriteNextLocked();
       } else if (closing_) {

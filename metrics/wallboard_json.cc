@@ -4,36 +4,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "routing/json_text.h"
 #include "routing/types.h"
 
 namespace acd::metrics {
 namespace {
 
-void AppendJsonString(std::string* out, absl::string_view text) {
-  out->push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(out, absl::StrFormat("\\u%04x", c));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
+using routing::AppendJsonString;
 
-void AppendJsonNumber(std::string* out, double value) {
-  if (std::isnan(value) || std::isinf(value)) {
-    out->append("null");
-  } else {
-    absl::StrAppend(out, absl::StrFormat("%.6g", value));
-  }
-}
+void AppendJsonNumber(std::string* out, double value) { out->append(routing::JsonNumber(value)); }
 
 }  // namespace
 

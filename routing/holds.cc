@@ -112,8 +112,10 @@ void Router::FlagHoldOverruns(CallSlot slot) {
 void Router::EndHoldNow(CallSlot slot) {
   Call& call = calls_[slot];
   // The hold is the holding agent's: during a consult, the first agent's, in its queue.
-  const QueueId queue = call.consulting_agent != kNoSlot ? call.consult_from_queue : call.queue;
-  Note(CallFact::Kind::kHoldEnded, call, queue, now_ - call.hold_started);
+  const bool consulting = call.consulting_agent != kNoSlot;
+  const QueueId queue = consulting ? call.consult_from_queue : call.queue;
+  Note(CallFact::Kind::kHoldEnded, call, queue, now_ - call.hold_started,
+       consulting ? call.consulting_agent : call.agent);
   call.hold_time += now_ - call.hold_started;
   call.on_hold = false;
   CancelCallTimer(slot, TimerKind::kHoldReminder);

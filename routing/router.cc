@@ -143,9 +143,18 @@ void Router::TakeCallFacts(std::vector<CallFact>* into) {
 
 void Router::Note(CallFact::Kind kind, const Call& call, QueueId queue,
                   absl::Duration duration) {
+  Note(kind, call, queue, duration, call.agent);
+}
+
+void Router::Note(CallFact::Kind kind, const Call& call, QueueId queue, absl::Duration duration,
+                  AgentSlot agent) {
   if (!keep_facts_) return;  // built only when kept: the simulator and benches pay nothing
-  facts_.push_back({.kind = kind, .at = now_, .call_id = call.id,
-                    .queue = policy_->queues[queue].name, .duration = duration});
+  facts_.push_back({.kind = kind,
+                    .at = now_,
+                    .call_id = call.id,
+                    .queue = policy_->queues[queue].name,
+                    .agent_id = agent != kNoSlot ? agents_[agent].id : std::string(),
+                    .duration = duration});
 }
 
 void Router::NoteLeaving(CallSlot slot, CallFact::Outcome outcome) {
@@ -414,6 +423,7 @@ absl::Status Router::Abandon(absl::string_view call_id, absl::Time now) {
   if ((call.state == CallState::kWaiting || call.state == CallState::kOffered) && !call.callback) {
     stats_[call.queue].wait.Abandoned(now_ - call.entered_queue, now_);
     Note(CallFact::Kind::kAbandoned, call, call.queue, now_ - call.entered_queue);
+    if (keep_facts_ && call.state == CallState::kWaiting) facts_.back().position = Position(*slot);
   }
   if (call.state != CallState::kConnected) NoteLeaving(*slot, CallFact::Outcome::kAbandoned);
   switch (call.state) {

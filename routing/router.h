@@ -161,7 +161,11 @@ struct CallFact {
   absl::Time at;
   std::string call_id;
   std::string queue;
+  // The agent it concerns: who answered, whose talk or hold ended, who was ringing when the caller
+  // hung up; empty when none.
+  std::string agent_id;
   absl::Duration duration;
+  int position = 0;                    // kAbandoned: 1-based place in line (0: it was ringing)
   Outcome outcome = Outcome::kEnded;   // kLeft
   std::optional<CallView> last;        // kLeft: position and expected wait not filled
 };
@@ -433,7 +437,10 @@ class Router {
   CallView ViewOf(CallSlot slot, bool in_line) const;
 
   // What happens to calls, for TakeCallFacts (router.cc).
+  // The fact concerns `agent` (by default the call's own: offered to or connected with).
   void Note(CallFact::Kind kind, const Call& call, QueueId queue, absl::Duration duration);
+  void Note(CallFact::Kind kind, const Call& call, QueueId queue, absl::Duration duration,
+            AgentSlot agent);
   // The call is about to leave the router: a hold still going on ends, and the call is noted as it
   // stands. Called on every way out before the call is freed, while the agent still on the line
   // (if any) is still with it — but after a transfer over the limit lets its agent go.

@@ -218,7 +218,7 @@ AgentSlot Router::LetGoOfConsult(CallSlot slot) {
   const AgentSlot agent = call.consulting_agent;
   // The first agent's part of the call is over: its talk is handle time of the queue it came from.
   stats_[call.consult_from_queue].wait.HandleEnded(now_ - call.connected_at, now_);
-  Note(CallFact::Kind::kTalkEnded, call, call.consult_from_queue, now_ - call.connected_at);
+  Note(CallFact::Kind::kTalkEnded, call, call.consult_from_queue, now_ - call.connected_at, agent);
   ReleaseAgent(agent, slot, call.consult_wrap_up);
   call.consulting_agent = kNoSlot;
   return agent;

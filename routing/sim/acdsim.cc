@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "routing/json_text.h"
 #include "routing/sim/scenario.h"
 #include "routing/sim/simulator.h"
 
@@ -26,22 +27,9 @@ using acd::routing::sim::kEstimatorNames;
 using acd::routing::sim::QueueReport;
 using acd::routing::sim::SimReport;
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+using acd::routing::JsonString;
 
-std::string Number(double v) { return std::isfinite(v) ? absl::StrFormat("%.6g", v) : "null"; }
+std::string Number(double v) { return acd::routing::JsonNumber(v); }
 
 std::string Json(const SimReport& r) {
   std::string out = absl::StrCat("{\"scenario\":", JsonString(r.scenario), ",\"seed\":", r.seed,
