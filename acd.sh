@@ -17,12 +17,12 @@ PACKAGES=(
 # What the test suite needs on top: an independent gRPC client (Python grpcio), Prometheus and
 # promtool, a headless browser for the wallboard, clang-14 for the -Wthread-safety check and
 # with libFuzzer for bench/fuzz.sh, openssl for test certificates, and etcd for the hot standby's
-# leadership (the tests run their own members on loopback).
+# leadership (the tests run their own members on loopback, and read its keys with etcdctl).
 TEST_PACKAGES=(
   python3-grpcio python3-protobuf python3-yaml
   prometheus chromium
   clang-14 libfuzzer-14-dev openssl
-  etcd-server
+  etcd-server etcd-client
 )
 JOBS=${ACD_JOBS:-2}
 

@@ -48,6 +48,7 @@
 #include "metrics/http_server.h"
 #include "metrics/wallboard_page.h"
 #include "prometheus/text_serializer.h"
+#include "reports/live_feeds.h"
 #include "routing/policy_text.h"
 
 ABSL_FLAG(std::string, policy, "", "routing policy YAML file; empty: the built-in default policy");
@@ -87,6 +88,12 @@ ABSL_FLAG(absl::Duration, snapshot_every, absl::Minutes(10),
 ABSL_FLAG(absl::Duration, journal_retention, absl::Hours(72),
           "keep journal segments this long even once a snapshot covers them (the journal's "
           "history serves reports and replays); 0: remove them as soon as they are covered");
+ABSL_FLAG(std::string, queue_log, "",
+          "append the history as Asterisk queue_log lines to this file as it becomes durable "
+          "(reports/README.md; reopened on SIGHUP for logrotate). Needs --data_dir");
+ABSL_FLAG(std::string, call_records, "",
+          "append one JSON line per finished call to this file (reports/README.md; reopened on "
+          "SIGHUP). Needs --data_dir");
 ABSL_FLAG(uint64_t, journal_stop_before, 0,
           "last resort when replaying a journal record crashes acdd (the crash names it): recover "
           "only the records before this sequence and cut the journal there; 0: all of them");
@@ -353,6 +360,22 @@ int main(int argc, char** argv) {
   if (const uint64_t stop = absl::GetFlag(FLAGS_journal_stop_before); stop != 0) {
     options.journal.stop_before = stop;
   }
+  // The live history feeds, written from the durable journal.
+  std::unique_ptr<acd::reports::LiveFeeds> feeds;
+  if (!absl::GetFlag(FLAGS_queue_log).empty() || !absl::GetFlag(FLAGS_call_records).empty()) {
+    if (options.journal.data_dir.empty()) {
+      return Fail(
+          "--queue_log and --call_records need --data_dir: they are written from the "
+          "journal");
+    }
+    absl::StatusOr<std::unique_ptr<acd::reports::LiveFeeds>> opened =
+        acd::reports::LiveFeeds::Open({.data_dir = options.journal.data_dir,
+                                       .queue_log = absl::GetFlag(FLAGS_queue_log),
+                                       .call_records = absl::GetFlag(FLAGS_call_records)});
+    if (!opened.ok()) return Fail(std::string(opened.status().message()));
+    feeds = *std::move(opened);
+    options.journal.snapshots.feed = feeds.get();
+  }
   // Who may reach acdd, and how: settled before anything listens.
   const std::string grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   const std::string http_listen = absl::GetFlag(FLAGS_http_listen);
@@ -568,6 +591,7 @@ int main(int argc, char** argv) {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGHUP) {
+      if (feeds != nullptr) feeds->Reopen();
       if (!access.open()) {
         absl::Status reloaded = access.Reload();
         if (reloaded.ok()) engine.Post([&engine] { engine.DropStreamsNoLongerAdmitted(); });

@@ -202,11 +202,13 @@ void Engine::JournalStart() {
 }
 
 void Engine::StartSnapshots() {
-  // Snapshots off (both flags 0): no copy of the core is kept.
+  // Snapshots off (both flags 0) and no live feeds: no copy of the core is kept.
   const JournalOptions& options = options_.journal;
   const SnapshotOptions& every = options.snapshots;
   if (snapshots_ != nullptr || core_ == nullptr || journal_ == nullptr) return;
-  if (every.every_records == 0 && every.every <= absl::ZeroDuration()) return;
+  if (every.every_records == 0 && every.every <= absl::ZeroDuration() && every.feed == nullptr) {
+    return;
+  }
   snapshots_ = std::make_unique<SnapshotTaker>(
       options.data_dir, options.snapshots, clock_, journal_.get(), &metrics_.journal,
       last_sequence_, [this](const SnapshotReport& report) {
@@ -215,6 +217,13 @@ void Engine::StartSnapshots() {
 }
 
 void Engine::OnSnapshot(const SnapshotReport& report) {
+  if (report.feed) {
+    Log(report.status.ok() ? std::string("the history feeds are written again")
+                           : absl::StrCat("the history feeds cannot be written (what they miss is "
+                                          "kept, and written once they can be): ",
+                                          report.status.message()));
+    return;
+  }
   if (!report.status.ok()) {
     Log(report.sequence == 0
             ? std::string(report.status.message())

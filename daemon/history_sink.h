@@ -11,12 +11,17 @@
 #ifndef ACD_DAEMON_HISTORY_SINK_H_
 #define ACD_DAEMON_HISTORY_SINK_H_
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace acd::daemon {
+
+class Core;
 
 struct HistoryEvent {
   enum Kind : uint8_t {
@@ -65,6 +70,36 @@ class HistorySink {
  public:
   virtual ~HistorySink() = default;
   virtual void Record(const HistoryEvent& event) = 0;
+};
+
+// Tells every one of several sinks, in order.
+class HistorySinks : public HistorySink {
+ public:
+  explicit HistorySinks(std::vector<HistorySink*> sinks) : sinks_(std::move(sinks)) {}
+  void Record(const HistoryEvent& event) override {
+    for (HistorySink* sink : sinks_) sink->Record(event);
+  }
+
+ private:
+  std::vector<HistorySink*> sinks_;
+};
+
+// A sink fed from the durable journal as acdd runs (acdd's live feeds, reports/live_feeds.h): the
+// snapshot taker's copy of the core follows the journal's durable records and tells it what each
+// one made happen, so nothing leaves before its input is durable, and the engine does no work for
+// it. It is told which record comes next, also while the copy recovers at start, so that it can
+// pass over what it had written before a restart.
+class HistoryFeed : public HistorySink {
+ public:
+  // Once, before the first record: the core the events will come from, as it stands.
+  virtual void Start(const Core& core) = 0;
+  // The record whose events come next.
+  virtual void BeforeRecord(uint64_t sequence) = 0;
+  // Writes out what the records so far made, and remembers how far it got. Called after each
+  // pass over the newly durable records (every few tens of milliseconds while records come). An
+  // error means the feed lags the copy: no snapshot is taken until it is OK again, so that a
+  // restart can replay what it misses.
+  virtual absl::Status Flush() = 0;
 };
 
 }  // namespace acd::daemon

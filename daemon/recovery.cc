@@ -18,8 +18,9 @@ std::atomic<uint64_t> replaying{0};
 
 // Applies the records `prefetch` reads into `out` (whose core is null when the read starts at
 // record 1: the first record creates it).
-absl::StatusOr<journal::JournalScan> Replay(JournalPrefetch& prefetch,
-                                            metrics::CallObserver* observer, Recovered& out) {
+absl::StatusOr<journal::JournalScan> Replay(
+    JournalPrefetch& prefetch, metrics::CallObserver* observer,
+    const std::function<void(Core&, uint64_t)>& before_record, Recovered& out) {
   auto apply = [&](uint64_t sequence, const JournalInput& input) -> absl::Status {
     replaying.store(sequence, std::memory_order_relaxed);
     absl::Status answered;
@@ -33,6 +34,7 @@ absl::StatusOr<journal::JournalScan> Replay(JournalPrefetch& prefetch,
       if (!core.ok()) return core.status();
       out.core = *std::move(core);
     } else {
+      if (before_record) before_record(*out.core, sequence);
       // What the core answered was answered when the input was journaled.
       answered = ApplyInput(*out.core, input);
       if (answered.code() == absl::StatusCode::kDataLoss) {
@@ -66,7 +68,8 @@ absl::StatusOr<journal::JournalScan> Replay(JournalPrefetch& prefetch,
 uint64_t SequenceBeingReplayed() { return replaying.load(std::memory_order_relaxed); }
 
 absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::RecoverMode mode,
-                                      metrics::CallObserver* observer, uint64_t stop_before) {
+                                      metrics::CallObserver* observer, uint64_t stop_before,
+                                      const std::function<void(Core&, uint64_t)>& before_record) {
   absl::StatusOr<std::vector<journal::SnapshotFile>> snapshots = journal::ListSnapshots(data_dir);
   if (!snapshots.ok()) return snapshots.status();
   std::vector<std::string> passed_over, damaged;
@@ -101,7 +104,7 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
     out.snapshot_sequence = snapshot.sequence;
     out.snapshot_bytes = loaded->bytes;
     out.snapshot_load = load_took;
-    absl::StatusOr<journal::JournalScan> scan = Replay(prefetch, observer, out);
+    absl::StatusOr<journal::JournalScan> scan = Replay(prefetch, observer, before_record, out);
     if (!scan.ok()) return scan.status();
     if (scan->segments == 0 || (scan->epoch == 0 && scan->last_sequence == snapshot.sequence)) {
       // No record beside it: no segment at all (a standby resynced from its leader's snapshot),
@@ -126,7 +129,7 @@ absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::Reco
 
   Recovered out;
   JournalPrefetch prefetch(data_dir, mode, 1, stop_before);
-  absl::StatusOr<journal::JournalScan> scan = Replay(prefetch, observer, out);
+  absl::StatusOr<journal::JournalScan> scan = Replay(prefetch, observer, before_record, out);
   if (!scan.ok()) {
     if (passed_over.empty()) return scan.status();
     return absl::Status(scan.status().code(),

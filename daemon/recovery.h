@@ -10,6 +10,7 @@
 #ifndef ACD_DAEMON_RECOVERY_H_
 #define ACD_DAEMON_RECOVERY_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,9 +47,12 @@ struct Recovered {
 
 // The core must then be used on the calling thread (it was made there).
 // Records from `stop_before` on are left out (and reported as to be cut).
-absl::StatusOr<Recovered> RecoverCore(const std::string& data_dir, journal::RecoverMode mode,
-                                      metrics::CallObserver* observer,
-                                      uint64_t stop_before = journal::kReadToTheEnd);
+// `before_record`, when given, runs before each record after the state's start is replayed into
+// the core (the snapshot's core, or the one the first record created).
+absl::StatusOr<Recovered> RecoverCore(
+    const std::string& data_dir, journal::RecoverMode mode, metrics::CallObserver* observer,
+    uint64_t stop_before = journal::kReadToTheEnd,
+    const std::function<void(Core&, uint64_t sequence)>& before_record = nullptr);
 
 // The sequence of the record being replayed on this process's recovery, 0 when none is: what a
 // crash handler names, so that the operator can start past it (--journal_stop_before).

@@ -81,7 +81,22 @@ void SnapshotTaker::Run() {
   while (journal_->durable_sequence() < start_after_) {
     if (StoppingAfter(kFollowEvery)) return;
   }
-  absl::StatusOr<Recovered> recovered = RecoverCore(dir_, journal::RecoverMode::kStop, nullptr);
+  // The feed starts from the snapshot's state and hears the records replayed after it (passing
+  // over what it wrote before acdd stopped).
+  HistoryFeed* const feed = options_.feed;
+  bool feed_started = false;
+  auto start_feed = [&](Core& core) {
+    if (feed == nullptr || feed_started) return;
+    feed_started = true;
+    feed->Start(core);
+    core.set_history_sink(feed);
+  };
+  absl::StatusOr<Recovered> recovered =
+      RecoverCore(dir_, journal::RecoverMode::kStop, nullptr, journal::kReadToTheEnd,
+                  [&](Core& core, uint64_t sequence) {
+                    start_feed(core);
+                    if (feed != nullptr) feed->BeforeRecord(sequence);
+                  });
   if (recovered.ok() && recovered->core == nullptr) {
     recovered = absl::InternalError("the data dir holds no journal");
   }
@@ -94,6 +109,7 @@ void SnapshotTaker::Run() {
     return;
   }
   copy_ = std::move(recovered->core);
+  start_feed(*copy_);
   const journal::JournalScan& scan = recovered->scan;
   sequence_ = scan.last_sequence;
   epoch_ = scan.epoch;
@@ -108,7 +124,16 @@ void SnapshotTaker::Run() {
   recovered->core.reset();
 
   while (!StoppingAfter(kFollowEvery)) {
-    if (absl::Status s = FollowJournal(); !s.ok()) {
+    absl::Status s = FollowJournal();
+    if (feed != nullptr) {
+      // A failing feed is reported once when it starts failing and once when it recovers.
+      const absl::Status flushed = feed->Flush();
+      if (flushed.ok() != feed_ok_) {
+        feed_ok_ = flushed.ok();
+        done_({.status = flushed, .feed = true});
+      }
+    }
+    if (!s.ok()) {
       metrics_->snapshots_failed.Add(1);
       done_({.status = absl::Status(s.code(), absl::StrCat(
                                                   "the snapshot taker's copy of the state stopped "
@@ -117,7 +142,8 @@ void SnapshotTaker::Run() {
       return;
     }
     const absl::Time now = clock_->Now();
-    if (!Due(now)) continue;
+    // While the feeds lag, no snapshot: a restart must replay what they miss.
+    if (!Due(now) || !feed_ok_) continue;
     const SnapshotReport report = Take();
     if (report.status.ok()) {
       snapshot_sequence_ = report.sequence;
@@ -154,6 +180,7 @@ absl::Status SnapshotTaker::FollowJournal() {
       if (!input.ParseFromArray(record.payload.data(), static_cast<int>(record.payload.size()))) {
         return absl::DataLossError(absl::StrCat("record ", record.sequence, " does not parse"));
       }
+      if (options_.feed != nullptr) options_.feed->BeforeRecord(record.sequence);
       const absl::Status answered = ApplyInput(*copy_, input);
       if (answered.code() == absl::StatusCode::kDataLoss) return answered;
       FollowFilePolicy(input, answered, &file_policy_);

@@ -8,6 +8,8 @@
 // snapshot ahead of its journal), publishes the file under its final name, applies retention (old
 // snapshots, and journal segments covered and past --journal_retention), and reports. The engine
 // never stops for it; the price is the copy's memory and the CPU to apply every record twice.
+// The copy also tells acdd's live feeds (SnapshotOptions::feed) what each durable record made
+// happen, and flushes them after each pass; while they cannot be written, no snapshot is taken.
 //   SnapshotTaker taker(dir, options, &clock, journal.get(), &metrics.journal,
 //                       [&](const SnapshotReport& r) { engine.Post([=] { Log(r); }); });
 #ifndef ACD_DAEMON_SNAPSHOT_TAKER_H_
@@ -27,6 +29,7 @@
 #include "acd/v1/policy.pb.h"
 #include "daemon/clock.h"
 #include "daemon/core.h"
+#include "daemon/history_sink.h"
 #include "daemon/journal/file_journal.h"
 #include "daemon/journal/retention.h"
 #include "metrics/acd_metrics.h"
@@ -39,6 +42,9 @@ struct SnapshotOptions {
   uint64_t every_records = 500'000;
   absl::Duration every = absl::Minutes(10);
   journal::RetentionPolicy retention;
+  // Told what each durable record made happen (acdd's live feeds), when given; not owned, it
+  // outlives the taker.
+  HistoryFeed* feed = nullptr;
 };
 
 // What became of one snapshot, or of the copy's start (sequence 0) when it could not recover.
@@ -49,6 +55,8 @@ struct SnapshotReport {
   absl::Duration took;
   journal::Removed removed;
   absl::Status retention;  // retention failed (the snapshot itself is published)
+  // Not a snapshot: the live feeds started failing (`status`), or are written again (OK).
+  bool feed = false;
 };
 
 class SnapshotTaker {
@@ -95,6 +103,7 @@ class SnapshotTaker {
   absl::Time snapshot_time_;
   absl::Time not_before_ = absl::InfinitePast();  // after a failure
   uint64_t synced_through_ = 0;
+  bool feed_ok_ = true;  // the feed's last flush succeeded
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -8,7 +8,9 @@
 //  - the core's and the router's invariants hold (Core::CheckInvariants);
 //  - no input is answered DATA_LOSS (recovery would stop at its record).
 // At the end, when the first byte asks: the journaled inputs replayed into a new core give the
-// very same state (Core::Dump), and so does a core restored from a snapshot of it.
+// very same state (Core::Dump) and tell the very same history (reports/: the queue_log and call
+// records the core's HistorySink feeds make of it, all the way), and a core restored from a
+// snapshot of it gives the same state too.
 //
 // Input: byte 0 picks the policy the core starts on, its limits and the end checks; then steps,
 // each an opcode byte and its argument bytes (Driver::Step), at most kMaxSteps. Names come from
@@ -37,6 +39,9 @@
 #include "daemon/policy_request.h"
 #include "daemon/text_diff.h"
 #include "fuzz/fuzz_support.h"
+#include "reports/call_records.h"
+#include "reports/interval_report.h"
+#include "reports/queue_log.h"
 #include "routing/policy_text.h"
 #include "routing/policy_yaml.h"
 #include "tests/daemon/replay_center.h"
@@ -136,6 +141,7 @@ class Driver {
     const int policy = Bits(setup, 0, 2) % 3;
     const CoreOptions options = OptionsFor(Bits(setup, 2, 2));
     core_ = std::make_unique<Core>(Policies().compiled[policy], "fuzz", options, nullptr, now_);
+    core_->set_history_sink(&history_.sinks);
     if (keep_journal_) {
       JournalInput created = InputAt(now_);
       *created.mutable_created()->mutable_policy() = Policies().protos[policy];
@@ -235,12 +241,19 @@ class Driver {
       absl::StatusOr<std::unique_ptr<Core>> replayed =
           daemon::CreateCore(journal_.front(), nullptr);
       if (!replayed.ok()) Fail("the journal's created record: ", replayed.status().message());
+      History retold;
+      (*replayed)->set_history_sink(&retold.sinks);
       for (size_t i = 1; i < journal_.size(); ++i) {
         (void)ApplyInput(**replayed, journal_[i]);
         (void)(*replayed)->TakeCommands();
         (void)(*replayed)->TakeNotices();
       }
       SameState(dump, (*replayed)->Dump(), "replayed");
+      if (history_.text != retold.text) {
+        Fail("the journal replayed tells another history:\n",
+             daemon::UnifiedDiff(history_.text, retold.text, "original", "replayed"));
+      }
+      (void)history_.intervals.Csv(now_);
     }
     if (EndChecks(setup) & kSnapshot) {
       std::vector<journal::v1::SnapshotPart> parts;
@@ -575,8 +588,20 @@ class Driver {
     }
   }
 
+  // The reporting feeds the core tells (reports/), their lines kept in `text`.
+  struct History {
+    std::string text;
+    reports::QueueLog queue_log{
+        [this](const std::string& line) { absl::StrAppend(&text, line, "\n"); }};
+    reports::CallRecords records{
+        [this](const std::string& line) { absl::StrAppend(&text, line, "\n"); }};
+    reports::IntervalReport intervals{{}, [](const std::string&) { return reports::QueueRules{}; }};
+    daemon::HistorySinks sinks{{&queue_log, &records, &intervals}};
+  };
+
   absl::Time now_ = kStart;
   int policy_requests_left_ = kMaxPolicyRequests;
+  History history_;
   std::unique_ptr<Core> core_;
   const bool keep_journal_;
   std::vector<JournalInput> journal_;

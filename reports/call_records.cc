@@ -37,7 +37,16 @@ void CallRecords::Record(const HistoryEvent& e) {
   }
   if (e.call_id.empty()) return;  // an agent's event
   auto it = calls_.find(e.call_id);
-  if (it == calls_.end()) return;  // entered before the range, or after it
+  if (it == calls_.end()) {
+    // Its entering was not seen (the history began after it): what its leaving says, if it
+    // entered in range.
+    const absl::Time entered = e.at - e.duration;
+    if (e.kind == HistoryEvent::kLeft && entered >= from_ && entered < to_) {
+      Call call{.entered = entered, .queues = {e.queue}};
+      write_(Line(e.call_id, call, e, /*complete=*/false));
+    }
+    return;
+  }
   Call& call = it->second;
   switch (e.kind) {
     case HistoryEvent::kOffered:
@@ -86,7 +95,7 @@ void CallRecords::Record(const HistoryEvent& e) {
       }
       return;
     case HistoryEvent::kLeft:
-      write_(Line(e.call_id, call, e));
+      write_(Line(e.call_id, call, e, /*complete=*/true));
       calls_.erase(it);
       return;
     default:
@@ -95,7 +104,7 @@ void CallRecords::Record(const HistoryEvent& e) {
 }
 
 std::string CallRecords::Line(const std::string& call_id, const Call& call,
-                              const HistoryEvent& left) const {
+                              const HistoryEvent& left, bool complete) const {
   std::string out = absl::StrCat(
       "{\"call_id\":", JsonString(call_id), ",\"entered\":", Rfc3339(call.entered),
       ",\"left\":", Rfc3339(left.at), ",\"outcome\":", JsonString(left.reason),
@@ -112,7 +121,7 @@ std::string CallRecords::Line(const std::string& call_id, const Call& call,
                     JsonString(routing::PromptKindName(static_cast<routing::PromptKind>(k))), ":",
                     call.prompts[k]);
   }
-  return out + "}}";
+  return absl::StrCat(out, "},\"complete\":", complete ? "true" : "false", "}");
 }
 
 }  // namespace acd::reports

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/core_input.h"
+#include "daemon/journal/retention.h"
 #include "daemon/journal/snapshot_file.h"
 #include "daemon/journal_prefetch.h"
 #include "daemon/snapshot_io.h"
@@ -37,7 +38,8 @@ class RangeTracker : public HistorySink {
   absl::flat_hash_set<std::string> open_;
 };
 
-// The agents logged in on `core` as it stands at `at`, told as logging in.
+}  // namespace
+
 void TellAgentsFound(const Core& core, absl::Time at, HistorySink* sink) {
   acd::v1::ListAgentsResponse agents;
   if (!core.ListAgents({}, &agents).ok()) return;
@@ -51,8 +53,6 @@ void TellAgentsFound(const Core& core, absl::Time at, HistorySink* sink) {
   }
 }
 
-}  // namespace
-
 absl::StatusOr<HistoryReplayed> ReplayHistory(
     const std::string& data_dir, HistoryRange range, HistorySink* sink,
     const std::function<void(const Core&)>& between_records) {
@@ -61,19 +61,21 @@ absl::StatusOr<HistoryReplayed> ReplayHistory(
   absl::StatusOr<std::vector<daemon::journal::SnapshotFile>> snapshots =
       daemon::journal::ListSnapshots(data_dir);
   if (!snapshots.ok()) return snapshots.status();
-  // The newest snapshot at or before `from`; failing that, the oldest one that loads.
+  // The newest snapshot at or before `from` that loads; failing that, the oldest one.
   std::string oldest;
   for (const daemon::journal::SnapshotFile& snapshot : *snapshots) {
-    absl::StatusOr<daemon::LoadedSnapshot> loaded = daemon::LoadSnapshot(snapshot.path, nullptr);
-    if (!loaded.ok()) continue;  // damaged: an older one may do
-    const absl::Time taken = absl::FromUnixMicros(loaded->head.time_unix_micros());
-    if (taken <= range.from) {
-      core = std::move(loaded->core);
-      out.snapshot_sequence = snapshot.sequence;
-      out.history_from = taken;
-      break;
+    absl::StatusOr<absl::Time> taken = daemon::journal::SnapshotTime(snapshot.path);
+    if (!taken.ok()) continue;  // damaged: an older one may do
+    if (*taken > range.from) {
+      oldest = snapshot.path;
+      continue;
     }
-    oldest = snapshot.path;
+    absl::StatusOr<daemon::LoadedSnapshot> loaded = daemon::LoadSnapshot(snapshot.path, nullptr);
+    if (!loaded.ok()) continue;
+    core = std::move(loaded->core);
+    out.snapshot_sequence = snapshot.sequence;
+    out.history_from = *taken;
+    break;
   }
 
   RangeTracker tracker(sink, range);

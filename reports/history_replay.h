@@ -35,6 +35,10 @@ struct HistoryReplayed {
   uint64_t records = 0;
 };
 
+// The agents logged in on `core` as it stands at `at`, told to `sink` as logging in (a report or
+// a feed that starts from a state learns who is there, and who is paused).
+void TellAgentsFound(const daemon::Core& core, absl::Time at, daemon::HistorySink* sink);
+
 // `between_records`, when given, sees the core before the first record and after each one (for
 // what a sink reads from the state as it stands, such as the policy's rules).
 absl::StatusOr<HistoryReplayed> ReplayHistory(

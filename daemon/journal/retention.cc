@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "acd/journal/v1/journal.pb.h"
+#include "acd/journal/v1/snapshot.pb.h"
 #include "daemon/journal/files.h"
 #include "daemon/journal/record_format.h"
 #include "daemon/journal/snapshot_file.h"
@@ -63,6 +64,39 @@ absl::Status Remove(const std::string& path, std::vector<std::string>* removed, 
 
 }  // namespace
 
+absl::StatusOr<absl::Time> SnapshotTime(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", path), errno);
+  // The file's header (16 bytes), then the head part's length and the part: the running policy
+  // and the startup file's, far below this bound.
+  constexpr size_t kHeaderBytes = 16;
+  constexpr uint32_t kMaxHeadBytes = 64u << 20;
+  auto read_at = [fd](std::string* bytes, size_t offset) {
+    size_t done = 0;
+    while (done < bytes->size()) {
+      const ssize_t got =
+          pread(fd, bytes->data() + done, bytes->size() - done, static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      done += static_cast<size_t>(got);
+    }
+    return true;
+  };
+  std::string length(4, '\0');
+  std::string head;
+  bool ok = read_at(&length, kHeaderBytes);
+  if (ok && GetU32(length.data()) <= kMaxHeadBytes) {
+    head.resize(GetU32(length.data()));
+    ok = read_at(&head, kHeaderBytes + 4);
+  }
+  close(fd);
+  acd::journal::v1::SnapshotPart part;
+  if (ok && part.ParseFromString(head) && part.has_head()) {
+    return absl::FromUnixMicros(part.head().time_unix_micros());
+  }
+  return absl::DataLossError(absl::StrCat("cannot read the head of snapshot ", path));
+}
+
 absl::StatusOr<Removed> ApplyRetention(const std::string& dir, const RetentionPolicy& policy,
                                        absl::Time now) {
   Removed removed;
@@ -70,12 +104,32 @@ absl::StatusOr<Removed> ApplyRetention(const std::string& dir, const RetentionPo
   if (!snapshots.ok()) return snapshots.status();
   const size_t keep = static_cast<size_t>(std::max(policy.snapshots, 1));
   if (snapshots->empty()) return removed;
-  for (size_t i = keep; i < snapshots->size(); ++i) {
-    if (absl::Status s = Remove((*snapshots)[i].path, &removed.snapshots, &removed.bytes); !s.ok()) {
-      return s;
+  // Newest first: the newest `keep`; then, for the history, one per `spacing` while younger than
+  // the retention, and the newest one taken at or before its start; none older.
+  const absl::Time history_starts = now - policy.journal;
+  const absl::Duration spacing = policy.journal / kHistorySnapshots;
+  absl::Time kept_last = absl::InfiniteFuture();
+  bool history_based = false;
+  uint64_t covered = 0;
+  for (size_t i = 0; i < snapshots->size(); ++i) {
+    const SnapshotFile& snapshot = (*snapshots)[i];
+    absl::StatusOr<absl::Time> taken = SnapshotTime(snapshot.path);
+    bool stays = i < keep;
+    if (!stays && !history_based && taken.ok()) {
+      stays = *taken <= history_starts || *taken <= kept_last - spacing;
+    }
+    if (!stays) {
+      if (absl::Status s = Remove(snapshot.path, &removed.snapshots, &removed.bytes); !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    covered = snapshot.sequence;
+    if (taken.ok()) {
+      kept_last = *taken;
+      if (*taken <= history_starts) history_based = true;
     }
   }
-  const uint64_t covered = (*snapshots)[std::min(keep, snapshots->size()) - 1].sequence;
 
   absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> segments =
       ListNumberedFiles(dir, SegmentFirstSequence);

@@ -1,5 +1,6 @@
 // Retention (daemon/journal/retention.h): ApplyRetention keeps the newest snapshots (at least
-// one) and every segment holding a record after the oldest kept one, keeps segments younger than
+// one), and for the history one per spacing across the retention and the newest at or before its
+// start, and every segment holding a record after the oldest kept one, keeps segments younger than
 // the retention and always the last (and the one before a last segment with no record yet),
 // removes oldest first and stops at the first that must stay, and without a snapshot removes
 // nothing. The journals are segment files built by hand, ten records to a segment.
@@ -55,13 +56,14 @@ void WriteJournal(const std::string& dir, const std::vector<uint64_t>& firsts, u
   }
 }
 
-// A valid snapshot (of a new core) named as the state at `sequence`.
+// A valid snapshot (of a new core) named as the state at `sequence`, taken at its record's time.
 void WriteSnapshotAt(const std::string& dir, uint64_t sequence) {
   Traffic traffic(1);
   absl::StatusOr<std::unique_ptr<Core>> core = CreateCore(traffic.Created(), nullptr);
   ASSERT_TRUE(core.ok()) << core.status();
   SnapshotHead head;
   head.set_sequence(sequence);
+  head.set_time_unix_micros(absl::ToUnixMicros(RecordTime(sequence)));
   ASSERT_TRUE(WriteSnapshot(**core, head, SnapshotPath(dir, sequence)).ok());
 }
 
@@ -125,6 +127,40 @@ TEST(Retention, KeepsTheNewestSnapshotsAndTheSegmentsTheOldestKeptOneDoesNotCove
       journal::ApplyRetention(dir.path(), {.journal = absl::Hours(1), .snapshots = 0}, LongAfter());
   ASSERT_TRUE(removed.ok()) << removed.status();
   EXPECT_EQ(SnapshotSequences(dir.path()), std::vector<uint64_t>{45});
+}
+
+TEST(Retention, KeepsASnapshotEverySpacingAcrossTheRetentionForTheHistory) {
+  ScratchDir dir(kScratch);
+  ASSERT_NO_FATAL_FAILURE(WriteJournal(dir.path(), kFirsts, kLast));
+  for (const uint64_t s : {15, 25, 35, 44, 45}) {
+    ASSERT_NO_FATAL_FAILURE(WriteSnapshotAt(dir.path(), s));
+  }
+  // 48 minutes kept, at t=50: one snapshot every 2 minutes is enough; 44 is within 2 of 45.
+  const absl::Duration retention = absl::Minutes(journal::kHistorySnapshots * 2);
+  absl::StatusOr<journal::Removed> removed = journal::ApplyRetention(
+      dir.path(), {.journal = retention, .snapshots = 1}, RecordTime(kLast));
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_THAT(removed->snapshots, ::testing::ElementsAre(SnapshotPath(dir.path(), 44)));
+  EXPECT_EQ(SnapshotSequences(dir.path()), (std::vector<uint64_t>{45, 35, 25, 15}));
+  EXPECT_TRUE(removed->segments.empty()) << "every segment is younger than the retention";
+}
+
+TEST(Retention, KeepsTheNewestSnapshotAtOrBeforeTheRetentionsStartAndTheJournalAfterIt) {
+  ScratchDir dir(kScratch);
+  ASSERT_NO_FATAL_FAILURE(WriteJournal(dir.path(), kFirsts, kLast));
+  for (const uint64_t s : {5, 15, 25, 35, 45}) {
+    ASSERT_NO_FATAL_FAILURE(WriteSnapshotAt(dir.path(), s));
+  }
+  // 24 minutes kept at t=50: the history starts at t=26; snapshot 25 is where a replay of it
+  // starts, so it stays, and so do the records after it; 15 and 5 go, and the segments before.
+  const absl::Duration retention = absl::Minutes(24);
+  absl::StatusOr<journal::Removed> removed = journal::ApplyRetention(
+      dir.path(), {.journal = retention, .snapshots = 1}, RecordTime(kLast));
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(SnapshotSequences(dir.path()), (std::vector<uint64_t>{45, 35, 25}));
+  EXPECT_EQ(Segments(dir.path()),
+            (std::vector<std::string>{SegmentPath(dir.path(), 21), SegmentPath(dir.path(), 31),
+                                      SegmentPath(dir.path(), 41)}));
 }
 
 TEST(Retention, NeverRemovesASegmentHoldingARecordAfterTheOldestKeptSnapshot) {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """acd's history as operations read it: a scripted scenario played through the real acdd (with a
 data dir) by the independent client, then `acdctl report` on that data dir, checked against
-figures worked out by hand. Waits are slept, so they are real: each is chosen half a second away
+figures worked out by hand; and the feeds acdd writes as it runs (LiveFeedsTest). Waits are slept, so they are real: each is chosen half a second away
 from a whole second, and queue_log truncates to whole seconds as Asterisk does.
 
   t=0    alice logs in to sales (offer timeout 1 s, wrap-up 30 s); r1 arrives and rings her
@@ -16,7 +16,9 @@ from a whole second, and queue_log truncates to whole seconds as Asterisk does.
 import csv
 import io
 import json
+import os
 import re
+import signal
 import time
 import unittest
 
@@ -25,14 +27,28 @@ from python_client_test import RPC_TIMEOUT_SECONDS
 import journal_test
 
 
-class ReportsTest(unittest.TestCase):
-    # acdd on a data dir, the client and acdctl, as the journal's tests have them (not their tests).
+class AcddOnADataDir(unittest.TestCase):
+    """acdd on a data dir, the client and acdctl, as the journal's tests have them (not their
+    tests), and the report acdctl makes of the data dir."""
     setUp = journal_test.JournalTest.setUp
     start = journal_test.JournalTest.start
     login = journal_test.JournalTest.login
     enqueue_request = journal_test.JournalTest.enqueue_request
     enqueue = journal_test.JournalTest.enqueue
     acdctl = journal_test.JournalTest.acdctl
+
+    def event(self, acdd, call_id, agent_id, **event):
+        acdd.rpc.ReportCallEvent(self.api.CallEvent(switch_id="sw", call_id=call_id,
+                                                    agent_id=agent_id, **event),
+                                 timeout=RPC_TIMEOUT_SECONDS)
+
+    def report(self, *args):
+        got = self.acdctl("report", *args, self.data_dir)
+        self.assertEqual(got.returncode, 0, got.stderr)
+        return got.stdout
+
+
+class ReportsTest(AcddOnADataDir):
 
     def play_the_scenario(self):
         acdd = self.start()
@@ -46,16 +62,6 @@ class ReportsTest(unittest.TestCase):
         time.sleep(1.0)
         self.event(acdd, "r1", "alice", call_ended={})
         self.assertEqual(acdd.stop(), 0)
-
-    def event(self, acdd, call_id, agent_id, **event):
-        acdd.rpc.ReportCallEvent(self.api.CallEvent(switch_id="sw", call_id=call_id,
-                                                    agent_id=agent_id, **event),
-                                 timeout=RPC_TIMEOUT_SECONDS)
-
-    def report(self, *args):
-        got = self.acdctl("report", *args, self.data_dir)
-        self.assertEqual(got.returncode, 0, got.stderr)
-        return got.stdout
 
     def test_the_queue_log_call_records_and_intervals_tell_the_scenario(self):
         self.play_the_scenario()
@@ -114,6 +120,111 @@ class ReportsTest(unittest.TestCase):
         refused = self.acdctl("report", "calls", "--from", "yesterday", self.data_dir)
         self.assertEqual(refused.returncode, 2)
         self.assertIn("--from: 'yesterday' is not a time", refused.stderr)
+
+
+class LiveFeedsTest(AcddOnADataDir):
+    """acdd writing the feeds as it runs (--queue_log, --call_records): the same lines as the
+    report made afterwards from its journal, none lost or doubled across kill -9 or a file that
+    could not be written, and the files reopened by name on SIGHUP (logrotate)."""
+
+    def start_with_feeds(self):
+        self.queue_log = os.path.join(self.work, "queue_log")
+        self.call_records = os.path.join(self.work, "calls.jsonl")
+        return self.start("--queue_log", self.queue_log, "--call_records", self.call_records)
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read()
+
+    def wait_for_lines(self, path, n):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if os.path.exists(path) and len(self.read(path).splitlines()) >= n:
+                return self.read(path).splitlines()
+            time.sleep(0.02)
+        self.fail("%s has not %d lines: %r" % (path, n, self.read(path) if os.path.exists(path)
+                                                else None))
+
+    def test_the_feeds_say_what_the_report_of_the_journal_says(self):
+        acdd = self.start_with_feeds()
+        self.login(acdd, "alice", "sales", ready=True)
+        self.enqueue(acdd, "f1")
+        self.event(acdd, "f1", "alice", offer_accepted={})
+        self.enqueue(acdd, "f2")
+        self.event(acdd, "f2", "", caller_abandoned={})
+        self.event(acdd, "f1", "alice", call_ended={})
+        live = self.wait_for_lines(self.queue_log, 6)
+        self.assertEqual(len(self.wait_for_lines(self.call_records, 2)), 2)
+        self.assertEqual(acdd.stop(), 0)
+        self.assertEqual(self.read(self.queue_log), self.report("queue-log"))
+        self.assertEqual([l.split("|")[4] for l in live],
+                         ["ADDMEMBER", "ENTERQUEUE", "CONNECT", "ENTERQUEUE", "ABANDON",
+                          "COMPLETEAGENT"])
+        self.assertEqual(self.read(self.call_records), self.report("calls"))
+
+    def test_nothing_is_lost_or_written_twice_across_kill_9(self):
+        acdd = self.start_with_feeds()
+        self.login(acdd, "alice", "sales", ready=True)
+        self.enqueue(acdd, "k1")
+        self.event(acdd, "k1", "alice", offer_accepted={})
+        self.wait_for_lines(self.queue_log, 3)
+        for n in range(2, 6):  # these lines may or may not be out when acdd dies
+            self.enqueue(acdd, "k%d" % n)
+        acdd.kill9()
+        acdd = self.start_with_feeds()
+        for n in range(2, 6):
+            self.event(acdd, "k%d" % n, "", caller_abandoned={})
+        self.event(acdd, "k1", "alice", call_ended={})
+        self.wait_for_lines(self.call_records, 5)
+        self.assertEqual(acdd.stop(), 0)
+        lines = self.read(self.queue_log).splitlines()
+        self.assertEqual(len(lines), len(set(lines)), "a line written twice")
+        self.assertEqual(self.read(self.queue_log), self.report("queue-log"))
+        records = [json.loads(l) for l in self.read(self.call_records).splitlines()]
+        self.assertEqual(sorted(r["call_id"] for r in records), ["k1", "k2", "k3", "k4", "k5"])
+        self.assertTrue(all(r["complete"] for r in records))
+
+    def test_lines_a_feed_could_not_write_are_written_after_a_restart(self):
+        acdd = self.start_with_feeds()
+        self.login(acdd, "alice", "sales", ready=True)
+        self.wait_for_lines(self.queue_log, 1)
+        # The file's name becomes a directory: reopened on SIGHUP, it cannot be written.
+        os.rename(self.queue_log, self.queue_log + ".kept")
+        os.mkdir(self.queue_log)
+        acdd.process.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        for n in range(1, 4):
+            self.enqueue(acdd, "w%d" % n)
+        deadline = time.monotonic() + 10
+        while "the history feeds cannot be written" not in acdd.stderr():
+            self.assertLess(time.monotonic(), deadline, acdd.stderr())
+            time.sleep(0.05)
+        acdd.kill9()
+        os.rmdir(self.queue_log)
+        os.rename(self.queue_log + ".kept", self.queue_log)
+        acdd = self.start_with_feeds()
+        lines = self.wait_for_lines(self.queue_log, 4)
+        self.assertEqual([l.split("|")[1:5] for l in lines],
+                         [["NONE", "sales", "alice", "ADDMEMBER"],
+                          ["w1", "sales", "NONE", "ENTERQUEUE"],
+                          ["w2", "sales", "NONE", "ENTERQUEUE"],
+                          ["w3", "sales", "NONE", "ENTERQUEUE"]])
+        self.assertEqual(acdd.stop(), 0)
+        self.assertEqual(self.read(self.queue_log), self.report("queue-log"))
+
+    def test_sighup_reopens_the_files_by_name_for_logrotate(self):
+        acdd = self.start_with_feeds()
+        self.login(acdd, "alice", "sales", ready=True)
+        self.wait_for_lines(self.queue_log, 1)
+        os.rename(self.queue_log, self.queue_log + ".1")
+        acdd.process.send_signal(signal.SIGHUP)
+        time.sleep(0.2)  # the signal is taken before the next write
+        self.enqueue(acdd, "h1")
+        self.assertEqual([l.split("|")[4] for l in self.wait_for_lines(self.queue_log, 1)],
+                         ["ENTERQUEUE"])
+        self.assertEqual([l.split("|")[4] for l in self.read(self.queue_log + ".1").splitlines()],
+                         ["ADDMEMBER"])
+        self.assertEqual(acdd.stop(), 0)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,6 @@
 namespace acd::reports {
 namespace {
 
-using daemon::HistoryEvent;
-using daemon::HistorySink;
 using daemon::testing::Abandon;
 using daemon::testing::Accept;
 using daemon::testing::End;
@@ -35,18 +33,6 @@ using daemon::testing::SimulatedCenter;
 using daemon::testing::Unhold;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// Every sink hears every event.
-class Sinks : public HistorySink {
- public:
-  explicit Sinks(std::vector<HistorySink*> sinks) : sinks_(std::move(sinks)) {}
-  void Record(const HistoryEvent& event) override {
-    for (HistorySink* sink : sinks_) sink->Record(event);
-  }
-
- private:
-  std::vector<HistorySink*> sinks_;
-};
 
 class ReportsTest : public ::testing::Test {
  protected:
@@ -99,7 +85,7 @@ class ReportsTest : public ::testing::Test {
   QueueLog queue_log_;
   CallRecords call_records_;
   IntervalReport intervals_;
-  Sinks sinks_;
+  daemon::HistorySinks sinks_;
 };
 
 TEST_F(ReportsTest, TheQueueLogTellsTheMorningAsAsteriskWouldWriteIt) {
@@ -130,7 +116,7 @@ TEST_F(ReportsTest, EachFinishedCallHasOneRecordWithItsWaitsTalkAndHolds) {
             "\"agents\":[\"alice\"],\"offers\":1,\"wait_seconds\":4,\"answered_after_seconds\":4,"
             "\"talk_seconds\":60,\"holds\":0,\"hold_seconds\":0,\"transfers\":0,"
             "\"callback\":false,\"fallback\":null,\"prompts\":{\"entry\":0,\"update\":0,"
-            "\"hold_reminder\":0,\"callback_offer\":0}}");
+            "\"hold_reminder\":0,\"callback_offer\":0},\"complete\":true}");
   EXPECT_THAT(call_record_lines_[2],
               HasSubstr("\"call_id\":\"c3\",\"entered\":\"2027-01-15T08:01:04.000Z\","
                         "\"left\":\"2027-01-15T08:02:52.000Z\",\"outcome\":\"ended\","
