@@ -102,6 +102,8 @@ class Core {
   absl::Status GetCall(const acd::v1::GetCallRequest& request, acd::v1::CallInfo* response,
                        absl::Time now) const;
   absl::Status GetPolicy(acd::v1::PolicyInfo* response) const;
+  // The login a logged-in agent sent (a what-if logs it in again the same way), or nullopt.
+  std::optional<acd::v1::LoginRequest> LoginOf(const std::string& agent_id) const;
   // `prepared`, when given, is what PreparePolicyRequest made of `request` off the engine thread.
   absl::Status SetPolicy(const acd::v1::SetPolicyRequest& request,
                          acd::v1::SetPolicyResponse* response, absl::Time now,

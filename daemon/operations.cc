@@ -218,4 +218,13 @@ absl::Status Core::ApplyStartupPolicy(const acd::v1::Policy& policy, const std::
   return status;
 }
 
+std::optional<acd::v1::LoginRequest> Core::LoginOf(const std::string& agent_id) const {
+  owner_.Check("Core::LoginOf");
+  auto it = logins_.find(agent_id);
+  if (it == logins_.end()) return std::nullopt;
+  acd::v1::LoginRequest login;
+  if (!login.ParseFromString(it->second)) return std::nullopt;
+  return login;
+}
+
 }  // namespace acd::daemon

@@ -53,9 +53,9 @@ void TellAgentsFound(const Core& core, absl::Time at, HistorySink* sink) {
   }
 }
 
-absl::StatusOr<HistoryReplayed> ReplayHistory(
-    const std::string& data_dir, HistoryRange range, HistorySink* sink,
-    const std::function<void(const Core&)>& between_records) {
+absl::StatusOr<HistoryReplayed> ReplayHistory(const std::string& data_dir, HistoryRange range,
+                                              HistorySink* sink,
+                                              const BetweenRecords& between_records) {
   HistoryReplayed out;
   std::unique_ptr<Core> core;
   absl::StatusOr<std::vector<daemon::journal::SnapshotFile>> snapshots =
@@ -81,9 +81,9 @@ absl::StatusOr<HistoryReplayed> ReplayHistory(
   RangeTracker tracker(sink, range);
   auto start = [&](Core& from_core, absl::Time at) {
     out.history_from = at;
+    if (between_records) between_records(from_core, nullptr);
     TellAgentsFound(from_core, at, sink);
     from_core.set_history_sink(&tracker);
-    if (between_records) between_records(from_core);
   };
   std::unique_ptr<daemon::JournalPrefetch> prefetch;
   if (core != nullptr) {
@@ -143,7 +143,7 @@ absl::StatusOr<HistoryReplayed> ReplayHistory(
       (void)core->TakeNotices();
       out.history_to = at;
       ++out.records;
-      if (between_records) between_records(*core);
+      if (between_records) between_records(*core, record.input);
     }
     batch.reset();
   }

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "daemon/core.h"
+#include "daemon/core_input.h"
 #include "daemon/history_sink.h"
 
 namespace acd::reports {
@@ -39,11 +40,15 @@ struct HistoryReplayed {
 // a feed that starts from a state learns who is there, and who is paused).
 void TellAgentsFound(const daemon::Core& core, absl::Time at, daemon::HistorySink* sink);
 
-// `between_records`, when given, sees the core before the first record and after each one (for
-// what a sink reads from the state as it stands, such as the policy's rules).
-absl::StatusOr<HistoryReplayed> ReplayHistory(
-    const std::string& data_dir, HistoryRange range, daemon::HistorySink* sink,
-    const std::function<void(const daemon::Core&)>& between_records = nullptr);
+// `between_records`, when given, sees the core before the first record (with no input, before the
+// agents found are told) and after each one (with the record's input): for what a sink reads from
+// the state as it stands, such as the policy's rules, or from the inputs, such as what a call asked
+// for.
+using BetweenRecords =
+    std::function<void(const daemon::Core& core, const daemon::JournalInput* input)>;
+absl::StatusOr<HistoryReplayed> ReplayHistory(const std::string& data_dir, HistoryRange range,
+                                              daemon::HistorySink* sink,
+                                              const BetweenRecords& between_records = nullptr);
 
 }  // namespace acd::reports
 

@@ -10,10 +10,9 @@ namespace {
 
 using daemon::HistoryEvent;
 
-std::string Figure(double value) { return absl::StrFormat("%.3f", value); }
-// A ratio or mean with something to count, else an empty field.
-std::string Ratio(double numerator, uint64_t denominator) {
-  return denominator == 0 ? "" : Figure(numerator / static_cast<double>(denominator));
+// A figure with three decimals; one with nothing to count is an empty field.
+std::string Figure(std::optional<double> value) {
+  return value ? absl::StrFormat("%.3f", *value) : "";
 }
 
 }  // namespace
@@ -37,7 +36,7 @@ bool IntervalReport::InRange(absl::Time interval) const {
 IntervalReport::Row& IntervalReport::RowOf(absl::Time interval, const std::string& queue) {
   Row& row = rows_[{interval, queue}];
   row.start = interval;
-  row.queue = queue;
+  row.figures.queue = queue;
   return row;
 }
 
@@ -49,7 +48,7 @@ void IntervalReport::Enter(const std::string& call_id, const std::string& queue,
     return;
   }
   calls_[call_id] = Visit{queue, interval};
-  RowOf(interval, queue).offered++;
+  RowOf(interval, queue).figures.offered++;
 }
 
 void IntervalReport::AccrueStaffing(absl::Time until) {
@@ -59,7 +58,10 @@ void IntervalReport::AccrueStaffing(absl::Time until) {
     const absl::Time interval = IntervalOf(accrued_until_);
     const absl::Time stop = std::min(until, interval + options_.interval);
     for (const auto& [queue, count] : staffed_now_) {
-      if (count > 0) RowOf(interval, queue).staffed += count * (stop - accrued_until_);
+      if (count > 0) {
+        RowOf(interval, queue).figures.staffed_seconds +=
+            count * absl::ToDoubleSeconds(stop - accrued_until_);
+      }
     }
     accrued_until_ = stop;
   }
@@ -117,10 +119,12 @@ void IntervalReport::Record(const HistoryEvent& e) {
   }
   Visit& visit = it->second;
   Row& row = RowOf(visit.interval, visit.queue);
+  routing::sim::WhatIfFigures& f = row.figures;
+  const double seconds = absl::ToDoubleSeconds(e.duration);
   const QueueRules rules = rules_(visit.queue);
   switch (e.kind) {
     case HistoryEvent::kOverflowed:
-      row.left_otherwise++;
+      f.sent_on++;
       Enter(e.call_id, e.queue, e.at);
       return;
     case HistoryEvent::kTransferred:
@@ -129,26 +133,26 @@ void IntervalReport::Record(const HistoryEvent& e) {
       return;
     case HistoryEvent::kSentToFallback:
     case HistoryEvent::kCallbackAccepted:
-      if (e.queue == visit.queue) row.left_otherwise++;
+      if (e.queue == visit.queue) f.sent_on++;
       return;
     case HistoryEvent::kConnected:
       if (e.queue != visit.queue) return;
-      row.answered++;
-      row.wait_answered += e.duration;
-      row.longest_wait = std::max(row.longest_wait, e.duration);
-      if (e.duration <= rules.service_level_threshold) row.answered_within_threshold++;
+      f.answered++;
+      f.wait_answered_seconds += seconds;
+      f.longest_wait_seconds = std::max(f.longest_wait_seconds, seconds);
+      if (e.duration <= rules.service_level_threshold) f.answered_within_threshold++;
       return;
     case HistoryEvent::kAbandoned:
       if (e.queue != visit.queue) return;
-      row.abandoned++;
-      row.longest_wait = std::max(row.longest_wait, e.duration);
-      if (e.duration > rules.service_level_threshold) row.abandoned_after_threshold++;
+      f.abandoned++;
+      f.longest_wait_seconds = std::max(f.longest_wait_seconds, seconds);
+      if (e.duration > rules.service_level_threshold) f.abandoned_after_threshold++;
       if (e.duration < options_.short_abandon) row.short_abandoned++;
       return;
     case HistoryEvent::kTalkEnded:
       if (e.queue != visit.queue) return;
-      row.handled++;
-      row.handle += e.duration + rules.wrap_up;
+      f.handled++;
+      f.handle_seconds += absl::ToDoubleSeconds(e.duration + rules.wrap_up);
       if (!visit.entering_next.empty()) Enter(e.call_id, visit.entering_next, e.at);
       return;
     case HistoryEvent::kLeft:
@@ -172,7 +176,7 @@ std::vector<IntervalReport::Row> IntervalReport::Rows(absl::Time end) {
       if (it != rows_.end()) {
         out.push_back(it->second);
       } else {
-        out.push_back(Row{.start = interval, .queue = queue});
+        out.push_back(Row{.start = interval, .figures = {.queue = queue}});
       }
     }
   }
@@ -186,15 +190,15 @@ std::string IntervalReport::Csv(absl::Time end) {
       "longest_wait_seconds,average_agents_staffed\n";
   const double interval_seconds = absl::ToDoubleSeconds(options_.interval);
   for (const Row& r : Rows(end)) {
+    const routing::sim::WhatIfFigures& f = r.figures;
     absl::StrAppend(
-        &out, absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", r.start, absl::UTCTimeZone()), ",", r.queue,
-        ",", r.offered, ",", r.answered, ",", r.answered_within_threshold, ",", r.abandoned, ",",
-        r.short_abandoned, ",", r.left_otherwise, ",",
-        Ratio(r.answered_within_threshold, r.answered + r.abandoned_after_threshold), ",",
-        Ratio(absl::ToDoubleSeconds(r.wait_answered), r.answered), ",",
-        Ratio(absl::ToDoubleSeconds(r.handle), r.handled), ",",
-        r.answered + r.abandoned == 0 ? "" : Figure(absl::ToDoubleSeconds(r.longest_wait)), ",",
-        Figure(absl::ToDoubleSeconds(r.staffed) / interval_seconds), "\n");
+        &out, absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", r.start, absl::UTCTimeZone()), ",", f.queue,
+        ",", f.offered, ",", f.answered, ",", f.answered_within_threshold, ",", f.abandoned, ",",
+        r.short_abandoned, ",", f.sent_on, ",", Figure(f.service_level()), ",",
+        Figure(f.asa_seconds()), ",", Figure(f.aht_seconds()), ",",
+        Figure(f.answered + f.abandoned == 0 ? std::nullopt
+                                             : std::optional<double>(f.longest_wait_seconds)),
+        ",", Figure(f.staffed_seconds / interval_seconds), "\n");
   }
   return out;
 }

@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "daemon/history_sink.h"
+#include "routing/sim/what_if.h"
 
 namespace acd::reports {
 
@@ -53,19 +54,10 @@ class IntervalReport : public daemon::HistorySink {
 
   struct Row {
     absl::Time start;
-    std::string queue;
-    uint64_t offered = 0;
-    uint64_t answered = 0;
-    uint64_t answered_within_threshold = 0;
-    uint64_t abandoned = 0;
-    uint64_t abandoned_after_threshold = 0;
+    // The queue's figures in the interval (`sent_on`: overflowed, sent to a fallback, or took a
+    // callback; `staffed_seconds`: agent-time staffed in the interval).
+    routing::sim::WhatIfFigures figures;
     uint64_t short_abandoned = 0;
-    uint64_t left_otherwise = 0;  // overflowed, sent to a fallback, or took a callback
-    uint64_t handled = 0;
-    absl::Duration wait_answered;
-    absl::Duration handle;
-    absl::Duration longest_wait;
-    absl::Duration staffed;  // agent-time staffed in the interval
   };
   // Every interval of the range, for every queue the history named, in time then queue order;
   // staffing counted up to `end` (the history's last moment when the range is open-ended).

@@ -28,7 +28,7 @@ int WriteReport(const ReportRequest& request, std::ostream& out, std::ostream& e
   // The queues' rules as the policy stands between records, for the interval figures.
   std::map<std::string, QueueRules> rules;
   const routing::CompiledPolicy* rules_from = nullptr;
-  std::function<void(const daemon::Core&)> between_records;
+  BetweenRecords between_records;
   if (request.kind == "queue-log") {
     sink = std::make_unique<QueueLog>(write, request.from, request.to);
   } else if (request.kind == "calls") {
@@ -45,7 +45,7 @@ int WriteReport(const ReportRequest& request, std::ostream& out, std::ostream& e
                                          });
     intervals = report.get();
     sink = std::move(report);
-    between_records = [&](const daemon::Core& core) {
+    between_records = [&](const daemon::Core& core, const daemon::JournalInput*) {
       const routing::CompiledPolicy& policy = core.router().policy();
       if (&policy == rules_from) return;
       rules_from = &policy;

@@ -1,9 +1,13 @@
 // acdsim: runs a scenario (routing/sim/scenarios/*.yaml) through the real router and prints
-// per-queue service level, ASA, AHT, abandon rate, occupancy and wait-estimate accuracy.
+// per-queue service level, ASA, AHT, abandon rate, occupancy and wait-estimate accuracy; or, with
+// --replay, replays a data dir's recorded traffic under the policy that ran and a candidate one
+// (routing/sim/what_if.h) and prints the recorded figures and both replays side by side.
 //   acdsim --scenario routing/sim/scenarios/mm100_rho95.yaml [--json] [--hours 100] [--seed 7]
+//   acdsim --replay /var/lib/acd --from 2026-11-30 --to 2026-12-01 --policy candidate.yaml
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -11,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "reports/report_tool.h"
+#include "reports/what_if_tool.h"
 #include "routing/json_text.h"
 #include "routing/sim/scenario.h"
 #include "routing/sim/simulator.h"
@@ -18,7 +24,11 @@
 ABSL_FLAG(std::string, scenario, "", "scenario YAML file (see routing/sim/README.md)");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of a table");
 ABSL_FLAG(double, hours, 0, "simulated hours after the warm-up (0: the scenario's)");
-ABSL_FLAG(int64_t, seed, -1, "random seed (-1: the scenario's)");
+ABSL_FLAG(int64_t, seed, -1, "random seed (-1: the scenario's; 1 for --replay)");
+ABSL_FLAG(std::string, replay, "", "a data dir: replay its recorded traffic (what-if)");
+ABSL_FLAG(std::string, from, "", "--replay: from this time (RFC 3339 or a UTC day)");
+ABSL_FLAG(std::string, to, "", "--replay: up to this time");
+ABSL_FLAG(std::string, policy, "", "--replay: the candidate policy's YAML file");
 
 namespace {
 
@@ -99,8 +109,27 @@ std::string Table(const SimReport& r) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "acdsim --scenario FILE [--json] [--hours H] [--seed N]: simulate a call center through "
-      "the real router");
+      "the real router\n"
+      "acdsim --replay DATA_DIR [--from T] [--to T] [--policy FILE] [--json] [--seed N]: replay "
+      "recorded traffic under the policy that ran and a candidate");
   absl::ParseCommandLine(argc, argv);
+  if (!absl::GetFlag(FLAGS_replay).empty()) {
+    acd::reports::WhatIfRequest request{.data_dir = absl::GetFlag(FLAGS_replay),
+                                        .candidate_path = absl::GetFlag(FLAGS_policy),
+                                        .json = absl::GetFlag(FLAGS_json)};
+    if (absl::GetFlag(FLAGS_seed) >= 0) request.seed = absl::GetFlag(FLAGS_seed);
+    for (auto [flag, value, into] : {std::tuple{"from", absl::GetFlag(FLAGS_from), &request.from},
+                                     std::tuple{"to", absl::GetFlag(FLAGS_to), &request.to}}) {
+      if (value.empty()) continue;
+      absl::StatusOr<absl::Time> t = acd::reports::ParseReportTime(value);
+      if (!t.ok()) {
+        std::cerr << "acdsim: --" << flag << ": " << t.status().message() << "\n";
+        return 2;
+      }
+      *into = *t;
+    }
+    return acd::reports::RunWhatIf(request, std::cout, std::cerr);
+  }
   const std::string path = absl::GetFlag(FLAGS_scenario);
   if (path.empty()) {
     std::cerr << "acdsim: --scenario FILE is required (see routing/sim/scenarios/)\n";
