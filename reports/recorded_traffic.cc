@@ -44,6 +44,13 @@ class TrafficRecorder : public daemon::HistorySink {
   std::vector<std::pair<std::string, size_t>> logins_to_fill_;  // agent -> its trace event
   const routing::CompiledPolicy* policy_seen_ = nullptr;
   absl::flat_hash_set<std::string> found_;  // agents found at the start, told again next
+  // Each agent's last talk that ended, for a wrap-up cut short after it.
+  struct Talk {
+    size_t call;  // in the trace
+    absl::Time ended;
+    std::string queue;
+  };
+  absl::flat_hash_map<std::string, Talk> last_talk_;
 };
 
 // The agents logged in when the history starts, as their logins said, paused as they are.
@@ -116,6 +123,9 @@ void TrafficRecorder::Record(const HistoryEvent& e) {
     case HistoryEvent::kOffered:
       ringing_since_[e.call_id] = e.at;
       return;
+    case HistoryEvent::kOfferEnded:
+      if (!call.ring_seconds && e.reason != "abandoned") call.missed_offers++;
+      return;
     case HistoryEvent::kConnected: {
       if (!call.ring_seconds) {
         auto rang = ringing_since_.find(e.call_id);
@@ -134,6 +144,7 @@ void TrafficRecorder::Record(const HistoryEvent& e) {
     case HistoryEvent::kTalkEnded:
       call.talk_seconds = call.talk_seconds.value_or(0) + seconds;
       book_->TalkEnded(e.queue, seconds);
+      last_talk_[e.agent_id] = {it->second, e.at, e.queue};
       return;
     case HistoryEvent::kOverflowed:
       book_->SentOn(e.other);
@@ -173,6 +184,19 @@ void TrafficRecorder::BetweenRecords(const daemon::Core& core, const daemon::Jou
     }
   }
   if (input == nullptr) FindAgents(core);
+  if (input != nullptr && input->has_set_agent_state() &&
+      input->set_agent_state().has_end_wrap_up()) {
+    // The agent cut the wrap-up after its last call short.
+    if (auto last = last_talk_.find(input->set_agent_state().agent_id());
+        last != last_talk_.end()) {
+      TraceCall& call = out_->trace.calls[last->second.call];
+      if (!call.wrap_up_seconds) {
+        call.wrap_up_seconds = absl::ToDoubleSeconds(daemon::TimeOf(*input) - last->second.ended);
+        book_->WrapUpCut(last->second.queue, *call.wrap_up_seconds);
+      }
+      last_talk_.erase(last);
+    }
+  }
   // The events this record made that need its input, or the state after it.
   if (input != nullptr && input->has_enqueue_call()) {
     if (auto it = calls_.find(input->enqueue_call().call_id()); it != calls_.end()) {
@@ -193,6 +217,7 @@ void TrafficRecorder::BetweenRecords(const daemon::Core& core, const daemon::Jou
 void TrafficRecorder::Finish(absl::Time history_to) {
   const absl::Time to = std::min(range_.to, std::max(history_to, from_));
   out_->trace.seconds = absl::ToDoubleSeconds(to - from_);
+  if (!calls_.empty()) out_->trace.recording_ended = SecondsOf(history_to);
   // Calls found already in acd have no spec: they are not part of the span's traffic.
   out_->recorded = book_->Figures(out_->trace.seconds);
 }

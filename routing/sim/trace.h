@@ -25,10 +25,16 @@ struct TraceCall {
   std::optional<double> talk_seconds;
   // How long the answering agent's phone rang; unset: never answered (the queue's mean is used).
   std::optional<double> ring_seconds;
+  // Offers of the call that went unanswered (rang out or were rejected) before the one answered:
+  // the replay lets as many ring out before an agent answers.
+  int missed_offers = 0;
   // The recorded wait in line, and whether the caller hung up then (their patience), or was still
   // there (served or sent on: patience only known to be longer).
   double waited_seconds = 0;
   bool abandoned = false;
+  // When the agent ended their wrap-up after this call themselves (a desktop's end_wrap_up): how
+  // long after the talk. Unset: the policy's wrap-up ran its course.
+  std::optional<double> wrap_up_seconds;
 };
 
 struct TraceAgentEvent {
@@ -43,6 +49,10 @@ struct TraceAgentEvent {
 struct Trace {
   absl::Time start;
   double seconds = 0;                   // the span replayed; calls arriving in it count
+  // When the recording ended with some of the span's calls still in acd (a live data dir): the
+  // moment it ended. What happens after it counts on neither side; unset, the replay goes on
+  // until its calls have left.
+  std::optional<double> recording_ended;
   std::vector<TraceCall> calls;         // by arrival
   std::vector<TraceAgentEvent> agents;  // by time
 };

@@ -70,11 +70,19 @@ void FiguresBook::Abandoned(const std::string& queue, double wait) {
 
 void FiguresBook::SentOn(const std::string& queue) { Of(queue).sent_on++; }
 
-void FiguresBook::TalkEnded(const std::string& queue, double talk) {
+double FiguresBook::WrapUpOf(const std::string& queue) const {
   std::optional<QueueId> q = policy_->FindQueue(queue);
+  return q ? absl::ToDoubleSeconds(policy_->queues[*q].wrap_up) : 0;
+}
+
+void FiguresBook::TalkEnded(const std::string& queue, double talk, std::optional<double> wrap_up) {
   WhatIfFigures& f = Of(queue);
   f.handled++;
-  f.handle_seconds += talk + (q ? absl::ToDoubleSeconds(policy_->queues[*q].wrap_up) : 0);
+  f.handle_seconds += talk + std::min(WrapUpOf(queue), wrap_up.value_or(WrapUpOf(queue)));
+}
+
+void FiguresBook::WrapUpCut(const std::string& queue, double wrap_up) {
+  Of(queue).handle_seconds -= std::max(0.0, WrapUpOf(queue) - wrap_up);
 }
 
 void FiguresBook::Accrue(double t) {
@@ -126,14 +134,14 @@ class Replay {
   absl::StatusOr<std::vector<WhatIfFigures>> Run();
 
  private:
-  enum class Kind : uint8_t { kArrival, kAgent, kAnswer, kEnd, kHangUp };
+  enum class Kind : uint8_t { kArrival, kAgent, kAnswer, kEnd, kHangUp, kEndWrapUp };
   struct Event {
     double t;
     uint64_t order;
     Kind kind;
     uint32_t index;     // the call or the agent event
     uint64_t token;     // kAnswer: the offer it answers
-    std::string agent;  // kAnswer
+    std::string agent;  // kAnswer, kEndWrapUp
     bool operator>(const Event& o) const { return t != o.t ? t > o.t : order > o.order; }
   };
   struct Call {
@@ -230,7 +238,7 @@ absl::StatusOr<std::vector<WhatIfFigures>> Replay::Run() {
   for (uint32_t i = 0; i < trace_.agents.size(); ++i) {
     if (trace_.agents[i].at <= trace_.seconds) Schedule(trace_.agents[i].at, Kind::kAgent, i);
   }
-  const double stop = trace_.seconds + kDrainSeconds;
+  const double stop = trace_.recording_ended.value_or(trace_.seconds + kDrainSeconds);
   int timer_runs = 0;
   for (;;) {
     const double next_event = events_.empty() ? kNever : events_.top().t;
@@ -291,8 +299,16 @@ absl::Status Replay::Handle(const Event& e) {
       }
       return absl::OkStatus();
     }
-    case Kind::kEnd:
-      (void)router_.EndCall(id, RouterNow());
+    case Kind::kEnd: {
+      std::optional<CallView> call = router_.FindCall(id);
+      if (!call || !router_.EndCall(id, RouterNow()).ok()) return absl::OkStatus();
+      if (const std::optional<double> wrap = trace_.calls[e.index].wrap_up_seconds) {
+        Schedule(now_ + *wrap, Kind::kEndWrapUp, e.index, 0, call->agent_id);
+      }
+      return absl::OkStatus();
+    }
+    case Kind::kEndWrapUp:
+      (void)router_.EndWrapUp(e.agent, RouterNow());  // refused when it is over already
       return absl::OkStatus();
     case Kind::kHangUp: {
       std::optional<CallState> state = router_.CallStateOf(id);
@@ -339,8 +355,10 @@ void Replay::Settle() {
         case Decision::Kind::kOfferCall:
         case Decision::Kind::kStartCallback: {
           const uint32_t index = IndexOf(d.call_id);
-          Schedule(now_ + calls_[index].ring, Kind::kAnswer, index, ++calls_[index].offer,
-                   d.agent_id);
+          const uint64_t offer = ++calls_[index].offer;
+          // As many offers as rang unanswered in the recording ring out here too.
+          if (offer <= static_cast<uint64_t>(trace_.calls[index].missed_offers)) break;
+          Schedule(now_ + calls_[index].ring, Kind::kAnswer, index, offer, d.agent_id);
           break;
         }
         case Decision::Kind::kSendToFallback:
@@ -364,7 +382,7 @@ void Replay::Settle() {
           book_.Abandoned(f.queue, seconds);
           break;
         case CallFact::Kind::kTalkEnded:
-          book_.TalkEnded(f.queue, seconds);
+          book_.TalkEnded(f.queue, seconds, trace_.calls[IndexOf(f.call_id)].wrap_up_seconds);
           break;
         default:
           break;

@@ -5,14 +5,16 @@
 // recorded day, its replay under the policy that ran, and its replay under a candidate compare
 // figure for figure.
 //
-// The replay: each call arrives when it did, asking what it asked; an offered agent answers after
-// the ring the call's answering agent took (the queue's mean for calls never answered) and talks
+// The replay: each call arrives when it did, asking what it asked; as many of its offers as went
+// unanswered in the recording ring out, then an offered agent answers after the ring the call's
+// answering agent took (the queue's mean for calls never answered) and talks
 // for the recorded talk (a draw from the queue's recorded talks for callers who never reached an
 // agent); a caller who hung up waits as long as they did, and one who did not is known only to
 // wait longer: their patience is their wait plus a draw from the queue's exponential patience
 // fitted on the recording (abandons / total wait in line; none: they never hang up). Agents log
-// in, pause and log out when they did; wrap-up, offers, overflow and every other rule are the
-// policy's. Transfers and callbacks are not replayed as such: a call's talk is all its legs'.
+// in, pause and log out when they did, and one who cut a wrap-up short after a call does so after
+// the same call; wrap-up, offers, overflow and every other rule are the policy's. Transfers and
+// callbacks are not replayed as such: a call's talk is all its legs'.
 //   absl::StatusOr<std::vector<WhatIfFigures>> replay = ReplayTrace(trace, candidate, 7);
 #ifndef ACD_ROUTING_SIM_WHAT_IF_H_
 #define ACD_ROUTING_SIM_WHAT_IF_H_
@@ -44,7 +46,9 @@ struct WhatIfFigures {
   uint64_t handled = 0;  // calls whose talk ended
   double wait_answered_seconds = 0;
   double longest_wait_seconds = 0;
-  double handle_seconds = 0;   // talk + the queue's wrap-up, of the calls handled
+  // Talk + wrap-up of the calls handled: the queue's wrap-up, or (in a what-if, which knows)
+  // less when the agent cut it short.
+  double handle_seconds = 0;
   double staffed_seconds = 0;  // agent-time staffed (logged in, not paused) on the queue
 
   // answered within / (answered + abandoned after the threshold); nullopt: nothing to count.
@@ -65,7 +69,11 @@ class FiguresBook {
   void Answered(const std::string& queue, double wait);
   void Abandoned(const std::string& queue, double wait);
   void SentOn(const std::string& queue);
-  void TalkEnded(const std::string& queue, double talk);
+  // The talk and the queue's wrap-up, or the `wrap_up` the agent took when it cut it short.
+  void TalkEnded(const std::string& queue, double talk,
+                 std::optional<double> wrap_up = std::nullopt);
+  // An agent cut the wrap-up after a talk already counted short to `wrap_up` seconds.
+  void WrapUpCut(const std::string& queue, double wrap_up);
   // From `t` on, `agent` staffs `queues` (empty: none, paused or logged out).
   void Staff(const std::string& agent, const std::vector<std::string>& queues, double t);
 
@@ -75,6 +83,7 @@ class FiguresBook {
 
  private:
   WhatIfFigures& Of(const std::string& queue);
+  double WrapUpOf(const std::string& queue) const;
   void Accrue(double t);
 
   std::shared_ptr<const CompiledPolicy> policy_;

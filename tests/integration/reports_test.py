@@ -19,6 +19,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 import unittest
 
@@ -110,6 +111,33 @@ class ReportsTest(AcddOnADataDir):
         self.assertAlmostEqual(float(counted["aht_seconds"]), 2.2 + 30, delta=0.4)
         # alice staffed sales for the seconds acdd ran, of an hour.
         self.assertLess(sum(float(row["average_agents_staffed"]) for row in sales), 0.01)
+
+    def test_acdsim_replays_the_recorded_scenario_under_the_policy_that_ran_and_a_candidate(self):
+        self.play_the_scenario()
+        candidate = os.path.join(self.work, "candidate.yaml")
+        with open(self.policy_path) as f:
+            text = f.read()
+        # The candidate rings an agent for 3 s before trying again: r1 would not ring out at 1 s.
+        with open(candidate, "w") as f:
+            f.write(text.replace("offer_timeout_seconds: 1\n    wrap_up_seconds: 30",
+                                 "offer_timeout_seconds: 3\n    wrap_up_seconds: 30", 1))
+        acdsim = os.path.join(os.path.dirname(base.ACDD_PATH), "acdsim")
+        got = subprocess.run([acdsim, "--replay", self.data_dir, "--policy", candidate, "--json"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(got.returncode, 0, got.stderr)
+        what_if = json.loads(got.stdout)
+        self.assertEqual((what_if["calls"], what_if["candidate_policy"]), (2, candidate))
+        sales = [q for q in what_if["queues"] if q["name"] == "sales"][0]
+        recorded, replay = sales["recorded"], sales["replay_recorded_policy"]
+        self.assertEqual((recorded["offered"], recorded["answered"], recorded["abandoned"]),
+                         (2, 1, 1))
+        # The replay under the policy that ran: the same calls, the same ends.
+        for figure in ("offered", "answered", "abandoned", "service_level"):
+            self.assertEqual(replay[figure], recorded[figure], figure)
+        self.assertAlmostEqual(replay["asa_seconds"], recorded["asa_seconds"], delta=0.05)
+        self.assertAlmostEqual(recorded["asa_seconds"], 1.5, delta=0.4)
+        self.assertIn("replay_candidate", sales)
+        self.assertEqual(sales["replay_candidate"]["offered"], 2)
 
     def test_a_report_range_keeps_only_what_entered_in_it(self):
         self.play_the_scenario()
