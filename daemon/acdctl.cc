@@ -80,6 +80,10 @@ usage: acdctl [--server HOST:PORT[,HOST:PORT]] [--timeout_seconds S] [--token_fi
   policy validate FILE              "valid" and the diff against the running one, or every problem
   policy diff FILE                  only the diff against the running policy
   policy apply FILE                 apply FILE: prints the diff and "applied", or why not
+  policy whatif [--from T] [--to T] FILE
+                                    acdd's retained history over [T, T) replayed under the
+                                    running policy and under FILE: per queue, recorded, replayed
+                                    and candidate SL, ASA, abandon, longest wait, occupancy
   watch [--interval S] [--count N]  the queues table per snapshot, every S seconds (1),
                                     N times (0: until interrupted)
   ha status                         each replica of an HA pair (all --server addresses): role,
@@ -393,6 +397,33 @@ class Client {
     return 0;
   }
 
+  // The what-if of `path` against acdd's retained history over [from, to).
+  int WhatIf(const std::string& path, absl::Time from, absl::Time to) {
+    std::ifstream in(path);
+    if (!in) return Fail(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+    std::stringstream yaml;
+    yaml << in.rdbuf();
+    acd::v1::WhatIfRequest request;
+    request.set_policy_yaml(yaml.str());
+    request.set_policy_name(path);
+    auto set = [](absl::Time t, google::protobuf::Timestamp* out) {
+      const int64_t nanos = absl::ToUnixNanos(t);
+      out->set_seconds(nanos / 1'000'000'000);
+      out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+    };
+    if (from != absl::InfinitePast()) set(from, request.mutable_from());
+    if (to != absl::InfiniteFuture()) set(to, request.mutable_to());
+    acd::v1::WhatIfResponse response;
+    // A replay of days takes a while: no deadline beyond the one asked for, if any.
+    std::unique_ptr<grpc::ClientContext> context = Context();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
+    grpc::Status s = admin_->WhatIf(context.get(), request, &response);
+    if (!s.ok()) return FailRpc(s);
+    for (const std::string& note : response.notes()) std::cerr << "acdctl: " << note << "\n";
+    std::cout << response.table();
+    return 0;
+  }
+
   int Watch(double interval_seconds, int count) {
     grpc::ClientContext context;  // no deadline: a wallboard runs for as long as it is wanted
     acd::v1::WatchQueuesRequest request;
@@ -530,8 +561,8 @@ int main(int argc, char** argv) {
       {"queue", {"agents"}},
       {"interval", {"watch"}},
       {"count", {"watch"}},
-      {"from", {"journal", "report"}},
-      {"to", {"report"}},
+      {"from", {"journal", "report", "policy"}},
+      {"to", {"report", "policy"}},
       {"interval_minutes", {"report"}},
       {"short_abandon_seconds", {"report"}}};
   for (const auto& [flag, owning_commands] : owners) {
@@ -638,12 +669,27 @@ int main(int argc, char** argv) {
     return client.Call(args[0]);
   }
   if (command == "policy") {
-    if (args.empty()) UsageError("policy: missing show, validate, diff or apply");
+    if (args.empty()) UsageError("policy: missing show, validate, diff, apply or whatif");
     const std::string action = args[0];
     args.erase(args.begin());
     if (action == "show") {
       ExpectArgs(args, 0, "policy show", "");
       return client.PolicyShow();
+    }
+    if (action == "whatif") {
+      ExpectArgs(args, 1, "policy whatif", "FILE");
+      absl::Time from = absl::InfinitePast(), to = absl::InfiniteFuture();
+      for (auto [flag, value, into] : {std::tuple{"from", absl::GetFlag(FLAGS_from), &from},
+                                       std::tuple{"to", absl::GetFlag(FLAGS_to), &to}}) {
+        if (!given.contains(flag)) continue;
+        absl::StatusOr<absl::Time> t = acd::reports::ParseReportTime(value);
+        if (!t.ok()) UsageError(absl::StrCat("--", flag, ": ", t.status().message()));
+        *into = *t;
+      }
+      return client.WhatIf(args[0], from, to);
+    }
+    if (given.contains("from") || given.contains("to")) {
+      UsageError("--from and --to are for 'policy whatif', not 'policy " + action + "'");
     }
     const std::map<std::string, Client::PolicyAction> actions = {
         {"validate", Client::PolicyAction::kValidate},

@@ -35,6 +35,7 @@
 #include "daemon/demo.h"
 #include "daemon/engine.h"
 #include "daemon/grpc_log.h"
+#include "daemon/grpc_status.h"
 #include "daemon/ha/replica.h"
 #include "daemon/recovery.h"
 #include "daemon/services.h"
@@ -49,6 +50,7 @@
 #include "metrics/wallboard_page.h"
 #include "prometheus/text_serializer.h"
 #include "reports/live_feeds.h"
+#include "reports/what_if_tool.h"
 #include "routing/policy_text.h"
 
 ABSL_FLAG(std::string, policy, "", "routing policy YAML file; empty: the built-in default policy");
@@ -204,6 +206,29 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
     });
   }
 };
+
+// AdminService.WhatIf on `data_dir`'s history (reports/what_if_tool.h); none without one.
+acd::daemon::WhatIfRunner WhatIfOn(const std::string& data_dir) {
+  if (data_dir.empty()) return nullptr;
+  return [data_dir](const acd::v1::WhatIfRequest& in, acd::v1::WhatIfResponse* out) {
+    auto time_of = [](const google::protobuf::Timestamp& t) {
+      return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+    };
+    acd::reports::WhatIfRequest request{
+        .data_dir = data_dir,
+        .candidate_yaml = in.policy_yaml(),
+        .candidate_name = in.policy_name().empty() ? "candidate" : in.policy_name(),
+        .seed = in.seed() != 0 ? in.seed() : 1};
+    if (in.has_from()) request.from = time_of(in.from());
+    if (in.has_to()) request.to = time_of(in.to());
+    absl::StatusOr<acd::reports::WhatIfResult> result = acd::reports::WhatIf(request);
+    if (!result.ok()) return acd::daemon::ToGrpcStatus(result.status());
+    out->set_table(acd::reports::WhatIfTable(*result));
+    out->set_json(acd::reports::WhatIfJson(*result));
+    for (const std::string& note : result->notes) out->add_notes(note);
+    return grpc::Status::OK;
+  };
+}
 
 int Fail(const std::string& message) {
   std::cerr << "acdd: " << message << "\n";
@@ -505,7 +530,8 @@ int main(int argc, char** argv) {
                             });
   acd::daemon::SwitchServiceImpl switch_service(&engine, &access, &role);
   acd::daemon::AgentServiceImpl agent_service(&engine, &access, &role);
-  acd::daemon::AdminServiceImpl admin_service(&engine, &access, &role);
+  acd::daemon::AdminServiceImpl admin_service(&engine, &access, &role,
+                                              WhatIfOn(options.journal.data_dir));
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection is on every server built from here on; WithoutReflection takes it off one.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -1,6 +1,10 @@
 #include "daemon/services.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "daemon/grpc_status.h"
@@ -336,6 +340,36 @@ grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQu
         engine->OpenQueueWatch(stream, interval, admitted);
       });
   return stream;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::WhatIf(grpc::CallbackServerContext* context,
+                                                   const acd::v1::WhatIfRequest* request,
+                                                   acd::v1::WhatIfResponse* response) {
+  const char* method = "/acd.v1.AdminService/WhatIf";
+  absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
+  if (!caller.ok()) return Answer(context, engine_, ToGrpcStatus(caller.status()), method);
+  if (!what_if_) {
+    return Answer(context, engine_,
+                  grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                               "acdd runs without --data_dir: it keeps no history to replay"),
+                  method);
+  }
+  if (what_if_running_.exchange(true)) {
+    return Answer(context, engine_,
+                  grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               "a what-if is running; ask again once it is done"),
+                  method);
+  }
+  Log(absl::StrCat("audit: ", caller->Describe(), " WhatIf: replaying the history"));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::thread([this, reactor, request, response, method] {
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);  // this thread only (Linux)
+    const grpc::Status status = what_if_(*request, response);
+    what_if_running_.store(false);
+    engine_->metrics().CountRpc(metrics::AcdMetrics::RpcMethodIndex(method), status.error_code());
+    reactor->Finish(status);
+  }).detach();
+  return reactor;
 }
 
 }  // namespace acd::daemon

@@ -7,6 +7,9 @@
 #ifndef ACD_DAEMON_SERVICES_H_
 #define ACD_DAEMON_SERVICES_H_
 
+#include <atomic>
+#include <functional>
+
 #include "acd/v1/acd.grpc.pb.h"
 #include "daemon/access/access.h"
 #include "daemon/engine.h"
@@ -61,11 +64,16 @@ class AgentServiceImpl final : public acd::v1::AgentService::CallbackService {
   const ServingRole* role_;
 };
 
+// Runs a what-if on acdd's data dir (acdd wires in reports/what_if_tool.h); null: no data dir.
+using WhatIfRunner =
+    std::function<grpc::Status(const acd::v1::WhatIfRequest&, acd::v1::WhatIfResponse*)>;
+
 class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
  public:
   // `role` (null: always serving) says whether this replica serves; see serving_role.h.
-  AdminServiceImpl(Engine* engine, const Access* access, const ServingRole* role = nullptr)
-      : engine_(engine), access_(access), role_(role) {}
+  AdminServiceImpl(Engine* engine, const Access* access, const ServingRole* role = nullptr,
+                   WhatIfRunner what_if = nullptr)
+      : engine_(engine), access_(access), role_(role), what_if_(std::move(what_if)) {}
   grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* context,
                                        const acd::v1::ListQueuesRequest* request,
                                        acd::v1::ListQueuesResponse* response) override;
@@ -83,11 +91,17 @@ class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
                                       acd::v1::SetPolicyResponse* response) override;
   grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* WatchQueues(
       grpc::CallbackServerContext* context, const acd::v1::WatchQueuesRequest* request) override;
+  // On a thread of its own, niced (the engine keeps its core), one at a time.
+  grpc::ServerUnaryReactor* WhatIf(grpc::CallbackServerContext* context,
+                                   const acd::v1::WhatIfRequest* request,
+                                   acd::v1::WhatIfResponse* response) override;
 
  private:
   Engine* engine_;
   const Access* access_;
   const ServingRole* role_;
+  const WhatIfRunner what_if_;
+  std::atomic<bool> what_if_running_{false};
 };
 
 }  // namespace acd::daemon

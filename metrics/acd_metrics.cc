@@ -254,7 +254,7 @@ const std::vector<std::string>& AcdMetrics::RpcMethods() {
       "/acd.v1.AgentService/Logout",          "/acd.v1.AdminService/ListQueues",
       "/acd.v1.AdminService/ListAgents",      "/acd.v1.AdminService/GetCall",
       "/acd.v1.AdminService/GetPolicy",       "/acd.v1.AdminService/SetPolicy",
-      "/acd.v1.AdminService/WatchQueues",
+      "/acd.v1.AdminService/WatchQueues",     "/acd.v1.AdminService/WhatIf",
   };
   return methods;
 }

@@ -18,18 +18,12 @@ namespace {
 
 using routing::sim::WhatIfFigures;
 
-// The three columns of one queue (a replay may lack a queue with no call in it).
-struct Row {
-  std::string queue;
-  std::optional<WhatIfFigures> recorded, replay, candidate;
-};
-
-std::vector<Row> Rows(const std::vector<WhatIfFigures>& recorded,
-                      const std::vector<WhatIfFigures>& replay,
-                      const std::vector<WhatIfFigures>* candidate) {
-  std::vector<Row> rows;
+std::vector<WhatIfRow> Rows(const std::vector<WhatIfFigures>& recorded,
+                            const std::vector<WhatIfFigures>& replay,
+                            const std::vector<WhatIfFigures>* candidate) {
+  std::vector<WhatIfRow> rows;
   std::map<std::string, size_t> index;
-  auto row = [&](const std::string& queue) -> Row& {
+  auto row = [&](const std::string& queue) -> WhatIfRow& {
     auto [it, fresh] = index.try_emplace(queue, rows.size());
     if (fresh) rows.push_back({.queue = queue});
     return rows[it->second];
@@ -85,92 +79,118 @@ std::string Time(absl::Time t) {
 
 }  // namespace
 
-int RunWhatIf(const WhatIfRequest& request, std::ostream& out, std::ostream& err) {
+absl::StatusOr<WhatIfResult> WhatIf(const WhatIfRequest& request) {
   std::shared_ptr<const routing::CompiledPolicy> candidate;
-  if (!request.candidate_path.empty()) {
-    std::ifstream in(request.candidate_path);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      err << "acdsim: cannot read " << request.candidate_path << "\n";
-      return 2;
-    }
+  if (!request.candidate_yaml.empty()) {
     absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
-        routing::CompilePolicyText(text.str(), request.candidate_path);
-    if (!compiled.ok()) {
-      err << "acdsim: " << compiled.status().message() << "\n";
-      return 2;
-    }
+        routing::CompilePolicyText(request.candidate_yaml, request.candidate_name);
+    if (!compiled.ok()) return absl::InvalidArgumentError(compiled.status().message());
     candidate = *compiled;
   }
   absl::StatusOr<RecordedTraffic> recorded =
       RecordTraffic(request.data_dir, {request.from, request.to});
   if (!recorded.ok()) {
-    err << "acdsim: " << request.data_dir << ": " << recorded.status().message() << "\n";
-    return 1;
+    return absl::Status(recorded.status().code(),
+                        absl::StrCat(request.data_dir, ": ", recorded.status().message()));
   }
   const routing::sim::Trace& trace = recorded->trace;
+  WhatIfResult result{.data_dir = request.data_dir,
+                      .from = trace.start,
+                      .to = trace.start + absl::Seconds(trace.seconds),
+                      .calls = trace.calls.size(),
+                      .agent_events = trace.agents.size(),
+                      .recorded_policy = recorded->policy_source,
+                      .candidate_policy = candidate ? request.candidate_name : ""};
   if (request.from != absl::InfinitePast() && trace.start > request.from) {
-    err << "acdsim: the history retained in " << request.data_dir << " begins at "
-        << Time(trace.start) << ", after --from\n";
+    result.notes.push_back(absl::StrCat("the history retained in ", request.data_dir, " begins at ",
+                                        Time(trace.start), ", after --from"));
   }
   if (recorded->policy_changes > 0) {
-    err << "acdsim: the policy changed " << recorded->policy_changes
-        << " times during the span; the replay keeps the one in force at its start\n";
+    result.notes.push_back(absl::StrCat("the policy changed ", recorded->policy_changes,
+                                        " times during the span; the replay keeps the one in "
+                                        "force at its start"));
   }
   absl::StatusOr<std::vector<WhatIfFigures>> replay =
       routing::sim::ReplayTrace(trace, recorded->policy, request.seed);
   if (!replay.ok()) {
-    err << "acdsim: the replay under the recorded policy: " << replay.status().message() << "\n";
-    return 1;
+    return absl::Status(
+        replay.status().code(),
+        absl::StrCat("the replay under the recorded policy: ", replay.status().message()));
   }
   std::optional<std::vector<WhatIfFigures>> with_candidate;
   if (candidate != nullptr) {
     absl::StatusOr<std::vector<WhatIfFigures>> figures =
         routing::sim::ReplayTrace(trace, candidate, request.seed);
     if (!figures.ok()) {
-      err << "acdsim: the replay under " << request.candidate_path << ": "
-          << figures.status().message() << "\n";
-      return 1;
+      return absl::Status(figures.status().code(),
+                          absl::StrCat("the replay under ", request.candidate_name, ": ",
+                                       figures.status().message()));
     }
     with_candidate = *std::move(figures);
   }
-  const std::vector<Row> rows =
-      Rows(recorded->recorded, *replay, with_candidate ? &*with_candidate : nullptr);
-  const absl::Time end = trace.start + absl::Seconds(trace.seconds);
-  if (request.json) {
-    std::string json = absl::StrCat(
-        "{\"from\":", routing::JsonString(Time(trace.start)),
-        ",\"to\":", routing::JsonString(Time(end)), ",\"calls\":", trace.calls.size(),
-        ",\"agent_events\":", trace.agents.size(),
-        ",\"recorded_policy\":", routing::JsonString(recorded->policy_source),
-        ",\"candidate_policy\":", candidate ? routing::JsonString(request.candidate_path) : "null",
-        ",\"queues\":[");
-    for (size_t i = 0; i < rows.size(); ++i) {
-      absl::StrAppend(&json, i ? "," : "", "{\"name\":", routing::JsonString(rows[i].queue),
-                      ",\"recorded\":", Json(rows[i].recorded),
-                      ",\"replay_recorded_policy\":", Json(rows[i].replay));
-      if (candidate) absl::StrAppend(&json, ",\"replay_candidate\":", Json(rows[i].candidate));
-      absl::StrAppend(&json, "}");
-    }
-    out << json << "]}\n";
-    return 0;
+  result.rows = Rows(recorded->recorded, *replay, with_candidate ? &*with_candidate : nullptr);
+  return result;
+}
+
+std::string WhatIfJson(const WhatIfResult& r) {
+  const bool candidate = !r.candidate_policy.empty();
+  std::string json = absl::StrCat(
+      "{\"from\":", routing::JsonString(Time(r.from)), ",\"to\":", routing::JsonString(Time(r.to)),
+      ",\"calls\":", r.calls, ",\"agent_events\":", r.agent_events,
+      ",\"recorded_policy\":", routing::JsonString(r.recorded_policy),
+      ",\"candidate_policy\":", candidate ? routing::JsonString(r.candidate_policy) : "null",
+      ",\"queues\":[");
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    absl::StrAppend(&json, i ? "," : "", "{\"name\":", routing::JsonString(r.rows[i].queue),
+                    ",\"recorded\":", Json(r.rows[i].recorded),
+                    ",\"replay_recorded_policy\":", Json(r.rows[i].replay));
+    if (candidate) absl::StrAppend(&json, ",\"replay_candidate\":", Json(r.rows[i].candidate));
+    absl::StrAppend(&json, "}");
   }
-  out << absl::StrFormat("what-if on %s, %s to %s: %d calls, %d agent events\n", request.data_dir,
-                         Time(trace.start), Time(end), trace.calls.size(), trace.agents.size());
-  out << "recorded policy: " << recorded->policy_source
-      << (candidate ? absl::StrCat("; candidate: ", request.candidate_path) : "") << "\n\n";
-  out << absl::StrFormat("%-16s %-14s %10s %10s %10s\n", "queue", "figure", "recorded", "replay",
-                         candidate ? "candidate" : "");
+  return json + "]}\n";
+}
+
+std::string WhatIfTable(const WhatIfResult& r) {
+  const bool candidate = !r.candidate_policy.empty();
+  std::string out = absl::StrFormat("what-if on %s, %s to %s: %d calls, %d agent events\n",
+                                    r.data_dir, Time(r.from), Time(r.to), r.calls, r.agent_events);
+  absl::StrAppend(&out, "recorded policy: ", r.recorded_policy,
+                  candidate ? absl::StrCat("; candidate: ", r.candidate_policy) : "", "\n\n");
+  absl::StrAppend(&out, absl::StrFormat("%-16s %-14s %10s %10s %10s\n", "queue", "figure",
+                                        "recorded", "replay", candidate ? "candidate" : ""));
   static constexpr const char* kFigures[] = {"offered",        "SL",       "ASA s", "abandon",
                                              "longest wait s", "occupancy"};
-  for (const Row& row : rows) {
+  for (const WhatIfRow& row : r.rows) {
     for (int figure = 0; figure < 6; ++figure) {
-      out << absl::StrFormat("%-16s %-14s %10s %10s %10s\n", figure == 0 ? row.queue : "",
-                             kFigures[figure], Cell(row.recorded, figure), Cell(row.replay, figure),
-                             candidate ? Cell(row.candidate, figure) : "");
+      absl::StrAppend(&out, absl::StrFormat("%-16s %-14s %10s %10s %10s\n",
+                                            figure == 0 ? row.queue : "", kFigures[figure],
+                                            Cell(row.recorded, figure), Cell(row.replay, figure),
+                                            candidate ? Cell(row.candidate, figure) : ""));
     }
   }
+  return out;
+}
+
+int RunWhatIf(WhatIfRequest request, const std::string& candidate_path, bool json,
+              std::ostream& out, std::ostream& err) {
+  if (!candidate_path.empty()) {
+    std::ifstream in(candidate_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      err << "acdsim: cannot read " << candidate_path << "\n";
+      return 2;
+    }
+    request.candidate_yaml = text.str();
+    request.candidate_name = candidate_path;
+  }
+  absl::StatusOr<WhatIfResult> result = WhatIf(request);
+  if (!result.ok()) {
+    err << "acdsim: " << result.status().message() << "\n";
+    return result.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  for (const std::string& note : result->notes) err << "acdsim: " << note << "\n";
+  out << (json ? WhatIfJson(*result) : WhatIfTable(*result));
   return 0;
 }
 

@@ -40,6 +40,7 @@ constexpr MethodRoles kMatrix[] = {
     {"/acd.v1.AdminService/GetCall", kSwitch | kAgent | kSupervisor},
     {"/acd.v1.AdminService/GetPolicy", kSupervisor},
     {"/acd.v1.AdminService/WatchQueues", kSupervisor},
+    {"/acd.v1.AdminService/WhatIf", kSupervisor},
     {"/acd.ha.v1.Replicas/GetStatus", kSupervisor},
     // /acd.ha.v1.Replication/Follow is admin's alone: a standby follows with an admin token.
 };

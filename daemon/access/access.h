@@ -10,7 +10,8 @@
 //   switch      SwitchService, for the switch_ids its token is bound to (any when unbound);
 //               GetCall of its switches' calls
 //   agent       AgentService for its own agent_id; GetCall without callback number or attributes
-//   supervisor  AdminService's reads (ListQueues, ListAgents, GetCall, GetPolicy, WatchQueues);
+//   supervisor  AdminService's reads (ListQueues, ListAgents, GetCall, GetPolicy, WatchQueues,
+//               WhatIf);
 //               forcing any agent not ready (SetAgentState not_ready) or logged out (Logout)
 //   admin       everything: SetPolicy and server reflection too
 //   monitor     the HTTP listener's reads only (/metrics, /wallboard, /api/queues): Prometheus

@@ -114,9 +114,7 @@ int main(int argc, char** argv) {
       "recorded traffic under the policy that ran and a candidate");
   absl::ParseCommandLine(argc, argv);
   if (!absl::GetFlag(FLAGS_replay).empty()) {
-    acd::reports::WhatIfRequest request{.data_dir = absl::GetFlag(FLAGS_replay),
-                                        .candidate_path = absl::GetFlag(FLAGS_policy),
-                                        .json = absl::GetFlag(FLAGS_json)};
+    acd::reports::WhatIfRequest request{.data_dir = absl::GetFlag(FLAGS_replay)};
     if (absl::GetFlag(FLAGS_seed) >= 0) request.seed = absl::GetFlag(FLAGS_seed);
     for (auto [flag, value, into] : {std::tuple{"from", absl::GetFlag(FLAGS_from), &request.from},
                                      std::tuple{"to", absl::GetFlag(FLAGS_to), &request.to}}) {
@@ -128,7 +126,8 @@ int main(int argc, char** argv) {
       }
       *into = *t;
     }
-    return acd::reports::RunWhatIf(request, std::cout, std::cerr);
+    return acd::reports::RunWhatIf(request, absl::GetFlag(FLAGS_policy), absl::GetFlag(FLAGS_json),
+                                   std::cout, std::cerr);
   }
   const std::string path = absl::GetFlag(FLAGS_scenario);
   if (path.empty()) {

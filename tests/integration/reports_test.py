@@ -18,6 +18,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -138,6 +139,27 @@ class ReportsTest(AcddOnADataDir):
         self.assertAlmostEqual(recorded["asa_seconds"], 1.5, delta=0.4)
         self.assertIn("replay_candidate", sales)
         self.assertEqual(sales["replay_candidate"]["offered"], 2)
+
+    def test_acdctl_asks_a_running_acdd_for_the_what_if_of_a_policy_file(self):
+        acdd = self.start()
+        self.login(acdd, "alice", "sales", ready=True)
+        self.enqueue(acdd, "p1")
+        self.event(acdd, "p1", "alice", offer_accepted={})
+        self.event(acdd, "p1", "alice", call_ended={})
+        candidate = os.path.join(self.work, "candidate.yaml")
+        shutil.copy(self.policy_path, candidate)
+        got = self.acdctl("--server", acdd.grpc_address, "policy", "whatif", candidate)
+        self.assertEqual(got.returncode, 0, got.stderr)
+        lines = got.stdout.splitlines()
+        self.assertIn("1 calls", lines[0])
+        self.assertEqual(lines[1], "recorded policy: %s; candidate: %s" % (self.policy_path,
+                                                                           candidate))
+        offered = [l.split() for l in lines if l.startswith("sales")]
+        self.assertEqual(offered, [["sales", "offered", "1", "1", "1"]])
+        refused = self.acdctl("--server", acdd.grpc_address, "policy", "whatif", "--to",
+                              "yesterday", candidate)
+        self.assertEqual(refused.returncode, 2)
+        self.assertEqual(acdd.stop(), 0)
 
     def test_a_report_range_keeps_only_what_entered_in_it(self):
         self.play_the_scenario()

@@ -85,6 +85,7 @@ ALLOWED = {
     "/acd.v1.AdminService/GetPolicy": {"supervisor", "admin"},
     "/acd.v1.AdminService/SetPolicy": {"admin"},
     "/acd.v1.AdminService/WatchQueues": {"supervisor", "admin"},
+    "/acd.v1.AdminService/WhatIf": {"supervisor", "admin"},
     REFLECTION: {"admin"},
     HEALTH: EVERYONE,
 }
@@ -343,7 +344,9 @@ class GuardedAcddTest(SecureAcddTestCase):
             f.write("\n".join(lines) + "\n")
         cls.acdd = Acdd(cls.work, cls.policy_path,
                         ["--tls_cert", cls.ca["server"], "--tls_key", cls.ca["server_key"],
-                         "--tls_client_ca", cls.ca["ca"], "--auth_tokens", cls.tokens_path])
+                         "--tls_client_ca", cls.ca["ca"], "--auth_tokens", cls.tokens_path,
+                         # a history for AdminService.WhatIf to replay
+                         "--data_dir", os.path.join(cls.work, "data")])
         if not cls.acdd.started:
             log = cls.acdd.stderr()
             cls.acdd.close()
@@ -473,6 +476,9 @@ class GuardedAcddTest(SecureAcddTestCase):
         if name == "WatchQueues":
             return (self.rpc.message("WatchQueuesRequest"),
                     lambda r: self.assertIsNotNone(r, "WatchQueues sent no snapshot at once"))
+        if name == "WhatIf":
+            return (self.rpc.message("WhatIfRequest"),
+                    lambda r: self.assertIn("recorded policy", r.table))
         if method == REFLECTION:
             return None, lambda r: self.assertIn(b"acd.v1.AdminService", r)
         if method == HEALTH:
