@@ -362,13 +362,14 @@ grpc::ServerUnaryReactor* AdminServiceImpl::WhatIf(grpc::CallbackServerContext* 
   }
   Log(absl::StrCat("audit: ", caller->Describe(), " WhatIf: replaying the history"));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::thread([this, reactor, request, response, method] {
+  if (what_if_thread_.joinable()) what_if_thread_.join();  // the last one, over
+  what_if_thread_ = std::thread([this, reactor, request, response, method] {
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);  // this thread only (Linux)
     const grpc::Status status = what_if_(*request, response);
-    what_if_running_.store(false);
     engine_->metrics().CountRpc(metrics::AcdMetrics::RpcMethodIndex(method), status.error_code());
     reactor->Finish(status);
-  }).detach();
+    what_if_running_.store(false);  // the next one may start (and joins this thread)
+  });
   return reactor;
 }
 

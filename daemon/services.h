@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <functional>
+#include <thread>
 
 #include "acd/v1/acd.grpc.pb.h"
 #include "daemon/access/access.h"
@@ -74,6 +75,10 @@ class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
   AdminServiceImpl(Engine* engine, const Access* access, const ServingRole* role = nullptr,
                    WhatIfRunner what_if = nullptr)
       : engine_(engine), access_(access), role_(role), what_if_(std::move(what_if)) {}
+  // Waits for a what-if still running (acdd stopping during one stops once it is over).
+  ~AdminServiceImpl() override {
+    if (what_if_thread_.joinable()) what_if_thread_.join();
+  }
   grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* context,
                                        const acd::v1::ListQueuesRequest* request,
                                        acd::v1::ListQueuesResponse* response) override;
@@ -102,6 +107,7 @@ class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
   const ServingRole* role_;
   const WhatIfRunner what_if_;
   std::atomic<bool> what_if_running_{false};
+  std::thread what_if_thread_;  // the last one started; touched only by who set what_if_running_
 };
 
 }  // namespace acd::daemon
