@@ -2,7 +2,9 @@
 // DESIGN.md, and reports per-decision latency percentiles as counters p50_us and p99_us:
 //   call arrives -> agent chosen  (BM_CallArrives_{small,large})
 //   agent frees  -> call chosen   (BM_AgentFrees_{small,large})
-//   call arrives -> joins a line of 100,000 nobody has been served from  (BM_CallArrives_unserved_100k)
+//   call arrives -> joins a line of 100,000 nobody has been served from
+//   (BM_CallArrives_unserved_100k) call arrives -> joins a line where agents serve several queues
+//   (BM_CallJoinsLine_nested)
 // small: 1,000 agents / 50 queues / 20 skills / 1,000 waiting calls;
 // large: 10,000 agents / 200 queues / 50 skills / 10,000 waiting calls.
 // The center is busy: every agent is on a call and the waiting calls spread over the queues,
@@ -184,6 +186,33 @@ auto TimeDecision(benchmark::State& state, std::vector<double>& nanos, Decision 
   return result;
 }
 
+// Times callers who join a line: each sample is one arrival's Router::Enqueue into the queue
+// `queue_for()` names, which must leave it waiting and pass `joined`; then, untimed, the caller
+// hangs up, which leaves the very same lines for the next sample.
+template <typename NextEvent, typename QueueFor, typename Joined>
+void TimeCallersJoiningALine(benchmark::State& state, Router& router, NextEvent next_event,
+                             QueueFor queue_for, Joined joined, const char* failure) {
+  std::vector<double> nanos;
+  nanos.reserve(state.max_iterations);
+  uint64_t n = 0;
+  for (auto _ : state) {
+    CallSpec call{.call_id = absl::StrCat("arrival", n++), .queue = queue_for()};
+    const absl::Time arrival = next_event();
+    absl::StatusOr<EnqueueResult> result =
+        TimeDecision(state, nanos, [&] { return router.Enqueue(call, arrival); });
+    if (!result.ok() || result->disposition != EnqueueResult::Disposition::kQueued ||
+        !joined(*result)) {
+      state.SkipWithError(failure);
+      break;
+    }
+    router.TakeDecisions();
+    Center::Check(router.Abandon(call.call_id, next_event()));
+    router.TakeDecisions();
+  }
+  state.counters["calls_waiting"] = router.calls_waiting();
+  ReportPercentiles(state, nanos);
+}
+
 void CallArrives(benchmark::State& state, const Scale& scale) {
   Center center(scale);
   Router& router = center.router();
@@ -275,26 +304,82 @@ void CallArrivesUnserved(benchmark::State& state) {
     Center::Check(router.Enqueue(call, next_event()).status());
     router.TakeDecisions();
   }
-  std::vector<double> nanos;
-  nanos.reserve(state.max_iterations);
-  uint64_t n = 0;
-  for (auto _ : state) {
-    CallSpec call{.call_id = absl::StrCat("arrival", n++), .queue = "sales"};
-    const absl::Time arrival = next_event();
-    absl::StatusOr<EnqueueResult> result =
-        TimeDecision(state, nanos, [&] { return router.Enqueue(call, arrival); });
-    if (!result.ok() || result->disposition != EnqueueResult::Disposition::kQueued ||
-        result->position != kUnservedLine + 1) {
-      state.SkipWithError("the arriving call did not join the back of the line");
-      break;
-    }
-    // Untimed: the newest caller hangs up, which leaves the very same line for the next sample.
-    router.TakeDecisions();
-    Center::Check(router.Abandon(call.call_id, next_event()));
-    router.TakeDecisions();
+  TimeCallersJoiningALine(
+      state, router, next_event, [] { return "sales"; },
+      [](const EnqueueResult& r) { return r.position == kUnservedLine + 1; },
+      "the arriving call did not join the back of the line");
+}
+
+// A multi-skill center where wait estimates count the other queues' callers (FluidWait): 300
+// agents with nested skills (100 take general calls only, 100 general and billing, 100 all three),
+// all on calls, and kNestedWaiting callers spread over the three lines. Every agent has ended calls
+// of each queue it serves, so handle times are learned. Each sample is one caller joining a line:
+// the arrival, its place and its expected wait for the entry prompt, plus whatever prompts fall due
+// meanwhile (each with the expected wait of its caller).
+constexpr int kNestedGroupSize = 100;
+constexpr int kNestedWaiting = 300;
+constexpr const char* kNestedQueues[] = {"general", "billing", "retention"};
+
+std::shared_ptr<const CompiledPolicy> NestedPolicy() {
+  acd::v1::Policy p;
+  p.set_name("routing_bench_nested");
+  for (const char* name : kNestedQueues) {
+    p.add_skills()->set_name(name);
+    acd::v1::Queue* queue = p.add_queues();
+    queue->set_name(name);
+    auto* need = queue->add_skills();
+    need->set_skill(name);
+    need->set_min_proficiency(1);
   }
-  state.counters["calls_waiting"] = router.calls_waiting();
-  ReportPercentiles(state, nanos);
+  p.mutable_agent_rules()->set_max_missed_offers(0);
+  auto policy = CompilePolicy(p);
+  if (!policy.ok()) std::abort();
+  return *policy;
+}
+
+void CallJoinsNestedLine(benchmark::State& state) {
+  absl::Time now = absl::UnixEpoch();
+  auto next_event = [&] { return now += absl::Milliseconds(1); };
+  Router router(NestedPolicy(), now);
+  std::mt19937_64 random(7);
+  for (int g = 0; g < 3; ++g) {
+    for (int a = 0; a < kNestedGroupSize; ++a) {
+      AgentSpec spec{.agent_id = absl::StrCat("agent", g, "_", a), .ready = true};
+      for (int q = 0; q <= g; ++q) spec.skills.push_back({kNestedQueues[q], 3});
+      Center::Check(router.Login(spec, next_event()));
+    }
+  }
+  uint64_t n = 0;
+  auto enqueue = [&](const char* queue) {
+    CallSpec call{.call_id = absl::StrCat("call", n++), .queue = queue};
+    Center::Check(router.Enqueue(call, next_event()).status());
+  };
+  // Calls of every queue, answered and ended, until each queue has learned its handle time; then
+  // every agent on a call and the lines filled.
+  absl::flat_hash_map<std::string, std::string> on_call;
+  auto accept = [&] {
+    for (const Decision& d : router.TakeDecisions()) {
+      if (d.kind != Decision::Kind::kOfferCall) continue;
+      Center::Check(router.OfferAccepted(d.call_id, d.agent_id, next_event()));
+      on_call[d.agent_id] = d.call_id;
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (int c = 0; c < 3 * kNestedGroupSize; ++c) enqueue(kNestedQueues[2 - c % 3]);
+    accept();
+    now += absl::Seconds(240);
+    for (auto& [agent, call] : on_call) Center::Check(router.EndCall(call, next_event()));
+    on_call.clear();
+    accept();
+  }
+  while (router.calls_waiting() < static_cast<size_t>(kNestedWaiting)) {
+    enqueue(kNestedQueues[random() % 3]);
+    accept();
+  }
+  TimeCallersJoiningALine(
+      state, router, next_event, [&] { return kNestedQueues[random() % 3]; },
+      [](const EnqueueResult& r) { return r.expected_wait.has_value(); },
+      "the arriving call did not join a line with an expected wait");
 }
 
 BENCHMARK_CAPTURE(CallArrives, small, kSmall)->Name("BM_CallArrives_small")->UseManualTime()->Iterations(200000);
@@ -304,6 +389,10 @@ BENCHMARK_CAPTURE(AgentFrees, large, kLarge)->Name("BM_AgentFrees_large")->UseMa
 // A fixed count: building the line of 100,000 is most of the run. (Before arrivals and prompts cost
 // O(log n), each arrival here walked the whole line: ~730 us at p50.)
 BENCHMARK(CallArrivesUnserved)->Name("BM_CallArrives_unserved_100k")->UseManualTime()->Iterations(2000);
+BENCHMARK(CallJoinsNestedLine)
+    ->Name("BM_CallJoinsLine_nested")
+    ->UseManualTime()
+    ->Iterations(200000);
 
 }  // namespace
 }  // namespace acd::routing

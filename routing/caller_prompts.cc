@@ -34,7 +34,7 @@ void Router::PromptInLine(CallSlot slot) {
   if (TooSoonToPrompt(slot)) return;
   Call& call = calls_[slot];
   const int position = Position(slot);
-  const std::optional<absl::Duration> expected_wait = ExpectedWait(call.queue, position);
+  const std::optional<absl::Duration> expected_wait = ExpectedWait(slot, position);
   if (call.last_prompt_at == absl::InfinitePast()) {
     Announce(slot, Decision::PromptKind::kEntry, position, expected_wait);
     return;

@@ -279,13 +279,14 @@ void Router::Index(AgentSlot slot) {
 }
 
 // A ready agent counts, in each queue it is a member of, as staffing it, and for the calls it can
-// hold at once there.
+// hold at once there; and in its pools.
 void Router::CountServers(const Agent& agent, int sign) {
   if (!agent.ready) return;
   for (QueueId q : agent.queues) {
     staffed_[q] += sign;
     servers_[q] += sign * static_cast<int>(agent.capacity[static_cast<int>(policy_->queues[q].channel)]);
   }
+  CountPools(agent, sign);
 }
 
 // Every agent is counted once, under its state, in each queue it is a member of.

@@ -76,6 +76,9 @@ absl::Status Router::ReplacePolicy(std::shared_ptr<const CompiledPolicy> policy,
   round_robin_last_.assign(queues, 0);
   servers_.assign(queues, 0);  // recounted as membership is
   staffed_.assign(queues, 0);
+  pools_.clear();
+  pools_by_queue_.assign(queues, {});
+  ++pools_version_;
   agents_by_state_.assign(queues, {});
   stats_.assign(queues, {});
   for (const CompiledQueue& q : policy_->queues) {

@@ -23,6 +23,7 @@ Router::Router(std::shared_ptr<const CompiledPolicy> policy, absl::Time now)
   round_robin_last_.assign(queues, 0);
   servers_.assign(queues, 0);
   staffed_.assign(queues, 0);
+  pools_by_queue_.assign(queues, {});
   agents_by_state_.assign(queues, {});
   stats_.resize(queues);
 }
@@ -271,7 +272,7 @@ absl::StatusOr<EnqueueResult> Router::Enqueue(const CallSpec& spec, absl::Time n
     return EnqueueResult{EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
   }
   const int position = Position(slot);
-  const std::optional<absl::Duration> expected_wait = ExpectedWait(*queue_id, position);
+  const std::optional<absl::Duration> expected_wait = ExpectedWait(slot, position);
   GreetInLine(slot, position, expected_wait);
   return EnqueueResult{EnqueueResult::Disposition::kQueued, position, "", expected_wait};
 }

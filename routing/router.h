@@ -15,6 +15,7 @@
 #define ACD_ROUTING_ROUTER_H_
 
 #include <array>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -24,6 +25,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -427,11 +429,49 @@ class Router {
 
   // Views and wait estimates (router_views.cc).
   int Position(CallSlot slot) const;
-  // Expected wait of the caller at `position` in `queue`, from the queue's QL-m estimator: the
-  // callers ahead served by the calls its staffed agents hold at once on the queue's channel, at
-  // the learned handle time (talk + the queue's wrap-up), less those who give up. Where staffing
-  // says nothing the delay history does (last to enter service, then the head of the line).
-  std::optional<absl::Duration> ExpectedWait(QueueId queue, int position) const;
+
+  // Wait estimates (expected_wait.cc). The expected wait of the waiting call in `slot`, at
+  // `position` in its queue, and of a caller who would join `queue` now. A queue whose agents
+  // serve only it gets its QL-m estimate: the callers ahead served by the calls its staffed agents
+  // hold at once on the queue's channel, at the learned handle time (talk + the queue's wrap-up),
+  // less those who give up. A queue whose agents also serve other queues gets FluidWait's
+  // (routing/fluid_wait.h): the callers those agents take first, on every queue they serve, count
+  // too. Where staffing says nothing the delay history does (last to enter service, then the head
+  // of the line).
+  std::optional<absl::Duration> ExpectedWait(CallSlot slot, int position) const;
+  std::optional<absl::Duration> ExpectedWaitForNewCall(QueueId queue) const;
+  // Who is estimated: queue, language partition, rank among all lines, and place in the queue.
+  struct EstimatedCaller {
+    QueueId queue = 0;
+    int language_bit = -1;
+    WaitingKey key;  // the caller's key in its queue; ranks the callers ahead on the other lines
+    int position = 1;
+  };
+  std::optional<absl::Duration> ExpectedWait(const EstimatedCaller& caller) const;
+  std::optional<absl::Duration> QlmWait(const EstimatedCaller& caller) const;
+  std::optional<absl::Duration> FluidEstimate(const EstimatedCaller& caller) const;
+  // What a queue's callers compete with for agents: the queues whose lines count (the queue
+  // first, then those its pools serve, then theirs, at most kCompetingQueues), and the pools that
+  // serve any of them, merged by the queues among those they serve and their languages.
+  struct Competition {
+    uint64_t pools_version = ~uint64_t{0};  // of pools_ when built
+    std::vector<QueueId> queues;
+    struct Pool {
+      uint32_t queues_mask = 0;  // bit i: serves queues[i]
+      uint64_t language_mask = 0;
+      int servers = 0;
+    };
+    std::vector<Pool> pools;
+    bool shared = false;  // a pool serving the queue serves another queue too
+  };
+  static constexpr size_t kCompetingQueues = 4;
+  // The queue's Competition, rebuilt when pools_ changed since it was last built.
+  const Competition& CompetitionOf(QueueId queue) const;
+  // The pools the agent belongs to, with the calls it holds at once in each (one per channel on
+  // which it is a member of some queue); CountPools adds a ready agent's to pools_, +1 or -1.
+  void ForEachPoolOf(const Agent& agent,
+                     absl::FunctionRef<void(AgentPoolKey, int servers)> f) const;
+  void CountPools(const Agent& agent, int sign);
   AgentState StateOf(const Agent& agent) const;
   // The call as callers of FindCall see it; its place and expected wait only when `in_line`.
   CallView ViewOf(CallSlot slot, bool in_line) const;
@@ -481,6 +521,14 @@ class Router {
   // say): the servers of its wait estimate, kept as readiness and membership change.
   std::vector<int> servers_;
   std::vector<int> staffed_;                              // by QueueId: ready members
+  // Calls each pool's ready agents hold at once; node-based, so pools_by_queue_ may point in.
+  std::map<AgentPoolKey, int> pools_;
+  // By QueueId: the pools serving the queue, in no particular order.
+  std::vector<std::vector<const std::pair<const AgentPoolKey, int>*>> pools_by_queue_;
+  uint64_t pools_version_ = 0;  // changes with pools_
+  // By QueueId, built on demand from pools_ alone, so its content never depends on when it was
+  // asked for (a read-only view asking first changes nothing a replay would see).
+  mutable std::vector<Competition> competition_;
   std::vector<std::array<int, kAgentStateCount>> agents_by_state_;  // by QueueId: members
   std::vector<QueueStats> stats_;                         // by QueueId
   // (agent slot, call slot) for every call held for an agent (RoutedCall::preferred_slot): the

@@ -4,6 +4,7 @@
 // and fuzzers call it after every event; it walks everything, so nothing on the request path does.
 #include <algorithm>
 #include <array>
+#include <map>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,6 +41,7 @@ absl::Status Router::CheckInvariants() const {
 
   // Agents: ids, membership, the calls they hold, their timer, counts and the available sets.
   std::vector<int> staffed(queues, 0), servers(queues, 0);
+  std::map<AgentPoolKey, int> pools;
   std::vector<std::array<int, kAgentStateCount>> by_state(queues);
   size_t live_agents = 0, indexed = 0;
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
@@ -93,6 +95,10 @@ absl::Status Router::CheckInvariants() const {
       return Broken(who(), " is counted as ", AgentStateName(agent.counted_as), " but is ",
                     AgentStateName(StateOf(agent)));
     }
+    if (agent.ready) {
+      ForEachPoolOf(agent,
+                    [&](AgentPoolKey key, int servers) { pools[std::move(key)] += servers; });
+    }
     for (QueueId q : agent.queues) {
       ++by_state[q][static_cast<int>(agent.counted_as)];
       if (agent.ready) {
@@ -140,6 +146,7 @@ absl::Status Router::CheckInvariants() const {
                     ": staffed, servers or agents by state differ from a recount");
     }
   }
+  if (pools != pools_) return Broken("the agent pools differ from a recount");
 
   // Calls: ids, their agents, the lines, the deadlines their state needs, holds, held calls.
   std::vector<size_t> waiting(queues, 0);

@@ -22,15 +22,19 @@
 //    `indexed` exactly when it is a member of the queue, available (Router::Available) and can
 //    take the queue's channel.
 //  - A timer handle is active exactly while its timer is pending.
+//  - Router::pools_ counts, per AgentPoolKey, the calls its ready agents hold at once: every ready
+//    agent once per channel on which it is a member of some queue (expected_wait.cc).
 #ifndef ACD_ROUTING_ROUTER_STATE_H_
 #define ACD_ROUTING_ROUTER_STATE_H_
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
 #include "routing/prompt_kind.h"
 #include "routing/timer_queue.h"
@@ -47,6 +51,20 @@ struct AgentKey {
   int64_t secondary;
   AgentSlot slot;
   friend auto operator<=>(const AgentKey&, const AgentKey&) = default;
+};
+
+// Agents who serve the same queues of one channel, in the same languages, form one pool of the
+// multi-skill wait estimate (routing/fluid_wait.h): a freed agent of the pool takes the best
+// caller among those queues' lines in its languages.
+struct AgentPoolKey {
+  Channel channel = Channel::kVoice;
+  uint64_t language_mask = 0;
+  absl::InlinedVector<QueueId, 8> queues;  // in QueueId order
+  friend bool operator<(const AgentPoolKey& a, const AgentPoolKey& b) {
+    return std::tie(a.channel, a.language_mask, a.queues) <
+           std::tie(b.channel, b.language_mask, b.queues);
+  }
+  friend bool operator==(const AgentPoolKey&, const AgentPoolKey&) = default;
 };
 
 struct RoutedCall {

@@ -1,5 +1,5 @@
-// What Router's users read: CallView, AgentView, QueueView, a caller's position, and the expected
-// wait estimates.
+// What Router's users read: CallView, AgentView, QueueView and a caller's position (the expected
+// wait estimates are expected_wait.cc's).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -19,21 +19,6 @@ AgentState Router::StateOf(const Agent& agent) const {
     return agent.wrapping_up ? AgentState::kWrapUp : AgentState::kNotReady;  // offer cooldown
   }
   return agent.ready ? AgentState::kReady : AgentState::kNotReady;
-}
-
-std::optional<absl::Duration> Router::ExpectedWait(QueueId queue, int position) const {
-  const QueueWaitEstimator& estimator = stats_[queue].wait;
-  QueueWaitEstimator::Line line{.ahead = std::max(0, position - 1),
-                                .servers = servers_[queue],
-                                .wrap_up = policy_->queues[queue].wrap_up};
-  // The head of the line's wait is the estimator's last resort, needed only until a caller here
-  // has reached an agent.
-  if (!estimator.last_served_wait()) {
-    if (std::optional<absl::Time> oldest = waiting_[queue].OldestEntry()) {
-      line.head_wait = now_ - *oldest;
-    }
-  }
-  return estimator.Estimate(line, now_);
 }
 
 std::optional<CallView> Router::FindCall(absl::string_view call_id) const {
@@ -56,7 +41,7 @@ CallView Router::ViewOf(CallSlot slot, bool in_line) const {
   view.priority = EffectivePriority(call);
   view.escalation_steps_fired = call.next_step;
   view.transfers = call.transfers;
-  if (waiting) view.expected_wait = ExpectedWait(call.queue, view.position);
+  if (waiting) view.expected_wait = ExpectedWait(slot, view.position);
   view.on_hold = call.on_hold;
   if (call.on_hold) view.hold_started = call.hold_started;
   view.holds = call.holds;
@@ -77,7 +62,7 @@ std::optional<CallState> Router::CallStateOf(absl::string_view call_id) const {
 std::optional<absl::Duration> Router::ExpectedWaitOf(absl::string_view call_id) const {
   auto it = call_ids_.find(call_id);
   if (it == call_ids_.end() || calls_[it->second].state != CallState::kWaiting) return std::nullopt;
-  return ExpectedWait(calls_[it->second].queue, Position(it->second));
+  return ExpectedWait(it->second, Position(it->second));
 }
 
 std::optional<AgentView> Router::FindAgent(absl::string_view agent_id) const {
@@ -122,9 +107,9 @@ absl::StatusOr<QueueView> Router::Queue(absl::string_view queue) const {
   view.callbacks_gave_up = stats.callbacks_gave_up;
   view.hold_overruns = stats.hold_overruns;
   // An agent free now takes a new caller at once (any agent of the queue fits a plain call).
-  view.expected_wait_for_new_call =
-      available_[*id].empty() ? ExpectedWait(*id, view.calls_waiting + 1)
-                              : std::optional<absl::Duration>(absl::ZeroDuration());
+  view.expected_wait_for_new_call = available_[*id].empty()
+                                        ? ExpectedWaitForNewCall(*id)
+                                        : std::optional<absl::Duration>(absl::ZeroDuration());
   return view;
 }
 

@@ -113,7 +113,7 @@ EnqueueResult Router::RouteTransferred(CallSlot slot, bool greet) {
     return {EnqueueResult::Disposition::kSentToFallback, 0, queue.fallback};
   }
   const int position = Position(slot);
-  const std::optional<absl::Duration> expected_wait = ExpectedWait(call.queue, position);
+  const std::optional<absl::Duration> expected_wait = ExpectedWait(slot, position);
   if (greet) GreetInLine(slot, position, expected_wait);
   return {EnqueueResult::Disposition::kQueued, position, "", expected_wait};
 }

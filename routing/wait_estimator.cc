@@ -11,6 +11,10 @@
 //   abandonment). A small prior exposure keeps the first hang-up after a few seconds of waiting
 //   from claiming that callers give up within seconds.
 // - The sum has a closed form in digamma, so a line of 10,000 callers costs what a line of 10 does.
+// - The estimate is for a caller who is answered, which is what callers who reach an agent live
+//   through and what acdsim scores. Without conditioning on the caller's own patience, a small
+//   center with impatient callers (M/M/2, patience 4 min) was told waits 60% too long on average;
+//   with it, 4% (routing/sim/README.md).
 #include "routing/wait_estimator.h"
 
 #include <algorithm>
@@ -111,6 +115,10 @@ double QueueWaitEstimator::mean_talk_seconds() const {
   return talk_weight_ > 0 ? talk_sum_ / talk_weight_ : 0;
 }
 
+double QueueWaitEstimator::recent_calls_ended(absl::Time now) const {
+  return now > as_of_ ? talk_weight_ * DecayFactor(now - as_of_) : talk_weight_;
+}
+
 double QueueWaitEstimator::abandonment_rate_per_second() const {
   return abandons_ > 0 ? abandons_ / (waiting_seconds_ + kPriorExposureSeconds) : 0;
 }
@@ -120,10 +128,11 @@ std::optional<absl::Duration> QueueWaitEstimator::Estimate(const Line& line,
   const double handle = mean_talk_seconds() + absl::ToDoubleSeconds(line.wrap_up);
   if (line.servers > 0 && calls_ended_ > 0 && handle > 0) {
     // The line moves at servers x mu while all servers are busy, plus j x theta while j callers
-    // ahead may still hang up.
+    // ahead may still hang up; given this caller is answered, their own patience (theta too)
+    // outlasted every stage, which conditions each stage to end at theta more.
     const double service = line.servers / handle;
-    return absl::Seconds(
-        QlmSum(std::max(0, line.ahead), service, abandonment_rate_per_second()));
+    const double theta = abandonment_rate_per_second();
+    return absl::Seconds(QlmSum(std::max(0, line.ahead), service + theta, theta));
   }
   // Staffing says nothing (no call has ended here, or nobody staffs the queue): the delay
   // history does. The last caller to reach an agent waited this long; failing that, the head of

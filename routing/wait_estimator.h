@@ -2,8 +2,9 @@
 // give up, and turns that into the expected wait of one caller at one place in line: the
 // queue-length estimator with abandonment ("QL-m", Ibrahim & Whitt). A caller with k callers
 // ahead, all `servers` busy, leaves the line after k+1 exponential stages; in the stage with j
-// callers still ahead the line moves at servers x service rate + j x abandonment rate, so
-//   E[wait | k ahead] = sum over j = 0..k of 1 / (servers x mu + j x theta).
+// callers still ahead the line moves at servers x service rate + j x abandonment rate. Given the
+// caller is answered (their own patience outlasted every stage), each stage ends at theta more:
+//   E[wait | k ahead, answered] = sum over j = 0..k of 1 / (servers x mu + (j + 1) x theta).
 // mu is 1 / (learned handle time + the queue's wrap-up); theta is the censored maximum-likelihood
 // patience rate: abandonments / total time spent waiting by everyone who left the line. Both
 // forget old calls with a half-life, so a change in the day's traffic shows within minutes.
@@ -55,6 +56,9 @@ class QueueWaitEstimator {
 
   // What has been learned, for views and metrics.
   double mean_talk_seconds() const;           // 0 until a call ended
+  // Calls ended here, each weighing less as it ages (the talk times' half-life), as of `now`:
+  // how much of a shared agent's work this queue's calls make up lately.
+  double recent_calls_ended(absl::Time now) const;
   uint64_t calls_ended() const { return calls_ended_; }
   double abandonment_rate_per_second() const;  // theta; 0 until a caller has waited
   std::optional<absl::Duration> last_served_wait() const { return last_served_wait_; }

@@ -141,6 +141,11 @@ class WaitingCalls {
       if (bit < 0 || ((language_mask >> bit) & 1) != 0) f(*partition);
     }
   }
+  // Calls `f(language_bit, partition)` for every partition, in their order.
+  template <typename F>
+  void ForEachPartition(F&& f) const {
+    for (const auto& [bit, partition] : partitions_) f(bit, *partition);
+  }
   // 1-based place of `key` among every waiting call of the queue, all languages together.
   int Position(const WaitingKey& key) const {
     size_t before = 0;

@@ -3,11 +3,13 @@
 // --replay, replays a data dir's recorded traffic under the policy that ran and a candidate one
 // (routing/sim/what_if.h) and prints the recorded figures and both replays side by side.
 //   acdsim --scenario routing/sim/scenarios/mm100_rho95.yaml [--json] [--hours 100] [--seed 7]
+//   acdsim --scenario routing/sim/scenarios/nested6_rho80.yaml --oracle_runs 200
 //   acdsim --replay /var/lib/acd --from 2026-11-30 --to 2026-12-01 --policy candidate.yaml
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -25,6 +27,8 @@ ABSL_FLAG(std::string, scenario, "", "scenario YAML file (see routing/sim/README
 ABSL_FLAG(bool, json, false, "print one JSON object instead of a table");
 ABSL_FLAG(double, hours, 0, "simulated hours after the warm-up (0: the scenario's)");
 ABSL_FLAG(int64_t, seed, -1, "random seed (-1: the scenario's; 1 for --replay)");
+ABSL_FLAG(int, oracle_runs, 0,
+          "score the oracle too (routing/sim/oracle.h), with this many runs per caller; slow");
 ABSL_FLAG(std::string, replay, "", "a data dir: replay its recorded traffic (what-if)");
 ABSL_FLAG(std::string, from, "", "--replay: from this time (RFC 3339 or a UTC day)");
 ABSL_FLAG(std::string, to, "", "--replay: up to this time");
@@ -41,11 +45,16 @@ using acd::routing::JsonString;
 
 std::string Number(double v) { return acd::routing::JsonNumber(v); }
 
+// The oracle is scored only when asked for.
+bool Scored(const SimReport& r, int estimator) {
+  return estimator != static_cast<int>(acd::routing::sim::Estimator::kOracle) || r.oracle_runs > 0;
+}
+
 std::string Json(const SimReport& r) {
-  std::string out = absl::StrCat("{\"scenario\":", JsonString(r.scenario), ",\"seed\":", r.seed,
-                                 ",\"hours\":", Number(r.hours), ",\"warmup_hours\":",
-                                 Number(r.warmup_hours), ",\"router_events\":", r.router_events,
-                                 ",\"queues\":[");
+  std::string out = absl::StrCat(
+      "{\"scenario\":", JsonString(r.scenario), ",\"seed\":", r.seed,
+      ",\"hours\":", Number(r.hours), ",\"warmup_hours\":", Number(r.warmup_hours),
+      ",\"router_events\":", r.router_events, ",\"oracle_runs\":", r.oracle_runs, ",\"queues\":[");
   for (size_t i = 0; i < r.queues.size(); ++i) {
     const QueueReport& q = r.queues[i];
     absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonString(q.name),
@@ -63,13 +72,18 @@ std::string Json(const SimReport& r) {
                     ",\"mean_wait_of_waiters_seconds\":", Number(q.mean_wait_of_waiters_seconds),
                     ",\"ewt_rel_rmse\":{");
     for (int e = 0; e < kEstimatorCount; ++e) {
-      absl::StrAppend(&out, e ? "," : "", "\"", kEstimatorNames[e], "\":",
-                      Number(q.ewt_rel_rmse[e]));
+      absl::StrAppend(&out, e ? "," : "", "\"", kEstimatorNames[e],
+                      "\":", Scored(r, e) ? Number(q.ewt_rel_rmse[e]) : "null");
     }
     absl::StrAppend(&out, "},\"ewt_mean_error_seconds\":{");
     for (int e = 0; e < kEstimatorCount; ++e) {
-      absl::StrAppend(&out, e ? "," : "", "\"", kEstimatorNames[e], "\":",
-                      Number(q.ewt_mean_error_seconds[e]));
+      absl::StrAppend(&out, e ? "," : "", "\"", kEstimatorNames[e],
+                      "\":", Scored(r, e) ? Number(q.ewt_mean_error_seconds[e]) : "null");
+    }
+    absl::StrAppend(&out, "},\"ewt_rel_bias\":{");
+    for (int e = 0; e < kEstimatorCount; ++e) {
+      absl::StrAppend(&out, e ? "," : "", "\"", kEstimatorNames[e],
+                      "\":", Scored(r, e) ? Number(q.ewt_rel_bias[e]) : "null");
     }
     absl::StrAppend(&out, "}}");
   }
@@ -88,18 +102,31 @@ std::string Table(const SimReport& r) {
                                           q.aht_seconds, 100 * q.abandon_rate,
                                           100 * q.occupancy));
   }
-  absl::StrAppend(&out, "\nEWT accuracy: RMSE / mean wait over answered callers who waited "
-                        "(lower is better)\n");
-  absl::StrAppend(&out, absl::StrFormat("%-16s %9s %10s", "queue", "waited", "mean wait"));
-  for (const char* name : kEstimatorNames) absl::StrAppend(&out, absl::StrFormat(" %15s", name));
-  absl::StrAppend(&out, "\n");
-  for (const QueueReport& q : r.queues) {
-    absl::StrAppend(&out, absl::StrFormat("%-16s %9d %9.1fs", q.name, q.waited,
-                                          q.mean_wait_of_waiters_seconds));
-    for (int e = 0; e < kEstimatorCount; ++e) {
-      absl::StrAppend(&out, absl::StrFormat(" %15.3f", q.ewt_rel_rmse[e]));
-    }
+  // One table per figure: RMSE / mean wait, then bias / mean wait.
+  for (const auto& [title, figure, sign] :
+       {std::tuple{"EWT accuracy: RMSE / mean wait over answered callers who waited (lower is "
+                   "better)",
+                   &QueueReport::ewt_rel_rmse, false},
+        std::tuple{"EWT bias: mean (estimate - wait) / mean wait over the same callers (0 is "
+                   "unbiased)",
+                   &QueueReport::ewt_rel_bias, true}}) {
+    absl::StrAppend(&out, "\n", title, "\n");
+    absl::StrAppend(&out, absl::StrFormat("%-16s %9s %10s", "queue", "waited", "mean wait"));
+    for (const char* name : kEstimatorNames) absl::StrAppend(&out, absl::StrFormat(" %15s", name));
     absl::StrAppend(&out, "\n");
+    for (const QueueReport& q : r.queues) {
+      absl::StrAppend(&out, absl::StrFormat("%-16s %9d %9.1fs", q.name, q.waited,
+                                            q.mean_wait_of_waiters_seconds));
+      for (int e = 0; e < kEstimatorCount; ++e) {
+        if (!Scored(r, e)) {
+          absl::StrAppend(&out, absl::StrFormat(" %15s", "-"));
+        } else {
+          absl::StrAppend(&out, sign ? absl::StrFormat(" %+15.3f", (q.*figure)[e])
+                                     : absl::StrFormat(" %15.3f", (q.*figure)[e]));
+        }
+      }
+      absl::StrAppend(&out, "\n");
+    }
   }
   return out;
 }
@@ -108,7 +135,8 @@ std::string Table(const SimReport& r) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "acdsim --scenario FILE [--json] [--hours H] [--seed N]: simulate a call center through "
+      "acdsim --scenario FILE [--json] [--hours H] [--seed N] [--oracle_runs N]: simulate a call "
+      "center through "
       "the real router\n"
       "acdsim --replay DATA_DIR [--from T] [--to T] [--policy FILE] [--json] [--seed N]: replay "
       "recorded traffic under the policy that ran and a candidate");
@@ -147,6 +175,11 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_hours) > 0) options.hours = absl::GetFlag(FLAGS_hours);
   if (absl::GetFlag(FLAGS_seed) >= 0) options.seed = absl::GetFlag(FLAGS_seed);
+  if (absl::GetFlag(FLAGS_oracle_runs) < 0) {
+    std::cerr << "acdsim: --oracle_runs must be >= 0\n";
+    return 2;
+  }
+  options.oracle_runs = absl::GetFlag(FLAGS_oracle_runs);
   const absl::Time start = absl::Now();
   absl::StatusOr<SimReport> report = acd::routing::sim::Simulate(*scenario, options);
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);

@@ -2,6 +2,7 @@
 #include "routing/sim/scenario.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -297,6 +298,40 @@ absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   return ParseScenario(*text, path);
+}
+
+double Sample(const Distribution& d, std::mt19937_64& random) {
+  switch (d.kind) {
+    case Distribution::Kind::kExponential:
+      return std::exponential_distribution<double>(1.0 / d.mean_seconds)(random);
+    case Distribution::Kind::kLognormal: {
+      const double sigma2 =
+          std::log1p((d.stddev_seconds * d.stddev_seconds) / (d.mean_seconds * d.mean_seconds));
+      const double mu = std::log(d.mean_seconds) - sigma2 / 2;
+      return std::lognormal_distribution<double>(mu, std::sqrt(sigma2))(random);
+    }
+    case Distribution::Kind::kConstant:
+      return d.mean_seconds;
+  }
+  return d.mean_seconds;
+}
+
+double SampleRest(const Distribution& d, double so_far, std::mt19937_64& random) {
+  switch (d.kind) {
+    case Distribution::Kind::kExponential:
+      return Sample(d, random);  // memoryless
+    case Distribution::Kind::kConstant:
+      return std::max(0.0, d.mean_seconds - so_far);
+    case Distribution::Kind::kLognormal:
+      // Draws until one outlasts what has passed; a value far in the tail, where that could take
+      // long, gets a fresh draw instead.
+      for (int tries = 0; tries < 256; ++tries) {
+        const double x = Sample(d, random);
+        if (x > so_far) return x - so_far;
+      }
+      return Sample(d, random);
+  }
+  return Sample(d, random);
 }
 
 }  // namespace acd::routing::sim

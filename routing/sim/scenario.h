@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ struct Distribution {
   double mean_seconds = 0;
   double stddev_seconds = 0;  // lognormal only
 };
+
+// A draw from `d`; and the rest of one given that `so_far` seconds of it have passed.
+double Sample(const Distribution& d, std::mt19937_64& random);
+double SampleRest(const Distribution& d, double so_far, std::mt19937_64& random);
 
 // From `from_seconds` on (within the schedule's period), callers arrive at `per_hour`.
 struct RateStep {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "routing/policy_text.h"
 #include "routing/router.h"
+#include "routing/sim/oracle.h"
 #include "routing/wait_estimator.h"
 
 namespace acd::routing::sim {
@@ -37,22 +38,6 @@ uint32_t IdNumber(absl::string_view id) {  // "c123" / "a45" -> 123 / 45
   uint32_t n = 0;
   std::from_chars(id.data() + 1, id.data() + id.size(), n);
   return n;
-}
-
-double Sample(const Distribution& d, std::mt19937_64& random) {
-  switch (d.kind) {
-    case Distribution::Kind::kExponential:
-      return std::exponential_distribution<double>(1.0 / d.mean_seconds)(random);
-    case Distribution::Kind::kLognormal: {
-      const double sigma2 = std::log1p((d.stddev_seconds * d.stddev_seconds) /
-                                      (d.mean_seconds * d.mean_seconds));
-      const double mu = std::log(d.mean_seconds) - sigma2 / 2;
-      return std::lognormal_distribution<double>(mu, std::sqrt(sigma2))(random);
-    }
-    case Distribution::Kind::kConstant:
-      return d.mean_seconds;
-  }
-  return d.mean_seconds;
 }
 
 // The next arrival after `t` of a Poisson stream whose rate is piecewise constant: sample within
@@ -119,6 +104,8 @@ struct Agent {
   bool busy = false;
   bool logout_due = false;    // the shift ended during a call
   double logged_in_at = 0;
+  uint32_t caller = 0;  // the caller slot of the call, while busy
+  double free_at = 0;   // when the wrap-up after the last call ends
   std::vector<QueueId> queues;
 };
 
@@ -139,12 +126,14 @@ struct QueueState {
 
 class Simulation {
  public:
-  Simulation(const Scenario& scenario, std::shared_ptr<const CompiledPolicy> policy,
-             uint64_t seed, double hours)
+  Simulation(const Scenario& scenario, std::shared_ptr<const CompiledPolicy> policy, uint64_t seed,
+             double hours, int oracle_runs)
       : scenario_(scenario),
         policy_(std::move(policy)),
         router_(policy_, At(0)),
         random_(seed),
+        oracle_random_(seed ^ 0x6f7261636c65),
+        oracle_runs_(oracle_runs),
         warmup_(scenario.warmup_hours * 3600),
         end_(warmup_ + hours * 3600),
         queues_(policy_->queues.size()) {}
@@ -166,6 +155,9 @@ class Simulation {
   absl::Status Decide();
   void Connect(uint32_t slot, uint32_t agent);
   std::optional<double> HeadOfLineWait(QueueId q);
+  // OracleWait for the caller in `slot`, who just joined the line.
+  std::optional<double> Oracle(uint32_t slot);
+  OracleCaller OracleCallerOf(const Caller& c) const;
   void AddBusy(QueueId q, double from, double to) {
     queues_[q].busy_seconds += Overlap(from, to, warmup_, end_);
   }
@@ -185,6 +177,8 @@ class Simulation {
   std::shared_ptr<const CompiledPolicy> policy_;
   Router router_;
   std::mt19937_64 random_;
+  std::mt19937_64 oracle_random_;  // apart, so that the oracle never changes the simulation
+  const int oracle_runs_;
   const double warmup_, end_;
   double now_ = 0;
   absl::Time router_now_ = At(0);
@@ -263,6 +257,7 @@ absl::StatusOr<SimReport> Simulation::Run() {
   report.warmup_hours = scenario_.warmup_hours;
   report.hours = (end_ - warmup_) / 3600;
   report.router_events = router_events_;
+  report.oracle_runs = oracle_runs_;
   for (const CompiledQueue& cq : policy_->queues) {
     const QueueState& s = queues_[cq.id];
     if (!s.has_traffic) continue;
@@ -287,6 +282,7 @@ absl::StatusOr<SimReport> Simulation::Run() {
       r.ewt_rel_rmse[e] =
           ratio(std::sqrt(ratio(s.squared_error[e], s.waited)), r.mean_wait_of_waiters_seconds);
       r.ewt_mean_error_seconds[e] = ratio(s.error[e], s.waited);
+      r.ewt_rel_bias[e] = ratio(r.ewt_mean_error_seconds[e], r.mean_wait_of_waiters_seconds);
     }
     report.queues.push_back(std::move(r));
   }
@@ -320,6 +316,52 @@ std::optional<double> Simulation::HeadOfLineWait(QueueId q) {
     line.pop_front();
   }
   return std::nullopt;
+}
+
+OracleCaller Simulation::OracleCallerOf(const Caller& c) const {
+  const Traffic& t = scenario_.traffic[c.traffic];
+  const CompiledQueue& queue = policy_->queues[c.queue];
+  auto language = policy_->language_bits.find(t.language);
+  return {.queue = c.queue,
+          .language = language == policy_->language_bits.end() ? -1 : language->second,
+          .priority = static_cast<double>(queue.priority + t.priority),
+          .aging = queue.aging_per_second,
+          .waited = now_ - c.arrived,
+          .order = c.seq,
+          .patience = t.patience ? &*t.patience : nullptr,
+          .talk = &t.handle_time,
+          .wrap_up = absl::ToDoubleSeconds(queue.wrap_up)};
+}
+
+std::optional<double> Simulation::Oracle(uint32_t slot) {
+  OracleInput input;
+  for (const Agent& a : agents_) {
+    if (!a.logged_in || a.logout_due) continue;
+    OracleAgent& agent = input.agents.emplace_back();
+    agent.queues = a.queues;
+    for (const std::string& code : scenario_.agents[a.group].languages) {
+      if (auto bit = policy_->language_bits.find(code); bit != policy_->language_bits.end()) {
+        agent.languages |= uint64_t{1} << bit->second;
+      }
+    }
+    if (a.busy) {
+      const Caller& on_call = callers_[a.caller];
+      agent.talk = &scenario_.traffic[on_call.traffic].handle_time;
+      agent.talk_so_far = now_ - on_call.connected;
+      agent.wrap_up_after = absl::ToDoubleSeconds(policy_->queues[on_call.queue].wrap_up);
+    } else {
+      agent.free_in = std::max(0.0, a.free_at - now_);
+    }
+  }
+  for (const QueueState& qs : queues_) {
+    for (const auto& [other, seq] : qs.line) {
+      const Caller& c = callers_[other];
+      if (other == slot || c.seq != seq || c.state != Caller::State::kWaiting) continue;
+      input.ahead.push_back(OracleCallerOf(c));
+    }
+  }
+  input.caller = OracleCallerOf(callers_[slot]);
+  return OracleWait(input, oracle_runs_, oracle_random_);
 }
 
 absl::Status Simulation::Arrive(uint32_t traffic) {
@@ -366,6 +408,9 @@ absl::Status Simulation::Arrive(uint32_t traffic) {
           result->expected_wait ? absl::ToDoubleSeconds(*result->expected_wait) : 0;
       qs.line.emplace_back(slot, c.seq);
       ++qs.waiting;
+      if (oracle_runs_ > 0) {
+        c.prediction[static_cast<int>(Estimator::kOracle)] = Oracle(slot).value_or(0);
+      }
       if (t.patience) {
         Schedule(now_ + Sample(*t.patience, random_), EventKind::kHangUp, slot, c.seq);
       }
@@ -388,6 +433,7 @@ void Simulation::Connect(uint32_t slot, uint32_t agent) {
   c.agent = agent;
   c.connected = now_;
   agents_[agent].busy = true;
+  agents_[agent].caller = slot;
   if (c.measured) {
     ++qs.answered;
     qs.wait_sum += wait;
@@ -472,6 +518,7 @@ absl::Status Simulation::EndCall(uint32_t slot) {
   }
   Agent& a = agents_[c.agent];
   a.busy = false;
+  a.free_at = now_ + wrap_up;
   c.state = Caller::State::kDone;
   free_callers_.push_back(slot);
   if (a.logout_due) {
@@ -536,7 +583,8 @@ absl::StatusOr<SimReport> Simulate(const Scenario& scenario, const SimOptions& o
       CompilePolicyText(scenario.policy_text, scenario.policy_name);
   if (!policy.ok()) return policy.status();
   const uint64_t seed = options.seed.value_or(scenario.seed);
-  Simulation sim(scenario, *std::move(policy), seed, options.hours.value_or(scenario.hours));
+  Simulation sim(scenario, *std::move(policy), seed, options.hours.value_or(scenario.hours),
+                 options.oracle_runs);
   absl::StatusOr<SimReport> report = sim.Run();
   if (report.ok()) report->seed = seed;
   return report;

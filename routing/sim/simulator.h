@@ -25,13 +25,16 @@ enum class Estimator : uint8_t {
   kLastToEnter,    // the wait of the last caller who reached an agent from this queue
   kMovingAverage,  // Asterisk's holdtime: (3 x holdtime + wait) / 4 on every answered call
   // QueueWaitEstimator fed by the simulator itself: callers ahead as queued here, servers = the
-  // queue's agents on shift. A reference for kAcd: where the two differ, the router feeds the
-  // estimator something else than the plain M/M/s+M view of the queue.
+  // queue's agents on shift: the per-queue QL-m, which kAcd equals where a queue's agents serve
+  // only it. Where they serve other queues too, it is what acd said before FluidWait.
   kQlmReference,
+  // OracleWait (oracle.h): the best the state allows, by Monte Carlo; scored only with
+  // SimOptions::oracle_runs > 0 (SimReport::oracle_runs says; its figures are 0 otherwise).
+  kOracle,
 };
-inline constexpr int kEstimatorCount = 5;
+inline constexpr int kEstimatorCount = 6;
 inline constexpr std::array<const char*, kEstimatorCount> kEstimatorNames = {
-    "acd", "hol", "les", "moving_average", "ql_m_reference"};
+    "acd", "hol", "les", "moving_average", "ql_m_reference", "oracle"};
 
 // Figures of one queue over the callers who arrived after the warm-up and whose outcome (answered,
 // abandoned, sent to the fallback) came before the end of the run.
@@ -54,6 +57,7 @@ struct QueueReport {
   // caller for whom an estimator had no value counts as a prediction of 0.
   std::array<double, kEstimatorCount> ewt_rel_rmse{};
   std::array<double, kEstimatorCount> ewt_mean_error_seconds{};  // prediction - actual
+  std::array<double, kEstimatorCount> ewt_rel_bias{};  // mean error / mean wait of waiters
 };
 
 struct SimReport {
@@ -62,12 +66,14 @@ struct SimReport {
   double hours = 0;           // measured
   double warmup_hours = 0;
   uint64_t router_events = 0; // calls into the router, for speed figures
+  int oracle_runs = 0;        // 0: the oracle was not scored
   std::vector<QueueReport> queues;  // in policy order, queues with traffic only
 };
 
 struct SimOptions {
   std::optional<uint64_t> seed;   // overrides the scenario's
   std::optional<double> hours;    // overrides the scenario's measured hours
+  int oracle_runs = 0;            // > 0: score the oracle, with this many runs per caller
 };
 
 // INVALID_ARGUMENT when the policy does not compile or the scenario names a queue, skill or

@@ -1,6 +1,7 @@
 // Router: a caller's expected wait — position times the learned handle time over the calls the
 // staffed agents hold at once, the delay history before that, and the patience learned from
-// callers who leave. (How callers who give up shorten it: router_prompts_test.cc.)
+// callers who leave; where agents serve several queues, the other queues' callers they take first.
+// (How callers who give up shorten it: router_prompts_test.cc.)
 #include <string>
 #include <vector>
 
@@ -106,6 +107,68 @@ TEST(RouterExpectedWait, CountsEveryChatAnAgentCanHoldAndIsZeroWithAnAgentFree) 
   absl::StatusOr<EnqueueResult> waiting = router.Enqueue(Call("w1", "chat"), T(61));
   ASSERT_TRUE(waiting->expected_wait);
   EXPECT_EQ(absl::ToDoubleSeconds(*waiting->expected_wait), 20) << "60 s over three chats at once";
+}
+
+// Two queues sharing an agent: x takes calls of both, y of `a` only. Equal priorities: a freed
+// agent takes the longest-waiting caller among the queues it serves.
+constexpr char kSharedAgent[] = R"(
+skills: [{name: a}, {name: b}]
+queues:
+  - {name: a, skills: [{skill: a, min_proficiency: 1}], wrap_up_seconds: 0}
+  - {name: b, skills: [{skill: b, min_proficiency: 1}], wrap_up_seconds: 0}
+)";
+
+// x and y each answer a 100 s call of their queues (x of b, y of a), then are busy again from
+// T(101) on.
+void StartSharedAgentCenter(Router& router) {
+  EXPECT_TRUE(router.Login(Agent("x", {{"a", 1}, {"b", 1}}), T(0)).ok());
+  EXPECT_TRUE(router.Login(Agent("y", {{"a", 1}}), T(0)).ok());
+  EXPECT_TRUE(router.Enqueue(Call("b1", "b"), T(0)).ok());  // only x takes b
+  EXPECT_TRUE(router.Enqueue(Call("a1", "a"), T(0)).ok());  // then y
+  for (const Decision& d : Routing(router)) {
+    EXPECT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(0)).ok());
+  }
+  EXPECT_TRUE(router.EndCall("b1", T(100)).ok());
+  EXPECT_TRUE(router.EndCall("a1", T(100)).ok());
+  EXPECT_TRUE(router.Enqueue(Call("b2", "b"), T(101)).ok());
+  EXPECT_TRUE(router.Enqueue(Call("a2", "a"), T(101)).ok());
+  for (const Decision& d : Routing(router)) {
+    EXPECT_TRUE(router.OfferAccepted(d.call_id, d.agent_id, T(101)).ok());
+  }
+  EXPECT_EQ(router.Queue("a")->agents_by_state[static_cast<int>(AgentState::kBusy)], 2);
+}
+
+TEST(RouterExpectedWaitSharedAgents,
+     CountsTheOlderCallerOfAnotherQueueThatTheSharedAgentTakesFirst) {
+  Router router(PolicyFromYaml(kSharedAgent), T(0));
+  StartSharedAgentCenter(router);
+  // b3 can only be taken by x: one free of x, 100 s.
+  absl::StatusOr<EnqueueResult> b3 = router.Enqueue(Call("b3", "b"), T(102));
+  ASSERT_TRUE(b3.ok() && b3->expected_wait);
+  EXPECT_NEAR(absl::ToDoubleSeconds(*b3->expected_wait), 100, 1e-6);
+  // a3 is first in line for a, but x takes b3 (older) if x frees first: the first free comes in
+  // 50 s and is y's half the time; otherwise a3 waits for the next, 50 s more. Counting both
+  // agents whole for queue a would say 50 s.
+  absl::StatusOr<EnqueueResult> a3 = router.Enqueue(Call("a3", "a"), T(103));
+  ASSERT_TRUE(a3.ok() && a3->expected_wait);
+  EXPECT_NEAR(absl::ToDoubleSeconds(*a3->expected_wait), 75, 1e-6);
+  EXPECT_NEAR(absl::ToDoubleSeconds(*router.ExpectedWaitOf("b3")), 100, 1e-6)
+      << "a3 came later: it never goes before b3";
+  // A new caller for a would wait behind a3 and b3: what the queue view says.
+  ASSERT_TRUE(router.Queue("a")->expected_wait_for_new_call);
+  EXPECT_GT(absl::ToDoubleSeconds(*router.Queue("a")->expected_wait_for_new_call), 75);
+}
+
+TEST(RouterExpectedWaitSharedAgents, IsQlmAgainWhenTheSharedAgentLogsOut) {
+  Router router(PolicyFromYaml(kSharedAgent), T(0));
+  StartSharedAgentCenter(router);
+  ASSERT_TRUE(router.Enqueue(Call("b3", "b"), T(102)).ok());
+  ASSERT_TRUE(router.SetNotReady("x", "break", T(103)).ok());
+  // y alone serves a now, and serves nothing else: (0 ahead + 1) x 100 s.
+  absl::StatusOr<EnqueueResult> a3 = router.Enqueue(Call("a3", "a"), T(104));
+  ASSERT_TRUE(a3.ok() && a3->expected_wait);
+  EXPECT_NEAR(absl::ToDoubleSeconds(*a3->expected_wait), 100, 1e-6);
+  EXPECT_TRUE(router.CheckInvariants().ok());
 }
 
 constexpr char kMaxWaitFallback[] = R"(

@@ -28,16 +28,17 @@ TEST(QueueWaitEstimator, WithoutAbandonmentEachCallerAheadCostsOneHandleTimeOver
                    20);
 }
 
-TEST(QueueWaitEstimator, QlmSumsOneStagePerCallerAheadWithTheirAbandonment) {
+TEST(QueueWaitEstimator, QlmSumsOneStagePerCallerAheadWithTheirAndTheCallersAbandonment) {
   QueueWaitEstimator est;
   est.HandleEnded(absl::Seconds(180), T(0));
   // One caller hung up after 280 s; with the 120 s prior exposure theta = 1 / 400 per second.
   est.Abandoned(absl::Seconds(280), T(0));
   EXPECT_DOUBLE_EQ(est.abandonment_rate_per_second(), 1.0 / 400);
-  // 1/0.05 + 1/0.0525 + 1/0.055 + 1/0.0575 = 20 + 19.0476 + 18.1818 + 17.3913
-  EXPECT_NEAR(Seconds(est.Estimate({.ahead = 3, .servers = 10, .wrap_up = absl::Seconds(20)},
-                                   T(0))),
-              74.6207, 1e-4);
+  // Given the caller is answered, their own patience adds theta to every stage:
+  // 1/0.0525 + 1/0.055 + 1/0.0575 + 1/0.06 = 19.0476 + 18.1818 + 17.3913 + 16.6667
+  EXPECT_NEAR(
+      Seconds(est.Estimate({.ahead = 3, .servers = 10, .wrap_up = absl::Seconds(20)}, T(0))),
+      71.2874, 1e-4);
 }
 
 TEST(QueueWaitEstimator, AbandonmentShortensTheWaitMoreTheLongerTheLine) {
