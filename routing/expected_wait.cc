@@ -166,7 +166,7 @@ std::optional<absl::Duration> Router::FluidEstimate(const EstimatedCaller& calle
     const WaitingCalls::Partition* partition;
   };
   // The caller's own partition is line 0, present even when nobody waits in it yet.
-  std::vector<LineOf> lines = {{0, caller.language_bit, nullptr}};
+  absl::InlinedVector<LineOf, 16> lines = {{0, caller.language_bit, nullptr}};
   for (size_t i = 0; i < competition.queues.size(); ++i) {
     waiting_[competition.queues[i]].ForEachPartition(
         [&](int bit, const WaitingCalls::Partition& partition) {
@@ -180,10 +180,12 @@ std::optional<absl::Duration> Router::FluidEstimate(const EstimatedCaller& calle
 
   FluidWait model;
   model.lines.resize(lines.size());
+  model.pools.reserve(competition.pools.size());
   model.caller_abandon_rate = stats_[caller.queue].wait.abandonment_rate_per_second();
   // Pools free their servers' calls at 1 / handle: the handle time of the queues they serve,
   // weighted by how many of each queue's calls ended lately.
-  std::vector<double> weight(competition.queues.size()), handle(competition.queues.size());
+  absl::InlinedVector<double, kCompetingQueues> weight(competition.queues.size()),
+      handle(competition.queues.size());
   for (size_t i = 0; i < competition.queues.size(); ++i) {
     const QueueId q = competition.queues[i];
     const QueueWaitEstimator& learned = stats_[q].wait;

@@ -150,7 +150,7 @@ class Walk {
   // What is left, in QL-m's closed form: the callers still ahead on the lines of the pools that
   // serve the caller, drained by every pool that works those lines.
   double Tail() {
-    std::vector<char> reach(lines_.size(), 0);
+    absl::InlinedVector<char, 32> reach(lines_.size(), 0);
     for (size_t p = 0; p < model_.pools.size(); ++p) {
       if (!serves_caller_[p]) continue;
       for (int l : model_.pools[p].lines) reach[l] = 1;
@@ -184,8 +184,8 @@ class Walk {
   double Mean() const { return answered_ > 0 ? answered_seconds_ / answered_ : elapsed_; }
 
   const FluidWait& model_;
-  std::vector<LineState> lines_;
-  std::vector<char> serves_caller_, useful_;
+  absl::InlinedVector<LineState, 16> lines_;
+  absl::InlinedVector<char, 32> serves_caller_, useful_;
   bool any_abandon_ = false;
   double waiting_ = 1;    // the chance the estimated caller still waits
   double elapsed_ = 0;    // expected seconds so far, given the caller has not hung up

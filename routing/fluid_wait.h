@@ -29,6 +29,8 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+
 namespace acd::routing {
 
 // Where a caller ahead stands among all lines: a better `score` goes first, then the earlier
@@ -46,8 +48,8 @@ struct FluidLine {
 };
 
 struct FluidPool {
-  std::vector<int> lines;       // indexes into FluidWait::lines
-  double frees_per_second = 0;  // servers / handle time
+  absl::InlinedVector<int, 8> lines;  // indexes into FluidWait::lines
+  double frees_per_second = 0;        // servers / handle time
 };
 
 struct FluidWait {
