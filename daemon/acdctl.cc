@@ -344,18 +344,29 @@ class Client {
     return 0;
   }
 
+  // The policy file's text; false after saying why it could not be read.
+  static bool ReadPolicyFile(const std::string& path, std::string* yaml) {
+    std::ifstream in(path);
+    if (!in) {
+      Fail(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+      return false;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    *yaml = text.str();
+    return true;
+  }
+
   enum class PolicyAction { kValidate, kDiff, kApply };
 
   int Policy(PolicyAction action, const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return Fail(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-    std::stringstream yaml;
-    yaml << in.rdbuf();
+    std::string yaml;
+    if (!ReadPolicyFile(path, &yaml)) return 1;
 
     // Every action checks first: that gives the problems one by one, with their lines, to print
     // against the operator's file name.
     acd::v1::SetPolicyRequest request;
-    request.set_yaml(yaml.str());
+    request.set_yaml(yaml);
     request.set_validate_only(true);
     acd::v1::SetPolicyResponse checked;
     grpc::Status s = admin_->SetPolicy(Context().get(), request, &checked);
@@ -399,12 +410,10 @@ class Client {
 
   // The what-if of `path` against acdd's retained history over [from, to).
   int WhatIf(const std::string& path, absl::Time from, absl::Time to) {
-    std::ifstream in(path);
-    if (!in) return Fail(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-    std::stringstream yaml;
-    yaml << in.rdbuf();
+    std::string yaml;
+    if (!ReadPolicyFile(path, &yaml)) return 1;
     acd::v1::WhatIfRequest request;
-    request.set_policy_yaml(yaml.str());
+    request.set_policy_yaml(yaml);
     request.set_policy_name(path);
     auto set = [](absl::Time t, google::protobuf::Timestamp* out) {
       const int64_t nanos = absl::ToUnixNanos(t);
