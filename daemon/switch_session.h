@@ -15,6 +15,11 @@
 // took them (each request it took is answered) and the writes caught up. Answers never cut a
 // session off (a reading switch may cause a burst of them); commands do, as on a command stream
 // (Engine::Deliver counts backlog(), the commands not written yet).
+// Why the callback API: a version on the completion-queue API, with a polling thread of its own,
+// was measured (acdload --mode session, 2,000 calls/s) and used no less CPU (acdd 0.34-0.35 s
+// per 1,000 calls against 0.32-0.33 s). The other services' callback methods keep gRPC's
+// "nexting" threads polling the same epoll set, so they still read the session's socket and then
+// wake the queue's thread. Only a server with no callback method at all would read on its own.
 // Lifetime: gRPC holds the stream until OnDone; answers still waiting for the journal hold it
 // after that; on the engine thread, the last of the two deletes it.
 //   grpc::ServerBidiReactor<SessionRequest, SessionResponse>* SwitchServiceImpl::Session(...) {
