@@ -490,10 +490,13 @@ class Router {
 
   // Snapshots (router_snapshot.cc). The primary state, listed once for saving and restoring
   // (`self` is a const Router when saving); the rest is rebuilt from it by RebuildDerived, which
-  // checks the invariants of router_state.h as it goes.
+  // checks what it needs to build safely as it goes; CheckState then checks the rest.
   template <typename Archive, typename Self>
   static void SnapshotFields(Archive& ar, Self& self);
   absl::Status RebuildDerived(const std::vector<std::vector<int>>& line_languages);
+  // CheckInvariants without the promise of matching: linear in the state (matching walks lines
+  // per available agent), so RestoreState refuses any bytes that decode to a broken router.
+  absl::Status CheckState() const;
 
   // The slot tables and per-queue state; router_state.h says what they hold and their invariants.
   std::shared_ptr<const CompiledPolicy> policy_;

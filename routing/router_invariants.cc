@@ -1,7 +1,8 @@
 // Router::CheckInvariants: router_state.h's invariants checked against the live state, every
-// derived set and count recounted from the calls and agents, the deadlines a call's state needs,
-// and the promise of matching (no available agent idles while a call it may take waits). Tests
-// and fuzzers call it after every event; it walks everything, so nothing on the request path does.
+// derived set and count recounted from the calls and agents, the deadlines a call's state needs
+// (CheckState, which RestoreState runs too), and the promise of matching (no available agent
+// idles while a call it may take waits). Tests and fuzzers call it after every event; it walks
+// everything, so nothing on the request path does.
 #include <algorithm>
 #include <array>
 #include <map>
@@ -24,7 +25,7 @@ absl::Status Broken(const Parts&... what) {
 
 }  // namespace
 
-absl::Status Router::CheckInvariants() const {
+absl::Status Router::CheckState() const {
   const size_t queues = policy_->queues.size();
   if (waiting_.size() != queues || available_.size() != queues ||
       round_robin_last_.size() != queues || servers_.size() != queues ||
@@ -281,7 +282,11 @@ absl::Status Router::CheckInvariants() const {
   if (waiting_count_ != waiting_total) return Broken("the waiting count differs from the lines");
   if (timers.unclaimed() > 0)
     return Broken(timers.unclaimed(), " pending timer(s) without an owner");
+  return absl::OkStatus();
+}
 
+absl::Status Router::CheckInvariants() const {
+  if (absl::Status s = CheckState(); !s.ok()) return s;
   // Matching: an agent that can be offered a call is never left idle while one it may take waits.
   for (AgentSlot a = 0; a < agents_.size(); ++a) {
     if (!agent_live_[a]) continue;

@@ -211,6 +211,10 @@ absl::StatusOr<std::unique_ptr<Router>> Router::RestoreState(
   }
   if (!SetEngine(engine, router->random_)) return Corrupt("bad random engine state");
   if (absl::Status s = router->RebuildDerived(line_languages); !s.ok()) return s;
+  // Whatever else the bytes say must agree too: a snapshot whose agent's load disagreed with its
+  // calls restored (a journal fuzz finding), as did flipped bits that put agents in queues they
+  // do not qualify for or indexed them under stale keys (FlippedBitsNeverCrash, once it checked).
+  if (absl::Status s = router->CheckState(); !s.ok()) return Corrupt(s.message());
   return router;
 }
 
