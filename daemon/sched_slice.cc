@@ -1,0 +1,72 @@
+#include "daemon/sched_slice.h"
+
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace acd::daemon {
+namespace {
+
+// The kernel's struct sched_attr (linux/sched/types.h, which clashes with glibc's sched.h), as of
+// its first version; glibc 2.36 has no wrappers for the calls.
+struct SchedAttr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;  // SCHED_OTHER/SCHED_BATCH since Linux 6.12: the slice
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+};
+static_assert(sizeof(SchedAttr) == 48, "SCHED_ATTR_SIZE_VER0");
+
+int GetAttr(SchedAttr* attr) {
+  return static_cast<int>(syscall(SYS_sched_getattr, 0, attr, sizeof(*attr), 0));
+}
+int SetAttr(SchedAttr* attr) { return static_cast<int>(syscall(SYS_sched_setattr, 0, attr, 0)); }
+
+}  // namespace
+
+absl::StatusOr<std::string> RequestSchedulerSlice(absl::Duration slice) {
+  if (slice == absl::ZeroDuration()) return std::string("scheduler slice: the kernel's default");
+  if (slice < kShortestSlice || slice > kLongestSlice) {
+    return absl::InvalidArgumentError(absl::StrCat("--sched_slice ", absl::FormatDuration(slice),
+                                                   " is out of range: 0 (the "
+                                                   "kernel's default) or ",
+                                                   absl::FormatDuration(kShortestSlice), " to ",
+                                                   absl::FormatDuration(kLongestSlice)));
+  }
+  SchedAttr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  if (GetAttr(&attr) != 0) {
+    return absl::StrCat(
+        "scheduler slice: the kernel's default (sched_getattr: ", std::strerror(errno), ")");
+  }
+  if (attr.sched_policy != SCHED_OTHER && attr.sched_policy != SCHED_BATCH) {
+    return absl::StrCat("scheduler slice: left alone, acdd runs under scheduling policy ",
+                        attr.sched_policy, " (chrt), not SCHED_OTHER or SCHED_BATCH");
+  }
+  const uint64_t wanted = static_cast<uint64_t>(absl::ToInt64Nanoseconds(slice));
+  attr.size = sizeof(attr);
+  attr.sched_flags = 0;
+  attr.sched_runtime = wanted;  // policy and nice as they were
+  if (SetAttr(&attr) != 0) {
+    return absl::StrCat(
+        "scheduler slice: the kernel's default (sched_setattr: ", std::strerror(errno), ")");
+  }
+  std::memset(&attr, 0, sizeof(attr));
+  const bool applied = GetAttr(&attr) == 0 && attr.sched_runtime == wanted;
+  return absl::StrCat("scheduler slice ", absl::FormatDuration(slice),
+                      applied ? " for every thread"
+                              : ": this kernel keeps its own (Linux 6.12 or later applies it)");
+}
+
+}  // namespace acd::daemon
