@@ -39,8 +39,7 @@ absl::StatusOr<std::string> RequestSchedulerSlice(absl::Duration slice) {
   if (slice == absl::ZeroDuration()) return std::string("scheduler slice: the kernel's default");
   if (slice < kShortestSlice || slice > kLongestSlice) {
     return absl::InvalidArgumentError(absl::StrCat("--sched_slice ", absl::FormatDuration(slice),
-                                                   " is out of range: 0 (the "
-                                                   "kernel's default) or ",
+                                                   " is out of range: 0 (the kernel's default) or ",
                                                    absl::FormatDuration(kShortestSlice), " to ",
                                                    absl::FormatDuration(kLongestSlice)));
   }
