@@ -52,7 +52,9 @@ run() {
   # 120-220 without it, measured side by side from the same corpus.
   # -timeout=60: core_api's slowest units (a clock moved 3 hours, every prompt timer of it
   # firing) take 0.8-1.8 s alone under ASan and took 12 s beside a build on both cores; a unit
-  # that takes a minute is a hang.
+  # that takes a minute is a hang. A run stopped (SIGSTOP) for longer than that is taken for a
+  # hang when it resumes, and ends with a "timeout" artifact that replays in milliseconds: end a
+  # run with SIGINT (it prints its figures) rather than pause it.
   # shellcheck disable=SC2086  # extra holds whole flags
   build-fuzz/bin/"${h}_fuzzer" -runs="$runs" -max_len="${max_len[$h]}" -rss_limit_mb=4096 \
     -timeout=60 -entropic=0 -print_final_stats=1 -artifact_prefix="$work/$h/artifacts/" \
