@@ -4,11 +4,8 @@
 // default, a few milliseconds). A thread with a short slice gets a CPU sooner when it wakes beside
 // busy ones. acdd's threads wake tens of thousands of times a second, each for a few
 // microseconds (the engine, the journal, gRPC's pollers), so on a loaded machine their wait for a
-// CPU is most of a switch's tail latency: at 2,000 calls/s on two cores, side by side, 100 us
-// slices took acdload's arrival->offer p99 from 0.43-1.64 ms to 0.41-0.65 ms in memory and from
-// 0.75-1.14 ms to 0.51-0.64 ms with --journal_sync=write (README, "The journal's cost"), for the
-// same CPU per call. acdd calls it first thing in main, before any other thread starts, so that
-// all of them inherit it.
+// CPU is most of a switch's tail latency (measured in README, "The journal's cost"). acdd calls it
+// first thing in main, before any other thread starts, so that all of them inherit it.
 //   absl::StatusOr<std::string> outcome = RequestSchedulerSlice(absl::Microseconds(100));
 //   if (outcome.ok()) Log(*outcome);   // what the kernel did with it
 #ifndef ACD_DAEMON_SCHED_SLICE_H_
