@@ -648,7 +648,13 @@ int main(int argc, char** argv) {
         continue;
       }
       std::cerr << "acdd: audit: SIGHUP: re-reading the policy from " << policy_path << "\n";
-      engine.Post([&engine, fresh, policy_path] { engine.ReloadPolicyText(fresh, policy_path); });
+      // Read, checked and compiled here, not on the engine thread: a policy near its size bound
+      // takes most of a second (the engine applies it and journals its text).
+      auto compiled = acd::routing::CompilePolicyText(fresh, policy_path);
+      if (compiled.ok()) (*compiled)->yaml();
+      engine.Post([&engine, fresh, policy_path, compiled] {
+        engine.ReloadPolicyText(fresh, policy_path, compiled);
+      });
       continue;
     }
     break;  // SIGTERM or SIGINT: drain

@@ -109,8 +109,11 @@ class Core {
                          acd::v1::SetPolicyResponse* response, absl::Time now,
                          const PolicyRequestPrepared* prepared = nullptr);
   // A policy file's text (SIGHUP): applied if valid and it fits the live calls, else refused with
-  // every problem, the running policy staying.
-  absl::Status ApplyPolicyText(const std::string& yaml, const std::string& source, absl::Time now);
+  // every problem, the running policy staying. `compiled`, when given, is what
+  // routing::CompilePolicyText(yaml, source) gives, made off the engine thread; null: made here.
+  absl::Status ApplyPolicyText(
+      const std::string& yaml, const std::string& source, absl::Time now,
+      const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>>* compiled = nullptr);
   // The policy acdd was restarted with, when it changed while acdd was down: likewise.
   absl::Status ApplyStartupPolicy(const acd::v1::Policy& policy, const std::string& source,
                                   absl::Time now);

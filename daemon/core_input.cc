@@ -87,7 +87,8 @@ absl::Status ApplyInput(Core& core, const JournalInput& input, const InputReplie
                             replies.set_policy_prepared);
     }
     case JournalInput::kPolicyText:
-      return core.ApplyPolicyText(input.policy_text().yaml(), input.policy_text().source(), now);
+      return core.ApplyPolicyText(input.policy_text().yaml(), input.policy_text().source(), now,
+                                  replies.policy_text_compiled);
     case JournalInput::kTimePassed:
       core.AdvanceTo(now);
       return absl::OkStatus();

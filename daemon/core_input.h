@@ -42,6 +42,9 @@ struct InputReplies {
   acd::v1::AgentInfo* agent = nullptr;
   acd::v1::SetPolicyResponse* set_policy = nullptr;
   const PolicyRequestPrepared* set_policy_prepared = nullptr;  // made off the engine thread
+  // A policy_text input's text compiled off the engine thread (Core::ApplyPolicyText).
+  const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>>* policy_text_compiled =
+      nullptr;
   std::vector<acd::v1::Command>* reconnect = nullptr;  // what a reconnecting stream gets first
 };
 

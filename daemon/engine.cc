@@ -59,7 +59,11 @@ absl::Status Engine::Start() {
   std::promise<absl::Status> recovered;
   thread_ = std::thread([this, &recovered] {
     pthread_setname_np(pthread_self(), "acd-engine");  // as `top -H` and perf show it
-    recovered.set_value(Recover());
+    absl::Status status = Recover();
+    // GetPolicy and SetPolicy's diff read the running policy's YAML on this thread: it is made
+    // now, before acdd serves, rather than by the first of them.
+    if (status.ok() && core_ != nullptr) core_->router().policy().yaml();
+    recovered.set_value(status);
     io_.run();
   });
   absl::Status status = recovered.get_future().get();
@@ -611,11 +615,15 @@ grpc::Status Engine::SetPolicy(const acd::v1::SetPolicyRequest& request,
       {.set_policy = response, .set_policy_prepared = &prepared});
 }
 
-void Engine::ReloadPolicyText(const std::string& yaml, const std::string& source) {
-  grpc::Status status = RunInput(Timed::kNo, [&](JournalInput& input) {
-    input.mutable_policy_text()->set_yaml(yaml);
-    input.mutable_policy_text()->set_source(source);
-  });
+void Engine::ReloadPolicyText(
+    const std::string& yaml, const std::string& source,
+    const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>>& compiled) {
+  grpc::Status status = RunInput(Timed::kNo,
+                                 [&](JournalInput& input) {
+                                   input.mutable_policy_text()->set_yaml(yaml);
+                                   input.mutable_policy_text()->set_source(source);
+                                 },
+                                 {.policy_text_compiled = &compiled});
   if (standby_) {
     Log("SIGHUP: a standby takes the leader's policy; the file is read again if it takes over");
   } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {

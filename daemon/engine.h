@@ -169,7 +169,11 @@ class Engine {
                          const PolicyRequestPrepared& prepared,
                          acd::v1::SetPolicyResponse* response);
   // A policy file re-read on SIGHUP: applied if valid, else refused with every problem logged.
-  void ReloadPolicyText(const std::string& yaml, const std::string& source);
+  // `compiled` is routing::CompilePolicyText(yaml, source), made by the caller off this thread
+  // (with its yaml() made too), so that a big policy does not hold the engine up.
+  void ReloadPolicyText(
+      const std::string& yaml, const std::string& source,
+      const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>>& compiled);
   void OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval,
                       std::function<bool()> admitted = nullptr);
   // After the tokens were re-read (SIGHUP): ends, UNAUTHENTICATED, every command stream and queue

@@ -10,7 +10,6 @@
 #include "daemon/text_diff.h"
 #include "routing/policy_text.h"
 #include "routing/policy_validator.h"
-#include "routing/policy_yaml.h"
 #include "routing/quote.h"
 
 namespace acd::daemon {
@@ -134,7 +133,7 @@ absl::Status Core::GetCall(const acd::v1::GetCallRequest& request, acd::v1::Call
 absl::Status Core::GetPolicy(acd::v1::PolicyInfo* response) const {
   owner_.Check("Core::GetPolicy");
   *response->mutable_policy() = router_->policy().source;
-  response->set_yaml(routing::PolicyToYaml(router_->policy().source));
+  response->set_yaml(router_->policy().yaml());
   *response->mutable_applied_at() = TimestampOf(policy_applied_at_);
   response->set_source(policy_source_);
   return absl::OkStatus();
@@ -179,22 +178,24 @@ absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
     }
   }
   if (!problems.empty()) return AnswerProblems(request, problems, response);
-  response->set_diff(UnifiedDiff(routing::PolicyToYaml(router_->policy().source),
-                                 routing::PolicyToYaml(prepared->prepared->policy), "running",
-                                 "new"));
+  response->set_diff(UnifiedDiff(router_->policy().yaml(), prepared->prepared->compiled->yaml(),
+                                 "running", "new"));
   if (request.validate_only()) return absl::OkStatus();
   absl::Status applied = ApplyPolicy(compiled, "admin api", now);
   response->set_applied(applied.ok());
   return applied;
 }
 
-absl::Status Core::ApplyPolicyText(const std::string& yaml, const std::string& source,
-                                   absl::Time now) {
+absl::Status Core::ApplyPolicyText(
+    const std::string& yaml, const std::string& source, absl::Time now,
+    const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>>* compiled) {
   owner_.Check("Core::ApplyPolicyText");
-  absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
-      routing::CompilePolicyText(yaml, source);
-  absl::Status status =
-      compiled.ok() ? ApplyPolicy(*compiled, source, now) : compiled.status();
+  absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> here;
+  if (compiled == nullptr) {
+    here = routing::CompilePolicyText(yaml, source);
+    compiled = &here;
+  }
+  absl::Status status = compiled->ok() ? ApplyPolicy(**compiled, source, now) : compiled->status();
   if (!status.ok()) {
     AddNotice("policy",
               absl::StrCat("reload refused, the running policy stays: ", status.message()));

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "routing/policy_validator.h"
+#include "routing/policy_yaml.h"
 
 namespace acd::routing {
 namespace {
@@ -164,6 +165,11 @@ std::optional<QueueId> CompiledPolicy::FindQueue(absl::string_view name) const {
   auto it = queue_ids.find(name);
   if (it == queue_ids.end()) return std::nullopt;
   return it->second;
+}
+
+const std::string& CompiledPolicy::yaml() const {
+  absl::call_once(yaml_once_, [this] { yaml_ = PolicyToYaml(source); });
+  return yaml_;
 }
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(const acd::v1::Policy& policy) {

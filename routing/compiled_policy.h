@@ -1,8 +1,12 @@
 // CompiledPolicy is a validated acd.v1.Policy turned into the dense, id-based tables the router
 // reads on every decision (skills, languages and queues by index; durations as absl::Duration;
 // defaults filled in). It is immutable and shared: a reload compiles a new one and swaps it in.
+// Its normalized YAML (what GetPolicy shows and SetPolicy's diff compares) is made once, by the
+// first thread that asks for it, and kept: whoever compiles a policy off the engine thread asks
+// for it there, so that the engine thread only reads it.
 //   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> p = CompilePolicy(proto_policy);
 //   if (!p.ok()) return p.status();  // INVALID_ARGUMENT listing every problem
+//   (*p)->yaml();                      // made here, off the engine thread
 #ifndef ACD_ROUTING_COMPILED_POLICY_H_
 #define ACD_ROUTING_COMPILED_POLICY_H_
 
@@ -12,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -131,6 +136,13 @@ struct CompiledPolicy {
 
   std::optional<SkillId> FindSkill(absl::string_view name) const;
   std::optional<QueueId> FindQueue(absl::string_view name) const;
+  // `source` as normalized YAML (PolicyToYaml). Any thread; the first call makes it (a policy at
+  // the size bound takes a few hundred milliseconds), later ones return it as made.
+  const std::string& yaml() const;
+
+ private:
+  mutable absl::once_flag yaml_once_;
+  mutable std::string yaml_;
 };
 
 // Validates `policy` (see policy_validator.h) and compiles it. Never half-applies: a policy with

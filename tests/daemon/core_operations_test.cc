@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "metrics/acd_metrics.h"
 #include "metrics/call_observer.h"
+#include "routing/policy_text.h"
 #include "tests/daemon/core_fixture.h"
 
 namespace acd::daemon::testing {
@@ -160,6 +161,26 @@ TEST(CorePolicy, AReloadedPolicyFileIsAppliedWithItsFileAsTheSource) {
   EXPECT_EQ(running.policy().name(), "core-test-v2");
   EXPECT_EQ(running.source(), "/etc/acd/policy.yaml");
   EXPECT_EQ(TimeOf(running.applied_at()), kStart + absl::Seconds(9));
+}
+
+TEST(CorePolicy, AReloadTakesThePolicyItsTextWasCompiledIntoOffTheEngineThread) {
+  SimulatedCenter center;
+  const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
+      routing::CompilePolicyText(RenamedPolicy(), "/etc/acd/policy.yaml");
+  ASSERT_TRUE(compiled.ok());
+  ASSERT_TRUE(center.core()
+                  .ApplyPolicyText(RenamedPolicy(), "/etc/acd/policy.yaml", center.now(), &compiled)
+                  .ok());
+  EXPECT_EQ(&center.core().router().policy(), compiled->get());  // not compiled again
+  EXPECT_EQ(Running(center).yaml(), (*compiled)->yaml());
+
+  const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> refused =
+      routing::CompilePolicyText("queues: [{name: }]\n", "/etc/acd/p.yaml");
+  absl::Status reload = center.core().ApplyPolicyText("queues: [{name: }]\n", "/etc/acd/p.yaml",
+                                                      center.now(), &refused);
+  EXPECT_EQ(reload.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reload.message(), HasSubstr("/etc/acd/p.yaml"));
+  EXPECT_EQ(Running(center).policy().name(), "core-test-v2");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,9 +3,12 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "routing/policy_yaml.h"
 
 namespace acd::routing {
 namespace {
@@ -61,6 +64,18 @@ TEST(PolicyText, TheDescriptionNamesEveryQueueAndItsSteps) {
   }
   EXPECT_THAT(text, HasSubstr("escalation at 120 s: overflow to general"));
   EXPECT_THAT(text, HasSubstr("preferred agent first for 30 s"));
+}
+
+TEST(PolicyText, ACompiledPolicysYamlIsMadeOnceByWhicheverThreadAsksFirstAndKept) {
+  auto policy = CompilePolicyText(DefaultPolicyYaml(), kDefaultPolicyName);
+  ASSERT_TRUE(policy.ok());
+  const std::string* from_other_thread = nullptr;
+  std::thread other([&] { from_other_thread = &(*policy)->yaml(); });
+  const std::string& here = (*policy)->yaml();
+  other.join();
+  EXPECT_EQ(&here, from_other_thread);
+  EXPECT_EQ(here, PolicyToYaml((*policy)->source));
+  EXPECT_THAT(here, HasSubstr("name: acme-contact-center"));
 }
 
 }  // namespace
