@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "routing/compiled_policy.h"
-#include "routing/policy_text.h"
 
 namespace acd::daemon {
 
@@ -125,18 +124,15 @@ absl::Status ApplyInput(Core& core, const JournalInput& input, const InputReplie
       "a journal record with no input this acdd knows (written by a newer release?)");
 }
 
-void FollowFilePolicy(const JournalInput& input, const absl::Status& answered,
+void FollowFilePolicy(const JournalInput& input, const absl::Status& answered, const Core& core,
                       std::optional<acd::v1::Policy>* file_policy) {
   if (input.has_created()) *file_policy = input.created().policy();
   // A refused startup policy is tried again at the next start.
   if (input.has_started() && (!input.started().apply_startup_policy() || answered.ok())) {
     *file_policy = input.started().startup_policy();
   }
-  if (input.has_policy_text() && answered.ok()) {
-    auto compiled = routing::CompilePolicyText(input.policy_text().yaml(),
-                                               input.policy_text().source());
-    if (compiled.ok()) *file_policy = (*compiled)->source;
-  }
+  // Not compiled again: a policy of 1 MiB takes most of a second.
+  if (input.has_policy_text() && answered.ok()) *file_policy = core.router().policy().source;
 }
 
 }  // namespace acd::daemon

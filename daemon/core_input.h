@@ -58,9 +58,10 @@ absl::Status ApplyInput(Core& core, const JournalInput& input, const InputReplie
 
 // What the startup policy file (or the built-in policy) last gave, as `input` (answered
 // `answered`) leaves it: a start that applied it, or a SIGHUP reload that took. `*file_policy` is
-// what it gave before. Recovery and the engine both follow it this way, to tell at the next start
-// whether the file changed while acdd was down.
-void FollowFilePolicy(const JournalInput& input, const absl::Status& answered,
+// what it gave before; `core` took `input` (a reload that took left its policy running there).
+// Recovery and the engine both follow it this way, to tell at the next start whether the file
+// changed while acdd was down.
+void FollowFilePolicy(const JournalInput& input, const absl::Status& answered, const Core& core,
                       std::optional<acd::v1::Policy>* file_policy);
 
 }  // namespace acd::daemon

@@ -199,7 +199,7 @@ void Engine::JournalStart() {
                                             *file_policy_, startup_policy_->source));
     Journal(input);
     const absl::Status answered = ApplyInput(*core_, input);
-    FollowFilePolicy(input, answered, &file_policy_);
+    FollowFilePolicy(input, answered, *core_, &file_policy_);
   }
   WriteCommands();
   LogNotices();
@@ -747,7 +747,7 @@ void Engine::ApplyReplicated(const std::string& records, uint64_t first, uint64_
         Crash(absl::StrCat("replicated record ", record.sequence, ": ", answered.message()));
       }
     }
-    FollowFilePolicy(input, answered, &file_policy_);
+    FollowFilePolicy(input, answered, *core_, &file_policy_);
     time_floor_ = TimeOf(input);
     (void)core_->TakeCommands();  // they wait in the outboxes: a leader's switches reconnect
     (void)core_->TakeNotices();   // the leader logged them

@@ -42,7 +42,7 @@ absl::StatusOr<journal::JournalScan> Replay(
             absl::StrCat("journal record ", sequence, ": ", answered.message()));
       }
     }
-    FollowFilePolicy(input, answered, &out.file_policy);
+    FollowFilePolicy(input, answered, *out.core, &out.file_policy);
     out.last_time = TimeOf(input);
     (void)out.core->TakeCommands();  // they wait in the outboxes for the switches' reconnects
     (void)out.core->TakeNotices();   // logged when they happened

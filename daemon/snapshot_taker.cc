@@ -192,7 +192,7 @@ absl::Status SnapshotTaker::FollowJournal() {
       if (options_.feed != nullptr) options_.feed->BeforeRecord(record.sequence);
       const absl::Status answered = ApplyInput(*copy_, input);
       if (answered.code() == absl::StatusCode::kDataLoss) return answered;
-      FollowFilePolicy(input, answered, &file_policy_);
+      FollowFilePolicy(input, answered, *copy_, &file_policy_);
       (void)copy_->TakeCommands();
       (void)copy_->TakeNotices();
       sequence_ = record.sequence;

@@ -196,7 +196,7 @@ inline Recording Record(uint64_t seed, const std::string& dir, int inputs,
       answered = effect.status;
       out.traffic->Learn(input, effect);
     }
-    FollowFilePolicy(input, answered, &out.file_policy);
+    FollowFilePolicy(input, answered, *out.core, &out.file_policy);
     out.last_time = daemon::TimeOf(input);
     if (absl::Status held = out.core->CheckInvariants(); !held.ok()) {
       ADD_FAILURE() << "input " << k << ", " << input.ShortDebugString() << ": " << held;
