@@ -2,9 +2,9 @@
 // acd.v1 gRPC API (plus health and reflection) and an HTTP listener, reloads the policy and the
 // tokens on SIGHUP and drains on SIGTERM.
 //   acdd --policy /etc/acd/policy.yaml --grpc_listen 127.0.0.1:50051 --http_listen 127.0.0.1:9464
-//   acdd --grpc_listen 0.0.0.0:50051 --tls_cert server.pem --tls_key server.key \
+//   acdd --grpc_listen 0.0.0.0:50051 --tls_cert server.pem --tls_key server.key
 //        --auth_tokens /etc/acd/tokens          # off loopback: TLS and tokens, or it refuses
-//   acdd --data_dir /var/lib/acd --etcd_endpoints e1:2379,e2:2379,e3:2379 \
+//   acdd --data_dir /var/lib/acd --etcd_endpoints e1:2379,e2:2379,e3:2379
 //        --replica_id acd-1 --advertise_address 10.0.0.1:50051   # one of an HA pair
 // With port 0 it binds a free port; once serving it prints one line:
 //   acdd listening grpc=127.0.0.1:41234 http=127.0.0.1:39877

@@ -649,17 +649,34 @@ void Engine::TickWatch(QueueWatchWriter* stream) {
   auto it = watches_.find(stream);
   if (it == watches_.end() || !stream->open()) return;
   if (stream->backlog() == 0) {  // a wallboard that reads slowly skips snapshots, never queues them
-    auto snapshot = std::make_shared<acd::v1::ListQueuesResponse>();
-    (void)core_->ListQueues(snapshot.get(), Now());
+    std::shared_ptr<const grpc::ByteBuffer> table = WatchTable();
     // It shows what inputs did, so it waits for them to be durable like a reply.
-    WhenDurable([this, stream, snapshot](const grpc::Status& journal) {
-      if (journal.ok() && watches_.contains(stream)) stream->Send(std::move(*snapshot));
+    WhenDurable([this, stream, table](const grpc::Status& journal) {
+      // A copy of a ByteBuffer shares its slices: the bytes are not copied.
+      if (journal.ok() && watches_.contains(stream)) stream->Send(*table);
     });
   }
   it->second.timer->expires_after(absl::ToChronoNanoseconds(it->second.interval));
   it->second.timer->async_wait([this, stream](const asio::error_code& error) {
     if (!error && !stopping_) TickWatch(stream);
   });
+}
+
+std::shared_ptr<const grpc::ByteBuffer> Engine::WatchTable() {
+  const absl::Time now = clock_->Now();
+  if (std::shared_ptr<const grpc::ByteBuffer> fresh = watch_tables_.Get(now)) return fresh;
+  const auto started = std::chrono::steady_clock::now();
+  acd::v1::ListQueuesResponse table;
+  (void)core_->ListQueues(&table, Now());
+  auto serialized = std::make_shared<grpc::ByteBuffer>();
+  bool own_buffer = false;
+  if (grpc::Status s = grpc::SerializationTraits<acd::v1::ListQueuesResponse>::Serialize(
+          table, serialized.get(), &own_buffer);
+      !s.ok()) {
+    Crash(absl::StrCat("the queues table does not serialize: ", s.error_message()));
+  }
+  watch_tables_.Put(serialized, now, absl::FromChrono(std::chrono::steady_clock::now() - started));
+  return serialized;
 }
 
 void Engine::QueueWatchGone(QueueWatchWriter* stream) {

@@ -52,8 +52,11 @@
 #include "daemon/journal/journal_reader.h"
 #include "daemon/log.h"
 #include "daemon/log_limiter.h"
+#include "daemon/shared_table.h"
 #include "daemon/snapshot_taker.h"
 #include "daemon/stream_writer.h"
+#include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits for acd.v1 messages
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
 #include "metrics/acd_metrics.h"
 #include "metrics/call_observer.h"
@@ -70,7 +73,8 @@ class CommandWriter final : public StreamWriter<acd::v1::Command>, public Comman
   void Close(const grpc::Status& status) override { StreamWriter::Close(status); }
   void Abort(const grpc::Status& status) override { StreamWriter::Abort(status); }
 };
-using QueueWatchWriter = StreamWriter<acd::v1::ListQueuesResponse>;
+// A wallboard's queue watch (WatchQueues): the queues table, serialized once for all of them.
+using QueueWatchWriter = StreamWriter<grpc::ByteBuffer>;
 
 struct JournalOptions {
   // Where the journal's segments live; empty: acdd keeps its state in memory only.
@@ -174,6 +178,11 @@ class Engine {
   void ReloadPolicyText(
       const std::string& yaml, const std::string& source,
       const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>>& compiled);
+  // The shortest time one queues table serves the watches that tick (OpenQueueWatch).
+  static constexpr absl::Duration kWatchTableShared = absl::Milliseconds(100);
+  // Sends the queues table on `stream` now and every `interval`. The watches share it, serialized
+  // once (daemon/shared_table.h): it is made at most once per kWatchTableShared, or per ten times
+  // what the last one took to make, whichever is longer.
   void OpenQueueWatch(QueueWatchWriter* stream, absl::Duration interval,
                       std::function<bool()> admitted = nullptr);
   // After the tokens were re-read (SIGHUP): ends, UNAUTHENTICATED, every command stream and queue
@@ -305,6 +314,8 @@ class Engine {
   void LogNotices();      // the core's notices since the last call, through notices_
   void RefreshFigures();  // once a second
   void TickWatch(QueueWatchWriter* stream);
+  // The queues table for the watches: the last one made while it is fresh enough, else a new one.
+  std::shared_ptr<const grpc::ByteBuffer> WatchTable();
 
   std::unique_ptr<RealClock> own_clock_;
   const Clock* const clock_;
@@ -359,6 +370,7 @@ class Engine {
   asio::steady_timer figures_timer_;
   absl::flat_hash_map<std::string, SwitchLink> links_;
   absl::flat_hash_map<QueueWatchWriter*, QueueWatch> watches_;
+  SharedTable<grpc::ByteBuffer> watch_tables_{kWatchTableShared};
   bool stopping_ = false;  // Stop() was asked: timers no longer re-arm
 };
 

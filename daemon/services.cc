@@ -312,17 +312,23 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContex
       method);
 }
 
-grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* AdminServiceImpl::WatchQueues(
-    grpc::CallbackServerContext* context, const acd::v1::WatchQueuesRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* AdminServiceImpl::WatchQueues(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
   const char* method = "/acd.v1.AdminService/WatchQueues";
   absl::StatusOr<Caller> caller = Admit(*access_, role_, context, method);
   if (!caller.ok()) {
-    return new RefusedStream<grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>>(
+    return new RefusedStream<grpc::ServerWriteReactor<grpc::ByteBuffer>>(
         ToGrpcStatus(caller.status()));
   }
-  double seconds = request->interval_seconds() == 0 ? 1.0 : request->interval_seconds();
+  acd::v1::WatchQueuesRequest request;
+  grpc::ByteBuffer copy(*raw_request);  // Deserialize takes the buffer's slices
+  if (!grpc::SerializationTraits<acd::v1::WatchQueuesRequest>::Deserialize(&copy, &request).ok()) {
+    return new RefusedStream<grpc::ServerWriteReactor<grpc::ByteBuffer>>(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT, "the request is not an acd.v1.WatchQueuesRequest"));
+  }
+  double seconds = request.interval_seconds() == 0 ? 1.0 : request.interval_seconds();
   if (!(seconds >= 0.2) || seconds > 3600) {
-    return new RefusedStream<grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>>(
+    return new RefusedStream<grpc::ServerWriteReactor<grpc::ByteBuffer>>(
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "interval_seconds: between 0.2 and 3600"));
   }
   Engine* engine = engine_;

@@ -69,7 +69,11 @@ class AgentServiceImpl final : public acd::v1::AgentService::CallbackService {
 using WhatIfRunner =
     std::function<grpc::Status(const acd::v1::WhatIfRequest&, acd::v1::WhatIfResponse*)>;
 
-class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
+// WatchQueues is a raw method: every wallboard gets the same serialized table (a grpc::ByteBuffer
+// that the engine makes once for all of them, see Engine::OpenQueueWatch); the wire format is
+// acd.v1's as for any other method.
+class AdminServiceImpl final : public acd::v1::AdminService::WithRawCallbackMethod_WatchQueues<
+                                   acd::v1::AdminService::CallbackService> {
  public:
   // `role` (null: always serving) says whether this replica serves; see serving_role.h.
   AdminServiceImpl(Engine* engine, const Access* access, const ServingRole* role = nullptr,
@@ -94,8 +98,9 @@ class AdminServiceImpl final : public acd::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* SetPolicy(grpc::CallbackServerContext* context,
                                       const acd::v1::SetPolicyRequest* request,
                                       acd::v1::SetPolicyResponse* response) override;
-  grpc::ServerWriteReactor<acd::v1::ListQueuesResponse>* WatchQueues(
-      grpc::CallbackServerContext* context, const acd::v1::WatchQueuesRequest* request) override;
+  // `request` is an acd.v1.WatchQueuesRequest, serialized; each message sent, a ListQueuesResponse.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchQueues(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request) override;
   // On a thread of its own, niced (the engine keeps its core), one at a time.
   grpc::ServerUnaryReactor* WhatIf(grpc::CallbackServerContext* context,
                                    const acd::v1::WhatIfRequest* request,

@@ -5,7 +5,8 @@
 // With `merge` set, what waits when a write starts leaves as one message (protobuf's MergeFrom,
 // which appends repeated fields: for an envelope such as a session's SessionResponse), up to
 // kMergeBytes. `Reactor` is the gRPC reactor it writes for: a server stream's by default, a
-// bidirectional one for a class that also reads (switch_session.h).
+// bidirectional one for a class that also reads (switch_session.h). `Message` may be a
+// grpc::ByteBuffer, serialized once and sent on many streams (no merge then).
 //   auto* w = new StreamWriter<Command>(engine_io, on_written, on_gone);
 //   w->Send(command);             // engine thread
 //   w->Close(grpc::Status::OK);   // flushes what is queued, then finishes
@@ -14,6 +15,7 @@
 
 #include <deque>
 #include <functional>
+#include <type_traits>
 #include <utility>
 
 #ifndef ASIO_STANDALONE
@@ -23,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "asio/io_context.hpp"
 #include "asio/post.hpp"
+#include "google/protobuf/message_lite.h"
 #include "grpcpp/support/server_callback.h"
 
 namespace acd::daemon {
@@ -173,19 +176,23 @@ class StreamWriter : public Reactor {
   }
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
-    if (merge_ && pending_.size() > 1) {
-      // Only the ends of a deque may change under a reference into it: merge into a local.
-      Message merged = std::move(pending_.front());
-      pending_.pop_front();
-      size_t bytes = merged.ByteSizeLong();
-      while (!pending_.empty() && bytes < kMergeBytes) {
-        bytes += pending_.front().ByteSizeLong();
-        merged.MergeFrom(pending_.front());
-        pending_.pop_front();
-      }
-      pending_.push_front(std::move(merged));
+    if constexpr (std::is_base_of_v<google::protobuf::MessageLite, Message>) {
+      if (merge_ && pending_.size() > 1) MergePendingLocked();
     }
     this->StartWrite(&pending_.front());
+  }
+  // What waits leaves as one message, up to kMergeBytes (protobuf messages only).
+  void MergePendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // Only the ends of a deque may change under a reference into it: merge into a local.
+    Message merged = std::move(pending_.front());
+    pending_.pop_front();
+    size_t bytes = merged.ByteSizeLong();
+    while (!pending_.empty() && bytes < kMergeBytes) {
+      bytes += pending_.front().ByteSizeLong();
+      merged.MergeFrom(pending_.front());
+      pending_.pop_front();
+    }
+    pending_.push_front(std::move(merged));
   }
   void FinishOnceLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finish_called_) return;
