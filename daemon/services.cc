@@ -321,7 +321,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AdminServiceImpl::WatchQueues(
         ToGrpcStatus(caller.status()));
   }
   acd::v1::WatchQueuesRequest request;
-  grpc::ByteBuffer copy(*raw_request);  // Deserialize takes the buffer's slices
+  grpc::ByteBuffer copy(*raw_request);  // Deserialize empties the buffer it reads
   if (!grpc::SerializationTraits<acd::v1::WatchQueuesRequest>::Deserialize(&copy, &request).ok()) {
     return new RefusedStream<grpc::ServerWriteReactor<grpc::ByteBuffer>>(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT, "the request is not an acd.v1.WatchQueuesRequest"));
