@@ -192,6 +192,15 @@ class Replica:
     def queues(self):
         return self._list_queues(self.test.ListQueuesRequest(), timeout=RPC_TIMEOUT_SECONDS)
 
+    def clock_offset(self):
+        """This acdd's clock less time.monotonic(), in seconds: ListQueues' `at`, taken as halfway
+        between request and reply. acdd's clock is the wall clock read when it started plus steady
+        time since, so it is fixed for the life of the process, and differs from time.time() once
+        the wall clock steps (NTP, or a virtual machine resumed)."""
+        asked = time.monotonic()
+        at = self.queues().at.ToNanoseconds() / 1e9
+        return at - (asked + time.monotonic()) / 2
+
     def calls(self, switch_id="pbx-load"):
         """{call id: CallInfo} of the switch's live calls, as ListCalls answers."""
         listed = self.rpc.ListCalls(self.test.api.ListCallsRequest(switch_id=switch_id),
@@ -199,9 +208,9 @@ class Replica:
         return {c.call_id: c for c in listed.calls}
 
 
-# A call acd acknowledged: when it was first sent and when acknowledged (time.time(), to compare
-# with its arrival time), the acknowledgement's time.monotonic(), and the replica that gave it.
-Ack = namedtuple("Ack", "call_id sent_wall acked_wall acked replica")
+# A call acd acknowledged: when it was first sent and when acknowledged (time.monotonic()), and
+# the replica that acknowledged it.
+Ack = namedtuple("Ack", "call_id sent acked replica")
 
 
 class Switch(threading.Thread):
@@ -239,7 +248,7 @@ class Switch(threading.Thread):
         while not self._halt.is_set():
             number += 1
             call_id = "%s-%05d" % (self.prefix, number)
-            sent_wall = time.time()
+            sent = time.monotonic()
             while not self._halt.is_set():
                 replica = self.replicas[self._target]
                 try:
@@ -257,8 +266,7 @@ class Switch(threading.Thread):
                     time.sleep(0.02)
                     continue
                 with self._lock:
-                    self._acked.append(Ack(call_id, sent_wall, time.time(), time.monotonic(),
-                                           replica.name))
+                    self._acked.append(Ack(call_id, sent, time.monotonic(), replica.name))
                 break
             time.sleep(self.pause)
 
@@ -289,6 +297,9 @@ class HaPairTest(unittest.TestCase):
         self.r1.start()
         wait_for("r1 to found the cluster and lead", lambda: self.r1.role() == "leader",
                  START_TIMEOUT_SECONDS)
+        # Each leader's clock, read when it leads: acknowledgements are compared with arrival
+        # times in the clocks of the leaders that stamped them.
+        self.leader_clock_offsets = [self.r1.clock_offset()]
         self.r2.start()
         self.wait_in_sync(self.r1, self.r2)
 
@@ -334,7 +345,10 @@ class HaPairTest(unittest.TestCase):
     def assert_holds_every_acknowledged_call(self, leader, acked, arrivals):
         """Every call in `acked` waits on `leader` in queue line, first in line in the order they
         were acknowledged (nothing else between them), each with its arrival time as first seen
-        (`arrivals`, which it extends) and within the moments it was sent and acknowledged."""
+        (`arrivals`, which it extends) and within the moments it was sent and acknowledged, read
+        in the clocks of the leaders so far."""
+        self.leader_clock_offsets.append(leader.clock_offset())
+        earliest, latest = min(self.leader_clock_offsets), max(self.leader_clock_offsets)
         calls = leader.calls()
         missing = [a.call_id for a in acked if a.call_id not in calls]
         self.assertEqual(missing, [], "%d of %d acknowledged calls are not on %s" % (
@@ -348,9 +362,10 @@ class HaPairTest(unittest.TestCase):
             arrived = calls[a.call_id].arrived.ToNanoseconds() / 1e9
             first_seen = arrivals.setdefault(a.call_id, arrived)
             self.assertEqual(arrived, first_seen, "%s's arrival time changed" % a.call_id)
-            self.assertTrue(a.sent_wall - 0.01 <= arrived <= a.acked_wall + 0.01,
+            sent, acknowledged = a.sent + earliest, a.acked + latest
+            self.assertTrue(sent - 0.01 <= arrived <= acknowledged + 0.01,
                             "%s arrived at %.3f, not between sent %.3f and acknowledged %.3f" %
-                            (a.call_id, arrived, a.sent_wall, a.acked_wall))
+                            (a.call_id, arrived, sent, acknowledged))
 
     # The desk: offers outstanding (never answered) on switch pbx-desk's command stream.
 

@@ -9,6 +9,7 @@
 #define ACD_TESTS_INTEGRATION_JOURNAL_CRASH_LEDGER_H_
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -31,18 +32,51 @@ using namespace std::chrono_literals;
 using acd::v1::CallState;
 
 constexpr char kSwitch[] = "sw1";
-// acdd stamps arrivals with its own clock (the wall clock at start plus steady time since); the
-// test reads the wall clock. They agree to well within this.
+// How far an arrival may stray from the moments the site sent and was answered, in acdd's clock
+// as the site follows it (AcddClock): scheduling, and the reading's own round trip.
 constexpr int64_t kClockSlackMicros = 10'000;
 
-inline int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 inline int64_t MicrosOf(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1'000'000 + t.nanos() / 1000;
 }
+
+// acdd's clock as the site follows it. acdd stamps arrivals with the wall clock read when the
+// process started plus steady time since, so when the wall clock steps while it runs (NTP, or a
+// virtual machine resumed: this test once saw 10 ms), acdd and the wall clock disagree until its
+// next start. The site therefore never compares acdd's times with its own wall clock: it reads
+// acdd's clock once per process (ListQueues' `at`, taken as halfway between request and reply)
+// and follows it with the steady clock. Any thread may read it.
+//   clock.Follow(*link->admin);            // after each start of acdd
+//   record.sent_us = clock.NowMicros();
+class AcddClock {
+ public:
+  grpc::Status Follow(acd::v1::AdminService::Stub& admin) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    acd::v1::ListQueuesResponse table;
+    const int64_t asked = SteadyMicros();
+    grpc::Status status = admin.ListQueues(&context, acd::v1::ListQueuesRequest(), &table);
+    const int64_t answered = SteadyMicros();
+    if (status.ok()) {
+      offset_us_ = MicrosOf(table.at()) - (asked + answered) / 2;
+    }
+    return status;
+  }
+  int64_t NowMicros() const { return SteadyMicros() + offset_us_; }
+
+ private:
+  static int64_t SteadyMicros() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  static int64_t WallMicros() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  std::atomic<int64_t> offset_us_{WallMicros() - SteadyMicros()};  // until the first Follow
+};
 
 // The kill took the reply: the request may or may not have acted.
 inline bool ReplyLost(const grpc::Status& status) {
@@ -371,7 +405,7 @@ class SwitchLedger {
         c.gone = true;
         continue;
       }
-      c.acked_us = NowMicros();
+      c.acked_us = acdd_clock_.NowMicros();
       Advance(c, DispositionState(response));
     }
     retried_arrivals_ += unanswered.size();
@@ -519,6 +553,7 @@ class SwitchLedger {
   // guards the Site's own state too.
   mutable std::mutex mu_;
   Link* link_ = nullptr;
+  AcddClock acdd_clock_;  // for sent_us and acked_us
   std::map<std::string, CallRecord> calls_;
   std::map<std::string, AgentRecord> agents_;
   std::vector<std::string> resync_connected_, resync_wrapping_up_;  // for Resume()

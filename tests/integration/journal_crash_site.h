@@ -79,6 +79,8 @@ class Site : public SwitchLedger {
     std::lock_guard<std::mutex> lock(mu_);
     links_.push_back(std::make_unique<Link>(acdd.grpc_address()));
     link_ = links_.back().get();
+    const grpc::Status read = acdd_clock_.Follow(*link_->admin);
+    ASSERT_TRUE(read.ok()) << "reading acdd's clock: " << read.error_message();
   }
 
   // REQUIRES: frozen. Every agent serves both queues, at different proficiencies.
@@ -293,7 +295,7 @@ class Site : public SwitchLedger {
       const bool hangs_up = rng_() % kOneCallerInThisManyHangsUp == 0;
       const auto patience = std::chrono::milliseconds(200 + rng_() % 1300);
       ++next_call_;
-      calls_[id] = CallRecord{.queue = queue, .sent_us = NowMicros()};
+      calls_[id] = CallRecord{.queue = queue, .sent_us = acdd_clock_.NowMicros()};
       lock.unlock();
       const bool sent = Send<acd::v1::EnqueueCallRequest, acd::v1::EnqueueCallResponse>(
           ArrivalOf(id, queue),
@@ -305,7 +307,7 @@ class Site : public SwitchLedger {
                                          const acd::v1::EnqueueCallResponse& response) {
             CallRecord& c = calls_[id];
             if (s.ok()) {
-              c.acked_us = NowMicros();
+              c.acked_us = acdd_clock_.NowMicros();
               Advance(c, DispositionState(response));
               if (hangs_up) ScheduleLocked(patience, [this, id] { HangUp(id); });
             } else if (!ReplyLost(s)) {
