@@ -55,11 +55,30 @@ acd::v1::EnqueueCallRequest CallRecord::Request() const {
 
 CallRecord& CallBook::Open(const acd::v1::EnqueueCallRequest& request,
                            const acd::v1::EnqueueCallResponse& response) {
-  CallRecord& record = records_[request.call_id()];
+  auto entry = records_.try_emplace(request.call_id()).first;
+  CallRecord& record = entry->second;
   record.request = DeterministicBytes(request);
   record.owning_switch = &*switch_ids_.insert(request.switch_id()).first;
   record.first_response = response;
+  ListLive(entry->first, record);
   return record;
+}
+
+void CallBook::ListLive(absl::string_view call_id, const CallRecord& record) {
+  live_by_switch_[record.switch_id()][call_id] = &record;
+}
+
+bool CallBook::ListedLive(absl::string_view call_id, const CallRecord& record) const {
+  auto of_switch = live_by_switch_.find(record.switch_id());
+  if (of_switch == live_by_switch_.end()) return false;
+  auto it = of_switch->second.find(call_id);
+  return it != of_switch->second.end() && it->second == &record;
+}
+
+size_t CallBook::listed_live() const {
+  size_t listed = 0;
+  for (const auto& [switch_id, live] : live_by_switch_) listed += live.size();
+  return listed;
 }
 
 void CallBook::AddHistory(CallRecord& record, const char* what, std::string detail, absl::Time at) {
@@ -73,9 +92,14 @@ void CallBook::AddHistory(CallRecord& record, const char* what, std::string deta
 
 CallRecord& CallBook::Restore(const std::string& call_id, const std::string& switch_id,
                               std::optional<absl::Time> left_at) {
-  CallRecord& record = records_[call_id];
+  auto entry = records_.try_emplace(call_id).first;
+  CallRecord& record = entry->second;
   record.owning_switch = &*switch_ids_.insert(switch_id).first;
-  if (left_at) finished_.emplace_back(*left_at, call_id);
+  if (left_at) {
+    finished_.emplace_back(*left_at, call_id);
+  } else {
+    ListLive(entry->first, record);
+  }
   return record;
 }
 
@@ -83,6 +107,11 @@ void CallBook::Finish(const std::string& call_id, FinishedCall how, absl::Time a
   CallRecord* record = Find(call_id);
   if (record == nullptr || record->finished) return;
   record->finished = std::make_unique<FinishedCall>(std::move(how));
+  if (auto of_switch = live_by_switch_.find(record->switch_id());
+      of_switch != live_by_switch_.end()) {
+    of_switch->second.erase(call_id);
+    if (of_switch->second.empty()) live_by_switch_.erase(of_switch);
+  }
   finished_.emplace_back(at, call_id);
   while (finished_.size() > max_finished_) {
     auto oldest = records_.find(finished_.front().second);

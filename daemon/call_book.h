@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/container/node_hash_set.h"
 #include "absl/strings/string_view.h"
@@ -111,6 +113,22 @@ class CallBook {
   void ForEach(F&& f) const {
     for (const auto& [call_id, record] : records_) f(call_id, record);
   }
+  // Calls `f(call_id, record)` for `switch_id`'s live calls whose ids come after `after` (empty:
+  // all), in call id order, for as long as `f` returns true. Costs a lookup and the calls it
+  // visits, however many calls the book holds: ListCalls' pages.
+  template <typename F>
+  void ForEachLiveOf(absl::string_view switch_id, absl::string_view after, F&& f) const {
+    auto of_switch = live_by_switch_.find(switch_id);
+    if (of_switch == live_by_switch_.end()) return;
+    const LiveCalls& live = of_switch->second;
+    for (auto it = after.empty() ? live.begin() : live.upper_bound(after); it != live.end(); ++it) {
+      if (!f(it->first, *it->second)) return;
+    }
+  }
+  // Whether the live record of `call_id` is where ForEachLiveOf finds it, and how many are there
+  // in all: the core's invariants.
+  bool ListedLive(absl::string_view call_id, const CallRecord& record) const;
+  size_t listed_live() const;
   // Calls `f(call_id, left_at, record)` for every finished record, in the order they left.
   template <typename F>
   void ForEachFinished(F&& f) const {
@@ -137,6 +155,10 @@ class CallBook {
   // never move them.
   absl::node_hash_map<std::string, CallRecord> records_;
   absl::node_hash_set<std::string> switch_ids_;  // every switch that handed over a call, once
+  // Each switch's live calls by id; the views are of records_' and switch_ids_' own keys.
+  using LiveCalls = absl::btree_map<absl::string_view, const CallRecord*>;
+  absl::flat_hash_map<absl::string_view, LiveCalls> live_by_switch_;
+  void ListLive(absl::string_view call_id, const CallRecord& record);
   std::deque<std::pair<absl::Time, std::string>> finished_;  // (left at, call id), oldest first
 };
 

@@ -97,6 +97,9 @@ absl::Status Core::CheckInvariants() const {
     const std::string call = absl::StrCat("call ", routing::Quote(call_id));
     const std::optional<routing::CallView> view = router_->FindCall(call_id);
     live += record.finished == nullptr;
+    if (record.finished == nullptr && !book_.ListedLive(call_id, record)) {
+      fail(call, " is live but ListCalls would not list it");
+    }
     if ((record.finished == nullptr) != view.has_value()) {
       fail(call, view ? " has left acd by its record but the router holds it"
                       : " has a live record but the router does not hold it");
@@ -114,6 +117,7 @@ absl::Status Core::CheckInvariants() const {
     }
   });
   if (live != router_->call_count()) fail("the router holds calls the book has no live record of");
+  if (live != book_.listed_live()) fail("ListCalls would list calls that have left acd");
   if (logins_.size() != router_->agent_count()) fail("logins kept differ from the agents logged in");
   for (const auto& [agent_id, login] : logins_) {
     if (!router_->HasAgent(agent_id)) {

@@ -4,11 +4,14 @@
 #include <future>
 #include <memory>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
+#include "daemon/core.h"
 
 namespace acd::daemon {
 namespace {
@@ -56,9 +59,16 @@ void Demo::Stop() {
 void Demo::EndCallsOfAnEarlierRun() {
   acd::v1::ListCallsRequest request;
   request.set_switch_id(kSwitch);
-  acd::v1::ListCallsResponse calls;
-  if (!engine_->ListCalls(request, &calls).ok() || calls.calls().empty()) return;
-  for (const acd::v1::CallInfo& call : calls.calls()) {
+  request.set_page_size(Core::kMaxCallsPage);
+  std::vector<acd::v1::CallInfo> left;
+  do {
+    acd::v1::ListCallsResponse page;
+    if (!engine_->ListCalls(request, &page).ok()) return;
+    for (acd::v1::CallInfo& call : *page.mutable_calls()) left.push_back(std::move(call));
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  if (left.empty()) return;
+  for (const acd::v1::CallInfo& call : left) {
     const bool talking = call.state() == acd::v1::CALL_STATE_CONNECTED;
     Event(call.call_id(), talking ? call.agent_id() : "", [talking](acd::v1::CallEvent* e) {
       if (talking) {
@@ -68,8 +78,8 @@ void Demo::EndCallsOfAnEarlierRun() {
       }
     });
   }
-  std::fprintf(stderr, "acdd: demo: ended the %d calls an earlier run of the demo left\n",
-               calls.calls_size());
+  std::fprintf(stderr, "acdd: demo: ended the %zu calls an earlier run of the demo left\n",
+               left.size());
 }
 
 void Demo::LogInAgents() {

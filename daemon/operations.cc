@@ -72,14 +72,18 @@ bool Core::FillAgentInfo(const std::string& agent_id, acd::v1::AgentInfo* info) 
 absl::Status Core::ListCalls(const acd::v1::ListCallsRequest& request,
                              acd::v1::ListCallsResponse* response, absl::Time now) const {
   owner_.Check("Core::ListCalls");
-  book_.ForEach([&](const std::string& call_id, const CallRecord& record) {
-    if (record.switch_id() != request.switch_id() || record.finished) return;
-    FillCallInfo(call_id, record, now, response->add_calls());
-  });
-  std::sort(response->mutable_calls()->begin(), response->mutable_calls()->end(),
-            [](const acd::v1::CallInfo& a, const acd::v1::CallInfo& b) {
-              return a.call_id() < b.call_id();
-            });
+  const int page_size =
+      request.page_size() <= 0 ? kDefaultCallsPage : std::min(request.page_size(), kMaxCallsPage);
+  response->mutable_calls()->Reserve(std::min(page_size, 64));
+  book_.ForEachLiveOf(request.switch_id(), request.page_token(),
+                      [&](absl::string_view call_id, const CallRecord& record) {
+                        if (response->calls_size() == page_size) {
+                          response->set_next_page_token(response->calls(page_size - 1).call_id());
+                          return false;
+                        }
+                        FillCallInfo(std::string(call_id), record, now, response->add_calls());
+                        return true;
+                      });
   return absl::OkStatus();
 }
 

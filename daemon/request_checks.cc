@@ -92,7 +92,18 @@ grpc::Status CheckCallEvent(const acd::v1::CallEvent& event) {
 }
 
 grpc::Status CheckListCalls(const acd::v1::ListCallsRequest& request) {
-  return CheckId(request.switch_id(), "switch_id");
+  if (grpc::Status id = CheckId(request.switch_id(), "switch_id"); !id.ok()) return id;
+  if (request.page_size() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_size is ", request.page_size(), "; 0 or more"));
+  }
+  // A token is the last call id of the page before.
+  if (request.page_token().size() > routing::kMaxIdBytes) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_token is ", request.page_token().size(),
+                                     " bytes: not one that ListCalls gave"));
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status CheckSetAgentState(const acd::v1::SetAgentStateRequest& request) {

@@ -564,10 +564,27 @@ class Driver {
         break;
       }
       case 4: {
+        // A page of 1 to 3 calls or the default one, from the start or after c5, c10 or c15.
         v1::ListCallsRequest request;
         request.set_switch_id(kSwitches[Bits(a, 3, 1)]);
-        v1::ListCallsResponse calls;
-        (void)core_->ListCalls(request, &calls, now_);
+        request.set_page_size(Bits(a, 4, 2));
+        if (Bits(a, 6, 2) != 0) request.set_page_token(kCalls[5 * Bits(a, 6, 2)]);
+        v1::ListCallsResponse page;
+        (void)core_->ListCalls(request, &page, now_);
+        const int most = request.page_size() == 0 ? Core::kDefaultCallsPage : request.page_size();
+        if (page.calls_size() > most) {
+          Fail("ListCalls gave ", page.calls_size(), " calls for ", most);
+        }
+        std::string after = request.page_token();
+        for (const v1::CallInfo& call : page.calls()) {
+          if (!after.empty() && call.call_id() <= after) {
+            Fail("ListCalls listed ", call.call_id(), " after ", after);
+          }
+          after = call.call_id();
+        }
+        if (!page.next_page_token().empty() && page.next_page_token() != after) {
+          Fail("ListCalls' next page starts after ", page.next_page_token(), ", not ", after);
+        }
         break;
       }
       case 5: {

@@ -2,6 +2,8 @@
 // records kept for their retention and at most so many of them.
 #include "daemon/call_book.h"
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,7 @@
 namespace acd::daemon::testing {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
 FinishedCall Ended(const std::string& agent) {
@@ -39,6 +42,39 @@ TEST(CallBook, OpensARecordWithWhatTheSwitchAskedAndWasAnswered) {
   EXPECT_EQ(record->first_response.position(), 1);
   EXPECT_EQ(record->finished, nullptr);
   EXPECT_EQ(book.Find("c2"), nullptr);
+}
+
+// The ids ForEachLiveOf gives for `switch_id` after `after`, stopping after `most`.
+std::vector<std::string> LiveOf(const CallBook& book, const std::string& switch_id,
+                                const std::string& after = "", size_t most = 100) {
+  std::vector<std::string> ids;
+  book.ForEachLiveOf(switch_id, after, [&](absl::string_view id, const CallRecord& record) {
+    EXPECT_EQ(book.Find(id), &record);
+    ids.emplace_back(id);
+    return ids.size() < most;
+  });
+  return ids;
+}
+
+TEST(CallBook, ListsEachSwitchsLiveCallsInIdOrderFromAnyPointUntilTheyFinish) {
+  CallBook book(absl::Minutes(15), 10);
+  for (const char* call : {"c3", "c1", "c4", "c2"}) OpenCall(book, call);
+  acd::v1::EnqueueCallResponse answered;
+  book.Open(SimulatedCenter::EnqueueRequest("d1", "sales", "sw2"), answered);
+  book.Finish("c2", Ended("alice"), kStart);
+  book.Restore("c0", "sw1", std::nullopt);  // live, from a snapshot
+  book.Restore("c9", "sw1", kStart).finished = std::make_unique<FinishedCall>(Ended("bob"));
+
+  EXPECT_THAT(LiveOf(book, "sw1"), ElementsAre("c0", "c1", "c3", "c4"));
+  EXPECT_THAT(LiveOf(book, "sw1", "c1"), ElementsAre("c3", "c4")) << "after c1";
+  EXPECT_THAT(LiveOf(book, "sw1", "c2"), ElementsAre("c3", "c4")) << "after an id it has not";
+  EXPECT_THAT(LiveOf(book, "sw1", "", 2), ElementsAre("c0", "c1")) << "until told to stop";
+  EXPECT_THAT(LiveOf(book, "sw2"), ElementsAre("d1"));
+  EXPECT_THAT(LiveOf(book, "nosuch"), ElementsAre());
+  EXPECT_EQ(book.listed_live(), 5u);
+  book.Finish("d1", Ended("carol"), kStart);
+  EXPECT_THAT(LiveOf(book, "sw2"), ElementsAre());
+  EXPECT_EQ(book.listed_live(), 4u);
 }
 
 TEST(CallBook, PastTheHistoryCapOnlyWhereTheCallWentIsKeptAndPastTwiceTheCapNothing) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/core_fixture.h"
@@ -153,6 +154,59 @@ TEST(Core, ASwitchListsItsLiveCallsInIdOrder) {
   EXPECT_EQ(response.calls(1).call_id(), "c2");
   EXPECT_EQ(response.calls(1).state(), acd::v1::CALL_STATE_OFFERED);
   EXPECT_EQ(response.calls(1).agent_id(), "alice");
+}
+
+// The call ids of one ListCalls page of switch sw1, and the token it gives for the next.
+std::pair<std::vector<std::string>, std::string> CallsPage(SimulatedCenter& center, int page_size,
+                                                           const std::string& after) {
+  acd::v1::ListCallsRequest request;
+  request.set_switch_id("sw1");
+  request.set_page_size(page_size);
+  request.set_page_token(after);
+  acd::v1::ListCallsResponse page;
+  EXPECT_TRUE(center.core().ListCalls(request, &page, center.now()).ok());
+  std::vector<std::string> ids;
+  for (const acd::v1::CallInfo& call : page.calls()) ids.push_back(call.call_id());
+  return {ids, page.next_page_token()};
+}
+
+TEST(Core, ListCallsComesInPagesByCallIdAndListsNoCallTwiceWhileCallsComeAndGo) {
+  SimulatedCenter center;
+  for (int i = 24; i >= 0; --i) center.Enqueue(absl::StrFormat("c%02d", i), "billing");
+  center.Enqueue("elsewhere", "billing", "sw2");
+
+  auto [first, after_first] = CallsPage(center, 10, "");
+  EXPECT_THAT(first,
+              ElementsAre("c00", "c01", "c02", "c03", "c04", "c05", "c06", "c07", "c08", "c09"));
+  EXPECT_EQ(after_first, "c09");
+  // Between pages a call arrives after the token (listed), one before it (not: its page is
+  // past), and one of the next page leaves (not listed).
+  center.Enqueue("c095", "billing");
+  center.Enqueue("c005", "billing");
+  ASSERT_TRUE(center.Event("c12", "", Abandon).ok());
+  auto [second, after_second] = CallsPage(center, 10, after_first);
+  EXPECT_THAT(second,
+              ElementsAre("c095", "c10", "c11", "c13", "c14", "c15", "c16", "c17", "c18", "c19"));
+  auto [last, after_last] = CallsPage(center, 10, after_second);
+  EXPECT_THAT(last, ElementsAre("c20", "c21", "c22", "c23", "c24"));
+  EXPECT_EQ(after_last, "") << "the last page";
+  // Exactly a page's worth left: that page is the last.
+  EXPECT_EQ(CallsPage(center, 5, after_second).second, "");
+}
+
+TEST(Core, AListCallsPageIsAThousandCallsUnlessAskedAndNeverMoreThanTenThousand) {
+  SimulatedCenter center;
+  for (int i = 0; i <= Core::kMaxCallsPage; ++i) {
+    center.Enqueue(absl::StrFormat("c%05d", i), "billing");
+  }
+  auto [unasked, after_unasked] = CallsPage(center, 0, "");
+  EXPECT_EQ(unasked.size(), static_cast<size_t>(Core::kDefaultCallsPage));
+  EXPECT_EQ(after_unasked, "c00999");
+  auto [most, after_most] = CallsPage(center, 1'000'000, "");
+  EXPECT_EQ(most.size(), static_cast<size_t>(Core::kMaxCallsPage));
+  EXPECT_EQ(after_most, "c09999");
+  EXPECT_EQ(CallsPage(center, 1'000'000, after_most),
+            std::make_pair(std::vector<std::string>{"c10000"}, std::string()));
 }
 
 TEST(Core, WhileDrainingNewCallsAreRefusedButARetriedEnqueueIsAnswered) {

@@ -315,6 +315,39 @@ class PythonClientTest(AcddTestCase):
         self.assertEqual([h.what for h in call.history], ["enqueued", "offered", "connected"])
         self.assertEqual(self.stop_acdd(), 0)
 
+    def test_a_switch_resyncs_its_calls_page_by_page(self):
+        # Nobody staffs "sales" here: the 7 calls wait, and 2 of another switch with them.
+        for n in range(7):
+            self.rpc.EnqueueCall(self.enqueue_request("py-pbx", "py-%d" % n, "sales"),
+                                 timeout=RPC_TIMEOUT_SECONDS)
+        for n in range(2):
+            self.rpc.EnqueueCall(self.enqueue_request("py-other", "py-other-%d" % n, "sales"),
+                                 timeout=RPC_TIMEOUT_SECONDS)
+        pages, token = [], ""
+        while True:
+            page = self.rpc.ListCalls(
+                self.api.ListCallsRequest(switch_id="py-pbx", page_size=3, page_token=token),
+                timeout=RPC_TIMEOUT_SECONDS)
+            pages.append([c.call_id for c in page.calls])
+            token = page.next_page_token
+            if not token:
+                break
+        self.assertEqual(pages, [["py-0", "py-1", "py-2"], ["py-3", "py-4", "py-5"], ["py-6"]])
+        # Unset, the page is far larger than this: one answer holds them all.
+        whole = self.rpc.ListCalls(self.api.ListCallsRequest(switch_id="py-pbx"),
+                                   timeout=RPC_TIMEOUT_SECONDS)
+        self.assertEqual(([c.call_id for c in whole.calls], whole.next_page_token),
+                         (["py-%d" % n for n in range(7)], ""))
+        for bad, why in ((self.api.ListCallsRequest(switch_id="py-pbx", page_size=-1),
+                          "page_size is -1; 0 or more"),
+                         (self.api.ListCallsRequest(switch_id="py-pbx", page_token="x" * 200),
+                          "page_token is 200 bytes: not one that ListCalls gave")):
+            with self.assertRaises(grpc.RpcError) as raised:
+                self.rpc.ListCalls(bad, timeout=RPC_TIMEOUT_SECONDS)
+            self.assertEqual((raised.exception.code(), raised.exception.details()),
+                             (grpc.StatusCode.INVALID_ARGUMENT, why))
+        self.assertEqual(self.stop_acdd(), 0)
+
     def test_server_reflection_lists_the_acd_services(self):
         # grpc.reflection.v1alpha ServerReflectionRequest with list_services = "" (field 7),
         # written by hand: this client has no reflection stubs, which is the point.

@@ -716,7 +716,7 @@ class SessionFlowControlTest(SessionTestCase):
                          "\n".join(self.logged("too slowly")))
 
         # acdd took a first part of the calls sent, in order.
-        waiting = self.rpc.ListCalls(self.api.ListCallsRequest(switch_id="pbx"),
+        waiting = self.rpc.ListCalls(self.api.ListCallsRequest(switch_id="pbx", page_size=10000),
                                      timeout=RPC_TIMEOUT_SECONDS).calls
         taken = len(waiting) - 1
         self.assertEqual(sorted(c.call_id for c in waiting),
