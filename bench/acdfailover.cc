@@ -5,7 +5,7 @@
 // (UNAVAILABLE: a standby, a fenced leader, a dead one) is not acknowledged and not retried; the
 // next goes to the address the refusal names (its acd-leader trailer), or to the other replica.
 // bench/failover.py kills the leader under it and checks the ledger against the new leader.
-//   acdfailover --servers 127.0.0.1:50051,127.0.0.1:50052 --rate 300 --seconds 60 \
+//   acdfailover --servers 127.0.0.1:50051,127.0.0.1:50052 --rate 300 --seconds 60
 //               --ledger /tmp/ledger.txt
 // Ledger lines: "ack CALL_ID SENT_UNIX_NS ACKED_UNIX_NS", "refused CALL_ID SENT_UNIX_NS CODE";
 // on SIGTERM or after --seconds it stops arriving, waits a second for replies, and exits 0.

@@ -70,10 +70,13 @@ class Core {
   absl::Status ReportCallEvent(const acd::v1::CallEvent& event,
                                acd::v1::CallEventResponse* response, absl::Time now);
   // One page of the switch's live calls, ordered by call id: those after `page_token`, at most
-  // `page_size` of them (0: kDefaultCallsPage; at most kMaxCallsPage). Its cost is one pass over
-  // the calls acd holds plus the page's own; CheckListCalls has vetted the request.
+  // `page_size` of them (0: kDefaultCallsPage; at most kMaxCallsPage), and fewer once they pass
+  // kCallsPageBytes encoded (a call's attributes, history and context can make it tens of
+  // kilobytes). It costs a lookup plus the page's own calls, however many calls acd holds.
+  // CheckListCalls has vetted the request.
   static constexpr int kDefaultCallsPage = 1000;
   static constexpr int kMaxCallsPage = 10000;
+  static constexpr size_t kCallsPageBytes = 8 << 20;
   absl::Status ListCalls(const acd::v1::ListCallsRequest& request,
                          acd::v1::ListCallsResponse* response, absl::Time now) const;
   // A new command stream of `switch_id` took over: what it must deliver first (see

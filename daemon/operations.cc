@@ -75,13 +75,17 @@ absl::Status Core::ListCalls(const acd::v1::ListCallsRequest& request,
   const int page_size =
       request.page_size() <= 0 ? kDefaultCallsPage : std::min(request.page_size(), kMaxCallsPage);
   response->mutable_calls()->Reserve(std::min(page_size, 64));
+  size_t bytes = 0;
   book_.ForEachLiveOf(request.switch_id(), request.page_token(),
                       [&](absl::string_view call_id, const CallRecord& record) {
-                        if (response->calls_size() == page_size) {
-                          response->set_next_page_token(response->calls(page_size - 1).call_id());
+                        if (response->calls_size() == page_size || bytes >= kCallsPageBytes) {
+                          const int last = response->calls_size() - 1;
+                          response->set_next_page_token(response->calls(last).call_id());
                           return false;
                         }
-                        FillCallInfo(std::string(call_id), record, now, response->add_calls());
+                        acd::v1::CallInfo* info = response->add_calls();
+                        FillCallInfo(std::string(call_id), record, now, info);
+                        bytes += info->ByteSizeLong();
                         return true;
                       });
   return absl::OkStatus();

@@ -585,6 +585,30 @@ class Driver {
         if (!page.next_page_token().empty() && page.next_page_token() != after) {
           Fail("ListCalls' next page starts after ", page.next_page_token(), ", not ", after);
         }
+        // The page is the first calls of the whole list (one page: at most 16 calls) after the
+        // token, with a token exactly when more follow. The invariants check that list itself.
+        v1::ListCallsRequest whole_request;
+        whole_request.set_switch_id(request.switch_id());
+        v1::ListCallsResponse whole;
+        (void)core_->ListCalls(whole_request, &whole, now_);
+        std::vector<std::string> following;
+        for (const v1::CallInfo& call : whole.calls()) {
+          if (request.page_token().empty() || call.call_id() > request.page_token()) {
+            following.push_back(call.call_id());
+          }
+        }
+        const size_t listed = page.calls_size();
+        for (size_t i = 0; i < listed && i < following.size(); ++i) {
+          if (page.calls(i).call_id() != following[i]) {
+            Fail("ListCalls' page lists ", page.calls(i).call_id(), " where ", following[i],
+                 " comes");
+          }
+        }
+        if (listed > following.size() ||
+            page.next_page_token().empty() != (listed == following.size())) {
+          Fail("ListCalls gave ", listed, " of the ", following.size(),
+               " calls after the token, next page token '", page.next_page_token(), "'");
+        }
         break;
       }
       case 5: {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -207,6 +208,38 @@ TEST(Core, AListCallsPageIsAThousandCallsUnlessAskedAndNeverMoreThanTenThousand)
   EXPECT_EQ(after_most, "c09999");
   EXPECT_EQ(CallsPage(center, 1'000'000, after_most),
             std::make_pair(std::vector<std::string>{"c10000"}, std::string()));
+}
+
+TEST(Core, AListCallsPageEndsOnceItHoldsAboutEightMegabytes) {
+  SimulatedCenter center;
+  constexpr int kCalls = 2500;  // about 20 KB each, about 50 MB in all
+  for (int i = 0; i < kCalls; ++i) {
+    acd::v1::EnqueueCallRequest request =
+        SimulatedCenter::EnqueueRequest(absl::StrFormat("c%04d", i), "billing");
+    for (int a = 0; a < 20; ++a) {
+      (*request.mutable_attributes())[absl::StrCat("note", a)] = std::string(1000, 'n');
+    }
+    center.Enqueue(request);
+  }
+  acd::v1::ListCallsRequest request;
+  request.set_switch_id("sw1");
+  request.set_page_size(Core::kMaxCallsPage);
+  int calls = 0, pages = 0;
+  do {
+    acd::v1::ListCallsResponse page;
+    ASSERT_TRUE(center.core().ListCalls(request, &page, center.now()).ok());
+    ++pages;
+    calls += page.calls_size();
+    // It ends with the call that took it past the bound (or with the last call).
+    EXPECT_LT(page.ByteSizeLong(), Core::kCallsPageBytes + 25'000);
+    if (!page.next_page_token().empty()) {
+      EXPECT_GE(page.ByteSizeLong(), Core::kCallsPageBytes);
+      EXPECT_EQ(page.next_page_token(), page.calls(page.calls_size() - 1).call_id());
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  EXPECT_EQ(calls, kCalls);
+  EXPECT_GE(pages, 6) << "about 50 MB in pages of about 8 MB";
 }
 
 TEST(Core, WhileDrainingNewCallsAreRefusedButARetriedEnqueueIsAnswered) {

@@ -202,9 +202,12 @@ class Replica:
         return at - (asked + time.monotonic()) / 2
 
     def calls(self, switch_id="pbx-load"):
-        """{call id: CallInfo} of the switch's live calls, as ListCalls answers."""
-        listed = self.rpc.ListCalls(self.test.api.ListCallsRequest(switch_id=switch_id),
-                                    timeout=RPC_TIMEOUT_SECONDS)
+        """{call id: CallInfo} of the switch's live calls, as ListCalls answers (in one page: the
+        tests hold a few hundred)."""
+        listed = self.rpc.ListCalls(
+            self.test.api.ListCallsRequest(switch_id=switch_id, page_size=10000),
+            timeout=RPC_TIMEOUT_SECONDS)
+        self.test.assertEqual(listed.next_page_token, "", "more than one page of calls")
         return {c.call_id: c for c in listed.calls}
 
 
