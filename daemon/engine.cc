@@ -663,11 +663,11 @@ void Engine::TickWatch(QueueWatchWriter* stream) {
 }
 
 std::shared_ptr<const grpc::ByteBuffer> Engine::WatchTable() {
-  const absl::Time now = clock_->Now();
+  const absl::Time now = Now();  // the table's time, and what its freshness is judged by
   if (std::shared_ptr<const grpc::ByteBuffer> fresh = watch_tables_.Get(now)) return fresh;
   const auto started = std::chrono::steady_clock::now();
   acd::v1::ListQueuesResponse table;
-  (void)core_->ListQueues(&table, Now());
+  (void)core_->ListQueues(&table, now);
   auto serialized = std::make_shared<grpc::ByteBuffer>();
   bool own_buffer = false;
   if (grpc::Status s = grpc::SerializationTraits<acd::v1::ListQueuesResponse>::Serialize(

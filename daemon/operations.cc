@@ -178,7 +178,7 @@ absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
   std::vector<routing::PolicyProblem> problems = prepared->problems;
   std::shared_ptr<const routing::CompiledPolicy> compiled;
   if (problems.empty()) {
-    compiled = prepared->prepared->compiled;
+    compiled = prepared->compiled;
     // A dry run answers what the apply would: the policy must also fit the calls live now.
     if (absl::Status fits = router_->CanReplacePolicy(*compiled); !fits.ok()) {
       if (!request.validate_only()) return fits;
@@ -186,8 +186,7 @@ absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
     }
   }
   if (!problems.empty()) return AnswerProblems(request, problems, response);
-  response->set_diff(UnifiedDiff(router_->policy().yaml(), prepared->prepared->compiled->yaml(),
-                                 "running", "new"));
+  response->set_diff(UnifiedDiff(router_->policy().yaml(), compiled->yaml(), "running", "new"));
   if (request.validate_only()) return absl::OkStatus();
   absl::Status applied = ApplyPolicy(compiled, "admin api", now);
   response->set_applied(applied.ok());

@@ -56,8 +56,7 @@ absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
       routing::CompilePolicy(read->policy);
   if (!compiled.ok()) return compiled.status();
   (*compiled)->yaml();  // made here, so that the engine's diff only reads it
-  out.prepared = std::make_shared<const PreparedPolicy>(
-      PreparedPolicy{std::move(read->policy), *std::move(compiled)});
+  out.compiled = *std::move(compiled);
   return out;
 }
 

@@ -29,18 +29,13 @@ inline constexpr size_t kMaxProblemBytes = 1024;  // of a problem's path, and of
 void AddProblems(const std::vector<routing::PolicyProblem>& problems,
                  acd::v1::SetPolicyResponse* response);
 
-// A sound request made ready off the engine thread: the policy read and compiled. What the core
-// would make of the request itself, so that it can take this in place of reading it again.
-struct PreparedPolicy {
-  acd::v1::Policy policy;
-  std::shared_ptr<const routing::CompiledPolicy> compiled;
-};
-
-// The request read, checked and, when sound, compiled: `problems` say why it is not (the core
-// answers those with AnswerProblems); INVALID_ARGUMENT when it names no policy at all.
+// The request read, checked and, when sound, compiled (its YAML made too): what the core would
+// make of the request itself, made off the engine thread so that the core can take it in place
+// of reading the request again. `problems` say why it is not sound (the core answers those with
+// AnswerProblems); INVALID_ARGUMENT when it names no policy at all.
 struct PolicyRequestPrepared {
   std::vector<routing::PolicyProblem> problems;
-  std::shared_ptr<const PreparedPolicy> prepared;  // set when there are no problems
+  std::shared_ptr<const routing::CompiledPolicy> compiled;  // set when there are no problems
 };
 absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
     const acd::v1::SetPolicyRequest& request);
