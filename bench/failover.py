@@ -6,8 +6,9 @@ row; each time the killed replica is started again with its own command line and
 standby, and the next kill waits until it is in sync. Reports, per kill, the time from the kill to
 the first EnqueueCall the new leader accepted (sent after the kill), and their p50 and max. Then
 it checks on the last leader that every call acknowledged across the run is there, with the
-arrival time it was acknowledged with (within its send..ack window on this machine's clock), and
-in the order of acknowledgement (a call acknowledged before another was sent arrived no later).
+arrival time it was acknowledged with (within its send..ack window, read in the clocks of the
+leaders, which part from the wall clock when it steps), and in the order of acknowledgement (a call
+acknowledged before another was sent arrived no later).
 
   /usr/bin/python3 bench/failover.py [--kills 10] [--rate 300] [--settle 3] [--out DIR]
 
@@ -81,6 +82,25 @@ class Pair:
         finally:
             channel.close()
 
+    def clock_offset_ns(self, i):
+        """Replica i's clock less this machine's wall clock, in ns: ListQueues' `at`, taken as
+        halfway between request and reply (the shorter round trip of two). acdd reads the wall
+        clock once at start and goes on with the steady clock, so the two part when the wall
+        clock steps while it runs."""
+        channel = grpc.insecure_channel(self.addresses[i])
+        try:
+            stubs = self.api.bind(channel)
+            readings = []
+            for _ in range(3):  # the first also waits for the connection
+                asked = time.time_ns()
+                at = stubs.ListQueues(self.api.ListQueuesRequest(), timeout=5).at
+                answered = time.time_ns()
+                readings.append((answered - asked, at.seconds * 10**9 + at.nanos -
+                                 (asked + answered) // 2))
+            return min(readings[1:])[1]
+        finally:
+            channel.close()
+
     def leader(self):
         for i in range(2):
             s = self.status(i)
@@ -89,8 +109,8 @@ class Pair:
         return None
 
     def wait_in_sync(self, leader, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             s = self.status(leader)
             if s is not None and s.role == "leader" and any(
                     st.in_sync and st.counted for st in s.standbys):
@@ -120,8 +140,8 @@ def read_ledger(path):
 
 
 def first_accepted_after(path, kill_ns, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         acked, _ = read_ledger(path)
         after = [a for (_, sent, a) in acked if sent > kill_ns]
         if after:
@@ -130,9 +150,10 @@ def first_accepted_after(path, kill_ns, timeout):
     return None
 
 
-def check_calls(api, address, acked):
-    """Every acknowledged call on the leader, with its arrival time in its send..ack window and
-    in acknowledgement order. Returns a list of problems (empty: all held)."""
+def check_calls(api, address, acked, offsets):
+    """Every acknowledged call on the leader, with its arrival time in its send..ack window (read
+    in the leaders' clocks: `offsets`, each leader's clock less the wall clock) and in
+    acknowledgement order. Returns a list of problems (empty: all held)."""
     channel = grpc.insecure_channel(address)
     stubs = api.bind(channel)
     problems, arrived = [], {}
@@ -145,18 +166,20 @@ def check_calls(api, address, acked):
         except grpc.RpcError as e:
             problems.append("%s: %s %s" % (call_id, e.code().name, e.details()))
     channel.close()
-    return problems + ledger_problems(acked, arrived)
+    return problems + ledger_problems(acked, arrived, offsets)
 
 
-def ledger_problems(acked, arrived):
+def ledger_problems(acked, arrived, offsets):
     """What the arrival times `arrived` (call id -> Unix ns, as the leader holds them) say against
-    the ledger `acked` ((call id, sent ns, acked ns)): a time outside its call's send..ack window,
+    the ledger `acked` ((call id, sent ns, acked ns), on the wall clock): a time outside its call's
+    send..ack window (moved into the leaders' clocks by the least and the greatest of `offsets`),
     or a call that arrived before one acknowledged before it was sent."""
     problems = []
     slack = 2 * 10**6  # the journal keeps whole microseconds; clocks read on both sides
+    earliest, latest = min(offsets), max(offsets)
     for call_id, sent, ack in acked:
         t = arrived.get(call_id)
-        if t is not None and not (sent - slack <= t <= ack + slack):
+        if t is not None and not (sent + earliest - slack <= t <= ack + latest + slack):
             problems.append("%s arrived at %d, outside its send..ack window %d..%d" % (
                 call_id, t, sent, ack))
     by_ack = sorted((ack, arrived[c]) for (c, _, ack) in acked if c in arrived)
@@ -194,6 +217,7 @@ def main():
             pair.start(1)
             if not pair.wait_in_sync(0, 20):
                 raise RuntimeError("r1 never got in sync")
+            offsets = [pair.clock_offset_ns(0)]  # each leader's clock, read while it leads
             load = subprocess.Popen(
                 [os.path.join(BIN, "acdfailover"), "--servers", ",".join(pair.addresses),
                  "--rate", str(args.rate), "--seconds", "100000", "--ledger", ledger,
@@ -203,11 +227,13 @@ def main():
                 leader = pair.leader()
                 if leader is None:
                     raise RuntimeError("no leader before kill %d" % k)
+                offsets.append(pair.clock_offset_ns(leader))  # the wall clock may have stepped
                 kill_ns = time.time_ns()
                 pair.kill(leader)
                 first = first_accepted_after(ledger, kill_ns, 30)
                 if first is None:
                     raise RuntimeError("no call accepted within 30 s of kill %d" % k)
+                offsets.append(pair.clock_offset_ns(1 - leader))
                 took = (first - kill_ns) / 1e9
                 takeovers.append(took)
                 print("kill %2d: r%d killed; first accepted EnqueueCall on r%d %.3f s later" % (
@@ -221,7 +247,8 @@ def main():
             load = None
             acked, refused = read_ledger(ledger)
             leader = pair.leader()
-            problems = check_calls(api, pair.addresses[leader], acked)
+            offsets.append(pair.clock_offset_ns(leader))
+            problems = check_calls(api, pair.addresses[leader], acked, offsets)
             print("%d calls acknowledged, %d refused (during takeovers); %d checked on the last "
                   "leader r%d: %s" % (len(acked), refused, len(acked), leader,
                                       "all there, at their arrival times, in order"

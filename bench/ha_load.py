@@ -36,8 +36,8 @@ def start_acdd(prefix, grpc_port, extra):
     proc = subprocess.Popen(
         [os.path.join(BIN, "acdd"), "--grpc_listen", "127.0.0.1:%d" % grpc_port,
          "--http_listen", "127.0.0.1:0", "--policy", POLICY] + extra, stdout=out, stderr=err)
-    deadline = time.time() + 30
-    while time.time() < deadline:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         with open(prefix + ".out") as f:
             if "listening" in f.read():
                 return proc
@@ -52,8 +52,8 @@ def status(address):
 
 
 def wait_in_sync(leader, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         lines = status(leader).splitlines()
         rows = [l.split() for l in lines if l.startswith("  ") and "REPLICA" not in l]
         if any(len(r) >= 3 and r[1] == "yes" and r[2] == "yes" for r in rows):

@@ -49,7 +49,8 @@ class Api:
                      "StreamCommandsRequest", "Command", "LoginRequest", "AgentInfo",
                      "ListAgentsRequest", "ListAgentsResponse", "GetCallRequest", "CallInfo",
                      "SetAgentStateRequest", "ListCallsRequest", "ListCallsResponse",
-                     "GetPolicyRequest", "PolicyInfo", "SetPolicyRequest", "SetPolicyResponse"):
+                     "GetPolicyRequest", "PolicyInfo", "SetPolicyRequest", "SetPolicyResponse",
+                     "ListQueuesRequest", "ListQueuesResponse"):
             setattr(self, name, self._message_class("acd.v1." + name))
         file_descriptor = self._pool.FindFileByName("acd/v1/acd.proto")
         self.CallState = file_descriptor.enum_types_by_name["CallState"]
@@ -89,6 +90,8 @@ class Api:
                                     self.SetAgentStateRequest, self.AgentInfo)
         stubs.ListCalls = unary("SwitchService", "ListCalls",
                                 self.ListCallsRequest, self.ListCallsResponse)
+        stubs.ListQueues = unary("AdminService", "ListQueues",
+                                 self.ListQueuesRequest, self.ListQueuesResponse)
         stubs.GetPolicy = unary("AdminService", "GetPolicy", self.GetPolicyRequest, self.PolicyInfo)
         stubs.SetPolicy = unary("AdminService", "SetPolicy",
                                 self.SetPolicyRequest, self.SetPolicyResponse)
