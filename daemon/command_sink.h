@@ -2,12 +2,14 @@
 // its session (switch_session.h). The engine keeps one per connected switch and calls it on the
 // engine thread only; a new one of the same switch takes over from the old.
 //   sink->SendCommand(std::move(command));
+//   CommandSink::Delivered delivered = old_sink->TakeDelivered();  // a new sink took over
 //   if (sink->backlog() >= limit) sink->Abort(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
 //   ...));
 #ifndef ACD_DAEMON_COMMAND_SINK_H_
 #define ACD_DAEMON_COMMAND_SINK_H_
 
 #include <cstddef>
+#include <vector>
 
 #include "acd/v1/acd.pb.h"
 #include "grpcpp/support/status.h"
@@ -25,6 +27,17 @@ class CommandSink {
   virtual void Close(const grpc::Status& status) = 0;
   // Ends the stream at once, dropping what is queued (it stays in the outbox).
   virtual void Abort(const grpc::Status& status) = 0;
+
+  // What the switch may have got from this sink that the engine has not heard of yet: commands
+  // that reached the transport (their OnCommandWritten now never comes from the sink), and those
+  // in the write still in flight, which the switch may get or not.
+  struct Delivered {
+    std::vector<acd::v1::Command> written;
+    std::vector<acd::v1::Command> in_flight;
+  };
+  // As another sink takes over from this one: the engine accounts for them itself, so that the
+  // new sink's first commands do not depend on which of two gRPC threads ran first.
+  virtual Delivered TakeDelivered() = 0;
 
  protected:
   ~CommandSink() = default;

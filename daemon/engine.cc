@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
+#include "daemon/commands.h"
 #include "daemon/grpc_status.h"
 #include "daemon/journal/record_format.h"
 #include "daemon/journal/snapshot_file.h"
@@ -513,6 +514,17 @@ grpc::Status Engine::OpenCommandStream(const std::string& switch_id, CommandSink
     // Stop the old stream now, unflushed: what it has not written goes out on the new one.
     link.stream->Abort(grpc::Status(grpc::StatusCode::ABORTED,
                                     "another command stream for this switch took over"));
+    // What the old stream delivered counts before the reconnect, though its report may still be
+    // on a gRPC thread: a switch that got an offer, dropped the stream and opened another gets it
+    // again marked resent. An offer in the write still in flight counts as delivered too: it is
+    // resent either way while outstanding, and the switch may have it.
+    CommandSink::Delivered delivered = link.stream->TakeDelivered();
+    for (const acd::v1::Command& command : delivered.written) {
+      OnCommandWritten(switch_id, command, link.stream);
+    }
+    for (const acd::v1::Command& command : delivered.in_flight) {
+      if (ReservedCallId(command) != nullptr) OnCommandWritten(switch_id, command, link.stream);
+    }
   }
   link.stream = nullptr;
   // What is held for this switch is unwritten in its outbox, so the reconnect gives it again.

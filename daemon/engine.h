@@ -72,6 +72,12 @@ class CommandWriter final : public StreamWriter<acd::v1::Command>, public Comman
   size_t backlog() const override { return StreamWriter::backlog(); }
   void Close(const grpc::Status& status) override { StreamWriter::Close(status); }
   void Abort(const grpc::Status& status) override { StreamWriter::Abort(status); }
+  Delivered TakeDelivered() override {
+    Unreported unreported = TakeUnreported();
+    Delivered delivered{.written = std::move(unreported.written)};
+    if (unreported.in_flight) delivered.in_flight.push_back(std::move(*unreported.in_flight));
+    return delivered;
+  }
 };
 // A wallboard's queue watch (WatchQueues): the queues table, serialized once for all of them.
 using QueueWatchWriter = StreamWriter<grpc::ByteBuffer>;

@@ -10,13 +10,17 @@
 //   auto* w = new StreamWriter<Command>(engine_io, on_written, on_gone);
 //   w->Send(command);             // engine thread
 //   w->Close(grpc::Status::OK);   // flushes what is queued, then finishes
+// A stream that another takes over from (a switch reconnected) hands over what it delivered that
+// on_written has not heard of yet: TakeUnreported().
 #ifndef ACD_DAEMON_STREAM_WRITER_H_
 #define ACD_DAEMON_STREAM_WRITER_H_
 
 #include <deque>
 #include <functional>
+#include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
@@ -92,6 +96,22 @@ class StreamWriter : public Reactor {
     absl::MutexLock lock(&mu_);
     return pending_.size();
   }
+  // What the client may have got that on_written has not heard of: the messages that reached the
+  // transport and wait for their on_written (which now never runs for them), and the message
+  // being written, if any, which the client may get or not.
+  struct Unreported {
+    std::vector<Message> written;
+    std::optional<Message> in_flight;
+  };
+  // Engine thread, typically as another stream takes over from this one: the caller accounts for
+  // them instead of on_written.
+  Unreported TakeUnreported() {
+    absl::MutexLock lock(&mu_);
+    Unreported out;
+    out.written.swap(written_);
+    if (const Message* in_flight = InFlightLocked()) out.in_flight = *in_flight;
+    return out;
+  }
 
   void OnWriteDone(bool ok) override {
     {
@@ -144,11 +164,20 @@ class StreamWriter : public Reactor {
   // gRPC's thread, after a write completed (outside the writer's lock), for a subclass to act on.
   virtual void WriteDone() {}
   // gRPC's thread, under the writer's lock: `written` reached the transport. By default it goes to
-  // on_written on the engine thread (before Gone, which OnDone posts after every write is done).
-  virtual void MessageWritten(Message&& written) {
-    if (on_written_) {
-      asio::post(*engine_, [this, written = std::move(written)] { on_written_(this, written); });
-    }
+  // on_written on the engine thread (before Gone, which OnDone posts after every write is done),
+  // unless TakeUnreported takes it first.
+  virtual void MessageWritten(Message&& written) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!on_written_) return;
+    // A task is on its way whenever written_ holds something: one task reports a burst.
+    if (written_.empty()) asio::post(*engine_, [this] { ReportWritten(); });
+    written_.push_back(std::move(written));
+  }
+  // The writer's lock, under which MessageWritten runs: a subclass keeping what was written
+  // guards it with this lock too.
+  absl::Mutex& writer_mutex() const ABSL_LOCK_RETURNED(mu_) { return mu_; }
+  // The message being written, or nullptr.
+  const Message* InFlightLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return writing_ ? &pending_.front() : nullptr;
   }
   // Whether the stream was finished (or is about to be): no new operation should start.
   bool finishing() const {
@@ -173,6 +202,15 @@ class StreamWriter : public Reactor {
       }
     }
     Gone();  // gRPC was done with the stream while this waited
+  }
+  // Engine thread: on_written for what reached the transport since the last report.
+  void ReportWritten() {
+    std::vector<Message> written;
+    {
+      absl::MutexLock lock(&mu_);
+      written.swap(written_);
+    }
+    for (const Message& message : written) on_written_(this, message);
   }
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
@@ -206,6 +244,7 @@ class StreamWriter : public Reactor {
   const bool merge_;
   mutable absl::Mutex mu_;
   std::deque<Message> pending_ ABSL_GUARDED_BY(mu_);  // front is in flight while writing_
+  std::vector<Message> written_ ABSL_GUARDED_BY(mu_);  // for on_written, in order
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;  // no more sends; finish when the queue is written
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

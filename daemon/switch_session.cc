@@ -173,13 +173,10 @@ grpc::Status SwitchSession::CheckRequest(SwitchMessage& message) {
 
 void SwitchSession::MessageWritten(acd::v1::SessionResponse&& written) {
   size_t commands = 0;
-  {
-    absl::MutexLock lock(&written_mu_);
-    for (acd::v1::AcdMessage& message : *written.mutable_messages()) {
-      if (!message.has_command()) continue;
-      written_.push_back(std::move(*message.mutable_command()));
-      ++commands;
-    }
+  for (acd::v1::AcdMessage& message : *written.mutable_messages()) {
+    if (!message.has_command()) continue;
+    written_.push_back(std::move(*message.mutable_command()));
+    ++commands;
   }
   commands_unwritten_.fetch_sub(commands, std::memory_order_relaxed);
   if (commands > 0) WakeEngine();
@@ -309,12 +306,24 @@ void SwitchSession::SendCommand(acd::v1::Command command) {
 void SwitchSession::CommandsWritten() {
   std::vector<acd::v1::Command> written;
   {
-    absl::MutexLock lock(&written_mu_);
+    absl::MutexLock lock(&writer_mutex());
     written.swap(written_);
   }
   for (const acd::v1::Command& command : written) {
     engine_->OnCommandWritten(switch_id_, command, this);
   }
+}
+
+CommandSink::Delivered SwitchSession::TakeDelivered() {
+  Delivered delivered;
+  absl::MutexLock lock(&writer_mutex());
+  delivered.written.swap(written_);
+  if (const acd::v1::SessionResponse* in_flight = InFlightLocked()) {
+    for (const acd::v1::AcdMessage& message : in_flight->messages()) {
+      if (message.has_command()) delivered.in_flight.push_back(message.command());
+    }
+  }
+  return delivered;
 }
 
 void SwitchSession::CloseIfFinished() {

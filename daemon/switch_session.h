@@ -60,6 +60,7 @@ class SwitchSession final : public SessionWriter, public CommandSink {
   size_t backlog() const override { return commands_unwritten_.load(std::memory_order_relaxed); }
   void Close(const grpc::Status& status) override { SessionWriter::Close(status); }
   void Abort(const grpc::Status& status) override { SessionWriter::Abort(status); }
+  Delivered TakeDelivered() override;
 
   void OnReadDone(bool ok) override;
 
@@ -76,8 +77,8 @@ class SwitchSession final : public SessionWriter, public CommandSink {
   grpc::Status CheckRequest(acd::v1::SwitchMessage& message);
   void WriteDone() override;  // gRPC's thread: reading starts again if it had stopped
   bool MustPauseReadingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(inbox_mu_);
-  // gRPC's thread: the commands among `written` go to the engine, one task for all written
-  // until it runs.
+  // gRPC's thread, under the writer's lock: the commands among `written` go to the engine, one
+  // task for all written until it runs.
   void MessageWritten(acd::v1::SessionResponse&& written) override;
   void Gone() override;  // engine thread: gRPC is done with the stream
 
@@ -111,8 +112,8 @@ class SwitchSession final : public SessionWriter, public CommandSink {
   bool reads_done_ ABSL_GUARDED_BY(inbox_mu_) = false;  // the switch closed its side (or failed)
 
   std::atomic<size_t> commands_unwritten_{0};  // sent by the engine, not written yet
-  absl::Mutex written_mu_;
-  std::vector<acd::v1::Command> written_ ABSL_GUARDED_BY(written_mu_);
+  // Written, for the engine (CommandsWritten or TakeDelivered).
+  std::vector<acd::v1::Command> written_ ABSL_GUARDED_BY(writer_mutex());
   std::atomic<bool> engine_task_posted_{false};  // RunEngineTask will run
   // Engine thread.
   bool linked_ = false;          // the engine's CommandSink for switch_id_

@@ -9,12 +9,10 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -33,6 +31,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/core_fixture.h"
+#include "tests/daemon/on_engine.h"
 #include "tests/daemon/journal_test_support.h"
 
 namespace acd::daemon::testing {
@@ -43,22 +42,6 @@ using ::testing::UnorderedElementsAreArray;
 
 // How long a test waits for another thread (the journal's, the engine's) before it fails.
 constexpr absl::Duration kPatience = absl::Seconds(5);
-
-// Runs `f` on `engine`'s thread and returns what it returns.
-template <typename F>
-auto OnEngine(Engine& engine, F f) -> decltype(f()) {
-  using Result = decltype(f());
-  std::promise<Result> done;
-  engine.Post([&] {
-    if constexpr (std::is_void_v<Result>) {
-      f();
-      done.set_value();
-    } else {
-      done.set_value(f());
-    }
-  });
-  return done.get_future().get();
-}
 
 // Polls `ready` on the test's thread until it holds, or the patience runs out (false).
 bool Eventually(const std::function<bool()>& ready) {

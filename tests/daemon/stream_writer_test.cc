@@ -1,7 +1,8 @@
 // StreamWriter's bookkeeping as gRPC drives it: which messages count as written (and so reach
 // on_written, which journals a command as delivered) when a write completes, fails, or completes
-// after the client cancelled. gRPC's callbacks are called here directly, in the orders gRPC may
-// call them, on a reactor bound to no call (gRPC keeps its StartWrite and Finish until binding).
+// after the client cancelled, and what a stream taken over from hands over instead. gRPC's
+// callbacks are called here directly, in the orders gRPC may call them, on a reactor bound to no
+// call (gRPC keeps its StartWrite and Finish until binding).
 #include "daemon/stream_writer.h"
 
 #include <cstdint>
@@ -93,6 +94,26 @@ TEST_F(StreamWriterTest, AWriteThatFailedDoesNotCountAndTheStreamFinishes) {
   EXPECT_TRUE(writer->finishing());
   writer->Send(Numbered(2));  // a closed stream takes nothing more
   EXPECT_EQ(writer->backlog(), 1u);
+  EndStream(writer);
+}
+
+TEST_F(StreamWriterTest, WhatTakeUnreportedTakesNeverReachesOnWritten) {
+  Writer* writer = NewWriter();
+  writer->Send(Numbered(1));
+  writer->Send(Numbered(2));
+  writer->OnWriteDone(true);  // 1 reached the transport; its report waits for the engine
+  // 2 is being written: the client may get it or not.
+  StreamWriter<acd::v1::Command>::Unreported unreported = writer->TakeUnreported();
+  ASSERT_EQ(unreported.written.size(), 1u);
+  EXPECT_EQ(unreported.written[0].sequence(), 1u);
+  ASSERT_TRUE(unreported.in_flight.has_value());
+  EXPECT_EQ(unreported.in_flight->sequence(), 2u);
+  writer->OnWriteDone(true);
+  RunEngine();
+  EXPECT_THAT(written_, ElementsAre(2)) << "1 was taken; 2 completed after and is reported";
+  unreported = writer->TakeUnreported();
+  EXPECT_THAT(unreported.written, IsEmpty());
+  EXPECT_FALSE(unreported.in_flight.has_value()) << "no write in flight";
   EndStream(writer);
 }
 

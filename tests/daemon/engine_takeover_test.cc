@@ -1,0 +1,119 @@
+// A switch's new command sink taking over from its old one (Engine::OpenCommandStream): what the
+// old sink delivered counts before the reconnect even when its report is still on a gRPC thread,
+// so a switch that got an offer and reconnected gets it again marked resent, numbered as before;
+// an offer the old sink never wrote comes plain. A real engine on its thread, in memory, with
+// sinks that stand in for a stream and say what they delivered.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "acd/v1/acd.pb.h"
+#include "daemon/command_sink.h"
+#include "daemon/engine.h"
+#include "gtest/gtest.h"
+#include "tests/daemon/core_fixture.h"
+#include "tests/daemon/on_engine.h"
+
+namespace acd::daemon::testing {
+namespace {
+
+// A sink as a stream would be: it keeps what the engine sends, and hands over what a test says
+// it delivered without the engine having heard of it. Touched on the engine's thread only.
+class RecordingSink final : public CommandSink {
+ public:
+  void SendCommand(acd::v1::Command command) override { sent.push_back(std::move(command)); }
+  size_t backlog() const override { return 0; }
+  void Close(const grpc::Status& status) override { ended = status; }
+  void Abort(const grpc::Status& status) override { ended = status; }
+  Delivered TakeDelivered() override { return std::exchange(delivered, {}); }
+
+  std::vector<acd::v1::Command> sent;
+  Delivered delivered;
+  grpc::Status ended = grpc::Status(grpc::StatusCode::UNKNOWN, "still open");
+};
+
+class SinkTakeoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(engine_.Start().ok());
+    OnEngine(engine_, [&] {
+      ASSERT_TRUE(engine_.OpenCommandStream("sw1", &old_sink_, nullptr).ok());
+      acd::v1::LoginRequest login;
+      login.set_agent_id("alice");
+      acd::v1::AgentSkill* skill = login.add_skills();
+      skill->set_skill("sales");
+      skill->set_proficiency(3);
+      login.set_ready(true);
+      acd::v1::AgentInfo agent;
+      ASSERT_TRUE(engine_.Login(login, &agent).ok());
+      acd::v1::EnqueueCallResponse enqueued;
+      ASSERT_TRUE(
+          engine_.EnqueueCall(SimulatedCenter::EnqueueRequest("c1", "sales"), &enqueued).ok());
+    });
+    offer_ = OnEngine(engine_, [&] {
+      EXPECT_EQ(old_sink_.sent.size(), 1u);
+      return old_sink_.sent.empty() ? acd::v1::Command() : old_sink_.sent.front();
+    });
+    ASSERT_TRUE(offer_.has_offer_call()) << offer_.DebugString();
+  }
+  void TearDown() override { engine_.Stop(); }
+
+  // A new sink of sw1 takes over; what it was sent first.
+  std::vector<acd::v1::Command> TakeOver() {
+    return OnEngine(engine_, [&] {
+      EXPECT_TRUE(engine_.OpenCommandStream("sw1", &new_sink_, nullptr).ok());
+      EXPECT_EQ(old_sink_.ended.error_code(), grpc::StatusCode::ABORTED);
+      return new_sink_.sent;
+    });
+  }
+
+  // The sinks outlive the engine that refers to them.
+  RecordingSink old_sink_;
+  RecordingSink new_sink_;
+  RecordingSink third_sink_;
+  FakeClock clock_{kStart};
+  Engine engine_{PolicyFromYaml(kCenterPolicy), "test policy", EngineOptions{}, &clock_};
+  acd::v1::Command offer_;  // c1's offer, sent to the old sink
+};
+
+TEST_F(SinkTakeoverTest, AnOfferTheOldSinkWroteComesAgainResentThoughItsReportHadNotArrived) {
+  old_sink_.delivered.written.push_back(offer_);  // written; its report still on gRPC's thread
+  std::vector<acd::v1::Command> first = TakeOver();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].sequence(), offer_.sequence());
+  EXPECT_TRUE(first[0].resent());
+  EXPECT_EQ(first[0].offer_call().call_id(), "c1");
+}
+
+TEST_F(SinkTakeoverTest, AnOfferInTheWriteStillInFlightComesAgainResentToo) {
+  old_sink_.delivered.in_flight.push_back(offer_);  // the switch may have it, or not
+  std::vector<acd::v1::Command> first = TakeOver();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].sequence(), offer_.sequence());
+  EXPECT_TRUE(first[0].resent());
+}
+
+TEST_F(SinkTakeoverTest, AnOfferTheOldSinkNeverWroteComesPlainWithItsNumber) {
+  std::vector<acd::v1::Command> first = TakeOver();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].sequence(), offer_.sequence());
+  EXPECT_FALSE(first[0].resent());
+}
+
+TEST_F(SinkTakeoverTest, TheOldSinksLateReportChangesNothingForTheNewOne) {
+  old_sink_.delivered.written.push_back(offer_);
+  ASSERT_EQ(TakeOver().size(), 1u);
+  // The report the old sink's thread had on its way arrives after all, then a third sink comes:
+  // the offer is still outstanding, still resent, still numbered as first.
+  std::vector<acd::v1::Command> again = OnEngine(engine_, [&] {
+    engine_.OnCommandWritten("sw1", offer_, &old_sink_);
+    EXPECT_TRUE(engine_.OpenCommandStream("sw1", &third_sink_, nullptr).ok());
+    return third_sink_.sent;
+  });
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].sequence(), offer_.sequence());
+  EXPECT_TRUE(again[0].resent());
+}
+
+}  // namespace
+}  // namespace acd::daemon::testing
