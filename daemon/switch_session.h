@@ -79,7 +79,8 @@ class SwitchSession final : public SessionWriter, public CommandSink {
   bool MustPauseReadingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(inbox_mu_);
   // gRPC's thread, under the writer's lock: the commands among `written` go to the engine, one
   // task for all written until it runs.
-  void MessageWritten(acd::v1::SessionResponse&& written) override;
+  void MessageWritten(acd::v1::SessionResponse&& written) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mutex());
   void Gone() override;  // engine thread: gRPC is done with the stream
 
   // Engine thread.
