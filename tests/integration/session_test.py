@@ -8,6 +8,10 @@ answer one request, tokens, a switch cut off for not reading its session and one
 
   /usr/bin/python3 session_test.py ACDD_PATH DESCRIPTOR_SET SOURCE_DIR [unittest args]
 
+With ACD_SESSION_JOURNAL=write in the environment, each test's acdd journals to a data dir of its
+own (--journal_sync=write): answers and commands then wait for the journal (output commit), and
+the contract is the same.
+
 The contract tested is the comment above `message SessionRequest` in proto/acd/v1/acd.proto.
 """
 
@@ -29,6 +33,9 @@ import grpc
 
 import python_client_test as base
 from python_client_test import RPC_TIMEOUT_SECONDS
+
+# The --journal_sync of a journaled run, or None: acdd in memory.
+JOURNAL_SYNC = os.environ.get("ACD_SESSION_JOURNAL")
 
 WAIT_SECONDS = 5          # for an answer, a command or a session's end
 QUIET_SECONDS = 0.5       # after a barrier answer: long enough for a wrong extra message to show
@@ -209,6 +216,9 @@ class SessionTestCase(base.AcddTestCase):
         shutil.rmtree(cls.work, ignore_errors=True)
 
     def setUp(self):
+        if JOURNAL_SYNC:
+            data_dir = tempfile.mkdtemp(prefix="data-", dir=self.work)
+            self.FLAGS = type(self).FLAGS + ["--data_dir", data_dir, "--journal_sync", JOURNAL_SYNC]
         super().setUp()
         self.api = SessionApi(base.DESCRIPTOR_SET_PATH)
         self.rpc = self.api.bind(self.channel)
