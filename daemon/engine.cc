@@ -428,10 +428,27 @@ bool Engine::CutOffIfBehind(const std::string& switch_id, SwitchLink& link) {
   Log(absl::StrCat("switch ", switch_id,
                    " reads its commands too slowly; closing its stream "
                    "(commands wait in the outbox for the reconnect)"));
-  link.stream->Abort(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+  RetireStream(link, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                   "command stream backlog too large; reconnect"));
-  link.stream = nullptr;
   return true;
+}
+
+void Engine::RetireStream(SwitchLink& link, const grpc::Status& status) {
+  link.stream->Abort(status);
+  link.retired.push_back(link.stream);
+  link.stream = nullptr;
+}
+
+void Engine::AccountForRetired(const std::string& switch_id, SwitchLink& link) {
+  for (CommandSink* retired : link.retired) {
+    CommandSink::Delivered delivered = retired->TakeDelivered();
+    for (const acd::v1::Command& command : delivered.written) {
+      OnCommandWritten(switch_id, command, retired);
+    }
+    for (const acd::v1::Command& command : delivered.in_flight) {
+      if (ReservedCallId(command) != nullptr) OnCommandWritten(switch_id, command, retired);
+    }
+  }
 }
 
 void Engine::RearmWakeup() {
@@ -504,6 +521,9 @@ grpc::Status Engine::OpenCommandStream(const std::string& switch_id, CommandSink
     refused = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, kTokenRemoved);
   } else if (!journal_writable_) {  // the reconnect could not be journaled: an old stream stays
     refused = grpc::Status(grpc::StatusCode::UNAVAILABLE, journal_trouble_);
+  } else if (Fenced()) {  // likewise
+    EnterFenced();
+    refused = grpc::Status(grpc::StatusCode::UNAVAILABLE, kFenced);
   }
   if (!refused.ok()) {
     stream->Close(refused);
@@ -512,21 +532,10 @@ grpc::Status Engine::OpenCommandStream(const std::string& switch_id, CommandSink
   SwitchLink& link = links_[switch_id];
   if (link.stream != nullptr) {
     // Stop the old stream now, unflushed: what it has not written goes out on the new one.
-    link.stream->Abort(grpc::Status(grpc::StatusCode::ABORTED,
+    RetireStream(link, grpc::Status(grpc::StatusCode::ABORTED,
                                     "another command stream for this switch took over"));
-    // What the old stream delivered counts before the reconnect, though its report may still be
-    // on a gRPC thread: a switch that got an offer, dropped the stream and opened another gets it
-    // again marked resent. An offer in the write still in flight counts as delivered too: it is
-    // resent either way while outstanding, and the switch may have it.
-    CommandSink::Delivered delivered = link.stream->TakeDelivered();
-    for (const acd::v1::Command& command : delivered.written) {
-      OnCommandWritten(switch_id, command, link.stream);
-    }
-    for (const acd::v1::Command& command : delivered.in_flight) {
-      if (ReservedCallId(command) != nullptr) OnCommandWritten(switch_id, command, link.stream);
-    }
   }
-  link.stream = nullptr;
+  AccountForRetired(switch_id, link);
   // What is held for this switch is unwritten in its outbox, so the reconnect gives it again.
   std::erase_if(held_commands_,
                 [&](const HeldCommand& held) { return held.out.switch_id == switch_id; });
@@ -567,7 +576,9 @@ void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Comma
 
 void Engine::CommandStreamGone(const std::string& switch_id, CommandSink* stream) {
   auto it = links_.find(switch_id);
-  if (it != links_.end() && it->second.stream == stream) it->second.stream = nullptr;
+  if (it == links_.end()) return;
+  if (it->second.stream == stream) it->second.stream = nullptr;
+  std::erase(it->second.retired, stream);
 }
 
 void Engine::AttachLocalSwitch(const std::string& switch_id,
@@ -703,8 +714,7 @@ void Engine::DropStreamsNoLongerAdmitted() {
   size_t dropped = 0;
   for (auto& [switch_id, link] : links_) {
     if (link.stream != nullptr && link.admitted && !link.admitted()) {
-      link.stream->Abort(revoked);  // what it has not written stays in the outbox for a reconnect
-      link.stream = nullptr;
+      RetireStream(link, revoked);  // what it has not written stays in the outbox for a reconnect
       ++dropped;
     }
   }

@@ -259,6 +259,9 @@ class Engine {
     // not count against --max_stream_backlog, or a switch away long enough could never catch up.
     size_t first_unwritten = 0;
     std::function<void(const acd::v1::Command&)> local;
+    // Streams of this switch ended by acdd (taken over, cut off, token removed) that gRPC is not
+    // done with yet: reports of their last writes may still be on their way (AccountForRetired).
+    std::vector<CommandSink*> retired;
   };
   struct QueueWatch {
     QueueWatchWriter* stream;
@@ -315,6 +318,14 @@ class Engine {
   // --max_stream_backlog beyond those it started with: if so it is cut off (RESOURCE_EXHAUSTED,
   // logged) and forgotten; what it did not write stays in the outbox.
   bool CutOffIfBehind(const std::string& switch_id, SwitchLink& link);
+  // Ends `link`'s stream at once with `status` (what it did not write stays in the outbox) and
+  // keeps it among the retired until gRPC is done with it.
+  void RetireStream(SwitchLink& link, const grpc::Status& status);
+  // Before `switch_id` reconnects: what its retired streams delivered and the engine has not
+  // heard of yet counts as written (an offer in a write still in flight too: the switch may have
+  // it), so that the switch gets such an offer again marked resent whichever of two threads ran
+  // first.
+  void AccountForRetired(const std::string& switch_id, SwitchLink& link);
   void RearmWakeup();
   void Tick();            // every few seconds: time moves on even when nothing happens
   void LogNotices();      // the core's notices since the last call, through notices_

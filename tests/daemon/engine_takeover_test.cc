@@ -1,8 +1,9 @@
-// A switch's new command sink taking over from its old one (Engine::OpenCommandStream): what the
-// old sink delivered counts before the reconnect even when its report is still on a gRPC thread,
-// so a switch that got an offer and reconnected gets it again marked resent, numbered as before;
-// an offer the old sink never wrote comes plain. A real engine on its thread, in memory, with
-// sinks that stand in for a stream and say what they delivered.
+// A switch's new command sink taking over from its old one (Engine::OpenCommandStream), or coming
+// after one acdd cut off: what the old sink delivered counts before the reconnect even when its
+// report is still on a gRPC thread, so a switch that got an offer and reconnected gets it again
+// marked resent, numbered as before; an offer the old sink never wrote comes plain; a refused
+// sink leaves the old one open. A real engine on its thread, in memory, with sinks that stand in
+// for a stream and say what they delivered.
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,15 +23,27 @@ namespace {
 class RecordingSink final : public CommandSink {
  public:
   void SendCommand(acd::v1::Command command) override { sent.push_back(std::move(command)); }
-  size_t backlog() const override { return 0; }
+  size_t backlog() const override { return queued; }
   void Close(const grpc::Status& status) override { ended = status; }
   void Abort(const grpc::Status& status) override { ended = status; }
   Delivered TakeDelivered() override { return std::exchange(delivered, {}); }
 
   std::vector<acd::v1::Command> sent;
+  size_t queued = 0;  // what backlog() says: past --max_stream_backlog the engine cuts it off
   Delivered delivered;
   grpc::Status ended = grpc::Status(grpc::StatusCode::UNKNOWN, "still open");
 };
+
+// A ready agent with the sales skill.
+acd::v1::LoginRequest SalesAgent(const std::string& agent_id) {
+  acd::v1::LoginRequest login;
+  login.set_agent_id(agent_id);
+  acd::v1::AgentSkill* skill = login.add_skills();
+  skill->set_skill("sales");
+  skill->set_proficiency(3);
+  login.set_ready(true);
+  return login;
+}
 
 class SinkTakeoverTest : public ::testing::Test {
  protected:
@@ -38,14 +51,8 @@ class SinkTakeoverTest : public ::testing::Test {
     ASSERT_TRUE(engine_.Start().ok());
     OnEngine(engine_, [&] {
       ASSERT_TRUE(engine_.OpenCommandStream("sw1", &old_sink_, nullptr).ok());
-      acd::v1::LoginRequest login;
-      login.set_agent_id("alice");
-      acd::v1::AgentSkill* skill = login.add_skills();
-      skill->set_skill("sales");
-      skill->set_proficiency(3);
-      login.set_ready(true);
       acd::v1::AgentInfo agent;
-      ASSERT_TRUE(engine_.Login(login, &agent).ok());
+      ASSERT_TRUE(engine_.Login(SalesAgent("alice"), &agent).ok());
       acd::v1::EnqueueCallResponse enqueued;
       ASSERT_TRUE(
           engine_.EnqueueCall(SimulatedCenter::EnqueueRequest("c1", "sales"), &enqueued).ok());
@@ -113,6 +120,38 @@ TEST_F(SinkTakeoverTest, TheOldSinksLateReportChangesNothingForTheNewOne) {
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].sequence(), offer_.sequence());
   EXPECT_TRUE(again[0].resent());
+}
+
+TEST_F(SinkTakeoverTest, AStreamCutOffForItsBacklogStillCountsWhatItDeliveredAtTheReconnect) {
+  // The switch stopped reading: the next command (c2's offer to bob) cuts its stream off. It had
+  // got c1's offer, whose report is still on its way.
+  old_sink_.queued = 20'000;
+  old_sink_.delivered.written.push_back(offer_);
+  std::vector<acd::v1::Command> first = OnEngine(engine_, [&] {
+    acd::v1::AgentInfo agent;
+    EXPECT_TRUE(engine_.Login(SalesAgent("bob"), &agent).ok());
+    acd::v1::EnqueueCallResponse enqueued;
+    EXPECT_TRUE(
+        engine_.EnqueueCall(SimulatedCenter::EnqueueRequest("c2", "sales"), &enqueued).ok());
+    EXPECT_EQ(old_sink_.ended.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_TRUE(engine_.OpenCommandStream("sw1", &new_sink_, nullptr).ok());
+    return new_sink_.sent;
+  });
+  // c2's offer never reached the switch: first, as it was; then c1's, again.
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].offer_call().call_id(), "c2");
+  EXPECT_FALSE(first[0].resent());
+  EXPECT_EQ(first[1].sequence(), offer_.sequence());
+  EXPECT_TRUE(first[1].resent());
+}
+
+TEST_F(SinkTakeoverTest, ARefusedStreamLeavesTheOldOneOpen) {
+  RecordingSink refused;
+  OnEngine(engine_, [&] {
+    EXPECT_FALSE(engine_.OpenCommandStream("sw1", &refused, [] { return false; }).ok());
+    EXPECT_EQ(refused.ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(old_sink_.ended.error_code(), grpc::StatusCode::UNKNOWN) << "the old one ended";
+  });
 }
 
 }  // namespace
