@@ -2,6 +2,9 @@
 // rule for listen addresses.
 #include "daemon/access/access.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -24,10 +27,14 @@ std::string Line(const std::string& name, const std::string& role, const std::st
   return line.ok() ? *line : "";
 }
 
-// A tokens file in a temp dir, rewritten at will.
+// A tokens file in a temp dir, rewritten at will, removed at the end. Its name is this process's:
+// CTest runs each test in a process of its own, two at a time, in the same temp dir.
 class TokensFile {
  public:
-  TokensFile() : path_(absl::StrCat(testing::TempDir(), "/tokens-", ++count_)) {}
+  TokensFile() : path_(absl::StrCat(testing::TempDir(), "/tokens-", getpid(), "-", ++count_)) {}
+  ~TokensFile() { std::remove(path_.c_str()); }
+  TokensFile(const TokensFile&) = delete;
+  TokensFile& operator=(const TokensFile&) = delete;
   void Write(const std::string& text) {
     std::ofstream out(path_, std::ios::trunc);
     out << text;
