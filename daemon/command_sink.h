@@ -35,8 +35,9 @@ class CommandSink {
     std::vector<acd::v1::Command> written;
     std::vector<acd::v1::Command> in_flight;
   };
-  // As another sink takes over from this one: the engine accounts for them itself, so that the
-  // new sink's first commands do not depend on which of two gRPC threads ran first.
+  // Once acdd ended this sink (another took over, it was cut off, its token was removed), as the
+  // switch reconnects: the engine accounts for them itself, so that the new sink's first commands
+  // do not depend on which of two threads ran first.
   virtual Delivered TakeDelivered() = 0;
 
  protected:

@@ -316,7 +316,7 @@ class Engine {
   void Deliver(OutgoingCommand out);
   // Whether `link`'s stream (`switch_id`'s) leaves more commands unwritten than
   // --max_stream_backlog beyond those it started with: if so it is cut off (RESOURCE_EXHAUSTED,
-  // logged) and forgotten; what it did not write stays in the outbox.
+  // logged) and retired; what it did not write stays in the outbox.
   bool CutOffIfBehind(const std::string& switch_id, SwitchLink& link);
   // Ends `link`'s stream at once with `status` (what it did not write stays in the outbox) and
   // keeps it among the retired until gRPC is done with it.
