@@ -1,9 +1,9 @@
 // A switch's new command sink taking over from its old one (Engine::OpenCommandStream), or coming
 // after one acdd cut off: what the old sink delivered counts before the reconnect even when its
 // report is still on a gRPC thread, so a switch that got an offer and reconnected gets it again
-// marked resent, numbered as before; an offer the old sink never wrote comes plain; a refused
-// sink leaves the old one open. A real engine on its thread, in memory, with sinks that stand in
-// for a stream and say what they delivered.
+// marked resent, numbered as before; an offer the old sink never wrote, or any other command in
+// a write still in flight, comes plain; a refused sink leaves the old one open. A real engine on
+// its thread, in memory, with sinks that stand in for a stream and say what they delivered.
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,6 +105,28 @@ TEST_F(SinkTakeoverTest, AnOfferTheOldSinkNeverWroteComesPlainWithItsNumber) {
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].sequence(), offer_.sequence());
   EXPECT_FALSE(first[0].resent());
+}
+
+TEST_F(SinkTakeoverTest, ACommandOtherThanAnOfferInTheWriteStillInFlightComesAgainAsItWas) {
+  // c2 waits (alice has c1): its entry prompt is being written when the switch reconnects. Only
+  // an offer, outstanding until answered, may count as delivered; the prompt stays unwritten and
+  // comes again, plain, in its place, or the switch might never hear of it.
+  acd::v1::Command prompt = OnEngine(engine_, [&] {
+    acd::v1::EnqueueCallResponse enqueued;
+    EXPECT_TRUE(
+        engine_.EnqueueCall(SimulatedCenter::EnqueueRequest("c2", "sales"), &enqueued).ok());
+    EXPECT_EQ(old_sink_.sent.size(), 2u);
+    return old_sink_.sent.back();
+  });
+  ASSERT_TRUE(prompt.has_play_prompt()) << prompt.DebugString();
+  old_sink_.delivered.in_flight.push_back(prompt);
+  std::vector<acd::v1::Command> first = TakeOver();
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].sequence(), offer_.sequence()) << "c1's offer, never written: first";
+  EXPECT_FALSE(first[0].resent());
+  EXPECT_EQ(first[1].sequence(), prompt.sequence());
+  EXPECT_TRUE(first[1].has_play_prompt());
+  EXPECT_FALSE(first[1].resent());
 }
 
 TEST_F(SinkTakeoverTest, TheOldSinksLateReportChangesNothingForTheNewOne) {
