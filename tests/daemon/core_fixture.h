@@ -124,15 +124,20 @@ class SimulatedCenter {
   // The clock moves without the core being woken (an input will catch it up).
   void Pass(absl::Duration d) { clock_.Advance(d); }
 
-  absl::Status Login(const std::string& agent, const std::string& skill, bool ready = true) {
+  // An agent with `skill` at proficiency 3, ready or not.
+  static acd::v1::LoginRequest LoginRequest(const std::string& agent, const std::string& skill,
+                                            bool ready = true) {
     acd::v1::LoginRequest request;
     request.set_agent_id(agent);
     acd::v1::AgentSkill* s = request.add_skills();
     s->set_skill(skill);
     s->set_proficiency(3);
     request.set_ready(ready);
+    return request;
+  }
+  absl::Status Login(const std::string& agent, const std::string& skill, bool ready = true) {
     acd::v1::AgentInfo info;
-    return core_.Login(request, &info, now());
+    return core_.Login(LoginRequest(agent, skill, ready), &info, now());
   }
 
   static acd::v1::EnqueueCallRequest EnqueueRequest(const std::string& call,

@@ -105,13 +105,7 @@ acd::v1::EnqueueCallRequest CallTo(const std::string& call, const std::string& q
 }
 
 acd::v1::LoginRequest AgentFor(const std::string& agent, const std::string& skill) {
-  acd::v1::LoginRequest request;
-  request.set_agent_id(agent);
-  acd::v1::AgentSkill* s = request.add_skills();
-  s->set_skill(skill);
-  s->set_proficiency(3);
-  request.set_ready(true);
-  return request;
+  return SimulatedCenter::LoginRequest(agent, skill);
 }
 
 // Engine thread: enqueues `call`; the call's status as the engine answered it.

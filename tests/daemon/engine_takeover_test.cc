@@ -36,13 +36,7 @@ class RecordingSink final : public CommandSink {
 
 // A ready agent with the sales skill.
 acd::v1::LoginRequest SalesAgent(const std::string& agent_id) {
-  acd::v1::LoginRequest login;
-  login.set_agent_id(agent_id);
-  acd::v1::AgentSkill* skill = login.add_skills();
-  skill->set_skill("sales");
-  skill->set_proficiency(3);
-  login.set_ready(true);
-  return login;
+  return SimulatedCenter::LoginRequest(agent_id, "sales");
 }
 
 class SinkTakeoverTest : public ::testing::Test {
