@@ -64,6 +64,7 @@ absl::Status Engine::Start() {
     // GetPolicy and SetPolicy's diff read the running policy's YAML on this thread: it is made
     // now, before acdd serves, rather than by the first of them.
     if (status.ok() && core_ != nullptr) core_->router().policy().yaml();
+    if (status.ok()) PublishPolicy();
     recovered.set_value(status);
     io_.run();
   });
@@ -388,7 +389,20 @@ grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replie
   WriteCommands();
   LogNotices();
   RearmWakeup();
+  PublishPolicy();
   return ToGrpcStatus(status);
+}
+
+void Engine::PublishPolicy() {
+  if (core_ == nullptr || &core_->router().policy() == published_) return;
+  published_ = &core_->router().policy();
+  absl::MutexLock lock(&published_mu_);
+  published_policy_ = core_->router().shared_policy();
+}
+
+std::shared_ptr<const routing::CompiledPolicy> Engine::published_policy() const {
+  absl::MutexLock lock(&published_mu_);
+  return published_policy_;
 }
 
 void Engine::WriteCommands() {
@@ -821,6 +835,7 @@ absl::Status Engine::Promote(Leading leading) {
   WatchTheFence();
   Tick();
   RearmWakeup();
+  PublishPolicy();
   return absl::OkStatus();
 }
 

@@ -37,8 +37,10 @@
 #ifndef ASIO_STANDALONE
 #define ASIO_STANDALONE
 #endif
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "acd/v1/acd.pb.h"
 #include "asio/executor_work_guard.hpp"
@@ -174,10 +176,15 @@ class Engine {
                           acd::v1::ListAgentsResponse* response);
   grpc::Status GetCall(const acd::v1::GetCallRequest& request, acd::v1::CallInfo* response);
   grpc::Status GetPolicy(acd::v1::PolicyInfo* response);
-  // `prepared`: the request read and compiled on gRPC's thread (PreparePolicyRequest).
+  // `prepared`: the request read and compiled on gRPC's thread (PreparePolicyRequest), with its
+  // diff from published_policy() made there too (DiffFrom).
   grpc::Status SetPolicy(const acd::v1::SetPolicyRequest& request,
                          const PolicyRequestPrepared& prepared,
                          acd::v1::SetPolicyResponse* response);
+  // Any thread: the policy in force, as the engine last published it (at start, after each input
+  // it takes, at promotion; it may be a moment behind), for work made against it off the engine
+  // thread. Null before Start().
+  std::shared_ptr<const routing::CompiledPolicy> published_policy() const;
   // A policy file re-read on SIGHUP: applied if valid, else refused with every problem logged.
   // `compiled` is routing::CompilePolicyText(yaml, source), made by the caller off this thread
   // (with its yaml() made too), so that a big policy does not hold the engine up.
@@ -330,6 +337,7 @@ class Engine {
   void Tick();            // every few seconds: time moves on even when nothing happens
   void LogNotices();      // the core's notices since the last call, through notices_
   void RefreshFigures();  // once a second
+  void PublishPolicy();   // published_policy() catches up with the core's
   void TickWatch(QueueWatchWriter* stream);
   // The queues table for the watches: the last one made while it is fresh enough, else a new one.
   std::shared_ptr<const grpc::ByteBuffer> WatchTable();
@@ -346,6 +354,11 @@ class Engine {
   metrics::AcdMetrics metrics_;
   metrics::CallObserver observer_{&metrics_};
   std::unique_ptr<Core> core_;  // made by Start(), on the engine thread
+  mutable absl::Mutex published_mu_;  // taken once per policy change, and by SetPolicy's readers
+  std::shared_ptr<const routing::CompiledPolicy> published_policy_ ABSL_GUARDED_BY(published_mu_);
+  // Engine thread: what PublishPolicy published last, compared after each input without the
+  // lock (published_policy_ holds it, so no other policy can take its address meanwhile).
+  const routing::CompiledPolicy* published_ = nullptr;
   // The core's notices reach the log through it: a condition a client repeats is summarised.
   LogLimiter notices_{{},
                       [](absl::string_view line) { Log(line); },

@@ -186,7 +186,11 @@ absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
     }
   }
   if (!problems.empty()) return AnswerProblems(request, problems, response);
-  response->set_diff(UnifiedDiff(router_->policy().yaml(), compiled->yaml(), "running", "new"));
+  if (prepared->diff_base.get() == &router_->policy()) {
+    response->set_diff(prepared->diff);  // made off this thread, from the policy in force
+  } else {
+    response->set_diff(UnifiedDiff(router_->policy().yaml(), compiled->yaml(), "running", "new"));
+  }
   if (request.validate_only()) return absl::OkStatus();
   absl::Status applied = ApplyPolicy(compiled, "admin api", now);
   response->set_applied(applied.ok());

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/text_diff.h"
 #include "routing/policy_validator.h"
 #include "routing/policy_yaml.h"
 #include "routing/quote.h"
@@ -58,6 +59,13 @@ absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
   (*compiled)->yaml();  // made here, so that the engine's diff only reads it
   out.compiled = *std::move(compiled);
   return out;
+}
+
+void DiffFrom(std::shared_ptr<const routing::CompiledPolicy> running,
+              PolicyRequestPrepared& prepared) {
+  if (running == nullptr || prepared.compiled == nullptr) return;
+  prepared.diff = UnifiedDiff(running->yaml(), prepared.compiled->yaml(), "running", "new");
+  prepared.diff_base = std::move(running);
 }
 
 void AddProblems(const std::vector<routing::PolicyProblem>& problems,

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,9 +37,21 @@ void AddProblems(const std::vector<routing::PolicyProblem>& problems,
 struct PolicyRequestPrepared {
   std::vector<routing::PolicyProblem> problems;
   std::shared_ptr<const routing::CompiledPolicy> compiled;  // set when there are no problems
+  // SetPolicy's diff, from `diff_base` to `compiled`, made off the engine thread (DiffFrom). The
+  // core answers it only while `diff_base` is still the policy in force, and makes its own
+  // otherwise (another policy was applied in between). Unset: the core makes it.
+  std::shared_ptr<const routing::CompiledPolicy> diff_base;
+  std::string diff;
 };
 absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
     const acd::v1::SetPolicyRequest& request);
+
+// Makes `prepared`'s diff from `running`, the policy in force as far as the caller knows
+// (Engine::published_policy): its cost is that of the two texts (up to routing::kMaxPolicyBytes
+// each; daemon/text_diff.h bounds it), paid on gRPC's thread instead of the engine's. Nothing
+// when `running` is null or `prepared` has problems.
+void DiffFrom(std::shared_ptr<const routing::CompiledPolicy> running,
+              PolicyRequestPrepared& prepared);
 
 // What SetPolicy answers for a policy with problems: they are listed in `response`, and the
 // status is OK for a dry run, INVALID_ARGUMENT naming them otherwise (gRPC then sends the status

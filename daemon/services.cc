@@ -302,6 +302,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetPolicy(grpc::CallbackServerContex
     audit(answer, *response);
     return Answer(context, engine_, answer, method);
   }
+  DiffFrom(engine_->published_policy(), *prepared);  // here too, not on the engine
   return Handle(
       context, engine_, grpc::Status::OK,
       [this, request, response, audit, prepared = *std::move(prepared)] {

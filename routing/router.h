@@ -299,6 +299,8 @@ class Router {
   std::optional<AgentView> FindAgent(absl::string_view agent_id) const;
   absl::StatusOr<QueueView> Queue(absl::string_view queue) const;
   const CompiledPolicy& policy() const { return *policy_; }
+  // The same, shared: for a copy handed to another thread (Engine::published_policy).
+  const std::shared_ptr<const CompiledPolicy>& shared_policy() const { return policy_; }
   size_t calls_waiting() const { return waiting_count_; }
   size_t call_count() const { return call_ids_.size(); }
   size_t agent_count() const { return agent_ids_.size(); }

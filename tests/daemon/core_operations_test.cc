@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "daemon/core.h"
+#include "daemon/policy_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "metrics/acd_metrics.h"
@@ -76,6 +77,46 @@ TEST(CorePolicy, AValidationOnlyRequestAnswersTheDiffAndChangesNothing) {
   EXPECT_EQ(running.policy().name(), "core-test-center");
   EXPECT_EQ(running.source(), "test policy");
   EXPECT_EQ(TimeOf(running.applied_at()), kStart);
+}
+
+// acdd makes SetPolicy's diff on gRPC's thread, against the policy the engine last published
+// (DiffFrom); the core answers it only if that policy still runs when the request reaches it.
+TEST(CorePolicy, ADiffMadeOffTheEngineIsAnsweredWhileThePolicyItWasMadeFromStillRuns) {
+  SimulatedCenter center;
+  acd::v1::SetPolicyRequest request;
+  request.set_yaml(RenamedPolicy());
+  request.set_validate_only(true);
+  absl::StatusOr<PolicyRequestPrepared> prepared = PreparePolicyRequest(request);
+  ASSERT_TRUE(prepared.ok());
+  DiffFrom(center.core().router().shared_policy(), *prepared);
+  EXPECT_THAT(prepared->diff, HasSubstr("+name: core-test-v2"));
+  prepared->diff = "the diff gRPC's thread made";  // so that the answer shows which one it is
+
+  acd::v1::SetPolicyResponse response;
+  ASSERT_TRUE(center.core().SetPolicy(request, &response, center.now(), &*prepared).ok());
+  EXPECT_EQ(response.diff(), "the diff gRPC's thread made");
+}
+
+TEST(CorePolicy, ADiffMadeFromAPolicyNoLongerRunningIsMadeAgainByTheCore) {
+  SimulatedCenter center;
+  acd::v1::SetPolicyRequest request;
+  request.set_yaml(RenamedPolicy());
+  absl::StatusOr<PolicyRequestPrepared> prepared = PreparePolicyRequest(request);
+  ASSERT_TRUE(prepared.ok());
+  DiffFrom(center.core().router().shared_policy(), *prepared);
+  // Another policy is applied before the request reaches the core.
+  ASSERT_TRUE(center.core()
+                  .ApplyPolicyText(absl::StrReplaceAll(kCenterPolicy,
+                                                       {{"core-test-center", "core-test-between"}}),
+                                   "/etc/acd/policy.yaml", center.now())
+                  .ok());
+
+  acd::v1::SetPolicyResponse response;
+  ASSERT_TRUE(center.core().SetPolicy(request, &response, center.now(), &*prepared).ok());
+  EXPECT_TRUE(response.applied());
+  EXPECT_NE(response.diff(), prepared->diff);
+  EXPECT_THAT(response.diff(), HasSubstr("-name: core-test-between"));
+  EXPECT_THAT(response.diff(), HasSubstr("+name: core-test-v2"));
 }
 
 TEST(CorePolicy, AnInvalidPolicyIsRefusedWithEveryProblemAndTheRunningOneStays) {
