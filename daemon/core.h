@@ -113,6 +113,7 @@ class Core {
   // The login a logged-in agent sent (a what-if logs it in again the same way), or nullopt.
   std::optional<acd::v1::LoginRequest> LoginOf(const std::string& agent_id) const;
   // `prepared`, when given, is what PreparePolicyRequest made of `request` off the engine thread.
+  // `response` null: no one reads the answer (a replay), so its diff is not made.
   absl::Status SetPolicy(const acd::v1::SetPolicyRequest& request,
                          acd::v1::SetPolicyResponse* response, absl::Time now,
                          const PolicyRequestPrepared* prepared = nullptr);

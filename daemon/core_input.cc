@@ -80,9 +80,7 @@ absl::Status ApplyInput(Core& core, const JournalInput& input, const InputReplie
     case JournalInput::kLogout:
       return core.Logout(input.logout(), now);
     case JournalInput::kSetPolicy: {
-      acd::v1::SetPolicyResponse scratch;
-      return core.SetPolicy(input.set_policy(),
-                            replies.set_policy ? replies.set_policy : &scratch, now,
+      return core.SetPolicy(input.set_policy(), replies.set_policy, now,
                             replies.set_policy_prepared);
     }
     case JournalInput::kPolicyText:

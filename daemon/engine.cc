@@ -61,8 +61,8 @@ absl::Status Engine::Start() {
   thread_ = std::thread([this, &recovered] {
     pthread_setname_np(pthread_self(), "acd-engine");  // as `top -H` and perf show it
     absl::Status status = Recover();
-    // GetPolicy and SetPolicy's diff read the running policy's YAML on this thread: it is made
-    // now, before acdd serves, rather than by the first of them.
+    // GetPolicy reads the running policy's YAML on this thread (and SetPolicy's diff on gRPC's):
+    // it is made now, before acdd serves, rather than by the first of them.
     if (status.ok() && core_ != nullptr) core_->router().policy().yaml();
     if (status.ok()) PublishPolicy();
     recovered.set_value(status);

@@ -185,15 +185,18 @@ absl::Status Core::SetPolicy(const acd::v1::SetPolicyRequest& request,
       problems.push_back(routing::PolicyProblem{"", std::string(fits.message())});
     }
   }
-  if (!problems.empty()) return AnswerProblems(request, problems, response);
-  if (prepared->diff_base.get() == &router_->policy()) {
-    response->set_diff(prepared->diff);  // made off this thread, from the policy in force
-  } else {
-    response->set_diff(UnifiedDiff(router_->policy().yaml(), compiled->yaml(), "running", "new"));
+  acd::v1::SetPolicyResponse unread;  // a replay's answer, which no one reads
+  if (!problems.empty()) return AnswerProblems(request, problems, response ? response : &unread);
+  if (response != nullptr) {
+    // The diff made off this thread when it was made from the policy in force; a replay has none.
+    response->set_diff(
+        prepared->diff_base.get() == &router_->policy()
+            ? prepared->diff
+            : UnifiedDiff(router_->policy().yaml(), compiled->yaml(), "running", "new"));
   }
   if (request.validate_only()) return absl::OkStatus();
   absl::Status applied = ApplyPolicy(compiled, "admin api", now);
-  response->set_applied(applied.ok());
+  if (response != nullptr) response->set_applied(applied.ok());
   return applied;
 }
 

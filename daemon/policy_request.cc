@@ -56,7 +56,6 @@ absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
   absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled =
       routing::CompilePolicy(read->policy);
   if (!compiled.ok()) return compiled.status();
-  (*compiled)->yaml();  // made here, so that the engine's diff only reads it
   out.compiled = *std::move(compiled);
   return out;
 }

@@ -8,6 +8,7 @@
 // kMaxProblemBytes.
 //   absl::StatusOr<PolicyRequestPrepared> p = PreparePolicyRequest(request);
 //   if (p.ok() && !p->problems.empty()) return AnswerProblems(request, p->problems, response);
+//   DiffFrom(engine.published_policy(), *p);   // then the engine's Core::SetPolicy applies it
 #ifndef ACD_DAEMON_POLICY_REQUEST_H_
 #define ACD_DAEMON_POLICY_REQUEST_H_
 
@@ -30,8 +31,8 @@ inline constexpr size_t kMaxProblemBytes = 1024;  // of a problem's path, and of
 void AddProblems(const std::vector<routing::PolicyProblem>& problems,
                  acd::v1::SetPolicyResponse* response);
 
-// The request read, checked and, when sound, compiled (its YAML made too): what the core would
-// make of the request itself, made off the engine thread so that the core can take it in place
+// The request read, checked and, when sound, compiled: what the core would make of the request
+// itself, made off the engine thread so that the core can take it in place
 // of reading the request again. `problems` say why it is not sound (the core answers those with
 // AnswerProblems); INVALID_ARGUMENT when it names no policy at all.
 struct PolicyRequestPrepared {
@@ -47,9 +48,10 @@ absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
     const acd::v1::SetPolicyRequest& request);
 
 // Makes `prepared`'s diff from `running`, the policy in force as far as the caller knows
-// (Engine::published_policy): its cost is that of the two texts (up to routing::kMaxPolicyBytes
-// each; daemon/text_diff.h bounds it), paid on gRPC's thread instead of the engine's. Nothing
-// when `running` is null or `prepared` has problems.
+// (Engine::published_policy): its cost is that of the two policies' YAML (made here when not yet
+// made, up to routing::kMaxPolicyBytes each) and of the diff (daemon/text_diff.h bounds it), paid
+// on gRPC's thread instead of the engine's. A replay makes neither: no one reads its answer.
+// Nothing when `running` is null or `prepared` has problems.
 void DiffFrom(std::shared_ptr<const routing::CompiledPolicy> running,
               PolicyRequestPrepared& prepared);
 
