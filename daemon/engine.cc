@@ -61,9 +61,6 @@ absl::Status Engine::Start() {
   thread_ = std::thread([this, &recovered] {
     pthread_setname_np(pthread_self(), "acd-engine");  // as `top -H` and perf show it
     absl::Status status = Recover();
-    // GetPolicy reads the running policy's YAML on this thread (and SetPolicy's diff on gRPC's):
-    // it is made now, before acdd serves, rather than by the first of them.
-    if (status.ok() && core_ != nullptr) core_->router().policy().yaml();
     if (status.ok()) PublishPolicy();
     recovered.set_value(status);
     io_.run();
@@ -395,9 +392,17 @@ grpc::Status Engine::RunInput(Timed timed, Fill fill, const InputReplies& replie
 
 void Engine::PublishPolicy() {
   if (core_ == nullptr || &core_->router().policy() == published_) return;
-  published_ = &core_->router().policy();
-  absl::MutexLock lock(&published_mu_);
-  published_policy_ = core_->router().shared_policy();
+  std::shared_ptr<const routing::CompiledPolicy> running = core_->router().shared_policy();
+  // GetPolicy reads its YAML on this thread, and SetPolicy's diff on gRPC's: made here, before
+  // either asks. A policy applied live came with it made (DiffFrom, the SIGHUP's compile); one
+  // that recovery or a standby's replication applied has it made here, once.
+  running->yaml();
+  published_ = running.get();
+  {
+    absl::MutexLock lock(&published_mu_);
+    std::swap(published_policy_, running);
+  }
+  // `running` now holds the policy replaced: if it was the last holder, it goes here, unlocked.
 }
 
 std::shared_ptr<const routing::CompiledPolicy> Engine::published_policy() const {
@@ -806,6 +811,7 @@ void Engine::ApplyReplicated(const std::string& records, uint64_t first, uint64_
     (void)core_->TakeNotices();   // the leader logged them
   }
   metrics_.ha.replicated_records.Add(last - first + 1);
+  PublishPolicy();  // its YAML made now, not at a promotion, when a takeover is timed
   StartSnapshots();
 }
 

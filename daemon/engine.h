@@ -182,8 +182,8 @@ class Engine {
                          const PolicyRequestPrepared& prepared,
                          acd::v1::SetPolicyResponse* response);
   // Any thread: the policy in force, as the engine last published it (at start, after each input
-  // it takes, at promotion; it may be a moment behind), for work made against it off the engine
-  // thread. Null before Start().
+  // it takes or records it replicates, at promotion; it may be a moment behind), for work made
+  // against it off the engine thread, with its YAML made. Null until a core is made.
   std::shared_ptr<const routing::CompiledPolicy> published_policy() const;
   // A policy file re-read on SIGHUP: applied if valid, else refused with every problem logged.
   // `compiled` is routing::CompilePolicyText(yaml, source), made by the caller off this thread
@@ -337,7 +337,7 @@ class Engine {
   void Tick();            // every few seconds: time moves on even when nothing happens
   void LogNotices();      // the core's notices since the last call, through notices_
   void RefreshFigures();  // once a second
-  void PublishPolicy();   // published_policy() catches up with the core's
+  void PublishPolicy();   // published_policy() catches up with the core's (its YAML made)
   void TickWatch(QueueWatchWriter* stream);
   // The queues table for the watches: the last one made while it is fresh enough, else a new one.
   std::shared_ptr<const grpc::ByteBuffer> WatchTable();

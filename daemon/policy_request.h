@@ -49,7 +49,7 @@ absl::StatusOr<PolicyRequestPrepared> PreparePolicyRequest(
 
 // Makes `prepared`'s diff from `running`, the policy in force as far as the caller knows
 // (Engine::published_policy): its cost is that of the two policies' YAML (made here when not yet
-// made, up to routing::kMaxPolicyBytes each) and of the diff (daemon/text_diff.h bounds it), paid
+// made, up to routing::kMaxPolicyBytes each) and of the diff (bounded: daemon/text_diff.h), paid
 // on gRPC's thread instead of the engine's. A replay makes neither: no one reads its answer.
 // Nothing when `running` is null or `prepared` has problems.
 void DiffFrom(std::shared_ptr<const routing::CompiledPolicy> running,

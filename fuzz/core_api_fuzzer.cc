@@ -6,7 +6,9 @@
 // state-changing request is a journal input handed over by ApplyInput, as the engine does. After
 // every step:
 //  - the core's and the router's invariants hold (Core::CheckInvariants);
-//  - no input is answered DATA_LOSS (recovery would stop at its record).
+//  - no input is answered DATA_LOSS (recovery would stop at its record);
+//  - a SetPolicy taken live answers the diff from the policy it replaced, though its diff was made
+//    first (as on acdd's gRPC thread), maybe from a policy no longer in force.
 // At the end, when the first byte asks: the journaled inputs replayed into a new core give the
 // very same state (Core::Dump) and tell the very same history (reports/: the queue_log and call
 // records the core's HistorySink feeds make of it, all the way), and a core restored from a
@@ -59,9 +61,9 @@ using daemon::testing::kReplayPolicy;
 using daemon::testing::kSkills;
 
 constexpr int kMaxSteps = 64;
-// Requests that read or write a policy's YAML (a SetPolicy, which answers with a diff; a SIGHUP;
-// GetPolicy; a dry run) cost a hundred times a call event: at most this many per input, so that
-// inputs stay fast whatever their opcodes. Later ones are left out.
+// Requests that read or write a policy's YAML (a SetPolicy live, which answers with a diff; a
+// SIGHUP; GetPolicy; a dry run) cost a hundred times a call event: at most this many per input, so
+// that inputs stay fast whatever their opcodes. Later ones are left out.
 constexpr int kMaxPolicyRequests = 1;
 // ACD_FUZZ_VERBOSE=1 prints each input and its answer: how to read what a found input does.
 const bool kVerbose = std::getenv("ACD_FUZZ_VERBOSE") != nullptr;
@@ -174,11 +176,27 @@ class Driver {
         SetPolicy(a, *input.mutable_set_policy());
         if (!Bits(a, 6, 1)) break;  // as a replay has it: the core reads the request itself
         // As acdd takes it live: read and checked first (gRPC's thread); one with problems is
-        // answered there and never reaches the core.
+        // answered there and never reaches the core. Its diff is made there too, from the policy
+        // acdd last published: the one in force, or (bit 7) one a reload replaced meanwhile.
         absl::StatusOr<daemon::PolicyRequestPrepared> prepared =
             daemon::PreparePolicyRequest(input.set_policy());
         if (!prepared.ok() || !prepared->problems.empty()) return;
-        Apply(std::move(input), step, &*prepared);
+        const std::shared_ptr<const routing::CompiledPolicy> running =
+            core_->router().shared_policy();
+        daemon::DiffFrom(Bits(a, 7, 1) ? Policies().compiled[Bits(a, 0, 2) % 3] : running,
+                         *prepared);
+        v1::SetPolicyResponse answer;
+        const bool validate_only = input.set_policy().validate_only();
+        Apply(std::move(input), step, &*prepared, &answer);
+        // Whichever diff the core answers, it is the one from the policy it replaced.
+        if ((answer.applied() || (validate_only && answer.problems().empty())) &&
+            answer.diff() != daemon::UnifiedDiff(running->yaml(), prepared->compiled->yaml(),
+                                                 "running", "new")) {
+          Fail("step ", step,
+               ": SetPolicy answered a diff from another policy than the one in "
+               "force:\n",
+               answer.diff());
+        }
         return;
       }
       case 14: {  // SIGHUP: the policy file's bytes, whatever they are
@@ -290,11 +308,13 @@ class Driver {
     return options;
   }
 
-  void Apply(JournalInput input, int step,
-             const daemon::PolicyRequestPrepared* prepared = nullptr) {
+  // `answer`: a SetPolicy's reply, when it is read (a replay's is not).
+  void Apply(JournalInput input, int step, const daemon::PolicyRequestPrepared* prepared = nullptr,
+             v1::SetPolicyResponse* answer = nullptr) {
     std::vector<v1::Command> reconnect;
     const absl::Status status = ApplyInput(
-        *core_, input, {.set_policy_prepared = prepared, .reconnect = &reconnect});
+        *core_, input,
+        {.set_policy = answer, .set_policy_prepared = prepared, .reconnect = &reconnect});
     if (kVerbose) {
       std::fprintf(stderr, "step %d: %s -> %s\n", step, input.ShortDebugString().c_str(),
                    status.ToString().c_str());

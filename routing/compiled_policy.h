@@ -2,8 +2,8 @@
 // reads on every decision (skills, languages and queues by index; durations as absl::Duration;
 // defaults filled in). It is immutable and shared: a reload compiles a new one and swaps it in.
 // Its normalized YAML (what GetPolicy shows and SetPolicy's diff compares) is made once, by the
-// first thread that asks for it, and kept: whoever compiles a policy off the engine thread asks
-// for it there, so that the engine thread only reads it.
+// first thread that asks for it, and kept: acdd asks for it off the engine thread where it can
+// (SetPolicy's diff, a SIGHUP's compile), and a replay never asks.
 //   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> p = CompilePolicy(proto_policy);
 //   if (!p.ok()) return p.status();  // INVALID_ARGUMENT listing every problem
 //   (*p)->yaml();                      // made here, off the engine thread

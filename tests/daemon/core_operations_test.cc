@@ -89,6 +89,7 @@ TEST(CorePolicy, ADiffMadeOffTheEngineIsAnsweredWhileThePolicyItWasMadeFromStill
   absl::StatusOr<PolicyRequestPrepared> prepared = PreparePolicyRequest(request);
   ASSERT_TRUE(prepared.ok());
   DiffFrom(center.core().router().shared_policy(), *prepared);
+  EXPECT_THAT(prepared->diff, HasSubstr("-name: core-test-center"));
   EXPECT_THAT(prepared->diff, HasSubstr("+name: core-test-v2"));
   prepared->diff = "the diff gRPC's thread made";  // so that the answer shows which one it is
 
