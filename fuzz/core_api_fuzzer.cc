@@ -1,7 +1,8 @@
 // A byte string read as a run of API requests through acdd's deterministic core on a fake clock,
 // as switches, agent desktops, operators and the shell send them: calls entering, every call
 // event, logins, agent states and logouts, policies set (one of a few fixed ones, as proto or
-// YAML, or a SIGHUP's file text), time passing and the wake-ups the core asks for, command streams
+// YAML, or a SIGHUP's file text; each taken live, made ready first as acdd's other threads do, or
+// as a replay reads it), time passing and the wake-ups the core asks for, command streams
 // writing and reconnecting, drains and restarts, retries of earlier requests, and reads. Each
 // state-changing request is a journal input handed over by ApplyInput, as the engine does. After
 // every step:
@@ -123,6 +124,29 @@ const FixedPolicies& Policies() {
   return *policies;
 }
 
+// What a SIGHUP may find in the policy file: the fixed policies' YAML (0-3), then two texts that
+// do not read (4-5); each with what acdd's main thread makes of it before the engine takes it.
+constexpr char kPolicyFile[] = "/etc/acd/policy.yaml";
+struct PolicyFileText {
+  std::string yaml;
+  absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled;
+};
+const std::vector<PolicyFileText>& PolicyFileTexts() {
+  static const auto* const texts = [] {
+    auto* out = new std::vector<PolicyFileText>;
+    std::vector<std::string> yaml = Policies().yaml;
+    yaml.push_back("name: [unclosed");
+    yaml.push_back("name: caf\xE9\n");
+    for (std::string& text : yaml) {
+      auto compiled = routing::CompilePolicyText(text, kPolicyFile);
+      if (compiled.ok()) (*compiled)->yaml();
+      out->push_back({std::move(text), std::move(compiled)});
+    }
+    return out;
+  }();
+  return *texts;
+}
+
 // Bits [from, from + count) of `b`.
 int Bits(uint8_t b, int from, int count) { return (b >> from) & ((1 << count) - 1); }
 
@@ -178,8 +202,7 @@ class Driver {
         // As acdd takes it live: read and checked first (gRPC's thread); one with problems is
         // answered there and never reaches the core. Its diff is made there too, from the policy
         // acdd last published: the one in force, or (bit 7) one a reload replaced meanwhile.
-        absl::StatusOr<daemon::PolicyRequestPrepared> prepared =
-            daemon::PreparePolicyRequest(input.set_policy());
+        absl::StatusOr<daemon::PolicyRequestPrepared> prepared = Prepared(input.set_policy());
         if (!prepared.ok() || !prepared->problems.empty()) return;
         const std::shared_ptr<const routing::CompiledPolicy> running =
             core_->router().shared_policy();
@@ -201,11 +224,13 @@ class Driver {
       }
       case 14: {  // SIGHUP: the policy file's bytes, whatever they are
         if (!PolicyRequestLeft()) return;
-        static const char* const kBroken[] = {"name: [unclosed", "name: caf\xE9\n"};
-        input.mutable_policy_text()->set_yaml(Bits(a, 2, 1) ? kBroken[Bits(a, 3, 1)]
-                                                            : Policies().yaml[Bits(a, 0, 2)]);
-        input.mutable_policy_text()->set_source("/etc/acd/policy.yaml");
-        break;
+        const int text = Bits(a, 2, 1) ? 4 + Bits(a, 3, 1) : Bits(a, 0, 2);
+        input.mutable_policy_text()->set_yaml(PolicyFileTexts()[text].yaml);
+        input.mutable_policy_text()->set_source(kPolicyFile);
+        if (!Bits(a, 4, 1)) break;  // as a replay has it: the core compiles the text itself
+        // As acdd takes it live: compiled on its main thread first.
+        Apply(std::move(input), step, nullptr, nullptr, &PolicyFileTexts()[text].compiled);
+        return;
       }
       case 15:
       case 16:
@@ -300,6 +325,21 @@ class Driver {
  private:
   bool PolicyRequestLeft() { return policy_requests_left_-- > 0; }
 
+  // `request` (made by SetPolicy(a, ...)) read and checked as acdd's gRPC thread does. Requests
+  // come from a few fixed ones, so each is prepared once per process: the reading itself is the
+  // policy_text harness's to fuzz, and here it took 6-7% of an input's time (perf).
+  static absl::StatusOr<daemon::PolicyRequestPrepared> Prepared(
+      const v1::SetPolicyRequest& request) {
+    static auto* const prepared =
+        new std::map<std::string, absl::StatusOr<daemon::PolicyRequestPrepared>>;
+    const std::string key = request.SerializeAsString();
+    auto it = prepared->find(key);
+    if (it == prepared->end()) {
+      it = prepared->emplace(key, daemon::PreparePolicyRequest(request)).first;
+    }
+    return it->second;
+  }
+
   static CoreOptions OptionsFor(int variant) {
     CoreOptions options = daemon::testing::kOptions;
     if (variant == 1)
@@ -308,13 +348,18 @@ class Driver {
     return options;
   }
 
-  // `answer`: a SetPolicy's reply, when it is read (a replay's is not).
-  void Apply(JournalInput input, int step, const daemon::PolicyRequestPrepared* prepared = nullptr,
-             v1::SetPolicyResponse* answer = nullptr) {
+  // `answer`: a SetPolicy's reply, when it is read (a replay's is not). `prepared`, `compiled`:
+  // a SetPolicy's request or a SIGHUP's text made ready off the engine thread, as acdd does live.
+  void Apply(
+      JournalInput input, int step, const daemon::PolicyRequestPrepared* prepared = nullptr,
+      v1::SetPolicyResponse* answer = nullptr,
+      const absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>>* compiled = nullptr) {
     std::vector<v1::Command> reconnect;
-    const absl::Status status = ApplyInput(
-        *core_, input,
-        {.set_policy = answer, .set_policy_prepared = prepared, .reconnect = &reconnect});
+    const absl::Status status = ApplyInput(*core_, input,
+                                           {.set_policy = answer,
+                                            .set_policy_prepared = prepared,
+                                            .policy_text_compiled = compiled,
+                                            .reconnect = &reconnect});
     if (kVerbose) {
       std::fprintf(stderr, "step %d: %s -> %s\n", step, input.ShortDebugString().c_str(),
                    status.ToString().c_str());
