@@ -57,6 +57,7 @@ using daemon::Core;
 using daemon::CoreOptions;
 using daemon::InputAt;
 using daemon::JournalInput;
+using daemon::testing::kPolicyFile;
 using daemon::testing::kQueues;
 using daemon::testing::kReplayPolicy;
 using daemon::testing::kSkills;
@@ -126,7 +127,6 @@ const FixedPolicies& Policies() {
 
 // What a SIGHUP may find in the policy file: the fixed policies' YAML (0-3), then two texts that
 // do not read (4-5); each with what acdd's main thread makes of it before the engine takes it.
-constexpr char kPolicyFile[] = "/etc/acd/policy.yaml";
 struct PolicyFileText {
   std::string yaml;
   absl::StatusOr<std::shared_ptr<const routing::CompiledPolicy>> compiled;
@@ -602,7 +602,7 @@ class Driver {
     *started.mutable_settings() = daemon::SettingsOf(OptionsFor(Bits(a, 1, 2)));
     const v1::Policy& policy = Policies().protos[Bits(a, 3, 2)];
     *started.mutable_startup_policy() = policy;
-    started.set_startup_policy_source("/etc/acd/policy.yaml");
+    started.set_startup_policy_source(kPolicyFile);
     started.set_apply_startup_policy(Bits(a, 5, 1));
     unwritten_.clear();  // a new acdd: the switches reconnect
   }
