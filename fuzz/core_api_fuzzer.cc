@@ -31,8 +31,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "acd/journal/v1/journal.pb.h"
 #include "acd/journal/v1/snapshot.pb.h"
@@ -616,8 +618,34 @@ class Driver {
         break;
       }
       case 1: {
-        v1::ListAgentsResponse agents;
-        (void)core_->ListAgents(v1::ListAgentsRequest(), &agents);
+        // Every agent, then (a queue named) those of one queue: exactly the members among them,
+        // in the same order; a queue no policy has is NOT_FOUND.
+        v1::ListAgentsResponse all;
+        (void)core_->ListAgents(v1::ListAgentsRequest(), &all);
+        v1::ListAgentsRequest request;
+        request.set_queue(kQueueNames[Bits(a, 3, 3)]);
+        if (request.queue().empty()) break;
+        v1::ListAgentsResponse members;
+        const absl::Status listed = core_->ListAgents(request, &members);
+        if (!core_->router().policy().FindQueue(request.queue())) {
+          if (listed.code() != absl::StatusCode::kNotFound) {
+            Fail("ListAgents of queue ", request.queue(),
+                 ", which does not exist: ", listed.ToString());
+          }
+          break;
+        }
+        std::vector<std::string> expected;
+        for (const v1::AgentInfo& agent : all.agents()) {
+          if (absl::c_linear_search(agent.queues(), request.queue())) {
+            expected.push_back(agent.agent_id());
+          }
+        }
+        std::vector<std::string> got;
+        for (const v1::AgentInfo& agent : members.agents()) got.push_back(agent.agent_id());
+        if (!listed.ok() || got != expected) {
+          Fail("ListAgents of queue ", request.queue(), " listed ", absl::StrJoin(got, ","), " (",
+               listed.ToString(), "), its members being ", absl::StrJoin(expected, ","));
+        }
         break;
       }
       case 2:
