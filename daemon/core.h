@@ -8,7 +8,7 @@
 // thread.
 //   Core core(policy, "built-in", {}, &observer, clock.Now());
 //   absl::Status s = core.EnqueueCall(request, &response, clock.Now());
-//   for (OutgoingCommand& c : core.TakeCommands()) shell.Write(c.switch_id, c.command);
+//   for (OutgoingCommand& c : core.TakeCommands()) shell.Write(c.switch_id, *c.command);
 //   if (auto t = core.NextWakeup()) ... later: core.AdvanceTo(clock.Now());
 //
 // Inputs that change state: EnqueueCall, ReportCallEvent, Login, SetAgentState, Logout,

@@ -433,13 +433,13 @@ void Engine::Deliver(OutgoingCommand out) {
   if (link.local) {
     // Delivered once the current input is done, as a stream write would be.
     asio::post(io_, [this, out = std::move(out), deliver = link.local] {
-      OnCommandWritten(out.switch_id, out.command, /*writer=*/nullptr);
-      deliver(out.command);
+      OnCommandWritten(out.switch_id, *out.command, /*writer=*/nullptr);
+      deliver(*out.command);
     });
     return;
   }
   if (link.stream == nullptr || CutOffIfBehind(out.switch_id, link)) return;
-  link.stream->SendCommand(std::move(out.command));
+  link.stream->SendCommand(*out.command);
 }
 
 bool Engine::CutOffIfBehind(const std::string& switch_id, SwitchLink& link) {
@@ -571,7 +571,9 @@ grpc::Status Engine::OpenCommandStream(const std::string& switch_id, CommandSink
   link.admitted = std::move(admitted);
   link.first_unwritten = pending.size();
   for (acd::v1::Command& command : pending) {
-    held_commands_.push_back({last_sequence_, OutgoingCommand{switch_id, std::move(command)}});
+    held_commands_.push_back(
+        {last_sequence_,
+         OutgoingCommand{switch_id, std::make_shared<const acd::v1::Command>(std::move(command))}});
   }
   ReleaseCommands();
   return grpc::Status::OK;

@@ -21,11 +21,12 @@ uint64_t SwitchOutboxes::Send(const std::string& switch_id, acd::v1::Command com
     if (dropped_.empty() || dropped_.back().first != switch_id) dropped_.emplace_back(switch_id, 0);
     dropped_.back().second++;
   }
-  if (const std::string* call_id = ReservedCallId(command)) {
-    outbox.offers[*call_id] = Outstanding{.offer = command};
+  auto shared = std::make_shared<const acd::v1::Command>(std::move(command));
+  if (const std::string* call_id = ReservedCallId(*shared)) {
+    outbox.offers[*call_id] = Outstanding{.offer = shared};
   }
-  outbox.unwritten.emplace_hint(outbox.unwritten.end(), sequence, command);
-  new_.push_back({switch_id, std::move(command)});
+  outbox.unwritten.emplace_hint(outbox.unwritten.end(), sequence, shared);
+  new_.push_back({switch_id, std::move(shared)});
   return sequence;
 }
 
@@ -34,7 +35,7 @@ const acd::v1::Command* SwitchOutboxes::OutstandingOffer(const std::string& swit
   auto outbox = outboxes_.find(switch_id);
   if (outbox == outboxes_.end()) return nullptr;
   auto it = outbox->second.offers.find(call_id);
-  return it == outbox->second.offers.end() ? nullptr : &it->second.offer;
+  return it == outbox->second.offers.end() ? nullptr : it->second.offer.get();
 }
 
 void SwitchOutboxes::EndOffer(const std::string& switch_id, const std::string& call_id) {
@@ -42,7 +43,7 @@ void SwitchOutboxes::EndOffer(const std::string& switch_id, const std::string& c
   if (outbox == outboxes_.end()) return;
   auto it = outbox->second.offers.find(call_id);
   if (it == outbox->second.offers.end()) return;
-  if (!it->second.written) outbox->second.unwritten.erase(it->second.offer.sequence());
+  if (!it->second.written) outbox->second.unwritten.erase(it->second.offer->sequence());
   outbox->second.offers.erase(it);
 }
 
@@ -51,14 +52,14 @@ void SwitchOutboxes::Written(const std::string& switch_id, uint64_t sequence) {
   if (outbox == outboxes_.end()) return;
   auto it = outbox->second.unwritten.find(sequence);
   if (it != outbox->second.unwritten.end()) {
-    MarkOfferWritten(outbox->second, it->second);
+    MarkOfferWritten(outbox->second, *it->second);
     outbox->second.unwritten.erase(it);
     return;
   }
   // Not among the unwritten: taken back, written before a takeover, or an outstanding offer the
   // bound dropped and a reconnect sent again. Few offers ring at once: look among them.
   for (auto& [call_id, offer] : outbox->second.offers) {
-    if (offer.offer.sequence() == sequence) offer.written = true;
+    if (offer.offer->sequence() == sequence) offer.written = true;
   }
 }
 
@@ -70,15 +71,15 @@ std::vector<acd::v1::Command> SwitchOutboxes::Reconnect(const std::string& switc
   // Never delivered: the unwritten commands, and outstanding offers the bound dropped.
   std::vector<acd::v1::Command> out;
   out.reserve(outbox.unwritten.size());
-  for (const auto& [sequence, command] : outbox.unwritten) out.push_back(command);
+  for (const auto& [sequence, command] : outbox.unwritten) out.push_back(*command);
   std::vector<acd::v1::Command> dropped;
   std::vector<acd::v1::Command> again;  // written to a stream that may have lost them
   for (const auto& [call_id, offer] : outbox.offers) {
     if (offer.written) {
-      again.push_back(offer.offer);
+      again.push_back(*offer.offer);
       again.back().set_resent(true);
-    } else if (!outbox.unwritten.contains(offer.offer.sequence())) {
-      dropped.push_back(offer.offer);
+    } else if (!outbox.unwritten.contains(offer.offer->sequence())) {
+      dropped.push_back(*offer.offer);
     }
   }
   if (!dropped.empty()) {
@@ -94,7 +95,7 @@ void SwitchOutboxes::MarkOfferWritten(Outbox& outbox, const acd::v1::Command& co
   const std::string* call_id = ReservedCallId(command);
   if (call_id == nullptr) return;
   auto offer = outbox.offers.find(*call_id);
-  if (offer != outbox.offers.end() && offer->second.offer.sequence() == command.sequence()) {
+  if (offer != outbox.offers.end() && offer->second.offer->sequence() == command.sequence()) {
     offer->second.written = true;
   }
 }
@@ -123,11 +124,11 @@ std::vector<acd::journal::v1::OutboxState> SwitchOutboxes::Save() const {
     acd::journal::v1::OutboxState& state = out.emplace_back();
     state.set_switch_id(switch_id);
     state.set_next_sequence(outbox.next_sequence);
-    for (const auto& [sequence, command] : outbox.unwritten) *state.add_unwritten() = command;
+    for (const auto& [sequence, command] : outbox.unwritten) *state.add_unwritten() = *command;
     for (const auto& [call_id, offer] : outbox.offers) {
       acd::journal::v1::OutboxState::Offer* saved = state.add_offers();
       saved->set_call_id(call_id);
-      *saved->mutable_offer() = offer.offer;
+      *saved->mutable_offer() = *offer.offer;
       saved->set_written(offer.written);
     }
     std::sort(state.mutable_offers()->begin(), state.mutable_offers()->end(),
@@ -145,7 +146,9 @@ absl::Status SwitchOutboxes::Restore(const acd::journal::v1::OutboxState& state)
   outbox.next_sequence = state.next_sequence();
   for (const acd::v1::Command& command : state.unwritten()) {
     if (command.sequence() == 0 || command.sequence() >= outbox.next_sequence ||
-        !outbox.unwritten.emplace(command.sequence(), command).second) {
+        !outbox.unwritten
+             .emplace(command.sequence(), std::make_shared<const acd::v1::Command>(command))
+             .second) {
       return absl::DataLossError(absl::StrCat("switch ", state.switch_id(), ": command sequence ",
                                               command.sequence(), " out of place"));
     }
@@ -153,7 +156,10 @@ absl::Status SwitchOutboxes::Restore(const acd::journal::v1::OutboxState& state)
   for (const auto& offer : state.offers()) {
     const std::string* reserved = ReservedCallId(offer.offer());
     if (reserved == nullptr || *reserved != offer.call_id() ||
-        !outbox.offers.try_emplace(offer.call_id(), Outstanding{offer.offer(), offer.written()})
+        !outbox.offers
+             .try_emplace(offer.call_id(),
+                          Outstanding{std::make_shared<const acd::v1::Command>(offer.offer()),
+                                      offer.written()})
              .second) {
       return absl::DataLossError(absl::StrCat("switch ", state.switch_id(), ": offer for call ",
                                               offer.call_id(), " is not one"));

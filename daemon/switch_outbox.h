@@ -5,29 +5,32 @@
 // state: numbering never depends on streams or timing. The shell takes each new command with
 // TakeNew() and writes it out, then reports it written.
 //   outboxes.Send("sw1", std::move(command), now);     // numbered 1, 2, ... per switch
-//   for (OutgoingCommand& c : outboxes.TakeNew()) shell.Write(c.switch_id, c.command);
+//   for (OutgoingCommand& c : outboxes.TakeNew()) shell.Write(c.switch_id, *c.command);
 //   outboxes.Written("sw1", 7);                         // the stream wrote sequence 7
 //   std::vector<acd::v1::Command> first = outboxes.Reconnect("sw1");  // for a new stream
 #ifndef ACD_DAEMON_SWITCH_OUTBOX_H_
 #define ACD_DAEMON_SWITCH_OUTBOX_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/time/time.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "acd/journal/v1/snapshot.pb.h"
 #include "acd/v1/acd.pb.h"
 
 namespace acd::daemon {
 
+// A new command for the shell to write: shared with the outbox that keeps it until it is written,
+// never changed (a numbered command is what it is; a replay that writes nothing copies nothing).
 struct OutgoingCommand {
   std::string switch_id;
-  acd::v1::Command command;
+  std::shared_ptr<const acd::v1::Command> command;
 };
 
 class SwitchOutboxes {
@@ -68,15 +71,18 @@ class SwitchOutboxes {
   void Describe(std::string* out) const;
 
  private:
+  // A command once numbered never changes: one copy, shared by the shell's new commands, the
+  // unwritten ones and the outstanding offers.
+  using SharedCommand = std::shared_ptr<const acd::v1::Command>;
   struct Outstanding {
-    acd::v1::Command offer;
+    SharedCommand offer;
     bool written = false;
   };
   struct Outbox {
     uint64_t next_sequence = 1;
     // By sequence: written ones and offers taken back leave from anywhere in O(log n), however
     // long the backlog of a switch that is away.
-    absl::btree_map<uint64_t, acd::v1::Command> unwritten;
+    absl::btree_map<uint64_t, SharedCommand> unwritten;
     absl::flat_hash_map<std::string, Outstanding> offers;  // by call id
   };
   // `command` (just written) is its call's outstanding offer: mark it so.

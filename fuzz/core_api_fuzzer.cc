@@ -381,11 +381,11 @@ class Driver {
       for (const v1::Command& c : reconnect) unwritten.push_back(c.sequence());
     }
     for (daemon::OutgoingCommand& c : core_->TakeCommands()) {
-      unwritten_[c.switch_id].push_back(c.command.sequence());
-      if (c.command.has_offer_call()) {
-        offers_[c.command.offer_call().call_id()] = c.command.sequence();
-      } else if (c.command.has_start_callback()) {
-        offers_[c.command.start_callback().call_id()] = c.command.sequence();
+      unwritten_[c.switch_id].push_back(c.command->sequence());
+      if (c.command->has_offer_call()) {
+        offers_[c.command->offer_call().call_id()] = c.command->sequence();
+      } else if (c.command->has_start_callback()) {
+        offers_[c.command->start_callback().call_id()] = c.command->sequence();
       }
     }
     (void)core_->TakeNotices();

@@ -205,7 +205,7 @@ class SimulatedCenter {
   // The commands made since the last take, without their switch.
   std::vector<acd::v1::Command> TakeCommandsOnly() {
     std::vector<acd::v1::Command> out;
-    for (OutgoingCommand& c : core_.TakeCommands()) out.push_back(std::move(c.command));
+    for (OutgoingCommand& c : core_.TakeCommands()) out.push_back(*c.command);
     return out;
   }
   // The one command made since the last take; fails the test (and returns an empty command) when

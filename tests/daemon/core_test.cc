@@ -24,7 +24,7 @@ using ::testing::UnorderedElementsAre;
 // (switch, sequence) of each command.
 std::vector<std::pair<std::string, uint64_t>> Numbering(const std::vector<OutgoingCommand>& out) {
   std::vector<std::pair<std::string, uint64_t>> numbers;
-  for (const OutgoingCommand& c : out) numbers.emplace_back(c.switch_id, c.command.sequence());
+  for (const OutgoingCommand& c : out) numbers.emplace_back(c.switch_id, c.command->sequence());
   return numbers;
 }
 
@@ -46,7 +46,7 @@ TEST(Core, AnEnqueuedCallIsOfferedToTheFreeAgentAsACommandToItsSwitch) {
   std::vector<OutgoingCommand> commands = center.TakeCommands();
   ASSERT_EQ(commands.size(), 1u);
   EXPECT_EQ(commands[0].switch_id, "sw1");
-  const acd::v1::Command& offer = commands[0].command;
+  const acd::v1::Command& offer = *commands[0].command;
   EXPECT_EQ(offer.sequence(), 1u);
   EXPECT_EQ(TimeOf(offer.at()), kStart + absl::Seconds(7)) << "stamped with the input's time";
   EXPECT_FALSE(offer.resent());
@@ -406,8 +406,8 @@ TEST(Core, CommandsAreNumberedFromOnePerSwitchIndependentlyOfOtherSwitches) {
   EXPECT_THAT(Numbering(commands),
               ElementsAre(Pair("sw1", 1u), Pair("sw2", 1u), Pair("sw1", 2u), Pair("sw1", 3u)));
   ASSERT_EQ(commands.size(), 4u);
-  EXPECT_TRUE(commands[3].command.has_offer_call());
-  EXPECT_EQ(commands[3].command.offer_call().call_id(), "a1");
+  EXPECT_TRUE(commands[3].command->has_offer_call());
+  EXPECT_EQ(commands[3].command->offer_call().call_id(), "a1");
 }
 
 TEST(Core, AReconnectingSwitchGetsItsUnwrittenCommandsThenItsOutstandingOffersResent) {
@@ -497,7 +497,7 @@ TEST(Core, AnOfferAnsweredOrWithdrawnMeanwhileIsNotResent) {
 void RunMorning(SimulatedCenter& center, std::vector<std::string>* stream) {
   auto drain = [&] {
     for (const OutgoingCommand& c : center.TakeCommands()) {
-      stream->push_back(c.switch_id + ":" + DeterministicBytes(c.command));
+      stream->push_back(c.switch_id + ":" + DeterministicBytes(*c.command));
     }
   };
   auto step = [&](double seconds) {

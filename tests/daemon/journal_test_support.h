@@ -98,7 +98,7 @@ inline std::string Text(const Effect& effect) {
     absl::StrAppend(&out, "reconnect ", c.ShortDebugString(), "\n");
   }
   for (const OutgoingCommand& c : effect.commands) {
-    absl::StrAppend(&out, "command ", c.switch_id, " ", c.command.ShortDebugString(), "\n");
+    absl::StrAppend(&out, "command ", c.switch_id, " ", c.command->ShortDebugString(), "\n");
   }
   return out;
 }

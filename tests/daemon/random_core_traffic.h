@@ -207,7 +207,7 @@ class Traffic {
       }
     }
     for (const OutgoingCommand& out : effect.commands) {
-      const acd::v1::Command& c = out.command;
+      const acd::v1::Command& c = *out.command;
       ++tally_[absl::StrCat("command ", CaseName(c, c.command_case()))];
       if (c.has_offer_call()) {
         offers_[c.offer_call().call_id()] = {c.offer_call().agent_id(), c.sequence()};

@@ -56,12 +56,12 @@ TEST(SwitchOutboxes, NumbersEachSwitchsCommandsFromOneAndStampsThem) {
   std::vector<OutgoingCommand> out = outboxes.TakeNew();
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].switch_id, "sw1");
-  EXPECT_EQ(out[0].command.sequence(), 1u);
+  EXPECT_EQ(out[0].command->sequence(), 1u);
   EXPECT_EQ(out[1].switch_id, "sw2");
-  EXPECT_EQ(out[1].command.sequence(), 1u);
-  EXPECT_EQ(out[2].command.play_prompt().call_id(), "c");
-  EXPECT_EQ(out[2].command.sequence(), 2u);
-  EXPECT_EQ(TimeOf(out[2].command.at()), kStart + absl::Seconds(2));
+  EXPECT_EQ(out[1].command->sequence(), 1u);
+  EXPECT_EQ(out[2].command->play_prompt().call_id(), "c");
+  EXPECT_EQ(out[2].command->sequence(), 2u);
+  EXPECT_EQ(TimeOf(out[2].command->at()), kStart + absl::Seconds(2));
   EXPECT_THAT(outboxes.TakeNew(), IsEmpty()) << "each new command is handed out once";
 }
 

@@ -145,14 +145,14 @@ class Recorder {
     (void)daemon::ApplyInput(*core_, input);
     (void)core_->TakeNotices();
     for (const daemon::OutgoingCommand& out : core_->TakeCommands()) {
-      if (!out.command.has_offer_call()) continue;
-      JournalInput accepted = Event(out.command.offer_call().call_id());
-      accepted.mutable_call_event()->set_agent_id(out.command.offer_call().agent_id());
-      accepted.mutable_call_event()->set_offer_sequence(out.command.sequence());
+      if (!out.command->has_offer_call()) continue;
+      JournalInput accepted = Event(out.command->offer_call().call_id());
+      accepted.mutable_call_event()->set_agent_id(out.command->offer_call().agent_id());
+      accepted.mutable_call_event()->set_offer_sequence(out.command->sequence());
       accepted.mutable_call_event()->mutable_offer_accepted();
       ends_.push({now_ + absl::Seconds(
                              std::exponential_distribution<double>(1 / kMeanTalkSeconds)(random_)),
-                  out.command.offer_call().call_id()});
+                  out.command->offer_call().call_id()});
       Apply(accepted);
     }
   }
