@@ -39,6 +39,7 @@
 #include "acd/journal/v1/journal.pb.h"
 #include "acd/journal/v1/snapshot.pb.h"
 #include "acd/v1/acd.pb.h"
+#include "daemon/commands.h"
 #include "daemon/core.h"
 #include "daemon/core_input.h"
 #include "daemon/policy_request.h"
@@ -382,10 +383,8 @@ class Driver {
     }
     for (daemon::OutgoingCommand& c : core_->TakeCommands()) {
       unwritten_[c.switch_id].push_back(c.command->sequence());
-      if (c.command->has_offer_call()) {
-        offers_[c.command->offer_call().call_id()] = c.command->sequence();
-      } else if (c.command->has_start_callback()) {
-        offers_[c.command->start_callback().call_id()] = c.command->sequence();
+      if (const std::string* call_id = daemon::ReservedCallId(*c.command)) {
+        offers_[*call_id] = c.command->sequence();
       }
     }
     (void)core_->TakeNotices();
