@@ -159,7 +159,11 @@ class Core {
 
   // The whole state as canonical text: the same inputs at the same times give the same text, byte
   // for byte (a recovered core is checked against the original this way). Costly: tests and tools.
-  std::string Dump() const;
+  // kText writes each message as one line of text format, for people and diffs; kWire as its
+  // deterministic wire bytes, several times cheaper, to tell whether two cores are the same
+  // (the core_api fuzzer's end checks), then kText to show how they differ.
+  enum class DumpStyle { kText, kWire };
+  std::string Dump(DumpStyle style = DumpStyle::kText) const;
   // The router's invariants (Router::CheckInvariants), and that the call book, the logins and the
   // switches' outstanding offers agree with it: INTERNAL naming the first one broken, else OK.
   // Walks the whole state (core_dump.cc): for tests and fuzzers, after an input is settled.

@@ -11,24 +11,37 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "daemon/core.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
 #include "routing/quote.h"
 
 namespace acd::daemon {
 namespace {
 
-std::string OneLine(const google::protobuf::Message& message) {
-  google::protobuf::TextFormat::Printer printer;
-  printer.SetSingleLineMode(true);
+// `message` as Dump writes it in `style`.
+std::string Written(Core::DumpStyle style, const google::protobuf::Message& message) {
   std::string text;
-  printer.PrintToString(message, &text);
+  if (style == Core::DumpStyle::kWire) {
+    google::protobuf::io::StringOutputStream stream(&text);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  } else {
+    google::protobuf::TextFormat::Printer printer;
+    printer.SetSingleLineMode(true);
+    printer.PrintToString(message, &text);
+  }
   return text;
 }
 
 }  // namespace
 
-std::string Core::Dump() const {
+std::string Core::Dump(DumpStyle style) const {
   owner_.Check("Core::Dump");
+  auto OneLine = [style](const google::protobuf::Message& message) {
+    return Written(style, message);
+  };
   const absl::Time now = router_->now();
   std::string out;
   absl::StrAppend(&out, "now ", absl::FormatTime(now), "\n");
@@ -79,7 +92,17 @@ std::string Core::Dump() const {
                       "\n");
     }
   }
-  outboxes_.Describe(&out);
+  for (const acd::journal::v1::OutboxState& outbox : outboxes_.Save()) {
+    absl::StrAppend(&out, "switch ", outbox.switch_id(), " next_sequence ", outbox.next_sequence(),
+                    "\n");
+    for (const acd::v1::Command& command : outbox.unwritten()) {
+      absl::StrAppend(&out, "  unwritten ", OneLine(command), "\n");
+    }
+    for (const auto& offer : outbox.offers()) {
+      absl::StrAppend(&out, "  offer ", offer.call_id(),
+                      offer.written() ? " written " : " unwritten ", OneLine(offer.offer()), "\n");
+    }
+  }
   return out;
 }
 

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/api_convert.h"
 #include "daemon/commands.h"
-#include "google/protobuf/text_format.h"
 
 namespace acd::daemon {
 
@@ -166,25 +165,6 @@ absl::Status SwitchOutboxes::Restore(const acd::journal::v1::OutboxState& state)
     }
   }
   return absl::OkStatus();
-}
-
-void SwitchOutboxes::Describe(std::string* out) const {
-  google::protobuf::TextFormat::Printer printer;
-  printer.SetSingleLineMode(true);
-  std::string text;
-  for (const acd::journal::v1::OutboxState& outbox : Save()) {
-    absl::StrAppend(out, "switch ", outbox.switch_id(), " next_sequence ", outbox.next_sequence(),
-                    "\n");
-    for (const acd::v1::Command& command : outbox.unwritten()) {
-      printer.PrintToString(command, &text);
-      absl::StrAppend(out, "  unwritten ", text, "\n");
-    }
-    for (const auto& offer : outbox.offers()) {
-      printer.PrintToString(offer.offer(), &text);
-      absl::StrAppend(out, "  offer ", offer.call_id(), offer.written() ? " written " : " unwritten ",
-                      text, "\n");
-    }
-  }
 }
 
 }  // namespace acd::daemon

@@ -67,8 +67,6 @@ class SwitchOutboxes {
   // REQUIRES for Save: TakeNew() and TakeDropped() have been called since the last command.
   std::vector<acd::journal::v1::OutboxState> Save() const;
   absl::Status Restore(const acd::journal::v1::OutboxState& outbox);
-  // Every outbox in a canonical text (as Save orders it), for Core::Dump.
-  void Describe(std::string* out) const;
 
  private:
   // A command once numbered never changes: one copy, shared by the shell's new commands, the
