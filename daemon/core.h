@@ -206,8 +206,8 @@ class Core {
                       const char* reason, absl::Time now);
 
   // Reads (operations.cc).
-  acd::v1::CallState StateOf(const std::string& call_id, const CallRecord& record) const;
-  void FillCallInfo(const std::string& call_id, const CallRecord& record, absl::Time now,
+  acd::v1::CallState StateOf(absl::string_view call_id, const CallRecord& record) const;
+  void FillCallInfo(absl::string_view call_id, const CallRecord& record, absl::Time now,
                     acd::v1::CallInfo* info) const;
   bool FillAgentInfo(const std::string& agent_id, acd::v1::AgentInfo* info) const;
   absl::Status ApplyPolicy(std::shared_ptr<const routing::CompiledPolicy> policy,

@@ -14,16 +14,16 @@
 
 namespace acd::daemon {
 
-acd::v1::CallState Core::StateOf(const std::string& call_id, const CallRecord& record) const {
+acd::v1::CallState Core::StateOf(absl::string_view call_id, const CallRecord& record) const {
   if (record.finished) return record.finished->state;
   std::optional<routing::CallState> state = router_->CallStateOf(call_id);
   return state ? CallStateToProto(*state) : acd::v1::CALL_STATE_UNSPECIFIED;
 }
 
 // A live call as the router sees it now; a finished one as it was when it left.
-void Core::FillCallInfo(const std::string& call_id, const CallRecord& record, absl::Time now,
+void Core::FillCallInfo(absl::string_view call_id, const CallRecord& record, absl::Time now,
                         acd::v1::CallInfo* info) const {
-  info->set_call_id(call_id);
+  info->set_call_id(call_id.data(), call_id.size());
   info->set_switch_id(record.switch_id());
   info->set_state(StateOf(call_id, record));
   info->set_expected_wait_seconds(-1);
@@ -84,7 +84,7 @@ absl::Status Core::ListCalls(const acd::v1::ListCallsRequest& request,
                           return false;
                         }
                         acd::v1::CallInfo* info = response->add_calls();
-                        FillCallInfo(std::string(call_id), record, now, info);
+                        FillCallInfo(call_id, record, now, info);
                         bytes += info->ByteSizeLong();
                         return true;
                       });
