@@ -382,6 +382,11 @@ void Core::CommandWritten(const std::string& switch_id, uint64_t sequence) {
   outboxes_.Written(switch_id, sequence);
 }
 
+bool Core::AwaitsWrite(const std::string& switch_id, uint64_t sequence) const {
+  owner_.Check("Core::AwaitsWrite");
+  return outboxes_.AwaitsWrite(switch_id, sequence);
+}
+
 std::vector<OutgoingCommand> Core::TakeCommands() {
   owner_.Check("Core::TakeCommands");
   return outboxes_.TakeNew();

@@ -84,6 +84,9 @@ class Core {
   std::vector<acd::v1::Command> ReconnectSwitch(const std::string& switch_id);
   // The shell wrote command `sequence` to `switch_id`.
   void CommandWritten(const std::string& switch_id, uint64_t sequence);
+  // Whether that write would change anything (SwitchOutboxes::AwaitsWrite): a second report of
+  // one write is not journaled.
+  bool AwaitsWrite(const std::string& switch_id, uint64_t sequence) const;
   // Commands made since the last call, in order.
   std::vector<OutgoingCommand> TakeCommands();
   // Lines for the operator's log since the last call (a policy applied or refused, an agent made

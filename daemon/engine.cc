@@ -586,6 +586,10 @@ void Engine::OnCommandWritten(const std::string& switch_id, const acd::v1::Comma
       it != links_.end() && it->second.stream == writer && it->second.first_unwritten > 0) {
     --it->second.first_unwritten;
   }
+  // A write the outbox already counted changes nothing and is not journaled again: an offer both
+  // the old stream and the one that took over wrote, or a report that came after the takeover
+  // had counted it.
+  if (!core_->AwaitsWrite(switch_id, command.sequence())) return;
   // Refused while the journal cannot write: the command then stays unwritten in the outbox and a
   // reconnect gives it again (a switch tells repeats by their sequence).
   RunInput(Timed::kNo, [&](JournalInput& input) {

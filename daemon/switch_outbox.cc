@@ -62,6 +62,16 @@ void SwitchOutboxes::Written(const std::string& switch_id, uint64_t sequence) {
   }
 }
 
+bool SwitchOutboxes::AwaitsWrite(const std::string& switch_id, uint64_t sequence) const {
+  auto outbox = outboxes_.find(switch_id);
+  if (outbox == outboxes_.end()) return false;
+  if (outbox->second.unwritten.contains(sequence)) return true;
+  return std::any_of(outbox->second.offers.begin(), outbox->second.offers.end(),
+                     [&](const auto& entry) {
+                       return !entry.second.written && entry.second.offer->sequence() == sequence;
+                     });
+}
+
 std::vector<acd::v1::Command> SwitchOutboxes::Reconnect(const std::string& switch_id) {
   Outbox& outbox = outboxes_[switch_id];
   auto by_sequence = [](const acd::v1::Command& a, const acd::v1::Command& b) {

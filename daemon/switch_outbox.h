@@ -51,6 +51,9 @@ class SwitchOutboxes {
   void EndOffer(const std::string& switch_id, const std::string& call_id);
   // The shell wrote command `sequence` to `switch_id`'s stream (or handed it to a local switch).
   void Written(const std::string& switch_id, uint64_t sequence);
+  // Whether Written(switch_id, sequence) would change anything: the command is unwritten, or it
+  // is an outstanding offer not yet marked written. Not after a second report of the same write.
+  bool AwaitsWrite(const std::string& switch_id, uint64_t sequence) const;
   // What a new stream of `switch_id` gets first: every command it has not been shown to receive,
   // in sequence order (an outstanding offer the bound dropped among them), then the outstanding
   // offers written to an earlier stream that may have lost them, marked resent. Commands taken by

@@ -2,17 +2,20 @@
 // after one acdd cut off: what the old sink delivered counts before the reconnect even when its
 // report is still on a gRPC thread, so a switch that got an offer and reconnected gets it again
 // marked resent, numbered as before; an offer the old sink never wrote, or any other command in
-// a write still in flight, comes plain; a refused sink leaves the old one open. A real engine on
-// its thread, in memory, with sinks that stand in for a stream and say what they delivered.
+// a write still in flight, comes plain; a refused sink leaves the old one open; with a journal, a
+// second report of one write is not journaled. A real engine on its thread, in memory (one with
+// a data dir), with sinks that stand in for a stream and say what they delivered.
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "acd/v1/acd.pb.h"
 #include "daemon/command_sink.h"
 #include "daemon/engine.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/core_fixture.h"
+#include "tests/daemon/journal_test_support.h"
 #include "tests/daemon/on_engine.h"
 
 namespace acd::daemon::testing {
@@ -168,6 +171,71 @@ TEST_F(SinkTakeoverTest, ARefusedStreamLeavesTheOldOneOpen) {
     EXPECT_EQ(refused.ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(old_sink_.ended.error_code(), grpc::StatusCode::UNKNOWN) << "the old one ended";
   });
+}
+
+// With a journal: each write the outbox counts is one command_written record, and a second report
+// of the same write (the takeover counted the old stream's offer; the new stream wrote it again,
+// and the old one's report came late) is none.
+TEST(JournaledTakeover, ASecondReportOfTheSameWriteIsNotJournaled) {
+  ScratchDir dir("engine_takeover");
+  RecordingSink old_sink, new_sink;  // they outlive the engine that refers to them
+  FakeClock clock{kStart};
+  Engine engine(
+      PolicyFromYaml(kCenterPolicy), "test policy",
+      EngineOptions{.journal = {.data_dir = dir.path(),
+                                .snapshots = {.every_records = 0, .every = absl::ZeroDuration()}}},
+      &clock);
+  ASSERT_TRUE(engine.Start().ok());
+  // What a sink was sent, read on the engine's thread once the journal has let it out.
+  auto sent_to = [&](RecordingSink& sink, size_t count) {
+    for (int tries = 0; tries < 2500; ++tries) {
+      std::vector<acd::v1::Command> sent = OnEngine(engine, [&] { return sink.sent; });
+      if (sent.size() >= count) return sent;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    ADD_FAILURE() << "the sink got fewer than " << count << " commands in 5 s";
+    return std::vector<acd::v1::Command>();
+  };
+  OnEngine(engine, [&] {
+    EXPECT_TRUE(engine.OpenCommandStream("sw1", &old_sink, nullptr).ok());
+    acd::v1::AgentInfo agent;
+    EXPECT_TRUE(engine.Login(SalesAgent("alice"), &agent).ok());
+    acd::v1::EnqueueCallResponse enqueued;
+    EXPECT_TRUE(engine.EnqueueCall(SimulatedCenter::EnqueueRequest("c1", "sales"), &enqueued).ok());
+  });
+  const std::vector<acd::v1::Command> offered = sent_to(old_sink, 1);
+  ASSERT_EQ(offered.size(), 1u);
+  const acd::v1::Command offer = offered[0];
+  ASSERT_TRUE(offer.has_offer_call()) << offer.DebugString();
+
+  old_sink.delivered.written.push_back(offer);  // its report still on gRPC's thread
+  const uint64_t before_takeover = OnEngine(engine, [&] { return engine.last_sequence(); });
+  OnEngine(engine, [&] { EXPECT_TRUE(engine.OpenCommandStream("sw1", &new_sink, nullptr).ok()); });
+  const std::vector<acd::v1::Command> resent = sent_to(new_sink, 1);
+  ASSERT_EQ(resent.size(), 1u);
+  EXPECT_TRUE(resent[0].resent());
+  const uint64_t after_takeover = OnEngine(engine, [&] { return engine.last_sequence(); });
+  EXPECT_EQ(after_takeover, before_takeover + 2) << "the old stream's write, then the reconnect";
+
+  OnEngine(engine, [&] {
+    engine.OnCommandWritten("sw1", resent[0], &new_sink);
+    engine.OnCommandWritten("sw1", offer, &old_sink);
+    EXPECT_EQ(engine.last_sequence(), after_takeover) << "no record for writes counted already";
+    // c2 waits (alice has c1): its entry prompt, written once, is journaled once.
+    acd::v1::EnqueueCallResponse enqueued;
+    EXPECT_TRUE(engine.EnqueueCall(SimulatedCenter::EnqueueRequest("c2", "sales"), &enqueued).ok());
+  });
+  const std::vector<acd::v1::Command> then = sent_to(new_sink, 2);
+  ASSERT_EQ(then.size(), 2u);
+  ASSERT_TRUE(then[1].has_play_prompt()) << then[1].DebugString();
+  OnEngine(engine, [&] {
+    const uint64_t before = engine.last_sequence();
+    engine.OnCommandWritten("sw1", then[1], &new_sink);
+    EXPECT_EQ(engine.last_sequence(), before + 1);
+    engine.OnCommandWritten("sw1", then[1], &new_sink);
+    EXPECT_EQ(engine.last_sequence(), before + 1);
+  });
+  engine.Stop();
 }
 
 }  // namespace

@@ -145,11 +145,26 @@ TEST(SwitchOutboxes, ANewOfferForTheSameCallReplacesTheOutstandingOne) {
   EXPECT_TRUE(again[0].resent());
 }
 
+TEST(SwitchOutboxes, AWriteAwaitedOnceIsAwaitedNoMoreAfterItsFirstReport) {
+  SwitchOutboxes outboxes(1);
+  outboxes.Send("sw1", Offer("c1", "alice"), kStart);  // 1: dropped by the bound, still outstanding
+  outboxes.Send("sw1", Prompt("c2"), kStart);          // 2
+  EXPECT_TRUE(outboxes.AwaitsWrite("sw1", 1)) << "a dropped offer is sent again, then written";
+  EXPECT_TRUE(outboxes.AwaitsWrite("sw1", 2));
+  EXPECT_FALSE(outboxes.AwaitsWrite("sw1", 3)) << "not sent yet";
+  EXPECT_FALSE(outboxes.AwaitsWrite("sw2", 1)) << "another switch";
+  for (uint64_t sequence : {1, 2}) {
+    outboxes.Written("sw1", sequence);
+    EXPECT_FALSE(outboxes.AwaitsWrite("sw1", sequence)) << sequence;
+  }
+}
+
 TEST(SwitchOutboxes, ASwitchNeverHeardOfHasNothingPending) {
   SwitchOutboxes outboxes(100);
   outboxes.Written("ghost", 1);
   outboxes.EndOffer("ghost", "c1");
   EXPECT_EQ(outboxes.unwritten("ghost"), 0u);
+  EXPECT_FALSE(outboxes.AwaitsWrite("ghost", 1));
   EXPECT_THAT(outboxes.Reconnect("ghost"), IsEmpty());
   EXPECT_EQ(outboxes.Send("ghost", Prompt("c1"), kStart), 1u);
 }
