@@ -45,12 +45,7 @@ constexpr absl::Duration kPatience = absl::Seconds(5);
 
 // Polls `ready` on the test's thread until it holds, or the patience runs out (false).
 bool Eventually(const std::function<bool()>& ready) {
-  const absl::Time deadline = absl::Now() + kPatience;
-  while (!ready()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  return true;
+  return testing::Eventually(ready, kPatience);
 }
 
 // Whether `engine`'s journal has made every record it appended durable.

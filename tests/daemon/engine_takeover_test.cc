@@ -186,15 +186,13 @@ TEST(JournaledTakeover, ASecondReportOfTheSameWriteIsNotJournaled) {
                                 .snapshots = {.every_records = 0, .every = absl::ZeroDuration()}}},
       &clock);
   ASSERT_TRUE(engine.Start().ok());
-  // What a sink was sent, read on the engine's thread once the journal has let it out.
+  // What a sink was sent, read on the engine's thread once the journal has let `count` out.
   auto sent_to = [&](RecordingSink& sink, size_t count) {
-    for (int tries = 0; tries < 2500; ++tries) {
-      std::vector<acd::v1::Command> sent = OnEngine(engine, [&] { return sink.sent; });
-      if (sent.size() >= count) return sent;
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    ADD_FAILURE() << "the sink got fewer than " << count << " commands in 5 s";
-    return std::vector<acd::v1::Command>();
+    EXPECT_TRUE(Eventually([&] {
+      return OnEngine(engine, [&] { return sink.sent.size(); }) >= count;
+    })) << "the sink got fewer than "
+        << count << " commands";
+    return OnEngine(engine, [&] { return sink.sent; });
   };
   OnEngine(engine, [&] {
     EXPECT_TRUE(engine.OpenCommandStream("sw1", &old_sink, nullptr).ok());

@@ -1,12 +1,16 @@
-// OnEngine runs a function on a real Engine's thread and hands back what it returns, for tests
-// that drive an engine running on its own thread.
+// OnEngine runs a function on a real Engine's thread and hands back what it returns, and
+// Eventually polls until something another thread does has happened, for tests that drive an
+// engine running on its own thread.
 //   size_t n = OnEngine(engine, [&] { return engine.last_sequence(); });
+//   ASSERT_TRUE(Eventually([&] { return engine.local_durable() >= n; }));
 #ifndef ACD_TESTS_DAEMON_ON_ENGINE_H_
 #define ACD_TESTS_DAEMON_ON_ENGINE_H_
 
 #include <future>
 #include <type_traits>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "daemon/engine.h"
 
 namespace acd::daemon::testing {
@@ -25,6 +29,18 @@ auto OnEngine(Engine& engine, F f) -> decltype(f()) {
     }
   });
   return done.get_future().get();
+}
+
+// Polls `ready` on the caller's thread until it holds (true), or `patience` has passed (its last
+// answer).
+template <typename F>
+bool Eventually(F ready, absl::Duration patience = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + patience;
+  while (!ready()) {
+    if (absl::Now() > deadline) return ready();
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return true;
 }
 
 }  // namespace acd::daemon::testing

@@ -26,10 +26,12 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "metrics/acd_metrics.h"
+#include "tests/daemon/on_engine.h"
 
 namespace acd::daemon::ha {
 namespace {
 
+using ::acd::daemon::testing::Eventually;
 using ::testing::HasSubstr;
 
 std::string TempDir() {
@@ -48,16 +50,6 @@ std::string JournalBytes(const std::string& dir) {
       });
   EXPECT_TRUE(scan.ok()) << scan.status();
   return out;
-}
-
-// Waits up to 10 s for `done`.
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 2000; ++i) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return done();
 }
 
 // The leader: its journal (records appended from the test's thread), the feed its tap fills, and
