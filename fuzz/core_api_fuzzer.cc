@@ -640,6 +640,17 @@ class Driver {
         // in the same order; a queue no policy has is NOT_FOUND.
         v1::ListAgentsResponse all;
         (void)core_->ListAgents(v1::ListAgentsRequest(), &all);
+        // The login each listed agent made is kept (what-if replays read it), and no other.
+        for (const char* agent_id : kAgents) {
+          const std::optional<v1::LoginRequest> login = core_->LoginOf(agent_id);
+          const bool listed = absl::c_any_of(all.agents(), [&](const v1::AgentInfo& agent) {
+            return agent.agent_id() == agent_id;
+          });
+          if (login.has_value() != listed || (login && login->agent_id() != agent_id)) {
+            Fail("agent ", agent_id, (listed ? " is" : " is not"),
+                 " listed, but its kept login is ", login ? login->ShortDebugString() : "none");
+          }
+        }
         v1::ListAgentsRequest request;
         request.set_queue(kQueueNames[Bits(a, 3, 3)]);
         if (request.queue().empty()) break;
@@ -672,6 +683,17 @@ class Driver {
         request.set_call_id(kCalls[Bits(a, 3, 4)]);
         v1::CallInfo info;
         (void)core_->GetCall(request, &info, now_);
+        // A waiting call's expected wait is the same asked either way; any other call has none.
+        const routing::Router& router = core_->router();
+        const std::optional<routing::CallView> view = router.FindCall(request.call_id());
+        const std::optional<absl::Duration> expected = router.ExpectedWaitOf(request.call_id());
+        const bool waiting = view && view->state == routing::CallState::kWaiting;
+        if (expected != (waiting ? view->expected_wait : std::nullopt)) {
+          Fail("call ", request.call_id(), "'s expected wait is ",
+               expected ? absl::FormatDuration(*expected) : "none", " alone, ",
+               view && view->expected_wait ? absl::FormatDuration(*view->expected_wait) : "none",
+               " in its view");
+        }
         break;
       }
       case 4: {
