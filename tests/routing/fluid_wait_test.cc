@@ -109,7 +109,9 @@ TEST(FluidWait, GrowsWithEveryOlderCallerOnAnyLineItsAgentsServe) {
                     .pools = {{.lines = {0, 1}, .frees_per_second = 0.2},
                               {.lines = {0}, .frees_per_second = 0.1}}};
     const double wait = *ExpectedFluidWait(model, 0);
-    if (older == 0) EXPECT_NEAR(wait, 4 / 0.3, 1e-9) << "both pools on our line alone";
+    if (older == 0) {
+      EXPECT_NEAR(wait, 4 / 0.3, 1e-9) << "both pools on our line alone";
+    }
     EXPECT_GT(wait, last) << older << " older callers";
     last = wait;
   }

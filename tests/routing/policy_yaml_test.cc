@@ -552,7 +552,7 @@ TEST(PolicyYaml, QuotesStringsThatWouldReadAsNumbersOrBooleans) {
 
 TEST(PolicyYaml, QuotesTextWithLineBreaksOrControlCharactersSoThatItReadsBack) {
   // Found by the policy_text fuzzer: yaml-cpp wrote "vm:\r" plain, which did not read back.
-  for (const std::string text :
+  for (const std::string& text :
        {std::string("vm:\r"), std::string("a\rb"), std::string("tab\there"), std::string("bell\a"),
         std::string("nul\0byte", 8), std::string("del\x7F"), std::string("next\xC2\x85line"),
         std::string("c1\xC2\x9F"), std::string("ls\xE2\x80\xA8"), std::string("ps\xE2\x80\xA9:"),
