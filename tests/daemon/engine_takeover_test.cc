@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/time/clock.h"
 #include "acd/v1/acd.pb.h"
 #include "daemon/command_sink.h"
 #include "daemon/engine.h"

@@ -15,7 +15,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "daemon/ha/follower.h"
 #include "daemon/ha/record_feed.h"
 #include "daemon/ha/replication_source.h"
