@@ -13,11 +13,10 @@
 # ACD_FUZZ_FAST=1 uses the fast build, build-fuzz-fast/: UBSan without ASan, and no comparison
 # tracing. core_api runs about 3 times as many inputs a second there (175 against 55), for runs
 # of millions; ASan's memory and leak checks and libFuzzer's comparison-guided mutations are left
-# out, so say which build ran how many. The fast build's runs preload tcmalloc (ASan brings its
-# own allocator): core_api's inputs spend about a fifth of their time in glibc's malloc and free,
-# and 1,500 corpus inputs replayed in 12.0 s with tcmalloc against 14.3-14.6 s without, alternated.
-# Needs clang-14, libfuzzer-14-dev and libtcmalloc-minimal4 (./acd.sh test installs all three,
-# the last with libgoogle-perftools-dev).
+# out, so say which build ran how many. Its runs preload tcmalloc (ASan brings its own
+# allocator; fuzz/README.md has the figures).
+# Needs clang-14 and libfuzzer-14-dev, and for the fast build libtcmalloc-minimal4 (./acd.sh test
+# installs all three, the last with libgoogle-perftools-dev).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 
@@ -28,14 +27,17 @@ shift $(($# < 2 ? $# : 2))
 work=${ACD_FUZZ_WORK:-/tmp/acd-fuzz}
 say() { printf 'fuzz.sh: %s\n' "$*" >&2; }
 
-for p in clang-14 libfuzzer-14-dev libtcmalloc-minimal4; do
+fast=${ACD_FUZZ_FAST:-0}
+packages=(clang-14 libfuzzer-14-dev)
+[ "$fast" = 1 ] && packages+=(libtcmalloc-minimal4)
+for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     say "$p is not installed: apt-get install -y $p"
     exit 2
   fi
 done
 build=build-fuzz flavour="ASan, UBSan" options=() preload=()
-if [ "${ACD_FUZZ_FAST:-0}" = 1 ]; then
+if [ "$fast" = 1 ]; then
   build=build-fuzz-fast flavour="fast: UBSan, no comparison tracing, tcmalloc"
   options=(-DACD_FUZZ_SANITIZERS=undefined -DACD_FUZZ_TRACE_CMP=OFF)
   preload=(env "LD_PRELOAD=$(dpkg-query -L libtcmalloc-minimal4 | grep -m 1 '/libtcmalloc_minimal\.so\.4$')")
