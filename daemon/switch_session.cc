@@ -332,8 +332,19 @@ void SwitchSession::CloseIfFinished() {
     delete this;
     return;
   }
-  // The switch closed its side and everything it asked is answered: the session ends cleanly.
-  if (reads_finished_) Close(grpc::Status::OK);
+  // The switch closed its side and everything it asked is answered: the session ends cleanly,
+  // from a task of its own. The last answers may have just been released by a journal commit,
+  // whose commands (the ones those requests caused) go out only after its answers
+  // (Engine::Commit): the session stays open for them. The task holds the session as an answer
+  // would.
+  if (!reads_finished_ || close_posted_) return;
+  close_posted_ = true;
+  ++answers_waiting_;
+  engine_->Post([this] {
+    --answers_waiting_;
+    if (!gone_) Close(grpc::Status::OK);
+    CloseIfFinished();
+  });
 }
 
 void SwitchSession::Gone() {

@@ -20,8 +20,8 @@
 // per 1,000 calls against 0.32-0.33 s). The other services' callback methods keep gRPC's
 // "nexting" threads polling the same epoll set, so they still read the session's socket and then
 // wake the queue's thread. Only a server with no callback method at all would read on its own.
-// Lifetime: gRPC holds the stream until OnDone; answers still waiting for the journal hold it
-// after that; on the engine thread, the last of the two deletes it.
+// Lifetime: gRPC holds the stream until OnDone; answers still waiting for the journal (and a
+// clean close on its way) hold it after that; on the engine thread, the last of them deletes it.
 //   grpc::ServerBidiReactor<SessionRequest, SessionResponse>* SwitchServiceImpl::Session(...) {
 //     return new SwitchSession(engine_, access_, *std::move(caller));
 //   }
@@ -95,7 +95,8 @@ class SwitchSession final : public SessionWriter, public CommandSink {
                          grpc::Status status, acd::v1::AcdMessage answer);
   void CommandsWritten();  // the engine hears of the commands written
   // Deletes the session once gRPC is done with it and no answer waits; closes it (OK) once the
-  // switch closed its side and everything it asked is answered.
+  // switch closed its side, everything it asked is answered and the commands released with the
+  // answers are sent.
   void CloseIfFinished();
 
   Engine* const engine_;
@@ -121,6 +122,7 @@ class SwitchSession final : public SessionWriter, public CommandSink {
   size_t answers_waiting_ = 0;   // answers not yet released by the journal
   bool gone_ = false;            // gRPC is done with the stream
   bool reads_finished_ = false;  // the engine took the last request the switch will send
+  bool close_posted_ = false;    // the clean close (CloseIfFinished) is posted
 };
 
 }  // namespace acd::daemon

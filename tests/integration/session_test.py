@@ -8,9 +8,9 @@ answer one request, tokens, a switch cut off for not reading its session and one
 
   /usr/bin/python3 session_test.py ACDD_PATH DESCRIPTOR_SET SOURCE_DIR [unittest args]
 
-With ACD_SESSION_JOURNAL=write in the environment, each test's acdd journals to a data dir of its
-own (--journal_sync=write): answers and commands then wait for the journal (output commit), and
-the contract is the same.
+With ACD_SESSION_JOURNAL=write (or fsync) in the environment, each test's acdd journals to a data
+dir of its own (--journal_sync=write or fsync): answers and commands then wait for the journal
+(output commit), and the contract is the same.
 
 The contract tested is the comment above `message SessionRequest` in proto/acd/v1/acd.proto.
 """
