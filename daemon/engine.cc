@@ -781,6 +781,15 @@ void Engine::AppendReplicated(absl::string_view records, uint64_t first, uint64_
   journal_->AppendFramed(records, first, last, epoch);
 }
 
+bool Engine::WriteReplicated(std::string records, uint64_t first, uint64_t last, uint64_t epoch) {
+  const bool durable = journal_->WriteFramed(records, first, last, epoch);
+  Post([this, records = std::move(records), first, last, durable] {
+    ApplyReplicated(records, first, last);
+    if (durable) OnDurable(last);
+  });
+  return durable;
+}
+
 void Engine::ApplyReplicated(const std::string& records, uint64_t first, uint64_t last) {
   if (!standby_) Crash(absl::StrCat("records ", first, "..", last, " replicated to a leader"));
   last_sequence_ = last;

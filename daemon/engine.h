@@ -205,7 +205,8 @@ class Engine {
 
   // --- One replica of an HA pair (daemon/ha/replica.h). ---
   // Before Start(): `hook` is told, on the journal's thread, each time the local journal has made
-  // more records durable (a standby reports it to the leader it follows).
+  // more records durable (a standby reports it to the leader it follows); not of those that
+  // WriteReplicated wrote on the follower's thread, which the follower reports itself.
   void SetDurableHook(std::function<void(uint64_t sequence)> hook) {
     durable_hook_ = std::move(hook);
   }
@@ -219,15 +220,21 @@ class Engine {
   // follower; `epoch` the last one's) go to the journal as they are (AppendReplicated), and each is
   // applied to the core as recovery applies it (ApplyReplicated). One that the core cannot take
   // crashes acdd, naming it: the leader took it, so the copies have parted.
-  // Replicate does both on the engine thread. A follower appends on its own thread instead, so
-  // that the standby's journal (and its acknowledgement to the leader) never waits for the engine
-  // to apply what came before: a standby's journal takes records from that one thread only, and
-  // the engine appends again only after Promote, which runs after the follower has stopped.
+  // Replicate does both on the engine thread. A follower writes on its own thread instead
+  // (WriteReplicated), so that the standby's journal (and its acknowledgement to the leader) never
+  // waits for the engine to apply what came before: a standby's journal takes records from that
+  // one thread only, and the engine appends again only after Promote, which runs after the
+  // follower has stopped.
   void Replicate(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch) {
     AppendReplicated(records, first, last, epoch);
     ApplyReplicated(records, first, last);
   }
   void AppendReplicated(absl::string_view records, uint64_t first, uint64_t last, uint64_t epoch);
+  // The follower's thread: the records go to the journal, which writes them there and then when
+  // its own thread is idle (FileJournal::WriteFramed), and to an engine task that applies them.
+  // True: they are durable, which the hook is not told (the caller acknowledges them); the task
+  // tells the engine. False: the journal's thread writes them and tells the hook and the engine.
+  bool WriteReplicated(std::string records, uint64_t first, uint64_t last, uint64_t epoch);
   void ApplyReplicated(const std::string& records, uint64_t first, uint64_t last);
   struct Leading {
     uint64_t epoch = 0;  // the leader key's revision in etcd

@@ -165,7 +165,9 @@ bool Follower::FollowOnce() {
         broken = checked;
         break;
       }
-      events_.records(batch.records(), batch.first_sequence(), batch.last_sequence(), epoch);
+      const uint64_t durable =
+          events_.records(batch.records(), batch.first_sequence(), batch.last_sequence(), epoch);
+      if (durable > 0) Durable(durable);
       absl::MutexLock lock(&mu_);
       last_sequence_ = batch.last_sequence();
       last_epoch_ = epoch;

@@ -1,9 +1,10 @@
 // Follower is the standby's side of acd.ha.v1.Replication: on a thread of its own it opens Follow
 // on the leader, says where its journal ends, checks every record that comes (its CRC, sequences
 // rising by one from its own last, epochs never falling) and hands each batch to `records`, which
-// appends it to the standby's journal as it is (FileJournal::AppendFramed) and applies it.
-// Durable() reports what the standby's journal has made durable. When the stream breaks it connects
-// again (to the address last given) from the last record it handed over.
+// appends it to the standby's journal as it is (FileJournal::WriteFramed) and applies it.
+// Durable() reports what the standby's journal has made durable; a batch that `records` wrote
+// durably itself is reported at once, from the follower's thread. When the stream breaks it
+// connects again (to the address last given) from the last record it handed over.
 //   Follower follower({.replica_id = "acd-2"}, scan.last_sequence, scan.epoch, events);
 //   follower.Start("10.0.0.1:50051");
 //   journal events: durable = [&](uint64_t seq) { follower.Durable(seq); };
@@ -34,7 +35,8 @@ struct FollowerOptions {
 // Called on the follower's thread.
 struct FollowerEvents {
   // Records first..last, checked, framed as in a segment file; `epoch` is the last one's.
-  std::function<void(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch)>
+  // Returns `last` when they are durable already (the follower reports it), else 0.
+  std::function<uint64_t(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch)>
       records;
   // The leader says this journal goes on past the last record both share: it must be cut after
   // record `after` (why) before following again. The follower stops.

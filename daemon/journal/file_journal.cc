@@ -102,8 +102,7 @@ uint64_t FileJournal::Append(absl::string_view payload) {
   return sequence;
 }
 
-void FileJournal::AppendFramed(absl::string_view records, uint64_t first, uint64_t last,
-                               uint64_t epoch) {
+void FileJournal::TakeFramed(uint64_t first, uint64_t last, uint64_t epoch) {
   if (first != next_sequence_ || last < first || epoch < epoch_) {
     Crash(absl::StrCat("framed records ", first, "..", last, " of epoch ", epoch,
                        " appended where record ", next_sequence_, " of epoch ", epoch_,
@@ -111,11 +110,52 @@ void FileJournal::AppendFramed(absl::string_view records, uint64_t first, uint64
   }
   next_sequence_ = last + 1;
   epoch_ = epoch;
-  absl::MutexLock lock(&mu_);
+}
+
+void FileJournal::BufferLocked(absl::string_view records, uint64_t first, uint64_t last) {
   if (pending_records_ == 0) pending_first_ = first;
   pending_.append(records.data(), records.size());
   pending_last_ = last;
   pending_records_ += last - first + 1;
+}
+
+void FileJournal::AppendFramed(absl::string_view records, uint64_t first, uint64_t last,
+                               uint64_t epoch) {
+  TakeFramed(first, last, epoch);
+  absl::MutexLock lock(&mu_);
+  BufferLocked(records, first, last);
+}
+
+bool FileJournal::WriteFramed(absl::string_view records, uint64_t first, uint64_t last,
+                              uint64_t epoch) {
+  TakeFramed(first, last, epoch);
+  // Under mu_ throughout: the journal thread, idle, stays so until this write is done.
+  absl::MutexLock lock(&mu_);
+  if (thread_has_batch_ || pending_records_ > 0) {
+    BufferLocked(records, first, last);
+    return false;
+  }
+  batch_.assign(records.data(), records.size());
+  batch_first_ = first;
+  batch_last_ = last;
+  batch_records_ = last - first + 1;
+  batch_written_ = 0;
+  if (!WriteBatch().ok()) {
+    thread_has_batch_ = true;  // wakes the thread, which retries it
+    return false;
+  }
+  BatchDurable();
+  return true;
+}
+
+uint64_t FileJournal::BatchDurable() {
+  metrics_->records.Add(batch_records_);
+  metrics_->bytes.Add(batch_.size());
+  metrics_->batch_records.Observe(static_cast<double>(batch_records_));
+  batch_.clear();
+  batch_written_ = 0;
+  durable_.store(batch_last_, std::memory_order_release);
+  return batch_last_;
 }
 
 void FileJournal::RaiseEpoch(uint64_t epoch) {
@@ -174,15 +214,15 @@ void FileJournal::Run() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if (batch_.empty()) {
+      if (!thread_has_batch_) {
         mu_.Await(absl::Condition(
             +[](FileJournal* j) ABSL_EXCLUSIVE_LOCKS_REQUIRED(j->mu_) {
-              return j->pending_records_ > 0 || j->stopping_;
+              return j->pending_records_ > 0 || j->stopping_ || j->thread_has_batch_;
             },
             this));
       }
       if (pending_records_ > 0) {
-        if (batch_.empty()) {
+        if (!thread_has_batch_) {
           batch_.swap(pending_);
           batch_first_ = pending_first_;
           batch_records_ = 0;
@@ -193,8 +233,9 @@ void FileJournal::Run() {
         batch_last_ = pending_last_;
         batch_records_ += pending_records_;
         pending_records_ = 0;
+        thread_has_batch_ = true;
       }
-      if (batch_.empty() && stopping_) return;
+      if (!thread_has_batch_ && stopping_) return;
     }
     absl::Status status = sync_failed_ ? absl::UnavailableError("journal sync failed earlier")
                                        : WriteBatch();
@@ -215,13 +256,12 @@ void FileJournal::Run() {
       metrics_->writable.Set(1);
       if (events_.trouble) events_.trouble(absl::OkStatus());
     }
-    metrics_->records.Add(batch_records_);
-    metrics_->bytes.Add(batch_.size());
-    metrics_->batch_records.Observe(static_cast<double>(batch_records_));
-    const uint64_t durable = batch_last_;
-    batch_.clear();
-    batch_written_ = 0;
-    durable_.store(durable, std::memory_order_release);
+    uint64_t durable;
+    {
+      absl::MutexLock lock(&mu_);
+      durable = BatchDurable();
+      thread_has_batch_ = false;
+    }
     if (events_.durable) events_.durable(durable);
   }
 }

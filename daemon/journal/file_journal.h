@@ -3,7 +3,9 @@
 // returns its sequence) and never waits for the disk. The journal thread writes whatever has
 // gathered since its last write in one go (group commit), makes it durable as `sync` says, and
 // reports the highest durable sequence through `durable`; the engine releases the replies and
-// commands of inputs up to it (output commit).
+// commands of inputs up to it (output commit). On a standby the leader's records come from the
+// follower's thread, which writes them itself while the journal thread is idle (WriteFramed): one
+// thread wake-up fewer on the way to the standby's acknowledgement.
 //
 // When a write fails (a full or read-only disk, a file size limit), what was not written stays
 // buffered, `trouble` reports why, and the thread tries again every `retry_every` until it works
@@ -77,6 +79,13 @@ class FileJournal {
   // sequences `first` through `last`, each already checked), as they are. `first` must be
   // next_sequence(), and their epoch at least epoch(); the journal takes on the last one's epoch.
   void AppendFramed(absl::string_view records, uint64_t first, uint64_t last, uint64_t epoch);
+  // As AppendFramed, from a standby's follower (its one appending thread, never an engine's):
+  // when the journal thread holds nothing, the caller writes (and syncs, as `sync` says) the
+  // records itself, at once, and true says they are durable; `durable` is not told (the caller
+  // reports them: a standby acknowledges to the leader without waking another thread). False:
+  // they wait for the journal thread as AppendFramed's do (it holds earlier records, or this write
+  // failed and the thread retries it as any batch, telling `trouble`), and `durable` reports them.
+  bool WriteFramed(absl::string_view records, uint64_t first, uint64_t last, uint64_t epoch);
   // The same thread, on becoming the leader: records appended from now on carry `epoch`, which
   // must be higher than any before.
   void RaiseEpoch(uint64_t epoch);
@@ -95,9 +104,16 @@ class FileJournal {
   FileJournal(FileJournalOptions options, uint64_t next_sequence, uint64_t epoch,
               metrics::JournalSeries* metrics, JournalEvents events);
   void Run();
-  // Journal thread: writes `batch_` (whose first record is `batch_first_`) to the segment,
-  // starting a new one first when the current one is full, and syncs it.
+  // Crashes unless framed records `first`..`last` of `epoch` come next; then they are next.
+  void TakeFramed(uint64_t first, uint64_t last, uint64_t epoch);
+  // Buffers framed records for the journal thread.
+  void BufferLocked(absl::string_view records, uint64_t first, uint64_t last)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `batch_` (whose first record is `batch_first_`) to the segment, starting a new one
+  // first when the current one is full, and syncs it.
   absl::Status WriteBatch();
+  // `batch_` is durable: counted, emptied, and its last sequence published (and returned).
+  uint64_t BatchDurable();
   absl::Status OpenSegment(uint64_t first_sequence);
   absl::Status OpenTail(const std::string& path, uint64_t good_bytes);
 
@@ -115,8 +131,12 @@ class FileJournal {
   uint64_t pending_last_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t pending_records_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The journal thread holds a batch not yet durable (a write of its own, or one WriteFramed
+  // failed and handed over): WriteFramed leaves the writing to it.
+  bool thread_has_batch_ ABSL_GUARDED_BY(mu_) = false;
 
-  // The journal thread's own.
+  // The batch being written and the segment: the journal thread's while thread_has_batch_, else
+  // WriteFramed's under mu_.
   std::string batch_;
   uint64_t batch_first_ = 0, batch_last_ = 0, batch_records_ = 0;
   size_t batch_written_ = 0;  // bytes of batch_ already in the segment

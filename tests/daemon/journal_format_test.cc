@@ -1,9 +1,11 @@
 // The journal on disk: checksums, record framing, reading a data dir back, and what a torn or a
 // corrupt journal does: a write a crash cut short is cut with a note, damage with records after
 // it stops recovery (naming file and offset) unless the operator asked to truncate there.
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -431,6 +433,130 @@ TEST(FileJournal, AppendsRecordsFramedElsewhereAsTheyAreAndTakesOnTheirEpoch) {
   ASSERT_TRUE(back.status.ok()) << back.status;
   EXPECT_EQ(back.payloads, payloads);
   EXPECT_EQ(back.scan.epoch, 7u);
+}
+
+// What a journal's events said, for a test to wait on.
+struct HeardEvents {
+  absl::Mutex mu;
+  uint64_t durable ABSL_GUARDED_BY(mu) = 0;
+  int durable_reports ABSL_GUARDED_BY(mu) = 0;
+  std::vector<bool> trouble ABSL_GUARDED_BY(mu);  // each report: true when something was wrong
+
+  JournalEvents Events() {
+    JournalEvents events;
+    events.durable = [this](uint64_t sequence) {
+      absl::MutexLock lock(&mu);
+      durable = sequence;
+      ++durable_reports;
+    };
+    events.trouble = [this](const absl::Status& status) {
+      absl::MutexLock lock(&mu);
+      trouble.push_back(!status.ok());
+    };
+    return events;
+  }
+  bool AwaitDurable(uint64_t sequence) {
+    absl::MutexLock lock(&mu);
+    auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return durable >= sequence; };
+    return mu.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(10));
+  }
+};
+
+// A standby's journal on an empty dir, and a leader's six records of epoch 7 for it, framed by
+// the leader's journal, in two parts: records 1-3 and 4-6.
+class StandbyJournal : public ::testing::Test {
+ protected:
+  StandbyJournal() {
+    for (size_t i = 0; i < payloads_.size(); ++i) {
+      AppendRecord(i + 1, 7, payloads_[i], i < 3 ? &first_ : &second_);
+    }
+  }
+  // Started on the dir; null after a failure the test has been told of.
+  std::unique_ptr<FileJournal> Start(absl::Duration retry_every = absl::Seconds(1)) {
+    FileJournalOptions options;
+    options.dir = dir_.path();
+    options.retry_every = retry_every;
+    auto journal = FileJournal::Start(options, JournalScan{}, &series_, heard_.Events());
+    EXPECT_TRUE(journal.ok()) << journal.status();
+    return journal.ok() ? *std::move(journal) : nullptr;
+  }
+  // Once the journal has stopped: the dir holds the six records in order, of epoch 7.
+  void ExpectEveryRecordOnDisk() {
+    ReadBack back = Read(dir_.path());
+    ASSERT_TRUE(back.status.ok()) << back.status;
+    EXPECT_EQ(back.payloads, payloads_);
+    EXPECT_EQ(back.scan.epoch, 7u);
+  }
+
+  const std::vector<std::string> payloads_ = Payloads(6);
+  std::string first_, second_;
+  TempDir dir_;
+  metrics::JournalSeries series_;
+  HeardEvents heard_;
+};
+
+TEST_F(StandbyJournal, WritesFramedRecordsOnTheCallersThreadWhenTheJournalThreadIsIdle) {
+  {
+    std::unique_ptr<FileJournal> standby = Start();
+    ASSERT_NE(standby, nullptr);
+    // Durable on return, each write its own batch; the durable event is the caller's to give.
+    EXPECT_TRUE(standby->WriteFramed(first_, 1, 3, 7));
+    EXPECT_EQ(standby->durable_sequence(), 3u);
+    EXPECT_TRUE(standby->WriteFramed(second_, 4, 6, 7));
+    EXPECT_EQ(standby->durable_sequence(), 6u);
+    EXPECT_EQ(standby->next_sequence(), 7u);
+    EXPECT_EQ(series_.records.Get(), 6u);
+    EXPECT_EQ(series_.batch_records.Read().sample_count, 2u);
+    absl::MutexLock lock(&heard_.mu);
+    EXPECT_EQ(heard_.durable_reports, 0);
+  }
+  ExpectEveryRecordOnDisk();
+}
+
+// Files this process writes may grow to `bytes` at most while it lives (SIGXFSZ ignored: a write
+// past the limit fails with EFBIG, as on a full disk).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &before_);
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = before_;
+    limit.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    Lift();
+    signal(SIGXFSZ, old_handler_);
+  }
+  void Lift() { setrlimit(RLIMIT_FSIZE, &before_); }
+
+ private:
+  rlimit before_;
+  sighandler_t old_handler_;
+};
+
+TEST_F(StandbyJournal, LeavesAFramedWriteThatFailedToTheJournalThreadWhichRetriesAndReportsIt) {
+  {
+    std::unique_ptr<FileJournal> standby = Start(/*retry_every=*/absl::Milliseconds(20));
+    ASSERT_NE(standby, nullptr);
+    FileSizeLimit limit(0);  // not even a segment's header fits
+    EXPECT_FALSE(standby->WriteFramed(first_, 1, 3, 7));
+    // The thread holds the failed batch now: what comes next waits behind it.
+    EXPECT_FALSE(standby->WriteFramed(second_, 4, 6, 7));
+    EXPECT_EQ(standby->durable_sequence(), 0u);
+    absl::SleepFor(absl::Milliseconds(100));  // a few retries, all failing
+    {
+      absl::MutexLock lock(&heard_.mu);
+      EXPECT_EQ(heard_.durable_reports, 0);
+      EXPECT_EQ(heard_.trouble, std::vector<bool>{true});
+    }
+    limit.Lift();
+    ASSERT_TRUE(heard_.AwaitDurable(6));
+    EXPECT_EQ(standby->durable_sequence(), 6u);
+    absl::MutexLock lock(&heard_.mu);
+    EXPECT_EQ(heard_.trouble, (std::vector<bool>{true, false}));
+  }
+  ExpectEveryRecordOnDisk();
 }
 
 TEST(FileJournal, WritesLaterRecordsWithARaisedEpoch) {

@@ -141,20 +141,20 @@ class Standby {
     journal_ = *journal::FileJournal::Start(options, *scan, &series_, std::move(events));
     follower_ = std::make_unique<Follower>(
         FollowerOptions{.replica_id = id}, scan->last_sequence, scan->epoch,
-        FollowerEvents{
-            .records = [this](
-                           const std::string& records, uint64_t first, uint64_t last,
-                           uint64_t epoch) { journal_->AppendFramed(records, first, last, epoch); },
-            .cut =
-                [this](uint64_t after, const std::string& why) {
-                  absl::MutexLock lock(&mu_);
-                  cut_ = {after, why};
-                },
-            .resync =
-                [this](const std::string& why) {
-                  absl::MutexLock lock(&mu_);
-                  resync_ = why;
-                }});
+        FollowerEvents{.records = [this](const std::string& records, uint64_t first, uint64_t last,
+                                         uint64_t epoch) -> uint64_t {
+                         return journal_->WriteFramed(records, first, last, epoch) ? last : 0;
+                       },
+                       .cut =
+                           [this](uint64_t after, const std::string& why) {
+                             absl::MutexLock lock(&mu_);
+                             cut_ = {after, why};
+                           },
+                       .resync =
+                           [this](const std::string& why) {
+                             absl::MutexLock lock(&mu_);
+                             resync_ = why;
+                           }});
   }
   ~Standby() {
     follower_->Stop();
