@@ -231,7 +231,8 @@ class Engine {
   }
   void AppendReplicated(absl::string_view records, uint64_t first, uint64_t last, uint64_t epoch);
   // The follower's thread: the records go to the journal, which writes them there and then when
-  // its own thread is idle (FileJournal::WriteFramed), and to an engine task that applies them.
+  // its own thread is idle and syncs are writes (FileJournal::WriteFramed), and to an engine task
+  // that applies them.
   // True: they are durable, which the hook is not told (the caller acknowledges them); the task
   // tells the engine. False: the journal's thread writes them and tells the hook and the engine.
   bool WriteReplicated(std::string records, uint64_t first, uint64_t last, uint64_t epoch);

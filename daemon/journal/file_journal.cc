@@ -131,7 +131,9 @@ bool FileJournal::WriteFramed(absl::string_view records, uint64_t first, uint64_
   TakeFramed(first, last, epoch);
   // Under mu_ throughout: the journal thread, idle, stays so until this write is done.
   absl::MutexLock lock(&mu_);
-  if (thread_has_batch_ || pending_records_ > 0) {
+  // With fdatasync the journal thread's group commit saves more than a wake-up: while the
+  // follower waited on one sync, the leader's next batches would queue for one sync each.
+  if (options_.sync == SyncMode::kFsync || thread_has_batch_ || pending_records_ > 0) {
     BufferLocked(records, first, last);
     return false;
   }
@@ -140,8 +142,11 @@ bool FileJournal::WriteFramed(absl::string_view records, uint64_t first, uint64_
   batch_last_ = last;
   batch_records_ = last - first + 1;
   batch_written_ = 0;
-  if (!WriteBatch().ok()) {
-    thread_has_batch_ = true;  // wakes the thread, which retries it
+  if (absl::Status written = WriteBatch(); !written.ok()) {
+    // The thread takes it as its own failed write: it counts it, tells `trouble` why, and
+    // retries it after retry_every.
+    handed_failure_ = std::move(written);
+    thread_has_batch_ = true;  // wakes the thread
     return false;
   }
   BatchDurable();
@@ -212,6 +217,7 @@ absl::Status FileJournal::OpenTail(const std::string& path, uint64_t good_bytes)
 void FileJournal::Run() {
   bool troubled = false;
   while (true) {
+    absl::Status handed;  // why WriteFramed's write of the batch it handed over failed
     {
       absl::MutexLock lock(&mu_);
       if (!thread_has_batch_) {
@@ -236,9 +242,11 @@ void FileJournal::Run() {
         thread_has_batch_ = true;
       }
       if (!thread_has_batch_ && stopping_) return;
+      handed = std::exchange(handed_failure_, absl::OkStatus());
     }
-    absl::Status status = sync_failed_ ? absl::UnavailableError("journal sync failed earlier")
-                                       : WriteBatch();
+    absl::Status status = !handed.ok()   ? handed
+                          : sync_failed_ ? absl::UnavailableError("journal sync failed earlier")
+                                         : WriteBatch();
     if (!status.ok()) {
       metrics_->errors.Add(1);
       if (!troubled) {

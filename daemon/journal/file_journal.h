@@ -4,8 +4,8 @@
 // gathered since its last write in one go (group commit), makes it durable as `sync` says, and
 // reports the highest durable sequence through `durable`; the engine releases the replies and
 // commands of inputs up to it (output commit). On a standby the leader's records come from the
-// follower's thread, which writes them itself while the journal thread is idle (WriteFramed): one
-// thread wake-up fewer on the way to the standby's acknowledgement.
+// follower's thread, which writes them itself while the journal thread is idle (WriteFramed,
+// with SyncMode::kWrite): one thread wake-up fewer on the way to the standby's acknowledgement.
 //
 // When a write fails (a full or read-only disk, a file size limit), what was not written stays
 // buffered, `trouble` reports why, and the thread tries again every `retry_every` until it works
@@ -80,11 +80,12 @@ class FileJournal {
   // next_sequence(), and their epoch at least epoch(); the journal takes on the last one's epoch.
   void AppendFramed(absl::string_view records, uint64_t first, uint64_t last, uint64_t epoch);
   // As AppendFramed, from a standby's follower (its one appending thread, never an engine's):
-  // when the journal thread holds nothing, the caller writes (and syncs, as `sync` says) the
-  // records itself, at once, and true says they are durable; `durable` is not told (the caller
-  // reports them: a standby acknowledges to the leader without waking another thread). False:
-  // they wait for the journal thread as AppendFramed's do (it holds earlier records, or this write
-  // failed and the thread retries it as any batch, telling `trouble`), and `durable` reports them.
+  // with SyncMode::kWrite, when the journal thread holds nothing, the caller writes the records
+  // itself, at once, and true says they are durable; `durable` is not told (the caller reports
+  // them: a standby acknowledges to the leader without waking another thread). False: they wait
+  // for the journal thread as AppendFramed's do (kFsync, whose syncs the thread groups; or it
+  // holds earlier records; or this write failed, and the thread counts it, tells `trouble` why
+  // and retries it as any batch), and `durable` reports them.
   bool WriteFramed(absl::string_view records, uint64_t first, uint64_t last, uint64_t epoch);
   // The same thread, on becoming the leader: records appended from now on carry `epoch`, which
   // must be higher than any before.
@@ -96,7 +97,8 @@ class FileJournal {
   // The sequence the next Append gets, and the epoch records are written with.
   uint64_t next_sequence() const { return next_sequence_; }
   uint64_t epoch() const { return epoch_; }
-  // Any thread: the highest sequence reported durable so far (what `durable` last said).
+  // Any thread: the highest sequence durable so far (what `durable` last said, or a later
+  // WriteFramed that returned true).
   uint64_t durable_sequence() const { return durable_.load(std::memory_order_acquire); }
   SyncMode sync() const { return options_.sync; }
 
@@ -134,6 +136,7 @@ class FileJournal {
   // The journal thread holds a batch not yet durable (a write of its own, or one WriteFramed
   // failed and handed over): WriteFramed leaves the writing to it.
   bool thread_has_batch_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status handed_failure_ ABSL_GUARDED_BY(mu_);  // why WriteFramed handed its batch over
 
   // The batch being written and the segment: the journal thread's while thread_has_batch_, else
   // WriteFramed's under mu_.

@@ -26,6 +26,7 @@
 namespace acd::daemon::journal {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -440,7 +441,7 @@ struct HeardEvents {
   absl::Mutex mu;
   uint64_t durable ABSL_GUARDED_BY(mu) = 0;
   int durable_reports ABSL_GUARDED_BY(mu) = 0;
-  std::vector<bool> trouble ABSL_GUARDED_BY(mu);  // each report: true when something was wrong
+  std::vector<std::string> trouble ABSL_GUARDED_BY(mu);  // each report's message ("": all well)
 
   JournalEvents Events() {
     JournalEvents events;
@@ -451,7 +452,7 @@ struct HeardEvents {
     };
     events.trouble = [this](const absl::Status& status) {
       absl::MutexLock lock(&mu);
-      trouble.push_back(!status.ok());
+      trouble.push_back(std::string(status.message()));
     };
     return events;
   }
@@ -472,10 +473,12 @@ class StandbyJournal : public ::testing::Test {
     }
   }
   // Started on the dir; null after a failure the test has been told of.
-  std::unique_ptr<FileJournal> Start(absl::Duration retry_every = absl::Seconds(1)) {
+  std::unique_ptr<FileJournal> Start(absl::Duration retry_every = absl::Seconds(1),
+                                     SyncMode sync = SyncMode::kWrite) {
     FileJournalOptions options;
     options.dir = dir_.path();
     options.retry_every = retry_every;
+    options.sync = sync;
     auto journal = FileJournal::Start(options, JournalScan{}, &series_, heard_.Events());
     EXPECT_TRUE(journal.ok()) << journal.status();
     return journal.ok() ? *std::move(journal) : nullptr;
@@ -509,6 +512,19 @@ TEST_F(StandbyJournal, WritesFramedRecordsOnTheCallersThreadWhenTheJournalThread
     EXPECT_EQ(series_.batch_records.Read().sample_count, 2u);
     absl::MutexLock lock(&heard_.mu);
     EXPECT_EQ(heard_.durable_reports, 0);
+  }
+  ExpectEveryRecordOnDisk();
+}
+
+TEST_F(StandbyJournal, LeavesFramedRecordsToTheJournalThreadWhenItSyncsWithFdatasync) {
+  {
+    std::unique_ptr<FileJournal> standby = Start(absl::Seconds(1), SyncMode::kFsync);
+    ASSERT_NE(standby, nullptr);
+    // Its group commit takes what comes while it syncs: one sync for several of the leader's
+    // batches, where the follower would sync each.
+    EXPECT_FALSE(standby->WriteFramed(first_, 1, 3, 7));
+    EXPECT_FALSE(standby->WriteFramed(second_, 4, 6, 7));
+    ASSERT_TRUE(heard_.AwaitDurable(6));
   }
   ExpectEveryRecordOnDisk();
 }
@@ -548,13 +564,17 @@ TEST_F(StandbyJournal, LeavesAFramedWriteThatFailedToTheJournalThreadWhichRetrie
     {
       absl::MutexLock lock(&heard_.mu);
       EXPECT_EQ(heard_.durable_reports, 0);
-      EXPECT_EQ(heard_.trouble, std::vector<bool>{true});
+      // Told once, with the cause of the follower's own failed write.
+      EXPECT_THAT(heard_.trouble, ElementsAre(HasSubstr("File too large")));
     }
+    EXPECT_GE(series_.errors.Get(), 2u);  // the follower's write and the thread's retries
+    EXPECT_EQ(series_.writable.Get(), 0);
     limit.Lift();
     ASSERT_TRUE(heard_.AwaitDurable(6));
     EXPECT_EQ(standby->durable_sequence(), 6u);
+    EXPECT_EQ(series_.writable.Get(), 1);
     absl::MutexLock lock(&heard_.mu);
-    EXPECT_EQ(heard_.trouble, (std::vector<bool>{true, false}));
+    EXPECT_THAT(heard_.trouble, ElementsAre(HasSubstr("File too large"), ""));
   }
   ExpectEveryRecordOnDisk();
 }
