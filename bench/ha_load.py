@@ -7,11 +7,14 @@ cores, as the standby's CPU is part of what the pair costs.
 
   /usr/bin/python3 bench/ha_load.py [--pairs 5] [--rate 1000] [--seconds 10] [--out DIR]
                                     [--journal_sync write|fsync] [--mode unary|session]
+                                    [--compare_bin OTHER_ACDD]
 
 Prints one line per run (setup, run, arrivals/s, p50/p99/p99.9 us, EnqueueCall round trip p99,
 errors; a pair whose standby fell out of sync during the run stops the benchmark) and then,
 over the pairs, the median of p99(pair)/p99(lone) and of the arrival rates'
-ratio. acdload's JSON and each acdd's stderr stay in --out (build/bench-ha by default).
+ratio. With --compare_bin each round also runs the pair on that acdd binary (another build, e.g.
+the one before a change), setup "base", so a change is measured side by side with what it
+replaces. acdload's JSON and each acdd's stderr stay in --out (build/bench-ha by default).
 """
 
 import argparse
@@ -31,10 +34,10 @@ BIN = os.path.join(ROOT, "build", "bin")
 POLICY = os.path.join(ROOT, "deploy", "policy.example.yaml")
 
 
-def start_acdd(prefix, grpc_port, extra):
+def start_acdd(prefix, grpc_port, extra, binary=os.path.join(BIN, "acdd")):
     out, err = open(prefix + ".out", "w"), open(prefix + ".err", "w")
     proc = subprocess.Popen(
-        [os.path.join(BIN, "acdd"), "--grpc_listen", "127.0.0.1:%d" % grpc_port,
+        [binary, "--grpc_listen", "127.0.0.1:%d" % grpc_port,
          "--http_listen", "127.0.0.1:0", "--policy", POLICY] + extra, stdout=out, stderr=err)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -87,22 +90,23 @@ def one(setup, n, args, etcd):
             server = "127.0.0.1:%d" % port
         else:
             ports = _free_ports(2)
-            cluster = "bench-%d" % n
+            cluster = "bench-%s-%d" % (setup, n)
+            binary = args.compare_bin if setup == "base" else os.path.join(BIN, "acdd")
             for i in range(2):
                 address = "127.0.0.1:%d" % ports[i]
                 procs.append(start_acdd(
-                    os.path.join(args.out, "acdd-pair%d-%d" % (i, n)), ports[i],
+                    os.path.join(args.out, "acdd-%s%d-%d" % (setup, i, n)), ports[i],
                     ["--data_dir", "%s-%d" % (data, i), "--etcd_endpoints", etcd.endpoints,
                      "--ha_cluster", cluster, "--replica_id", "r%d" % i,
-                     "--advertise_address", address] + journal))
+                     "--advertise_address", address] + journal, binary))
                 if i == 0:
                     time.sleep(1.5)  # r0 founds the cluster and leads
             server = "127.0.0.1:%d" % ports[0]
             wait_in_sync(server)
         d = load(server, args, os.path.join(args.out, "load-%s-%d.json" % (setup, n)))
-        if setup == "pair":
+        if setup != "lone":
             # The figures count only if every acknowledgement of the run waited for the standby.
-            with open(os.path.join(args.out, "acdd-pair0-%d.err" % n)) as f:
+            with open(os.path.join(args.out, "acdd-%s0-%d.err" % (setup, n))) as f:
                 if "durable within" in f.read():  # "standby X has not made record N durable within"
                     raise RuntimeError("the standby fell out of sync during run %d" % n)
     finally:
@@ -128,21 +132,30 @@ def main():
     parser.add_argument("--mode", default="unary", choices=["unary", "session"],
                         help="acdload's: one RPC per request, or the switch's session")
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "bench-ha"))
+    parser.add_argument("--compare_bin", help="another acdd: its pair runs too, as setup 'base'")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    p99_ratios, rate_ratios = [], []
+    pairs = ["pair", "base"] if args.compare_bin else ["pair"]
+    p99_ratios = {setup: [] for setup in pairs}
+    rate_ratios = {setup: [] for setup in pairs}
     failed = False
     with EtcdCluster() as etcd:
         for n in range(1, args.pairs + 1):
             lone = one("lone", n, args, etcd)
-            pair = one("pair", n, args, etcd)
-            failed = failed or lone["acdload_failed"] or pair["acdload_failed"]
-            p99_ratios.append(pair["p99_us"] / lone["p99_us"])
-            rate_ratios.append(pair["arrivals_per_s"] / lone["arrivals_per_s"])
-    print("p99 pair/lone per pair: %s; median %.2f" % (
-        ", ".join("%.2f" % r for r in p99_ratios), statistics.median(p99_ratios)))
-    print("arrivals pair/lone per pair: %s; median %.3f" % (
-        ", ".join("%.3f" % r for r in rate_ratios), statistics.median(rate_ratios)))
+            failed = failed or lone["acdload_failed"]
+            # The pairs' order alternates from round to round.
+            for setup in (pairs if n % 2 else pairs[::-1]):
+                pair = one(setup, n, args, etcd)
+                failed = failed or pair["acdload_failed"]
+                p99_ratios[setup].append(pair["p99_us"] / lone["p99_us"])
+                rate_ratios[setup].append(pair["arrivals_per_s"] / lone["arrivals_per_s"])
+    for setup in pairs:
+        print("p99 %s/lone per pair: %s; median %.2f" % (
+            setup, ", ".join("%.2f" % r for r in p99_ratios[setup]),
+            statistics.median(p99_ratios[setup])))
+        print("arrivals %s/lone per pair: %s; median %.3f" % (
+            setup, ", ".join("%.3f" % r for r in rate_ratios[setup]),
+            statistics.median(rate_ratios[setup])))
     if failed:
         sys.exit("acdload's requests failed in some runs (its JSON in %s says which)" % args.out)
 
