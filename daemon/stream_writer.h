@@ -12,9 +12,14 @@
 //   w->Close(grpc::Status::OK);   // flushes what is queued, then finishes
 // A stream that another takes over from (a switch reconnected) hands over what it delivered that
 // on_written has not heard of yet: TakeUnreported().
+// The writer's lock is not held across a write (StartWrite: gRPC writes to the socket inline when
+// the transport is free) or a post that may wake the engine; only a stream's one Finish runs
+// under it. A thread that only queues a message, or gRPC's thread reporting a write done, would
+// otherwise sleep on the lock while another made a system call under it.
 #ifndef ACD_DAEMON_STREAM_WRITER_H_
 #define ACD_DAEMON_STREAM_WRITER_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -55,16 +60,24 @@ class StreamWriter : public Reactor {
   // task is over, so that what that task sends (an answer and the commands it caused, replies
   // released together) can leave as one write when merging. Elsewhere it starts at once.
   void Send(Message message) {
-    absl::MutexLock lock(&mu_);
-    if (closing_) return;
-    pending_.push_back(std::move(message));
-    if (writing_ || start_posted_) return;
-    if (!engine_->get_executor().running_in_this_thread()) {
-      WriteNextLocked();
-      return;
+    const Message* write = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_) return;
+      pending_.push_back(std::move(message));
+      CountBacklogLocked();
+      if (writing_ || start_posted_) return;
+      if (engine_->get_executor().running_in_this_thread()) {
+        start_posted_ = true;
+      } else {
+        write = NextWriteLocked();
+      }
     }
-    start_posted_ = true;
-    asio::post(*engine_, [this] { StartPostedWrite(); });
+    if (write != nullptr) {
+      this->StartWrite(write);
+    } else {
+      asio::post(*engine_, [this] { StartPostedWrite(); });
+    }
   }
   // Finishes once what is queued has been written (a graceful close, e.g. on shutdown).
   void Close(const grpc::Status& status) {
@@ -86,16 +99,15 @@ class StreamWriter : public Reactor {
       pending_.clear();
       FinishOnceLocked(close_status_);
     }
+    CountBacklogLocked();
   }
   bool open() const {
     absl::MutexLock lock(&mu_);
     return !closing_;
   }
-  // Messages queued and not yet written (the one in flight included).
-  size_t backlog() const {
-    absl::MutexLock lock(&mu_);
-    return pending_.size();
-  }
+  // Messages queued and not yet written (the one in flight included), read without the lock: it
+  // may be a moment old.
+  size_t backlog() const { return backlog_.load(std::memory_order_relaxed); }
   // What the client may have got that on_written has not heard of: the messages that reached the
   // transport and wait for their on_written (which now never runs for them), and the message
   // being written, if any, which the client may get or not.
@@ -114,6 +126,9 @@ class StreamWriter : public Reactor {
   }
 
   void OnWriteDone(bool ok) override {
+    const Message* write = nullptr;
+    bool after_written = false;
+    bool gone_away = false;
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
@@ -121,21 +136,23 @@ class StreamWriter : public Reactor {
       // (gRPC may call OnCancel first): it counts as written, or a reconnect would send it again
       // as never sent.
       if (ok) {
-        MessageWritten(std::move(pending_.front()));
+        after_written = MessageWritten(std::move(pending_.front()));
         pending_.pop_front();
+        CountBacklogLocked();
       }
       if (!ok || cancelled_) {  // the client went away; unwritten messages stay with the caller
         closing_ = true;
+        gone_away = true;
         FinishOnceLocked(grpc::Status::CANCELLED);
-        return;
-      }
-      if (!pending_.empty()) {
-        WriteNextLocked();
+      } else if (!pending_.empty()) {
+        write = NextWriteLocked();
       } else if (closing_) {
         FinishOnceLocked(close_status_);
       }
     }
-    WriteDone();
+    if (write != nullptr) this->StartWrite(write);
+    if (after_written) AfterWritten();
+    if (!gone_away) WriteDone();
   }
   void OnCancel() override {
     absl::MutexLock lock(&mu_);
@@ -165,12 +182,18 @@ class StreamWriter : public Reactor {
   virtual void WriteDone() {}
   // gRPC's thread, under the writer's lock: `written` reached the transport. By default it goes to
   // on_written on the engine thread (before Gone, which OnDone posts after every write is done),
-  // unless TakeUnreported takes it first.
-  virtual void MessageWritten(Message&& written) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!on_written_) return;
+  // unless TakeUnreported takes it first. True asks for AfterWritten() once the lock is released.
+  virtual bool MessageWritten(Message&& written) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!on_written_) return false;
     // A task is on its way whenever written_ holds something: one task reports a burst.
-    if (written_.empty()) asio::post(*engine_, [this] { ReportWritten(); });
+    const bool first = written_.empty();
     written_.push_back(std::move(written));
+    return first;
+  }
+  // gRPC's thread, outside the lock, when MessageWritten asked for it (still inside OnWriteDone,
+  // so before OnDone): by default, the task that reports what was written.
+  virtual void AfterWritten() {
+    asio::post(*engine_, [this] { ReportWritten(); });
   }
   // The writer's lock, under which MessageWritten runs: a subclass keeping what was written
   // guards it with this lock too.
@@ -188,20 +211,26 @@ class StreamWriter : public Reactor {
  private:
   // Engine thread: the write a Send there left for after its task.
   void StartPostedWrite() {
+    const Message* write = nullptr;
     {
       absl::MutexLock lock(&mu_);
       start_posted_ = false;
-      if (!gone_) {
-        if (writing_ || finish_called_) return;
-        if (!pending_.empty()) {
-          WriteNextLocked();
-        } else if (closing_) {
-          FinishOnceLocked(close_status_);
-        }
+      if (gone_) {
+        // gRPC was done with the stream while this waited.
+      } else if (writing_ || finish_called_) {
+        return;
+      } else if (!pending_.empty()) {
+        write = NextWriteLocked();
+      } else {
+        if (closing_) FinishOnceLocked(close_status_);
         return;
       }
     }
-    Gone();  // gRPC was done with the stream while this waited
+    if (write != nullptr) {
+      this->StartWrite(write);
+      return;
+    }
+    Gone();
   }
   // Engine thread: on_written for what reached the transport since the last report.
   void ReportWritten() {
@@ -212,12 +241,19 @@ class StreamWriter : public Reactor {
     }
     for (const Message& message : written) on_written_(this, message);
   }
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // The next message goes in flight (what waits merged into it, when merging): the caller starts
+  // its write once the lock is released. It stays put meanwhile: only the back of pending_ changes
+  // (Send, Abort) while a write is in flight.
+  const Message* NextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     writing_ = true;
     if constexpr (std::is_base_of_v<google::protobuf::MessageLite, Message>) {
       if (merge_ && pending_.size() > 1) MergePendingLocked();
     }
-    this->StartWrite(&pending_.front());
+    CountBacklogLocked();
+    return &pending_.front();
+  }
+  void CountBacklogLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    backlog_.store(pending_.size(), std::memory_order_relaxed);
   }
   // What waits leaves as one message, up to kMergeBytes (protobuf messages only).
   void MergePendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -244,6 +280,7 @@ class StreamWriter : public Reactor {
   const bool merge_;
   mutable absl::Mutex mu_;
   std::deque<Message> pending_ ABSL_GUARDED_BY(mu_);  // front is in flight while writing_
+  std::atomic<size_t> backlog_{0};                    // pending_.size(), for backlog()
   std::vector<Message> written_ ABSL_GUARDED_BY(mu_);  // for on_written, in order
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;  // no more sends; finish when the queue is written

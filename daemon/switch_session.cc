@@ -171,7 +171,7 @@ grpc::Status SwitchSession::CheckRequest(SwitchMessage& message) {
   }
 }
 
-void SwitchSession::MessageWritten(acd::v1::SessionResponse&& written) {
+bool SwitchSession::MessageWritten(acd::v1::SessionResponse&& written) {
   size_t commands = 0;
   for (acd::v1::AcdMessage& message : *written.mutable_messages()) {
     if (!message.has_command()) continue;
@@ -179,7 +179,7 @@ void SwitchSession::MessageWritten(acd::v1::SessionResponse&& written) {
     ++commands;
   }
   commands_unwritten_.fetch_sub(commands, std::memory_order_relaxed);
-  if (commands > 0) WakeEngine();
+  return commands > 0;
 }
 
 void SwitchSession::WakeEngine() {

@@ -78,9 +78,10 @@ class SwitchSession final : public SessionWriter, public CommandSink {
   void WriteDone() override;  // gRPC's thread: reading starts again if it had stopped
   bool MustPauseReadingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(inbox_mu_);
   // gRPC's thread, under the writer's lock: the commands among `written` go to the engine, one
-  // task for all written until it runs.
-  void MessageWritten(acd::v1::SessionResponse&& written) override
+  // task for all written until it runs (AfterWritten, once the lock is released, posts it).
+  bool MessageWritten(acd::v1::SessionResponse&& written) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mutex());
+  void AfterWritten() override { WakeEngine(); }
   void Gone() override;  // engine thread: gRPC is done with the stream
 
   // Engine thread.
