@@ -37,8 +37,15 @@ Replica::Replica(ReplicaOptions options, Engine* engine, ServingRole* role,
   leadership_ = std::make_unique<Leadership>(std::move(leadership), &etcd_, std::move(events));
   // What the standby's journal makes durable goes to the leader it follows (journal thread).
   engine_->SetDurableHook([this](uint64_t sequence) {
-    absl::MutexLock lock(&follow_mu_);
-    if (follower_ != nullptr) follower_->Durable(sequence);
+    std::shared_ptr<Follower> follower;
+    {
+      absl::MutexLock lock(&follow_mu_);
+      follower = follower_;
+    }
+    // Outside follow_mu_: the report may wait for a leader that does not read, and the
+    // leadership's thread must still be able to stop following (which ends that wait) to take
+    // over.
+    if (follower != nullptr) follower->Durable(sequence);
   });
 }
 
@@ -174,7 +181,7 @@ void Replica::StartFollowing(const std::string& leader_address) {
     Log(absl::StrCat("following: ", why.message(), " (trying again)"));
   };
   follower_ =
-      std::make_unique<Follower>(FollowerOptions{.replica_id = options_.leadership.replica_id,
+      std::make_shared<Follower>(FollowerOptions{.replica_id = options_.leadership.replica_id,
                                                  .credentials = options_.follow_credentials},
                                  resume_sequence_, resume_epoch_, std::move(events));
   follower_->Start(leader_address);

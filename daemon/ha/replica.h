@@ -151,9 +151,9 @@ class Replica {
   std::unique_ptr<Leadership> leadership_;
 
   // The standby's follower: made and stopped on the leadership's thread, told what is durable on
-  // the journal's.
+  // the journal's (which holds it meanwhile, not follow_mu_).
   mutable absl::Mutex follow_mu_;
-  std::unique_ptr<Follower> follower_ ABSL_GUARDED_BY(follow_mu_);
+  std::shared_ptr<Follower> follower_ ABSL_GUARDED_BY(follow_mu_);
   std::string followed_ ABSL_GUARDED_BY(follow_mu_);
   uint64_t resume_sequence_ ABSL_GUARDED_BY(follow_mu_) = 0;
   uint64_t resume_epoch_ ABSL_GUARDED_BY(follow_mu_) = 0;
