@@ -333,7 +333,7 @@ void Engine::Commit() {
     held_replies_.pop_front();
     release(grpc::Status::OK);
   }
-  ReleaseCommands();
+  DeliverCommitted();  // the fence is time-based: a second look could find it shut
 }
 
 void Engine::OnJournalTrouble(const absl::Status& trouble) {
@@ -418,7 +418,11 @@ void Engine::WriteCommands() {
 }
 
 void Engine::ReleaseCommands() {
-  if (Fenced() || together_ > 0) return;
+  if (!Fenced()) DeliverCommitted();
+}
+
+void Engine::DeliverCommitted() {
+  if (together_ > 0) return;
   while (!held_commands_.empty() && held_commands_.front().sequence <= durable_sequence_) {
     OutgoingCommand out = std::move(held_commands_.front().out);
     held_commands_.pop_front();

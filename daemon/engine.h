@@ -313,7 +313,9 @@ class Engine {
   void OnSnapshot(const SnapshotReport& report);
   void OnDurable(uint64_t sequence);
   // Moves the committed sequence (the local journal's durable one, and the standby's while it is
-  // counted) and releases what waited for it, while the fence is open.
+  // counted) and releases what waited for it, while the fence is open. The fence is looked at
+  // once: replies and the commands their inputs caused leave together or not at all (a session
+  // that ends once its last answer left must not end before the commands those answers caused).
   void Commit();
   // Journals this acdd's start on its journal: `created` on an empty one, else `started`.
   void JournalStart();
@@ -327,7 +329,10 @@ class Engine {
   // Every tick: a journal write that has not finished for a whole tick counts as trouble.
   void WatchForAStalledJournal();
   void WriteCommands();
+  // Delivers the commands of committed inputs while the fence is open (after a task run together,
+  // not inside it); DeliverCommitted when the caller has looked at the fence already.
   void ReleaseCommands();
+  void DeliverCommitted();
   void Deliver(OutgoingCommand out);
   // Whether `link`'s stream (`switch_id`'s) leaves more commands unwritten than
   // --max_stream_backlog beyond those it started with: if so it is cut off (RESOURCE_EXHAUSTED,

@@ -244,7 +244,7 @@ class Pair {
     }
     leader_ = StartLeader(leader_dir_.path(), &clock_,
                           {.epoch = 2,
-                           .fence_open = [this] { return fence_open_.load(); },
+                           .fence_open = [this] { return FenceOpen(); },
                            .tap = standby_ ? FeedTo(standby_.get()) : nullptr});
   }
   // The leader goes first: its tap posts to the standby.
@@ -255,6 +255,9 @@ class Pair {
   const std::string& leader_dir() const { return leader_dir_.path(); }
   const std::string& standby_dir() const { return standby_dir_.path(); }
   void SetFence(bool open) { fence_open_ = open; }
+  // Engine thread: the fence stays open for `looks` more looks at it, then shuts (a lease that
+  // runs out while the engine works).
+  void ShutFenceAfter(int looks) { open_for_looks_ = looks; }
   void StopLeader() { leader_.reset(); }
 
   // Waits until the standby holds, durably, every record the leader has journaled and both
@@ -271,7 +274,15 @@ class Pair {
  private:
   ScratchDir leader_dir_, standby_dir_;
   FakeClock clock_;
+  bool FenceOpen() {
+    if (open_for_looks_ < 0) return fence_open_.load();
+    if (open_for_looks_ == 0) return false;
+    --open_for_looks_;
+    return true;
+  }
+
   std::atomic<bool> fence_open_{true};
+  int open_for_looks_ = -1;  // engine thread; below 0: fence_open_ says
   std::unique_ptr<Engine> standby_;
   std::unique_ptr<Engine> leader_;
 };
@@ -471,17 +482,23 @@ TEST(LeaderFence, AFenceOpenAgainTakesStateChangesAgain) {
   EXPECT_EQ(GetCallOn(leader, "c1"), grpc::StatusCode::OK);
 }
 
+// Engine thread: switch sw1 plays in-process, its commands going to `delivered`; alice, in sales,
+// waits for a call; the leader counts a standby that holds every record so far.
+void AliceWaitsOnSw1WithACountedStandby(Engine& leader, std::vector<acd::v1::Command>* delivered) {
+  leader.AttachLocalSwitch(
+      "sw1", [delivered](const acd::v1::Command& command) { delivered->push_back(command); });
+  acd::v1::AgentInfo agent;
+  EXPECT_TRUE(leader.Login(AgentFor("alice", "sales"), &agent).ok());
+  leader.CountReplica(true, leader.last_sequence());
+}
+
 TEST(LeaderFence, ACommandWaitingForTheJournalLeavesOnlyOnceTheFenceIsOpenAgain) {
   Pair pair(/*with_standby=*/false);
   Engine& leader = pair.leader();
   std::vector<acd::v1::Command> delivered;  // engine thread
   auto delivered_count = [&] { return OnEngine(leader, [&] { return delivered.size(); }); };
   OnEngine(leader, [&] {
-    leader.AttachLocalSwitch(
-        "sw1", [&](const acd::v1::Command& command) { delivered.push_back(command); });
-    acd::v1::AgentInfo agent;
-    EXPECT_TRUE(leader.Login(AgentFor("alice", "sales"), &agent).ok());
-    leader.CountReplica(true, leader.last_sequence());
+    AliceWaitsOnSw1WithACountedStandby(leader, &delivered);
     EXPECT_TRUE(Enqueue(leader, "c1").ok());  // offered to alice: an OfferCall for sw1
   });
   ASSERT_TRUE(Eventually([&] { return AllDurable(leader); }));
@@ -497,6 +514,30 @@ TEST(LeaderFence, ACommandWaitingForTheJournalLeavesOnlyOnceTheFenceIsOpenAgain)
       << "the command never left once the fence was open again";
   const acd::v1::Command offer = OnEngine(leader, [&] { return delivered.front(); });
   EXPECT_TRUE(offer.has_offer_call()) << offer.DebugString();
+}
+
+TEST(LeaderFence, AReplyAndTheCommandsItsInputCausedLeaveTogetherWhenTheFenceShutsMeanwhile) {
+  Pair pair(/*with_standby=*/false);
+  Engine& leader = pair.leader();
+  std::vector<acd::v1::Command> delivered;  // engine thread
+  Reply reply;
+  OnEngine(leader, [&] {
+    AliceWaitsOnSw1WithACountedStandby(leader, &delivered);
+    EnqueueAndReplyWhenDurable(leader, "c1", &reply);  // offered to alice: an OfferCall for sw1
+  });
+  ASSERT_TRUE(Eventually([&] { return AllDurable(leader); }));
+  ASSERT_NO_FATAL_FAILURE(ExpectHeldFor(leader, reply, absl::Milliseconds(20), "released early"));
+
+  // The standby's word comes as the lease runs out: one more look finds the fence open.
+  OnEngine(leader, [&] {
+    pair.ShutFenceAfter(1);
+    leader.OnReplicaDurable(leader.last_sequence());
+  });
+  const std::vector<acd::v1::Command> left = OnEngine(leader, [&] { return delivered; });
+  ASSERT_TRUE(ReleasedOn(leader, reply));
+  ASSERT_TRUE(reply.status.ok()) << reply.status.error_message();
+  ASSERT_EQ(left.size(), 1u) << "the reply left, the offer its enqueue caused stayed behind";
+  EXPECT_TRUE(left.front().has_offer_call()) << left.front().DebugString();
 }
 
 // ---------------------------------------------------------------------------------------------
