@@ -13,7 +13,6 @@
 
 namespace acd::daemon {
 
-
 void Engine::AppendReplicated(absl::string_view records, uint64_t first, uint64_t last,
                               uint64_t epoch) {
   journal_->AppendFramed(records, first, last, epoch);

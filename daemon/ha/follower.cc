@@ -166,7 +166,8 @@ bool Follower::FollowOnce() {
         break;
       }
       const uint64_t durable =
-          events_.records(batch.records(), batch.first_sequence(), batch.last_sequence(), epoch);
+          events_.records(std::move(*batch.mutable_records()), batch.first_sequence(),
+                          batch.last_sequence(), epoch);
       if (durable > 0) Durable(durable);
       absl::MutexLock lock(&mu_);
       last_sequence_ = batch.last_sequence();

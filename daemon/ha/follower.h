@@ -40,9 +40,10 @@ struct FollowerOptions {
 
 // Called on the follower's thread.
 struct FollowerEvents {
-  // Records first..last, checked, framed as in a segment file; `epoch` is the last one's.
+  // Records first..last, checked, framed as in a segment file (handed over, not copied); `epoch`
+  // is the last one's.
   // Returns `last` when they are durable already (the follower reports it), else 0.
-  std::function<uint64_t(const std::string& records, uint64_t first, uint64_t last, uint64_t epoch)>
+  std::function<uint64_t(std::string records, uint64_t first, uint64_t last, uint64_t epoch)>
       records;
   // The leader says this journal goes on past the last record both share: it must be cut after
   // record `after` (why) before following again. The follower stops.

@@ -143,11 +143,11 @@ void Replica::OnSteppedDown(const absl::Status& why) {
 
 void Replica::StartFollowing(const std::string& leader_address) {
   FollowerEvents events;
-  events.records = [this](const std::string& records, uint64_t first, uint64_t last,
+  events.records = [this](std::string records, uint64_t first, uint64_t last,
                           uint64_t epoch) -> uint64_t {
     // Written here, applied on the engine thread: the journal (and so the acknowledgement to the
     // leader) does not wait for the engine to apply the batches before it (engine.h).
-    return engine_->WriteReplicated(records, first, last, epoch) ? last : 0;
+    return engine_->WriteReplicated(std::move(records), first, last, epoch) ? last : 0;
   };
   events.cut = [this](uint64_t after, const std::string& why) {
     hooks_.restart(after, absl::StrCat("the leader says this journal must be cut after record ",
