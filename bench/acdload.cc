@@ -69,6 +69,9 @@ ABSL_FLAG(bool, pipeline, false,
           "session mode: the agent's answer (accept, call ended, wrap-up ended) goes as one "
           "message of three requests, without waiting for each answer (the session keeps their "
           "order); off: each is sent once the one before is answered, as in unary mode");
+ABSL_FLAG(double, session_hold_ms, 0,
+          "session mode: how long an agent's call event or state change may wait to go out with "
+          "the next arrival's EnqueueCall, in one write (0: each goes as soon as it can)");
 ABSL_FLAG(double, rate, 2000, "call arrivals per second (with --max: the first rate tried)");
 ABSL_FLAG(double, seconds, 10, "how long to sustain the rate (after a 1 s warm-up)");
 ABSL_FLAG(int, agents, 200, "agents to log in");
@@ -286,7 +289,8 @@ class UnaryLink : public SwitchLink {
 class SessionLink : public SwitchLink {
  public:
   SessionLink(acd::v1::SwitchService::Stub* switches, Failures* failures)
-      : session_(switches, absl::GetFlag(FLAGS_switch_id), failures, "Session") {}
+      : session_(switches, absl::GetFlag(FLAGS_switch_id), failures, "Session",
+                 absl::Milliseconds(absl::GetFlag(FLAGS_session_hold_ms))) {}
 
   grpc::Status Open(CommandHandler on_command) override {
     return session_.Open(std::move(on_command));
@@ -303,14 +307,18 @@ class SessionLink : public SwitchLink {
   void ReportCallEvent(const acd::v1::CallEvent& event, Done done) override {
     acd::v1::SwitchMessage message;
     *message.mutable_call_event() = event;
-    session_.Send(std::move(message), acd::v1::AcdMessage::kCallEvent,
-                  [done = std::move(done)](const grpc::Status& s, const auto&) { done(s); });
+    session_.Send(
+        std::move(message), acd::v1::AcdMessage::kCallEvent,
+        [done = std::move(done)](const grpc::Status& s, const auto&) { done(s); },
+        /*urgent=*/false);
   }
   void SetAgentState(const acd::v1::SetAgentStateRequest& request, Done done) override {
     acd::v1::SwitchMessage message;
     *message.mutable_set_agent_state() = request;
-    session_.Send(std::move(message), acd::v1::AcdMessage::kAgent,
-                  [done = std::move(done)](const grpc::Status& s, const auto&) { done(s); });
+    session_.Send(
+        std::move(message), acd::v1::AcdMessage::kAgent,
+        [done = std::move(done)](const grpc::Status& s, const auto&) { done(s); },
+        /*urgent=*/false);
   }
 
   void Close() override { session_.Close(); }
@@ -724,14 +732,15 @@ void PrintRunJson(const RunResult& r, int acdd_pid, const Failures& failures) {
       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, "
       "\"floor_p50_us\": %.1f, \"floor_p99_us\": %.1f, \"floor_samples\": %d, "
       "\"enqueue_rtt_p50_us\": %.1f, \"enqueue_rtt_p99_us\": %.1f, "
-      "\"p99_over_floor_p99\": %.2f, \"mode\": \"%s\", \"pipeline\": %s, \"acdd_pid\": %s, "
+      "\"p99_over_floor_p99\": %.2f, \"mode\": \"%s\", \"pipeline\": %s, "
+      "\"session_hold_ms\": %g, \"acdd_pid\": %s, "
       "\"completed_in_window\": %d, \"cpu_seconds_per_1000_calls\": %s, "
       "\"acdload_cpu_seconds_per_1000_calls\": %s, \"acdd_cpu_seconds_per_1000_calls\": %s, "
       "\"failures\": %s}\n",
       r.arrivals_per_s, r.target_rate, absl::GetFlag(FLAGS_agents), r.calls, r.offer.count,
       r.queued, r.errors, r.offer.p50, r.offer.p99, r.offer.p999, r.offer.max, r.floor.p50,
       r.floor.p99, r.floor.count, r.enqueue.p50, r.enqueue.p99, ratio, absl::GetFlag(FLAGS_mode),
-      absl::GetFlag(FLAGS_pipeline) ? "true" : "false",
+      absl::GetFlag(FLAGS_pipeline) ? "true" : "false", absl::GetFlag(FLAGS_session_hold_ms),
       acdd_pid == 0 ? "null" : absl::StrCat(acdd_pid), r.completed_in_window, JsonNumber(cpu.both),
       JsonNumber(cpu.acdload), JsonNumber(cpu.acdd), failures.Json());
 }
@@ -806,6 +815,11 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_pipeline) && mode != "session") {
     std::cerr << "acdload: --pipeline needs --mode session (unary RPCs keep no order)\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_session_hold_ms) != 0 &&
+      (mode != "session" || !(absl::GetFlag(FLAGS_session_hold_ms) > 0))) {
+    std::cerr << "acdload: --session_hold_ms needs --mode session and is positive (0: no hold)\n";
     return 2;
   }
   if (!(absl::GetFlag(FLAGS_rate) > 0) || !(absl::GetFlag(FLAGS_seconds) > 0) ||

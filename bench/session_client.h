@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -40,8 +41,11 @@ inline int64_t NowNanos() {
 //   session.Close();
 // Requests go out in the order sent. A stream has one write in flight: what is sent meanwhile is
 // queued and goes out as one SessionRequest when the write completes, so senders never wait for
-// the network. Answers are matched to their requests by request_id; commands go to `on_command`
-// as they are read.
+// the network. With a `hold`, a request sent as not urgent (an agent's call events, say) is not
+// written on its own at once: it waits, up to `hold`, for an urgent one (an arrival) to go with,
+// as a switch would gather its events; fewer, fuller writes cost both sides fewer wake-ups.
+// Answers are matched to their requests by request_id; commands go to `on_command` as they are
+// read.
 class SwitchSession
     : public grpc::ClientBidiReactor<acd::v1::SessionRequest, acd::v1::SessionResponse> {
  public:
@@ -50,13 +54,22 @@ class SwitchSession
   // answer's status (its `status`, or why none came), and the answer.
   using AnswerHandler = std::function<void(const grpc::Status&, const acd::v1::AcdMessage&)>;
 
-  // `name` is the step a failure of the session itself is counted under.
+  // `name` is the step a failure of the session itself is counted under; `hold` is how long a
+  // request sent as not urgent may wait for company (zero: it is written as soon as it can be).
   SwitchSession(acd::v1::SwitchService::Stub* stub, std::string switch_id, Failures* failures,
-                std::string name)
+                std::string name, absl::Duration hold = absl::ZeroDuration())
       : stub_(stub),
         switch_id_(std::move(switch_id)),
         failures_(failures),
-        name_(std::move(name)) {}
+        name_(std::move(name)),
+        hold_(hold) {}
+  ~SwitchSession() override {
+    {
+      absl::MutexLock lock(&mu_);
+      closing_ = true;
+    }
+    if (holder_.joinable()) holder_.join();
+  }
 
   // Starts the session (`open`, naming the switch) and waits for `opened`.
   grpc::Status Open(CommandHandler on_command) {
@@ -73,11 +86,12 @@ class SwitchSession
     {
       absl::MutexLock lock(&mu_);
       started_ = true;
-      write = TakeQueuedForWrite();
+      write = TakeQueuedForWrite(/*held_too=*/true);
     }
     if (write) StartWrite(&writing_);
     StartRead(&reading_);
     StartCall();
+    if (hold_ > absl::ZeroDuration()) holder_ = std::thread([this] { WriteHeld(); });
     std::future<grpc::Status> answer = opened->get_future();
     if (answer.wait_for(kAnswerDeadline) != std::future_status::ready) {
       return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
@@ -88,9 +102,9 @@ class SwitchSession
   }
 
   // Sends `message` (its request_id is chosen here); `on_answer` gets the answer, which must be
-  // `answer_case` when its status is OK.
+  // `answer_case` when its status is OK. Not `urgent`, it may wait up to `hold` for company.
   void Send(acd::v1::SwitchMessage message, acd::v1::AcdMessage::MessageCase answer_case,
-            AnswerHandler on_answer) {
+            AnswerHandler on_answer, bool urgent = true) {
     bool over = false, write = false;
     {
       absl::MutexLock lock(&mu_);
@@ -99,8 +113,10 @@ class SwitchSession
         const uint64_t id = next_request_id_++;
         message.set_request_id(id);
         waiting_.emplace(id, Waiting{answer_case, std::move(on_answer)});
+        if (queued_.messages_size() == 0) queued_since_ = absl::Now();
         *queued_.add_messages() = std::move(message);
-        write = TakeQueuedForWrite();
+        queued_urgent_ = queued_urgent_ || urgent;
+        write = TakeQueuedForWrite(/*held_too=*/false);
       }
     }
     if (over) {
@@ -120,6 +136,7 @@ class SwitchSession
                            absl::FromChrono(kAnswerDeadline));
       closing_ = true;
     }
+    if (holder_.joinable()) holder_.join();
     context_.TryCancel();
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(&done_));
@@ -140,12 +157,15 @@ class SwitchSession
     return over_ || (waiting_.empty() && answering_ == 0);
   }
 
-  // Moves what is queued into writing_ when no write is in flight; true when it should be
-  // written. Whoever gets true owns writing_ until OnWriteDone.
-  bool TakeQueuedForWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Moves what is queued into writing_ when no write is in flight and something urgent waits (or
+  // there is no hold, or `held_too`); true when it should be written. Whoever gets true owns
+  // writing_ until OnWriteDone.
+  bool TakeQueuedForWrite(bool held_too) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!started_ || write_in_flight_ || write_failed_ || queued_.messages_size() == 0) {
       return false;
     }
+    if (!queued_urgent_ && !held_too && hold_ > absl::ZeroDuration()) return false;
+    queued_urgent_ = false;
     writing_.Clear();
     writing_.Swap(&queued_);
     write_in_flight_ = true;
@@ -160,10 +180,27 @@ class SwitchSession
       absl::MutexLock lock(&mu_);
       write_in_flight_ = false;
       if (!ok) write_failed_ = true;  // the stream is broken; OnDone follows
-      write = TakeQueuedForWrite();
+      write = TakeQueuedForWrite(/*held_too=*/false);
     }
     if (write) StartWrite(&writing_);
   }
+
+  // The hold's thread, until the session is closing or over: every half `hold`, what has waited
+  // that long is written, urgent or not. So nothing waits longer than `hold`, and at a steady
+  // flow of urgent requests this thread writes nothing.
+  void WriteHeld() {
+    const absl::Duration tick = hold_ / 2;
+    while (true) {
+      bool write = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (mu_.AwaitWithTimeout(absl::Condition(this, &SwitchSession::Ending), tick)) return;
+        if (absl::Now() - queued_since_ >= tick) write = TakeQueuedForWrite(/*held_too=*/true);
+      }
+      if (write) StartWrite(&writing_);
+    }
+  }
+  bool Ending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_ || over_; }
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
@@ -247,6 +284,8 @@ class SwitchSession
   const std::string switch_id_;
   Failures* const failures_;
   const std::string name_;
+  const absl::Duration hold_;
+  std::thread holder_;         // WriteHeld, with a hold
   CommandHandler on_command_;  // set before the call starts, then only read by OnReadDone
   grpc::ClientContext context_;
   acd::v1::SessionResponse reading_;  // only OnReadDone, between reads
@@ -260,6 +299,8 @@ class SwitchSession
   bool over_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has begun: nothing more is sent or answered
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has ended
   acd::v1::SessionRequest queued_ ABSL_GUARDED_BY(mu_);
+  bool queued_urgent_ ABSL_GUARDED_BY(mu_) = false;  // an urgent request is among queued_
+  absl::Time queued_since_ ABSL_GUARDED_BY(mu_);     // when queued_ last became non-empty
   uint64_t next_request_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::unordered_map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
   int answering_ ABSL_GUARDED_BY(mu_) = 0;  // answers taken out of waiting_, handler running

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# What a switch session saves over the unary RPCs: acdload in --mode unary, --mode session, and
-# --mode session --pipeline (the agent's three answers sent as one message) against a fresh acdd
-# each run, in turn, PAIRS times (the order rotating), then acdload --max in each.
+# What a switch session saves over the unary RPCs: acdload in --mode unary, --mode session,
+# --mode session --pipeline (the agent's three answers sent as one message) and --mode session
+# --session_hold_ms 5 (an agent's events wait up to 5 ms to go with the next arrival) against a
+# fresh acdd each run, in turn, PAIRS times (the order rotating), then acdload --max in each.
 #   bench/session_load.sh [PAIRS (3)] [RATE (2000)] [SECONDS (10)] [OUT_DIR (build/bench-session)]
 #   MAX=0 bench/session_load.sh ...   # without the --max searches
 # Per run: arrivals/s, arrival->offer p50/p99, the floor p99 of its mode (health Check round
 # trip; ping on a second session), p99 / floor p99, and CPU seconds per 1000 calls of both
-# processes. Per round and as medians: session / unary for p99 and for CPU per call (plain and
-# pipelined). Then each one's highest rate with p99 under 10 ms, and the ratios. acdload's JSON and acdd's stderr stay
+# processes. Per round and as medians: session / unary for p99 and for CPU per call (plain,
+# pipelined and held). Then each one's highest rate with p99 under 10 ms, and the ratios. acdload's JSON and acdd's stderr stay
 # in OUT_DIR. A run whose requests failed is reported all the same; the script then exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,16 +21,17 @@ source bench/acdd_start.sh
 one() {  # setup name [acdload flags...]
   local setup=$1 name=$2 flags=(--mode "$1"); shift 2
   [ "$setup" = pipelined ] && flags=(--mode session --pipeline)
+  [ "$setup" = held ] && flags=(--mode session --session_hold_ms 5)
   start_acdd "$out/acdd-$name"
   $bin/acdload --server "$acdd_grpc" --acdd_pid "$acdd_pid" "${flags[@]}" --agents 200 --json \
     "$@" > "$out/load-$name.json" || failed=1
   kill -TERM "$acdd_pid"; wait "$acdd_pid" || true
 }
 
-setups=(unary session pipelined)
+setups=(unary session pipelined held)
 for n in $(seq "$pairs"); do
-  for i in 0 1 2; do
-    setup=${setups[$(( (i + n - 1) % 3 ))]}
+  for i in "${!setups[@]}"; do
+    setup=${setups[$(( (i + n - 1) % ${#setups[@]} ))]}
     one "$setup" "$setup-$n" --rate "$rate" --seconds "$seconds"
   done
 done
@@ -41,7 +43,7 @@ python3 - "$out" "$pairs" "${MAX:-1}" <<'PY'
 import json, statistics, sys
 out, pairs, with_max = sys.argv[1], int(sys.argv[2]), sys.argv[3] != "0"
 load = lambda name: json.load(open("%s/load-%s.json" % (out, name)))
-setups = ("unary", "session", "pipelined")
+setups = ("unary", "session", "pipelined", "held")
 ratios = {(s, what): [] for s in setups[1:] for what in ("p99_us", "cpu_seconds_per_1000_calls")}
 for n in range(1, pairs + 1):
     runs = {s: load("%s-%d" % (s, n)) for s in setups}
