@@ -817,9 +817,10 @@ int main(int argc, char** argv) {
     std::cerr << "acdload: --pipeline needs --mode session (unary RPCs keep no order)\n";
     return 2;
   }
-  if (absl::GetFlag(FLAGS_session_hold_ms) != 0 &&
-      (mode != "session" || !(absl::GetFlag(FLAGS_session_hold_ms) > 0))) {
-    std::cerr << "acdload: --session_hold_ms needs --mode session and is positive (0: no hold)\n";
+  if (const double hold = absl::GetFlag(FLAGS_session_hold_ms);
+      hold != 0 && (mode != "session" || !(hold >= 0.1 && hold <= 1000))) {
+    std::cerr << "acdload: --session_hold_ms needs --mode session and is 0 (no hold) or from 0.1 "
+                 "to 1000\n";
     return 2;
   }
   if (!(absl::GetFlag(FLAGS_rate) > 0) || !(absl::GetFlag(FLAGS_seconds) > 0) ||

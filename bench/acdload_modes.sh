@@ -8,22 +8,36 @@
 set -euo pipefail
 acdd=$1 acdload=$2 out=$3
 mkdir -p "$out"
+pid=
+trap '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null' EXIT
 run() {  # name acdload-flags...
   local name=$1; shift
   "$acdd" --grpc_listen 127.0.0.1:0 --http_listen 127.0.0.1:0 > "$out/acdd-$name.out" \
     2> "$out/acdd-$name.err" &
-  local pid=$!
-  for _ in $(seq 100); do grep -q listening "$out/acdd-$name.out" && break; sleep 0.1; done
+  pid=$!
+  for _ in $(seq 300); do
+    grep -q listening "$out/acdd-$name.out" && break
+    kill -0 "$pid" 2>/dev/null || { echo "$name: acdd exited: $(tail -3 "$out/acdd-$name.err")"; return 1; }
+    sleep 0.1
+  done
+  grep -q listening "$out/acdd-$name.out" || { echo "$name: acdd did not listen in 30 s"; return 1; }
   local grpc
   grpc=$(sed -E 's/.*grpc=([^ ]*) .*/\1/' "$out/acdd-$name.out")
   local rc=0
   "$acdload" --server "$grpc" --acdd_pid "$pid" --rate 100 --seconds 2 --agents 20 --json "$@" \
     > "$out/load-$name.json" || rc=$?
-  kill -TERM "$pid"; wait "$pid" || true
+  kill -TERM "$pid"
+  local acdd_rc=0
+  wait "$pid" || acdd_rc=$?
+  pid=
+  [ "$acdd_rc" = 0 ] || { echo "$name: acdd exited $acdd_rc after SIGTERM"; return 1; }
   /usr/bin/python3 - "$out/load-$name.json" "$name" "$rc" "$@" <<'PY'
 import json, sys
 path, name, rc, flags = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-d = json.load(open(path))
+try:
+    d = json.load(open(path))
+except ValueError as e:
+    sys.exit("%s: acdload exited %d without its JSON (%s)" % (name, rc, e))
 want_mode = "session" if "session" in flags else "unary"
 hold = float(flags[flags.index("--session_hold_ms") + 1]) if "--session_hold_ms" in flags else 0
 problems = []

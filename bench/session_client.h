@@ -42,8 +42,10 @@ inline int64_t NowNanos() {
 // Requests go out in the order sent. A stream has one write in flight: what is sent meanwhile is
 // queued and goes out as one SessionRequest when the write completes, so senders never wait for
 // the network. With a `hold`, a request sent as not urgent (an agent's call events, say) is not
-// written on its own at once: it waits, up to `hold`, for an urgent one (an arrival) to go with,
-// as a switch would gather its events; fewer, fuller writes cost both sides fewer wake-ups.
+// written on its own at once: it waits, up to about `hold`, for an urgent one (an arrival) to go
+// with, as a switch would gather its events; fewer, fuller writes cost both sides fewer wake-ups.
+// The session holds gRPC's stream (AddHold) from Open to Close, so that a write started from any
+// thread meets a live stream even when acdd has ended it.
 // Answers are matched to their requests by request_id; commands go to `on_command` as they are
 // read.
 class SwitchSession
@@ -63,13 +65,8 @@ class SwitchSession
         failures_(failures),
         name_(std::move(name)),
         hold_(hold) {}
-  ~SwitchSession() override {
-    {
-      absl::MutexLock lock(&mu_);
-      closing_ = true;
-    }
-    if (holder_.joinable()) holder_.join();
-  }
+  // Closes the session if Close was not called.
+  ~SwitchSession() override { Close(); }
 
   // Starts the session (`open`, naming the switch) and waits for `opened`.
   grpc::Status Open(CommandHandler on_command) {
@@ -90,6 +87,7 @@ class SwitchSession
     }
     if (write) StartWrite(&writing_);
     StartRead(&reading_);
+    AddHold();  // removed by Close
     StartCall();
     if (hold_ > absl::ZeroDuration()) holder_ = std::thread([this] { WriteHeld(); });
     std::future<grpc::Status> answer = opened->get_future();
@@ -113,7 +111,7 @@ class SwitchSession
         const uint64_t id = next_request_id_++;
         message.set_request_id(id);
         waiting_.emplace(id, Waiting{answer_case, std::move(on_answer)});
-        if (queued_.messages_size() == 0) queued_since_ = absl::Now();
+        if (queued_.messages_size() == 0) queued_since_ns_ = NowNanos();
         *queued_.add_messages() = std::move(message);
         queued_urgent_ = queued_urgent_ || urgent;
         write = TakeQueuedForWrite(/*held_too=*/false);
@@ -127,17 +125,19 @@ class SwitchSession
   }
 
   // Waits up to kAnswerDeadline for the answers still due, then ends the session; nothing is
-  // called back after it returns. Requests still unanswered fail with CANCELLED.
+  // called back after it returns. Requests still unanswered fail with CANCELLED. Nothing may be
+  // sent once it has begun.
   void Close() {
     {
       absl::MutexLock lock(&mu_);
-      if (!started_) return;
+      if (!started_ || closing_) return;
       mu_.AwaitWithTimeout(absl::Condition(this, &SwitchSession::NothingDue),
                            absl::FromChrono(kAnswerDeadline));
       closing_ = true;
     }
     if (holder_.joinable()) holder_.join();
     context_.TryCancel();
+    RemoveHold();  // OnDone may come now
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(&done_));
   }
@@ -154,7 +154,7 @@ class SwitchSession
   };
 
   bool NothingDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return over_ || (waiting_.empty() && answering_ == 0);
+    return over_ || reads_over_ || (waiting_.empty() && answering_ == 0);
   }
 
   // Moves what is queued into writing_ when no write is in flight and something urgent waits (or
@@ -186,8 +186,9 @@ class SwitchSession
   }
 
   // The hold's thread, until the session is closing or over: every half `hold`, what has waited
-  // that long is written, urgent or not. So nothing waits longer than `hold`, and at a steady
-  // flow of urgent requests this thread writes nothing.
+  // that long counts as urgent, and is written at once or when the write in flight completes. So
+  // a request waits about `hold` at most (a tick late at worst), and at a steady flow of urgent
+  // requests this thread writes nothing.
   void WriteHeld() {
     const absl::Duration tick = hold_ / 2;
     while (true) {
@@ -195,7 +196,11 @@ class SwitchSession
       {
         absl::MutexLock lock(&mu_);
         if (mu_.AwaitWithTimeout(absl::Condition(this, &SwitchSession::Ending), tick)) return;
-        if (absl::Now() - queued_since_ >= tick) write = TakeQueuedForWrite(/*held_too=*/true);
+        if (queued_.messages_size() > 0 &&
+            NowNanos() - queued_since_ns_ >= absl::ToInt64Nanoseconds(tick)) {
+          queued_urgent_ = true;
+          write = TakeQueuedForWrite(/*held_too=*/false);
+        }
       }
       if (write) StartWrite(&writing_);
     }
@@ -203,7 +208,11 @@ class SwitchSession
   bool Ending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_ || over_; }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
+    if (!ok) {  // no answer comes any more; OnDone follows (once Close removes the hold)
+      absl::MutexLock lock(&mu_);
+      reads_over_ = true;
+      return;
+    }
     const int64_t received = NowNanos();
     for (const acd::v1::AcdMessage& message : reading_.messages()) {
       if (message.has_command()) {
@@ -297,10 +306,11 @@ class SwitchSession
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool over_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has begun: nothing more is sent or answered
+  bool reads_over_ ABSL_GUARDED_BY(mu_) = false;  // the last read failed: no answer comes
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has ended
   acd::v1::SessionRequest queued_ ABSL_GUARDED_BY(mu_);
   bool queued_urgent_ ABSL_GUARDED_BY(mu_) = false;  // an urgent request is among queued_
-  absl::Time queued_since_ ABSL_GUARDED_BY(mu_);     // when queued_ last became non-empty
+  int64_t queued_since_ns_ ABSL_GUARDED_BY(mu_) = 0;  // when queued_ last became non-empty
   uint64_t next_request_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::unordered_map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
   int answering_ ABSL_GUARDED_BY(mu_) = 0;  // answers taken out of waiting_, handler running
