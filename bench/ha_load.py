@@ -69,7 +69,8 @@ def load(server, args, json_path):
     with open(json_path, "w") as out:
         subprocess.run([os.path.join(BIN, "acdload"), "--server", server, "--rate", str(args.rate),
                         "--seconds", str(args.seconds), "--agents", "200", "--queue", "sales",
-                        "--skill", "sales", "--mode", args.mode, "--json"], stdout=out)
+                        "--skill", "sales", "--mode", args.mode, "--json",
+                        "--session_hold_ms", str(args.session_hold_ms)], stdout=out)
     with open(json_path) as f:
         result = json.load(f)
     # acdload exits 1 after its JSON when requests failed: the run is reported, the script fails.
@@ -131,6 +132,9 @@ def main():
     parser.add_argument("--journal_sync", default="write")
     parser.add_argument("--mode", default="unary", choices=["unary", "session"],
                         help="acdload's: one RPC per request, or the switch's session")
+    parser.add_argument("--session_hold_ms", type=float, default=0,
+                        help="acdload's, with --mode session: how long an agent's events may wait "
+                             "for the next arrival's write (0: none)")
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "bench-ha"))
     parser.add_argument("--compare_bin", help="another acdd: its pair runs too, as setup 'base'")
     args = parser.parse_args()
