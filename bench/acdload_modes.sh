@@ -8,28 +8,21 @@
 set -euo pipefail
 acdd=$1 acdload=$2 out=$3
 mkdir -p "$out"
-pid=
-trap '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null' EXIT
+source "$(dirname "$0")/acdd_start.sh"
+ACDD=$acdd
+acdd_pid=
+trap '[ -n "$acdd_pid" ] && kill -KILL "$acdd_pid" 2>/dev/null' EXIT
 run() {  # name acdload-flags...
   local name=$1; shift
-  "$acdd" --grpc_listen 127.0.0.1:0 --http_listen 127.0.0.1:0 > "$out/acdd-$name.out" \
-    2> "$out/acdd-$name.err" &
-  pid=$!
-  for _ in $(seq 300); do
-    grep -q listening "$out/acdd-$name.out" && break
-    kill -0 "$pid" 2>/dev/null || { echo "$name: acdd exited: $(tail -3 "$out/acdd-$name.err")"; return 1; }
-    sleep 0.1
-  done
-  grep -q listening "$out/acdd-$name.out" || { echo "$name: acdd did not listen in 30 s"; return 1; }
-  local grpc
-  grpc=$(sed -E 's/.*grpc=([^ ]*) .*/\1/' "$out/acdd-$name.out")
+  ACDD_START_SECONDS=30 start_acdd "$out/acdd-$name" || { echo "$name: no acdd to load"; return 1; }
+  local pid=$acdd_pid grpc=$acdd_grpc
   local rc=0
   "$acdload" --server "$grpc" --acdd_pid "$pid" --rate 100 --seconds 2 --agents 20 --json "$@" \
     > "$out/load-$name.json" || rc=$?
   kill -TERM "$pid"
   local acdd_rc=0
   wait "$pid" || acdd_rc=$?
-  pid=
+  acdd_pid=
   [ "$acdd_rc" = 0 ] || { echo "$name: acdd exited $acdd_rc after SIGTERM"; return 1; }
   /usr/bin/python3 - "$out/load-$name.json" "$name" "$rc" "$@" <<'PY'
 import json, sys

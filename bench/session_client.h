@@ -83,7 +83,7 @@ class SwitchSession
     {
       absl::MutexLock lock(&mu_);
       started_ = true;
-      write = TakeQueuedForWrite(/*held_too=*/true);
+      write = TakeQueuedForWrite();
     }
     if (write) StartWrite(&writing_);
     StartRead(&reading_);
@@ -114,7 +114,7 @@ class SwitchSession
         if (queued_.messages_size() == 0) queued_since_ns_ = NowNanos();
         *queued_.add_messages() = std::move(message);
         queued_urgent_ = queued_urgent_ || urgent;
-        write = TakeQueuedForWrite(/*held_too=*/false);
+        write = TakeQueuedForWrite();
       }
     }
     if (over) {
@@ -158,13 +158,13 @@ class SwitchSession
   }
 
   // Moves what is queued into writing_ when no write is in flight and something urgent waits (or
-  // there is no hold, or `held_too`); true when it should be written. Whoever gets true owns
-  // writing_ until OnWriteDone.
-  bool TakeQueuedForWrite(bool held_too) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // there is no hold); true when it should be written. Whoever gets true owns writing_ until
+  // OnWriteDone.
+  bool TakeQueuedForWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!started_ || write_in_flight_ || write_failed_ || queued_.messages_size() == 0) {
       return false;
     }
-    if (!queued_urgent_ && !held_too && hold_ > absl::ZeroDuration()) return false;
+    if (!queued_urgent_ && hold_ > absl::ZeroDuration()) return false;
     queued_urgent_ = false;
     writing_.Clear();
     writing_.Swap(&queued_);
@@ -180,7 +180,7 @@ class SwitchSession
       absl::MutexLock lock(&mu_);
       write_in_flight_ = false;
       if (!ok) write_failed_ = true;  // the stream is broken; OnDone follows
-      write = TakeQueuedForWrite(/*held_too=*/false);
+      write = TakeQueuedForWrite();
     }
     if (write) StartWrite(&writing_);
   }
@@ -199,7 +199,7 @@ class SwitchSession
         if (queued_.messages_size() > 0 &&
             NowNanos() - queued_since_ns_ >= absl::ToInt64Nanoseconds(tick)) {
           queued_urgent_ = true;
-          write = TakeQueuedForWrite(/*held_too=*/false);
+          write = TakeQueuedForWrite();
         }
       }
       if (write) StartWrite(&writing_);
