@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -31,7 +32,9 @@ static_assert(sizeof(SchedAttr) == 48, "SCHED_ATTR_SIZE_VER0");
 int GetAttr(SchedAttr* attr) {
   return static_cast<int>(syscall(SYS_sched_getattr, 0, attr, sizeof(*attr), 0));
 }
-int SetAttr(SchedAttr* attr) { return static_cast<int>(syscall(SYS_sched_setattr, 0, attr, 0)); }
+int SetAttr(SchedAttr* attr, pid_t thread = 0) {
+  return static_cast<int>(syscall(SYS_sched_setattr, thread, attr, 0));
+}
 
 }  // namespace
 
@@ -66,6 +69,66 @@ absl::StatusOr<std::string> RequestSchedulerSlice(absl::Duration slice) {
   return absl::StrCat("scheduler slice ", absl::FormatDuration(slice),
                       applied ? " for every thread"
                               : ": this kernel keeps its own (Linux 6.12 or later applies it)");
+}
+
+BackgroundScheduling::BackgroundScheduling() : thread_(static_cast<pid_t>(syscall(SYS_gettid))) {
+  SchedAttr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  if (GetAttr(&attr) != 0) {
+    refused_ = absl::UnavailableError(
+        absl::StrCat("sched_getattr: ", std::strerror(errno), ": the thread stays as it is"));
+    return;
+  }
+  policy_ = attr.sched_policy;
+  nice_ = attr.sched_nice;
+  slice_ = attr.sched_runtime;
+  if (policy_ != SCHED_OTHER && policy_ != SCHED_BATCH) {
+    refused_ = absl::FailedPreconditionError(absl::StrCat(
+        "the thread runs under scheduling policy ", policy_, " (chrt), and stays there"));
+    return;
+  }
+  // Leaving SCHED_IDLE is a privilege (CAP_SYS_NICE, or an RLIMIT_NICE that allows the thread's
+  // nice value), so a thread of its own tries the way there and back first: a thread that could
+  // not come back would stay in the background however far behind it fell.
+  std::thread([this] {
+    const pid_t probe = static_cast<pid_t>(syscall(SYS_gettid));
+    if (absl::Status there = Apply(true, probe); !there.ok()) {
+      refused_ = there;
+    } else if (absl::Status back = Apply(false, probe); !back.ok()) {
+      refused_ = absl::PermissionDeniedError(absl::StrCat(
+          back.message(), " (leaving SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of at least ",
+          20 - nice_, ": systemd's LimitNICE=", nice_ >= 0 ? "+" : "", nice_, ")"));
+    }
+  }).join();
+}
+
+absl::Status BackgroundScheduling::Apply(bool background, pid_t thread) const {
+  SchedAttr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.size = sizeof(attr);
+  attr.sched_policy = background ? SCHED_IDLE : policy_;
+  attr.sched_nice = nice_;
+  attr.sched_runtime = background ? 0 : slice_;
+  if (SetAttr(&attr, thread) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat(background ? "into" : "out of",
+                     " the background (SCHED_IDLE): sched_setattr: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BackgroundScheduling::Set(bool background) {
+  absl::MutexLock lock(&mu_);
+  if (background == background_) return absl::OkStatus();
+  if (!refused_.ok()) return refused_;
+  if (absl::Status s = Apply(background, thread_); !s.ok()) return s;
+  background_ = background;
+  return absl::OkStatus();
+}
+
+bool BackgroundScheduling::background() const {
+  absl::MutexLock lock(&mu_);
+  return background_;
 }
 
 }  // namespace acd::daemon

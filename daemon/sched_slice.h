@@ -1,3 +1,5 @@
+// How acdd's threads are scheduled: RequestSchedulerSlice, and BackgroundScheduling below.
+//
 // RequestSchedulerSlice asks Linux to run the calling thread, and every thread it starts from then
 // on, with scheduler slices of `slice`: sched_setattr's sched_runtime for a SCHED_OTHER thread,
 // which the EEVDF scheduler honours since Linux 6.12 (older kernels take the call and keep their
@@ -11,9 +13,15 @@
 #ifndef ACD_DAEMON_SCHED_SLICE_H_
 #define ACD_DAEMON_SCHED_SLICE_H_
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace acd::daemon {
@@ -27,6 +35,39 @@ inline constexpr absl::Duration kLongestSlice = absl::Milliseconds(100);
 // its default slices: that is said, not an error). A thread that runs under another policy than
 // SCHED_OTHER or SCHED_BATCH (chrt) is left as it is; its nice value is kept.
 absl::StatusOr<std::string> RequestSchedulerSlice(absl::Duration slice);
+
+// BackgroundScheduling moves the thread that made it into the background (SCHED_IDLE: it runs on a
+// CPU no other thread wants, and gives way at once to any thread that wakes) and back to the
+// scheduling it had (policy, nice and slice as they were). For work that must not delay a switch's
+// answers on a busy machine, and that can catch up later: the snapshot taker's copy.
+//   BackgroundScheduling background;         // on the thread itself
+//   if (absl::Status s = background.Set(true); !s.ok()) Log(s);   // it stays as it was
+// Any thread may call Set; it moves the thread that made this. That thread stays as it is, and
+// Set(true) says why, when
+// it runs under a real-time policy (chrt), or when it could not come back: leaving SCHED_IDLE
+// needs CAP_SYS_NICE or an RLIMIT_NICE that allows the thread's nice value (the constructor tries
+// the way there and back on a thread of its own).
+class BackgroundScheduling {
+ public:
+  BackgroundScheduling();
+  // Into the background (true) or back to the scheduling the thread had when this was made.
+  absl::Status Set(bool background);
+  bool background() const;
+
+ private:
+  // Sets `thread`'s scheduling (the constructor's probe is a thread of its own).
+  absl::Status Apply(bool background, pid_t thread) const;
+
+  const pid_t thread_;
+  // The thread's scheduling when this was made, and why it may not go into the background: the
+  // constructor's, then only read.
+  absl::Status refused_;
+  uint32_t policy_ = 0;
+  int32_t nice_ = 0;
+  uint64_t slice_ = 0;
+  mutable absl::Mutex mu_;
+  bool background_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 }  // namespace acd::daemon
 

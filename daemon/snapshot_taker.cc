@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "daemon/journal/files.h"
 #include "daemon/journal/record_format.h"
 #include "daemon/journal/snapshot_file.h"
+#include "daemon/log.h"
 #include "daemon/recovery.h"
 #include "daemon/snapshot_io.h"
 
@@ -26,6 +28,8 @@ namespace {
 // (README, "The journal's cost"). When a pass finds nothing new, the next look is later.
 constexpr absl::Duration kFollowEvery = absl::Milliseconds(5);
 constexpr absl::Duration kFollowWhenQuiet = absl::Milliseconds(50);
+// How often at most a catch-up of the copy at normal priority is logged.
+constexpr absl::Duration kCatchUpLogEvery = absl::Minutes(10);
 // How long after a failed snapshot the next one may start.
 constexpr absl::Duration kRetryAfterFailure = absl::Minutes(1);
 
@@ -73,6 +77,11 @@ SnapshotTaker::~SnapshotTaker() {
     stopping_ = true;
   }
   thread_.join();
+  {
+    absl::MutexLock lock(&watch_mu_);
+    watch_stopping_ = true;
+  }
+  if (watchdog_.joinable()) watchdog_.join();
 }
 
 bool SnapshotTaker::StoppingAfter(absl::Duration d) {
@@ -130,10 +139,21 @@ void SnapshotTaker::Run() {
   recovered->core.reset();
 
   absl::Duration wait = kFollowEvery;
+  scheduling_ = std::make_unique<BackgroundScheduling>();
+  PassDueAt(clock_->Now() + wait);
+  watchdog_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "acd-snap-watch");
+    WatchPasses();
+  });
   while (!StoppingAfter(wait)) {
+    const uint64_t durable = journal_->durable_sequence();
+    metrics_->snapshot_copy_behind.Set(
+        static_cast<double>(durable > sequence_ ? durable - sequence_ : 0));
+    PassDueAt(clock_->Now());
     const uint64_t before = sequence_;
     absl::Status s = FollowJournal();
     wait = sequence_ == before ? kFollowWhenQuiet : kFollowEvery;
+    PassDueAt(clock_->Now() + wait);
     if (feed != nullptr) {
       // A failing feed is reported once when it starts failing and once when it recovers.
       const absl::Status flushed = feed->Flush();
@@ -148,7 +168,7 @@ void SnapshotTaker::Run() {
                                                   "the snapshot taker's copy of the state stopped "
                                                   "following the journal, so no snapshot is taken "
                                                   "until acdd restarts: ", s.message()))});
-      return;
+      break;
     }
     const absl::Time now = clock_->Now();
     // While the feeds lag, no snapshot: a restart must replay what they miss.
@@ -169,6 +189,7 @@ void SnapshotTaker::Run() {
     }
     done_(report);
   }
+  PassDueAt(absl::InfiniteFuture());  // the copy follows no more: the watchdog leaves it be
 }
 
 absl::Status SnapshotTaker::FollowJournal() {
@@ -217,6 +238,57 @@ absl::Status SnapshotTaker::FollowJournal() {
     offset_ = journal::kSegmentHeaderBytes;
   }
   return absl::OkStatus();
+}
+
+bool FollowInBackground(bool background_now, absl::Duration pass_late_by,
+                        absl::Duration since_left) {
+  return background_now ? pass_late_by <= kLatePass : since_left >= kCatchUpFor;
+}
+
+void SnapshotTaker::PassDueAt(absl::Time due) {
+  pass_due_ns_.store(
+      due == absl::InfiniteFuture() ? std::numeric_limits<int64_t>::max() : absl::ToUnixNanos(due),
+      std::memory_order_relaxed);
+}
+
+void SnapshotTaker::WatchPasses() {
+  while (true) {
+    {
+      absl::MutexLock lock(&watch_mu_);
+      if (watch_mu_.AwaitWithTimeout(absl::Condition(&watch_stopping_), kLatePass / 2)) return;
+    }
+    Reschedule(clock_->Now());
+  }
+}
+
+void SnapshotTaker::Reschedule(absl::Time now) {
+  const int64_t due = pass_due_ns_.load(std::memory_order_relaxed);
+  if (due == std::numeric_limits<int64_t>::max()) return;  // the copy does not follow the journal
+  const absl::Duration late_by = now - absl::FromUnixNanos(due);
+  const bool background_now = scheduling_->background();
+  const bool background = FollowInBackground(background_now, late_by, now - left_background_);
+  if (background_refused_ || background == background_now) return;
+  if (absl::Status s = scheduling_->Set(background); !s.ok()) {
+    background_refused_ = true;
+    Log(absl::StrCat("the snapshot taker's copy follows the journal at normal priority: ",
+                     s.message()));
+    return;
+  }
+  if (background) return;
+  left_background_ = now;
+  ++catch_ups_unlogged_;
+  if (now - catch_up_logged_ < kCatchUpLogEvery) return;
+  Log(absl::StrCat(
+      "the snapshot taker's copy is ",
+      absl::FormatDuration(absl::Trunc(late_by, absl::Milliseconds(1))), " past a due pass (",
+      static_cast<uint64_t>(metrics_->snapshot_copy_behind.Get()),
+      " records were waiting at the last one): it follows at normal priority for ",
+      absl::FormatDuration(kCatchUpFor),
+      catch_ups_unlogged_ > 1
+          ? absl::StrCat(" (", catch_ups_unlogged_ - 1, " more times since the last such line)")
+          : ""));
+  catch_up_logged_ = now;
+  catch_ups_unlogged_ = 0;
 }
 
 bool SnapshotTaker::Due(absl::Time now) const {

@@ -8,6 +8,15 @@
 // snapshot ahead of its journal), publishes the file under its final name, applies retention (old
 // snapshots, and journal segments covered and past --journal_retention), and reports. The engine
 // never stops for it; the price is the copy's memory and the CPU to apply every record twice.
+// The copy follows in the background (SCHED_IDLE, see BackgroundScheduling) while its passes come
+// on time, so that on a busy machine they give way to the threads a switch's answers wait for.
+// When a pass is more than kLatePass overdue (the machine leaves the background no CPU, or a pass
+// runs that long), the copy goes back to acdd's normal priority for kCatchUpFor, then tries the
+// background again. A watchdog thread of the taker's own, at normal priority, makes these moves: a
+// starved thread could not notice it is starved, and the two share no lock (the copy only
+// publishes when its next pass is due), so the watchdog never waits for it. Catch-ups are logged
+// (at most a line every 10 minutes); acd_snapshot_copy_behind_records shows how many records a
+// pass found waiting.
 // The copy also tells acdd's live feeds (SnapshotOptions::feed) what each durable record made
 // happen, and flushes them after each pass; while they cannot be written, no snapshot is taken.
 //   SnapshotTaker taker(dir, options, &clock, journal.get(), &metrics.journal,
@@ -15,8 +24,10 @@
 #ifndef ACD_DAEMON_SNAPSHOT_TAKER_H_
 #define ACD_DAEMON_SNAPSHOT_TAKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +43,7 @@
 #include "daemon/history_sink.h"
 #include "daemon/journal/file_journal.h"
 #include "daemon/journal/retention.h"
+#include "daemon/sched_slice.h"
 #include "metrics/acd_metrics.h"
 
 namespace acd::daemon {
@@ -46,6 +58,16 @@ struct SnapshotOptions {
   // outlives the taker.
   HistoryFeed* feed = nullptr;
 };
+
+// How late a pass may start before the copy leaves the background, and for how long it then
+// follows at normal priority.
+inline constexpr absl::Duration kLatePass = absl::Milliseconds(250);
+inline constexpr absl::Duration kCatchUpFor = absl::Seconds(10);
+
+// Whether the copy follows in the background, given whether it does now, how late the pass about
+// to start is, and how long ago the copy last left the background.
+bool FollowInBackground(bool background_now, absl::Duration pass_late_by,
+                        absl::Duration since_left);
 
 // What became of one snapshot, or of the copy's start (sequence 0) when it could not recover.
 struct SnapshotReport {
@@ -77,6 +99,13 @@ class SnapshotTaker {
   // Applies the durable records after the copy's, reading on from where the last read stopped.
   absl::Status FollowJournal();
   bool Due(absl::Time now) const;
+  // The taker's thread: the next pass is due at `due` (a pass that starts: due now, done when it
+  // ends).
+  void PassDueAt(absl::Time due);
+  // The watchdog's thread, until the taker stops: the copy's scheduling as FollowInBackground
+  // says, every half kLatePass.
+  void WatchPasses();
+  void Reschedule(absl::Time now);
   SnapshotReport Take();
   // fdatasyncs the segments holding records after the previous snapshot up to `sequence`.
   absl::Status SyncJournalThrough(uint64_t sequence);
@@ -107,7 +136,23 @@ class SnapshotTaker {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  // When the copy's next pass is due (the taker's thread writes it; InfiniteFuture until the copy
+  // follows the journal), in nanoseconds of clock_'s Unix time.
+  std::atomic<int64_t> pass_due_ns_{std::numeric_limits<int64_t>::max()};
+
+  // The watchdog's own: its stop flag, and the copy's scheduling.
+  absl::Mutex watch_mu_;
+  bool watch_stopping_ ABSL_GUARDED_BY(watch_mu_) = false;
+  std::unique_ptr<BackgroundScheduling>
+      scheduling_;                   // made on the taker's thread, before it starts
+  bool background_refused_ = false;  // it stays at normal priority
+  absl::Time left_background_ = absl::InfinitePast();
+  absl::Time catch_up_logged_ = absl::InfinitePast();
+  int catch_ups_unlogged_ = 0;
+
   std::thread thread_;
+  std::thread watchdog_;  // WatchPasses
 };
 
 }  // namespace acd::daemon

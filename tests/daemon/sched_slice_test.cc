@@ -1,9 +1,15 @@
 // RequestSchedulerSlice: a slice in range is asked of the kernel for this thread and the threads it
 // starts; where the kernel applies it (Linux 6.12 or later), a thread started afterwards runs with
 // it; zero asks for nothing; a slice out of range is refused before anything is asked.
+// BackgroundScheduling: a thread goes into SCHED_IDLE and comes back with its policy, nice and
+// slice as they were; a thread that could not come back (no CAP_SYS_NICE, an RLIMIT_NICE that
+// forbids its nice value) is never sent there, and Set says why.
 #include "daemon/sched_slice.h"
 
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -69,6 +75,53 @@ TEST(SchedulerSlice, ThreadsStartedAfterwardRunWithItWhereTheKernelAppliesIt) {
     EXPECT_THAT(*outcome, HasSubstr("this kernel keeps its own"));
     EXPECT_NE(in_thread, 300'000);
   }
+}
+
+TEST(BackgroundScheduling, AThreadGoesIntoTheBackgroundAndComesBackAsItWas) {
+  if (geteuid() != 0)
+    GTEST_SKIP() << "coming back from SCHED_IDLE needs privileges this user lacks";
+  std::thread([] {
+    ASSERT_TRUE(RequestSchedulerSlice(absl::Microseconds(300)).ok());
+    ASSERT_EQ(setpriority(PRIO_PROCESS, 0, 3), 0);  // this thread's nice
+    const std::optional<int64_t> slice = SliceOfThisThread();
+    BackgroundScheduling scheduling;
+    EXPECT_FALSE(scheduling.background());
+
+    ASSERT_TRUE(scheduling.Set(true).ok());
+    EXPECT_TRUE(scheduling.background());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_IDLE);
+    EXPECT_TRUE(scheduling.Set(true).ok()) << "asking twice changes nothing";
+
+    ASSERT_TRUE(scheduling.Set(false).ok());
+    EXPECT_FALSE(scheduling.background());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+    EXPECT_EQ(getpriority(PRIO_PROCESS, 0), 3) << "nice as it was";
+    EXPECT_EQ(SliceOfThisThread(), slice) << "slice as it was";
+  }).join();
+}
+
+TEST(BackgroundScheduling, AThreadThatCouldNotComeBackStaysWhereItIsAndSaysWhy) {
+  // In a child, so that the process keeps its privileges: a user who is not root, with the default
+  // RLIMIT_NICE of 0, may enter SCHED_IDLE but not leave it at nice 0.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const rlimit no_nice{0, 0};
+    if (setrlimit(RLIMIT_NICE, &no_nice) != 0) _exit(10);
+    if (geteuid() == 0 && setuid(65534) != 0) _exit(11);  // nobody: no CAP_SYS_NICE
+    BackgroundScheduling scheduling;
+    const absl::Status s = scheduling.Set(true);
+    if (s.ok()) _exit(12);
+    if (!absl::StrContains(s.message(), "LimitNICE=+0")) _exit(13);
+    if (scheduling.background() || sched_getscheduler(0) != SCHED_OTHER) _exit(14);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10: setrlimit, 11: setuid, 12: it went into the background, 13: the reason does not "
+         "name LimitNICE, 14: it moved";
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // the very same parts again and goes on exactly as the original; recovery starts from the newest
 // usable snapshot, passes over damaged ones and ones the journal does not reach (with a note), and
 // works with the segments a snapshot covers removed. The snapshot file itself is checked in
-// snapshot_file_test.cc, retention in retention_test.cc.
+// snapshot_file_test.cc, retention in retention_test.cc. The taker's copy follows the journal in
+// the background while its passes come on time (FollowInBackground).
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -30,6 +31,7 @@
 #include "daemon/journal/retention.h"
 #include "daemon/recovery.h"
 #include "daemon/snapshot_io.h"
+#include "daemon/snapshot_taker.h"
 #include "daemon/text_diff.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -604,6 +606,18 @@ TEST_F(SnapshotFallback, ASnapshotLeftBeyondACutIsNeverTakenForTheNewHistory) {
   EXPECT_NE(again->snapshot_sequence, kNewerSequence)
       << "the snapshot of the old history was used for the new one";
   ExpectSameState(core.Dump(), again->core->Dump(), "recovered");
+}
+
+TEST(SnapshotTakerScheduling, TheCopyLeavesTheBackgroundForALatePassAndTriesItAgainLater) {
+  const absl::Duration never = absl::InfiniteDuration();
+  EXPECT_TRUE(FollowInBackground(true, absl::ZeroDuration(), never));
+  EXPECT_TRUE(FollowInBackground(true, kLatePass, never)) << "as late as allowed, it stays";
+  EXPECT_FALSE(FollowInBackground(true, kLatePass + absl::Milliseconds(1), never))
+      << "later, it leaves the background";
+  EXPECT_FALSE(FollowInBackground(false, absl::ZeroDuration(), kCatchUpFor / 2))
+      << "on time again, it still catches up at normal priority";
+  EXPECT_TRUE(FollowInBackground(false, absl::ZeroDuration(), kCatchUpFor))
+      << "once the catch-up time is over, it tries the background again";
 }
 
 }  // namespace

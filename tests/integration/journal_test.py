@@ -530,6 +530,19 @@ class JournalTest(unittest.TestCase):
         self.assertEqual(acdd.metric("acd_snapshot_bytes"), logged[newest])
         self.assertLess(abs(acdd.metric("acd_snapshot_timestamp_seconds") - time.time()), 60)
         self.assertEqual(acdd.metric("acd_snapshot_seconds_count"), len(logged))
+        # The taker's copy follows in the background (SCHED_IDLE is policy 5, the 41st field of a
+        # thread's stat), unless a late pass brought it back to normal priority, which it says.
+        self.assertLess(acdd.metric("acd_snapshot_copy_behind_records"), 1800)
+        policies = {}
+        for task in os.listdir("/proc/%d/task" % acdd.process.pid):
+            with open("/proc/%d/task/%s/stat" % (acdd.process.pid, task)) as f:
+                stat = f.read()
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            policies[name] = int(stat[stat.rindex(")") + 2:].split()[38])
+        self.assertEqual(policies.get("acd-engine"), 0, policies)
+        if policies.get("acd-snapshot") != 5:
+            self.assertEqual(policies.get("acd-snapshot"), 0, policies)
+            self.assertIn("it follows at normal priority for 10s", acdd.stderr())
         # Two callers after the newest snapshot: only the journal holds them.
         for call_id in ("late1", "late2"):
             self.enqueue_remembered(acdd, answered, call_id)
