@@ -36,17 +36,17 @@ inline constexpr absl::Duration kLongestSlice = absl::Milliseconds(100);
 // SCHED_OTHER or SCHED_BATCH (chrt) is left as it is; its nice value is kept.
 absl::StatusOr<std::string> RequestSchedulerSlice(absl::Duration slice);
 
-// BackgroundScheduling moves the thread that made it into the background (SCHED_IDLE: it runs on a
-// CPU no other thread wants, and gives way at once to any thread that wakes) and back to the
-// scheduling it had (policy, nice and slice as they were). For work that must not delay a switch's
-// answers on a busy machine, and that can catch up later: the snapshot taker's copy.
-//   BackgroundScheduling background;         // on the thread itself
-//   if (absl::Status s = background.Set(true); !s.ok()) Log(s);   // it stays as it was
+// BackgroundScheduling moves the thread that made it into the background (SCHED_IDLE: it gets a
+// CPU only when no other thread wants one, bar a small share, and gives way at once to any thread
+// that wakes) and back to the scheduling it had (policy, nice and slice as they were). For work
+// that must not delay a switch's answers on a busy machine and can catch up later: the snapshot
+// taker's copy.
+//   BackgroundScheduling background;   // on the thread to move
+//   if (absl::Status s = background.Set(true); !s.ok()) Log(s.message());   // it stays as it was
 // Any thread may call Set; it moves the thread that made this. That thread stays as it is, and
-// Set(true) says why, when
-// it runs under a real-time policy (chrt), or when it could not come back: leaving SCHED_IDLE
-// needs CAP_SYS_NICE or an RLIMIT_NICE that allows the thread's nice value (the constructor tries
-// the way there and back on a thread of its own).
+// Set(true) says why, when it runs under a real-time policy (chrt), or when it could not come
+// back: leaving SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE that allows the thread's nice
+// value (the constructor tries the way there and back on a thread of its own).
 class BackgroundScheduling {
  public:
   BackgroundScheduling();

@@ -8,6 +8,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/core_input.h"
 #include "daemon/journal/files.h"
@@ -77,11 +78,6 @@ SnapshotTaker::~SnapshotTaker() {
     stopping_ = true;
   }
   thread_.join();
-  {
-    absl::MutexLock lock(&watch_mu_);
-    watch_stopping_ = true;
-  }
-  if (watchdog_.joinable()) watchdog_.join();
 }
 
 bool SnapshotTaker::StoppingAfter(absl::Duration d) {
@@ -138,22 +134,34 @@ void SnapshotTaker::Run() {
   snapshot_time_ = clock_->Now();
   recovered->core.reset();
 
-  absl::Duration wait = kFollowEvery;
+  // The copy's scheduling, and the watchdog that changes it while the copy follows the journal
+  // (so never for a thread that is gone).
   scheduling_ = std::make_unique<BackgroundScheduling>();
-  PassDueAt(clock_->Now() + wait);
-  watchdog_ = std::thread([this] {
+  std::thread watchdog([this] {
     pthread_setname_np(pthread_self(), "acd-snap-watch");
     WatchPasses();
   });
-  while (!StoppingAfter(wait)) {
+  absl::Cleanup stop_watchdog = [&] {
+    {
+      absl::MutexLock lock(&watch_mu_);
+      watch_stopping_ = true;
+    }
+    watchdog.join();
+  };
+
+  absl::Duration wait = kFollowEvery;
+  while (true) {
+    PassDueAt(clock_->Now() + wait);
+    if (StoppingAfter(wait)) break;
     const uint64_t durable = journal_->durable_sequence();
     metrics_->snapshot_copy_behind.Set(
         static_cast<double>(durable > sequence_ ? durable - sequence_ : 0));
-    PassDueAt(clock_->Now());
+    PassDueAt(clock_->Now());  // a pass that runs past kLatePass counts as late too
     const uint64_t before = sequence_;
     absl::Status s = FollowJournal();
     wait = sequence_ == before ? kFollowWhenQuiet : kFollowEvery;
-    PassDueAt(clock_->Now() + wait);
+    // The feeds' flush and a snapshot (which may take seconds) are not passes: not watched.
+    PassDueAt(absl::InfiniteFuture());
     if (feed != nullptr) {
       // A failing feed is reported once when it starts failing and once when it recovers.
       const absl::Status flushed = feed->Flush();
@@ -189,7 +197,6 @@ void SnapshotTaker::Run() {
     }
     done_(report);
   }
-  PassDueAt(absl::InfiniteFuture());  // the copy follows no more: the watchdog leaves it be
 }
 
 absl::Status SnapshotTaker::FollowJournal() {
@@ -263,15 +270,24 @@ void SnapshotTaker::WatchPasses() {
 
 void SnapshotTaker::Reschedule(absl::Time now) {
   const int64_t due = pass_due_ns_.load(std::memory_order_relaxed);
-  if (due == std::numeric_limits<int64_t>::max()) return;  // the copy does not follow the journal
+  if (due == std::numeric_limits<int64_t>::max()) return;  // no pass is due: nothing to watch
   const absl::Duration late_by = now - absl::FromUnixNanos(due);
   const bool background_now = scheduling_->background();
   const bool background = FollowInBackground(background_now, late_by, now - left_background_);
   if (background_refused_ || background == background_now) return;
+  const std::string overdue =
+      absl::StrCat("a pass of the snapshot taker's copy is ",
+                   absl::FormatDuration(absl::Trunc(late_by, absl::Milliseconds(1))), " overdue (",
+                   static_cast<uint64_t>(metrics_->snapshot_copy_behind.Get()),
+                   " records were waiting at the last one)");
   if (absl::Status s = scheduling_->Set(background); !s.ok()) {
-    background_refused_ = true;
-    Log(absl::StrCat("the snapshot taker's copy follows the journal at normal priority: ",
-                     s.message()));
+    if (background) {  // it never goes into the background
+      background_refused_ = true;
+      Log(absl::StrCat("the snapshot taker's copy keeps acdd's scheduling: ", s.message()));
+    } else if (now - catch_up_logged_ >= kCatchUpLogEvery) {  // tried again at the next look
+      catch_up_logged_ = now;
+      Log(absl::StrCat(overdue, ", and it stays in the background: ", s.message()));
+    }
     return;
   }
   if (background) return;
@@ -279,14 +295,10 @@ void SnapshotTaker::Reschedule(absl::Time now) {
   ++catch_ups_unlogged_;
   if (now - catch_up_logged_ < kCatchUpLogEvery) return;
   Log(absl::StrCat(
-      "the snapshot taker's copy is ",
-      absl::FormatDuration(absl::Trunc(late_by, absl::Milliseconds(1))), " past a due pass (",
-      static_cast<uint64_t>(metrics_->snapshot_copy_behind.Get()),
-      " records were waiting at the last one): it follows at normal priority for ",
-      absl::FormatDuration(kCatchUpFor),
-      catch_ups_unlogged_ > 1
-          ? absl::StrCat(" (", catch_ups_unlogged_ - 1, " more times since the last such line)")
-          : ""));
+      overdue, ": it follows at normal priority for ", absl::FormatDuration(kCatchUpFor),
+      catch_ups_unlogged_ > 1 ? absl::StrCat(" (", catch_ups_unlogged_ - 1,
+                                             " catch-ups not logged since the last such line)")
+                              : ""));
   catch_up_logged_ = now;
   catch_ups_unlogged_ = 0;
 }

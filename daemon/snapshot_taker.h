@@ -12,11 +12,14 @@
 // on time, so that on a busy machine they give way to the threads a switch's answers wait for.
 // When a pass is more than kLatePass overdue (the machine leaves the background no CPU, or a pass
 // runs that long), the copy goes back to acdd's normal priority for kCatchUpFor, then tries the
-// background again. A watchdog thread of the taker's own, at normal priority, makes these moves: a
-// starved thread could not notice it is starved, and the two share no lock (the copy only
-// publishes when its next pass is due), so the watchdog never waits for it. Catch-ups are logged
-// (at most a line every 10 minutes); acd_snapshot_copy_behind_records shows how many records a
-// pass found waiting.
+// background again. A watchdog thread of the taker's own, at normal priority, makes these moves (a
+// starved thread could not notice it is starved); it shares no lock of acdd's with the copy (the
+// copy only publishes when its next pass is due), so it never waits for it. The feeds' flush and
+// the writing of a snapshot, which may take seconds, are not watched. Catch-ups are logged (at
+// most a line every 10 minutes); acd_snapshot_copy_behind_records shows how many records the last
+// pass found waiting. The copy still takes locks other threads take (the allocator's, asio's to
+// post a report); preempted while holding one, it holds them up until the watchdog's next look
+// moves it (at most about 375 ms, on a machine with no CPU to spare).
 // The copy also tells acdd's live feeds (SnapshotOptions::feed) what each durable record made
 // happen, and flushes them after each pass; while they cannot be written, no snapshot is taken.
 //   SnapshotTaker taker(dir, options, &clock, journal.get(), &metrics.journal,
@@ -99,8 +102,8 @@ class SnapshotTaker {
   // Applies the durable records after the copy's, reading on from where the last read stopped.
   absl::Status FollowJournal();
   bool Due(absl::Time now) const;
-  // The taker's thread: the next pass is due at `due` (a pass that starts: due now, done when it
-  // ends).
+  // The taker's thread: the next pass is due at `due` (a pass under way: when it started;
+  // InfiniteFuture: nothing is watched).
   void PassDueAt(absl::Time due);
   // The watchdog's thread, until the taker stops: the copy's scheduling as FollowInBackground
   // says, every half kLatePass.
@@ -137,8 +140,8 @@ class SnapshotTaker {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
-  // When the copy's next pass is due (the taker's thread writes it; InfiniteFuture until the copy
-  // follows the journal), in nanoseconds of clock_'s Unix time.
+  // When the copy's next pass is due (the taker's thread writes it; the largest value: nothing is
+  // watched), in nanoseconds of clock_'s Unix time.
   std::atomic<int64_t> pass_due_ns_{std::numeric_limits<int64_t>::max()};
 
   // The watchdog's own: its stop flag, and the copy's scheduling.
@@ -152,7 +155,6 @@ class SnapshotTaker {
   int catch_ups_unlogged_ = 0;
 
   std::thread thread_;
-  std::thread watchdog_;  // WatchPasses
 };
 
 }  // namespace acd::daemon

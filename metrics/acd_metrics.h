@@ -112,7 +112,7 @@ struct JournalSeries {
   RelaxedDouble snapshot_bytes;                 // the last published snapshot's size
   RelaxedDouble snapshot_sequence;              // the record it ends at
   RelaxedDouble snapshot_timestamp_seconds;     // when it was published (Unix time)
-  RelaxedDouble snapshot_copy_behind;           // durable records the taker's copy lacks
+  RelaxedDouble snapshot_copy_behind;           // records the copy's last pass found waiting
   RelaxedCounter snapshots_taken, snapshots_failed;
   RelaxedCounter retention_removed_bytes;
 };

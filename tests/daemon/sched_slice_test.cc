@@ -77,27 +77,39 @@ TEST(SchedulerSlice, ThreadsStartedAfterwardRunWithItWhereTheKernelAppliesIt) {
   }
 }
 
-TEST(BackgroundScheduling, AThreadGoesIntoTheBackgroundAndComesBackAsItWas) {
-  if (geteuid() != 0)
-    GTEST_SKIP() << "coming back from SCHED_IDLE needs privileges this user lacks";
-  std::thread([] {
+TEST(BackgroundScheduling, AnotherThreadMovesItIntoTheBackgroundAndBackAsItWas) {
+  std::optional<absl::Status> refused;
+  std::thread([&] {
     ASSERT_TRUE(RequestSchedulerSlice(absl::Microseconds(300)).ok());
     ASSERT_EQ(setpriority(PRIO_PROCESS, 0, 3), 0);  // this thread's nice
     const std::optional<int64_t> slice = SliceOfThisThread();
     BackgroundScheduling scheduling;
     EXPECT_FALSE(scheduling.background());
+    // Another thread moves this one, as the snapshot taker's watchdog does.
+    auto from_elsewhere = [&](bool background) {
+      absl::Status s;
+      std::thread([&] { s = scheduling.Set(background); }).join();
+      return s;
+    };
 
-    ASSERT_TRUE(scheduling.Set(true).ok());
+    const absl::Status there = from_elsewhere(true);
+    if (there.code() == absl::StatusCode::kPermissionDenied) {
+      refused = there;  // no CAP_SYS_NICE here (a container's root, say): the next test's case
+      EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+      return;
+    }
+    ASSERT_TRUE(there.ok()) << there;
     EXPECT_TRUE(scheduling.background());
-    EXPECT_EQ(sched_getscheduler(0), SCHED_IDLE);
-    EXPECT_TRUE(scheduling.Set(true).ok()) << "asking twice changes nothing";
+    EXPECT_EQ(sched_getscheduler(0), SCHED_IDLE) << "this thread, not the one that asked";
+    EXPECT_TRUE(from_elsewhere(true).ok()) << "asking twice changes nothing";
 
-    ASSERT_TRUE(scheduling.Set(false).ok());
+    ASSERT_TRUE(from_elsewhere(false).ok());
     EXPECT_FALSE(scheduling.background());
     EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
     EXPECT_EQ(getpriority(PRIO_PROCESS, 0), 3) << "nice as it was";
     EXPECT_EQ(SliceOfThisThread(), slice) << "slice as it was";
   }).join();
+  if (refused) GTEST_SKIP() << "this process may not leave SCHED_IDLE: " << *refused;
 }
 
 TEST(BackgroundScheduling, AThreadThatCouldNotComeBackStaysWhereItIsAndSaysWhy) {
@@ -108,20 +120,21 @@ TEST(BackgroundScheduling, AThreadThatCouldNotComeBackStaysWhereItIsAndSaysWhy) 
   if (child == 0) {
     const rlimit no_nice{0, 0};
     if (setrlimit(RLIMIT_NICE, &no_nice) != 0) _exit(10);
-    if (geteuid() == 0 && setuid(65534) != 0) _exit(11);  // nobody: no CAP_SYS_NICE
+    if (geteuid() == 0 && setuid(65534) != 0) _exit(77);  // nobody: no CAP_SYS_NICE
     BackgroundScheduling scheduling;
     const absl::Status s = scheduling.Set(true);
     if (s.ok()) _exit(12);
-    if (!absl::StrContains(s.message(), "LimitNICE=+0")) _exit(13);
+    if (!absl::StrContains(s.message(), "LimitNICE=")) _exit(13);
     if (scheduling.background() || sched_getscheduler(0) != SCHED_OTHER) _exit(14);
     _exit(0);
   }
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "root here cannot become nobody";
   EXPECT_EQ(WEXITSTATUS(status), 0)
-      << "10: setrlimit, 11: setuid, 12: it went into the background, 13: the reason does not "
-         "name LimitNICE, 14: it moved";
+      << "10: setrlimit, 12: it went into the background, 13: the reason does not name "
+         "LimitNICE, 14: it moved";
 }
 
 }  // namespace

@@ -531,7 +531,8 @@ class JournalTest(unittest.TestCase):
         self.assertLess(abs(acdd.metric("acd_snapshot_timestamp_seconds") - time.time()), 60)
         self.assertEqual(acdd.metric("acd_snapshot_seconds_count"), len(logged))
         # The taker's copy follows in the background (SCHED_IDLE is policy 5, the 41st field of a
-        # thread's stat), unless a late pass brought it back to normal priority, which it says.
+        # thread's stat), unless an overdue pass brought it back to normal priority, or acdd may
+        # not move it there and back: either is logged.
         self.assertLess(acdd.metric("acd_snapshot_copy_behind_records"), 1800)
         policies = {}
         for task in os.listdir("/proc/%d/task" % acdd.process.pid):
@@ -542,7 +543,8 @@ class JournalTest(unittest.TestCase):
         self.assertEqual(policies.get("acd-engine"), 0, policies)
         if policies.get("acd-snapshot") != 5:
             self.assertEqual(policies.get("acd-snapshot"), 0, policies)
-            self.assertIn("it follows at normal priority for 10s", acdd.stderr())
+            self.assertRegex(acdd.stderr(), "it follows at normal priority for 10s|"
+                             "the snapshot taker's copy keeps acdd's scheduling")
         # Two callers after the newest snapshot: only the journal holds them.
         for call_id in ("late1", "late2"):
             self.enqueue_remembered(acdd, answered, call_id)
