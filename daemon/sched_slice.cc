@@ -32,6 +32,9 @@ static_assert(sizeof(SchedAttr) == 48, "SCHED_ATTR_SIZE_VER0");
 int GetAttr(SchedAttr* attr) {
   return static_cast<int>(syscall(SYS_sched_getattr, 0, attr, sizeof(*attr), 0));
 }
+// The policies whose threads acdd may reschedule: the fair scheduler's, not real-time ones (chrt).
+bool FairPolicy(uint32_t policy) { return policy == SCHED_OTHER || policy == SCHED_BATCH; }
+
 int SetAttr(SchedAttr* attr, pid_t thread = 0) {
   return static_cast<int>(syscall(SYS_sched_setattr, thread, attr, 0));
 }
@@ -52,7 +55,7 @@ absl::StatusOr<std::string> RequestSchedulerSlice(absl::Duration slice) {
     return absl::StrCat(
         "scheduler slice: the kernel's default (sched_getattr: ", std::strerror(errno), ")");
   }
-  if (attr.sched_policy != SCHED_OTHER && attr.sched_policy != SCHED_BATCH) {
+  if (!FairPolicy(attr.sched_policy)) {
     return absl::StrCat("scheduler slice: left alone, acdd runs under scheduling policy ",
                         attr.sched_policy, " (chrt), not SCHED_OTHER or SCHED_BATCH");
   }
@@ -82,7 +85,7 @@ BackgroundScheduling::BackgroundScheduling() : thread_(static_cast<pid_t>(syscal
   policy_ = attr.sched_policy;
   nice_ = attr.sched_nice;
   slice_ = attr.sched_runtime;
-  if (policy_ != SCHED_OTHER && policy_ != SCHED_BATCH) {
+  if (!FairPolicy(policy_)) {
     refused_ = absl::FailedPreconditionError(absl::StrCat(
         "the thread runs under scheduling policy ", policy_, " (chrt), and stays there"));
     return;

@@ -275,18 +275,19 @@ void SnapshotTaker::Reschedule(absl::Time now) {
   const bool background_now = scheduling_->background();
   const bool background = FollowInBackground(background_now, late_by, now - left_background_);
   if (background_refused_ || background == background_now) return;
-  const std::string overdue =
-      absl::StrCat("a pass of the snapshot taker's copy is ",
-                   absl::FormatDuration(absl::Trunc(late_by, absl::Milliseconds(1))), " overdue (",
-                   static_cast<uint64_t>(metrics_->snapshot_copy_behind.Get()),
-                   " records were waiting at the last one)");
+  auto overdue = [&] {
+    return absl::StrCat("a pass of the snapshot taker's copy is ",
+                        absl::FormatDuration(absl::Trunc(late_by, absl::Milliseconds(1))),
+                        " overdue (", static_cast<uint64_t>(metrics_->snapshot_copy_behind.Get()),
+                        " records were waiting at the last one)");
+  };
   if (absl::Status s = scheduling_->Set(background); !s.ok()) {
     if (background) {  // it never goes into the background
       background_refused_ = true;
       Log(absl::StrCat("the snapshot taker's copy keeps acdd's scheduling: ", s.message()));
     } else if (now - catch_up_logged_ >= kCatchUpLogEvery) {  // tried again at the next look
       catch_up_logged_ = now;
-      Log(absl::StrCat(overdue, ", and it stays in the background: ", s.message()));
+      Log(absl::StrCat(overdue(), ", and it stays in the background: ", s.message()));
     }
     return;
   }
@@ -295,7 +296,7 @@ void SnapshotTaker::Reschedule(absl::Time now) {
   ++catch_ups_unlogged_;
   if (now - catch_up_logged_ < kCatchUpLogEvery) return;
   Log(absl::StrCat(
-      overdue, ": it follows at normal priority for ", absl::FormatDuration(kCatchUpFor),
+      overdue(), ": it follows at normal priority for ", absl::FormatDuration(kCatchUpFor),
       catch_ups_unlogged_ > 1 ? absl::StrCat(" (", catch_ups_unlogged_ - 1,
                                              " catch-ups not logged since the last such line)")
                               : ""));

@@ -490,7 +490,7 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
         MetricType::Gauge, journal.snapshot_timestamp_seconds.Get());
     one("acd_snapshot_copy_behind_records",
         "Durable journal records the snapshot taker's copy found waiting at its last pass (it "
-        "follows in the background, at normal priority for a while after a late pass).",
+        "follows in the background, at normal priority for 10 s after an overdue pass).",
         MetricType::Gauge, journal.snapshot_copy_behind.Get());
     by_label("acd_snapshots_total", "Snapshots attempted, by result.", MetricType::Counter,
              "result", {{"published", journal.snapshots_taken.Get()},
