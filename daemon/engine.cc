@@ -279,6 +279,8 @@ void Engine::Journal(const JournalInput& input) {
   if (journal_ == nullptr) return;
   last_sequence_ = journal_->Append(input.SerializeAsString());
   if (replica_counted_) replicating_.emplace_back(last_sequence_, std::chrono::steady_clock::now());
+  // Copied into the journal's window: durable already, and what it causes may leave at once.
+  if (journal_->durable_sequence() >= last_sequence_) OnDurable(last_sequence_);
 }
 
 void Engine::WhenDurable(std::function<void(const grpc::Status& journal)> release) {

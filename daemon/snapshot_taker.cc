@@ -34,14 +34,20 @@ constexpr absl::Duration kCatchUpLogEvery = absl::Minutes(10);
 // How long after a failed snapshot the next one may start.
 constexpr absl::Duration kRetryAfterFailure = absl::Minutes(1);
 
-// The bytes of `path` from `offset` to its end.
-absl::Status ReadTail(const std::string& path, uint64_t offset, std::string* bytes) {
-  bytes->clear();
+// How much of a segment a pass reads at a time: a segment ends in a window of zeros the journal
+// prepared (file_journal.h), which a pass must not read whole each time.
+constexpr size_t kReadAtMost = size_t{64} << 10;
+
+// Up to `at_most` bytes of `path` from `offset` on (fewer at its end).
+absl::Status ReadSome(const std::string& path, uint64_t offset, size_t at_most,
+                      std::string* bytes) {
+  bytes->resize(at_most);
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return journal::ErrnoStatus(absl::StrCat("cannot open ", path), errno);
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = pread(fd, buffer, sizeof(buffer), static_cast<off_t>(offset + bytes->size()));
+  size_t done = 0;
+  while (done < at_most) {
+    const ssize_t n =
+        pread(fd, bytes->data() + done, at_most - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int error = errno;
@@ -49,9 +55,10 @@ absl::Status ReadTail(const std::string& path, uint64_t offset, std::string* byt
       return journal::ErrnoStatus(absl::StrCat("cannot read ", path), error);
     }
     if (n == 0) break;
-    bytes->append(buffer, static_cast<size_t>(n));
+    done += static_cast<size_t>(n);
   }
   close(fd);
+  bytes->resize(done);
   return absl::OkStatus();
 }
 
@@ -102,8 +109,10 @@ void SnapshotTaker::Run() {
     feed->Start(core);
     core.set_history_sink(feed);
   };
+  // Only what is durable: the engine may be copying the next record into the segment as the
+  // copy reads it (file_journal.h), and following takes the rest.
   absl::StatusOr<Recovered> recovered =
-      RecoverCore(dir_, journal::RecoverMode::kStop, nullptr, journal::kReadToTheEnd,
+      RecoverCore(dir_, journal::RecoverMode::kStop, nullptr, journal_->durable_sequence() + 1,
                   [&](Core& core, uint64_t sequence) {
                     start_feed(core);
                     if (feed != nullptr) feed->BeforeRecord(sequence);
@@ -202,13 +211,16 @@ void SnapshotTaker::Run() {
 absl::Status SnapshotTaker::FollowJournal() {
   const uint64_t durable = journal_->durable_sequence();
   std::string bytes;
+  size_t at_most = kReadAtMost;
   while (sequence_ < durable) {
-    if (absl::Status s = ReadTail(segment_, offset_, &bytes); !s.ok()) return s;
+    if (absl::Status s = ReadSome(segment_, offset_, at_most, &bytes); !s.ok()) return s;
     size_t at = 0;
+    journal::RecordCheck check = journal::RecordCheck::kOk;
     // Records up to the durable one are whole; what follows may still be being written.
     while (sequence_ < durable && at < bytes.size()) {
       journal::DecodedRecord record;
-      if (journal::DecodeRecord(bytes, at, &record) != journal::RecordCheck::kOk) break;
+      check = journal::DecodeRecord(bytes, at, &record);
+      if (check != journal::RecordCheck::kOk) break;
       if (record.sequence != sequence_ + 1) {
         return absl::DataLossError(absl::StrCat("record ", record.sequence, " in ", segment_,
                                                 " where ", sequence_ + 1, " was due"));
@@ -230,11 +242,22 @@ absl::Status SnapshotTaker::FollowJournal() {
     }
     offset_ += at;
     if (sequence_ >= durable) break;
-    if (at < bytes.size()) {
+    const bool read_all_asked = bytes.size() == at_most;
+    at_most = kReadAtMost;
+    if (at < bytes.size() && check == journal::RecordCheck::kTruncated && read_all_asked) {
+      // A record runs past what was read: read on from it (with room for it, if it is the first).
+      if (at == 0) at_most = bytes.size() * 2;
+      continue;
+    }
+    // A record header of zeros: the unfilled end of the segment's window (file_journal.h).
+    const bool window_end = at < bytes.size() && bytes.size() - at >= journal::kRecordHeaderBytes &&
+                            bytes.find_first_not_of('\0', at) >= at + journal::kRecordHeaderBytes;
+    if (at < bytes.size() && !window_end) {
       return absl::DataLossError(absl::StrCat("record ", sequence_ + 1, " in ", segment_,
                                               " at offset ", offset_, " does not decode though "
                                               "the journal reported it durable"));
     }
+    if (at == bytes.size() && read_all_asked) continue;  // more of this segment to read
     // The durable records go on in the next segment.
     const std::string next = absl::StrCat(dir_, "/", journal::SegmentFileName(sequence_ + 1));
     if (next == segment_ || access(next.c_str(), F_OK) != 0) {

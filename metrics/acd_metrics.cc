@@ -473,7 +473,9 @@ std::vector<prometheus::MetricFamily> AcdMetrics::Collect() const {
               "One group commit: writing a batch of records (and fdatasync with "
               "--journal_sync=fsync).",
               journal.sync_seconds);
-    histogram("acd_journal_batch_records", "Records per group commit.", journal.batch_records);
+    histogram("acd_journal_batch_records",
+              "Records per write: per group commit, and per copy into the segment's window.",
+              journal.batch_records);
     one("acd_recovery_seconds", "How long the last start took to recover its state from the data dir.",
         MetricType::Gauge, journal.recovery_seconds.Get());
     one("acd_recovery_records", "Journal records the last start replayed.", MetricType::Gauge,

@@ -51,6 +51,10 @@ absl::StatusOr<RecordFeed::Taken> ReplicationSource::ReadFiles(uint64_t from,
                                                                size_t max_bytes) const {
   RecordFeed::Taken taken;
   const absl::Status enough = absl::CancelledError("batch full");
+  // The files are read up to the records the feed keeps: the record the engine may be copying
+  // into the segment as this reads it (file_journal.h) is in the feed already (the tap has it
+  // before the segment does).
+  const uint64_t kept = feed_->oldest();
   absl::StatusOr<journal::JournalScan> scan = journal::ReadJournal(
       options_.data_dir, journal::RecoverMode::kStop, from,
       [&](const journal::DecodedRecord& record) {
@@ -58,7 +62,8 @@ absl::StatusOr<RecordFeed::Taken> ReplicationSource::ReadFiles(uint64_t from,
         journal::AppendRecord(record.sequence, record.epoch, record.payload, &taken.records);
         taken.last = record.sequence;
         return taken.records.size() >= max_bytes ? enough : absl::OkStatus();
-      });
+      },
+      kept != 0 ? kept : journal::kReadToTheEnd);
   if (!scan.ok() && scan.status() != enough) return scan.status();
   taken.outcome = taken.records.empty() ? RecordFeed::Taken::kNothing : RecordFeed::Taken::kRecords;
   return taken;

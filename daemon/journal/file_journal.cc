@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -16,6 +18,10 @@
 
 namespace acd::daemon::journal {
 namespace {
+
+constexpr uint64_t kPageBytes = 4096;  // x86-64's and arm64's smallest page: the window's unit
+
+uint64_t PageUp(uint64_t bytes) { return (bytes + kPageBytes - 1) & ~(kPageBytes - 1); }
 
 absl::Status MakeDirs(const std::string& dir) {
   for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
@@ -79,27 +85,50 @@ FileJournal::~FileJournal() {
     }
     thread_.join();
   }
-  if (fd_ >= 0) close(fd_);
+  if (fd_ < 0) return;
+  ReleaseWindow();
+  // Stopped: the segment ends where its records do (a reader of a stopped acdd's data dir finds
+  // no zeros; the next start would have cut them).
+  if (ftruncate(fd_, static_cast<off_t>(segment_size_)) != 0) {
+    Log(absl::StrCat("cannot cut the unused end off ", segment_path_,
+                     " (the next start will): ", strerror(errno)));
+  }
+  close(fd_);
 }
 
 uint64_t FileJournal::Append(absl::string_view payload) {
   const uint64_t sequence = next_sequence_++;
-  // With a tap, the record is framed before the lock, so the tap runs without it.
-  std::string framed;
-  if (tap_) {
-    AppendRecord(sequence, epoch_, payload, &framed);
-    tap_(framed, sequence);
-  }
+  // Framed before the lock: the tap runs without it, and the copy holds it the shortest time.
+  framing_.clear();
+  AppendRecord(sequence, epoch_, payload, &framing_);
+  if (tap_) tap_(framing_, sequence);
   absl::MutexLock lock(&mu_);
-  if (pending_records_ == 0) pending_first_ = sequence;
-  if (tap_) {
-    pending_.append(framed);
-  } else {
-    AppendRecord(sequence, epoch_, payload, &pending_);
+  if (!CopyIntoWindowLocked(framing_, sequence, sequence)) {
+    BufferLocked(framing_, sequence, sequence);
   }
-  pending_last_ = sequence;
-  ++pending_records_;
   return sequence;
+}
+
+bool FileJournal::CopyIntoWindowLocked(absl::string_view records, uint64_t first, uint64_t last) {
+  // thread_has_batch_ first: while the thread holds a batch, the segment and its mapping are
+  // its own (it may be making a new one).
+  if (thread_has_batch_ || pending_records_ > 0 || map_ == nullptr ||
+      segment_size_ >= options_.segment_bytes || segment_size_ + records.size() > window_end_) {
+    return false;
+  }
+  memcpy(map_ + segment_size_, records.data(), records.size());
+  segment_size_ += records.size();
+  // Past the window's middle: the thread prepares the next half while this one fills (asked
+  // once per window end, so that a failing fallocate is not retried at every record).
+  if (window_asked_at_ != window_end_ && window_end_ - segment_size_ < options_.window_bytes / 2) {
+    window_asked_at_ = window_end_;
+    window_wanted_ = true;
+  }
+  metrics_->records.Add(last - first + 1);
+  metrics_->bytes.Add(records.size());
+  metrics_->batch_records.Observe(static_cast<double>(last - first + 1));
+  durable_.store(last, std::memory_order_release);
+  return true;
 }
 
 void FileJournal::TakeFramed(uint64_t first, uint64_t last, uint64_t epoch) {
@@ -133,7 +162,11 @@ bool FileJournal::WriteFramed(absl::string_view records, uint64_t first, uint64_
   absl::MutexLock lock(&mu_);
   // With fdatasync the journal thread's group commit saves more than a wake-up: while the
   // follower waited on one sync, the leader's next batches would queue for one sync each.
-  if (options_.sync == SyncMode::kFsync || thread_has_batch_ || pending_records_ > 0) {
+  if (CopyIntoWindowLocked(records, first, last)) return true;
+  // With a window (even one the filesystem refused) only the journal thread writes the
+  // segment: it maps and extends it.
+  if (options_.sync == SyncMode::kFsync || options_.window_bytes > 0 || thread_has_batch_ ||
+      pending_records_ > 0) {
     BufferLocked(records, first, last);
     return false;
   }
@@ -171,17 +204,21 @@ void FileJournal::RaiseEpoch(uint64_t epoch) {
 }
 
 absl::Status FileJournal::OpenSegment(uint64_t first_sequence) {
-  if (fd_ >= 0) close(fd_);
+  if (fd_ >= 0) {
+    ReleaseWindow();
+    close(fd_);
+  }
   fd_ = -1;
   const std::string path = absl::StrCat(options_.dir, "/", SegmentFileName(first_sequence));
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+  // Read and write: a window maps it so.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return ErrnoStatus(absl::StrCat("cannot create ", path), errno);
   fd_ = fd;
   segment_path_ = path;
   segment_size_ = 0;
   const std::string header = SegmentHeader();
   size_t done = 0;
-  if (absl::Status s = WriteAll(fd_, path, header, &done); !s.ok()) {
+  if (absl::Status s = WriteAll(fd_, path, header, /*at=*/0, &done); !s.ok()) {
     // Leave no headerless segment behind: recovery would take it for corruption.
     close(fd_);
     fd_ = -1;
@@ -202,28 +239,102 @@ absl::Status FileJournal::OpenSegment(uint64_t first_sequence) {
                                                  "from the disk"));
     }
   }
+  MapSegment();
   return absl::OkStatus();
 }
 
 absl::Status FileJournal::OpenTail(const std::string& path, uint64_t good_bytes) {
-  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", path, " for appending"), errno);
   fd_ = fd;
   segment_path_ = path;
   segment_size_ = good_bytes;
+  MapSegment();
   return absl::OkStatus();
+}
+
+bool FileJournal::Windowed() const {
+  return options_.sync == SyncMode::kWrite && options_.window_bytes > 0 && !window_refused_;
+}
+
+void FileJournal::MapSegment() {
+  if (!Windowed()) return;
+  map_bytes_ = PageUp(std::max(segment_size_, options_.segment_bytes) + options_.window_bytes);
+  // Mapped past the file's end: only what ExtendWindow allocated is ever touched.
+  void* mapped = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (mapped == MAP_FAILED) {
+    Log(absl::StrCat("cannot map ", segment_path_, " (", strerror(errno),
+                     "): its records go through the journal thread"));
+    return;
+  }
+  map_ = static_cast<char*>(mapped);
+  ExtendWindow();
+}
+
+void FileJournal::ExtendWindow() {
+  if (map_ == nullptr) return;
+  uint64_t from, to;
+  {
+    absl::MutexLock lock(&mu_);
+    window_wanted_ = false;
+    from = std::max(window_end_, segment_size_);
+    to = std::min(map_bytes_, PageUp(segment_size_ + options_.window_bytes));
+  }
+  if (to <= from) return;  // the segment is full: the next one gets a window of its own
+  // Allocated, so that no copy can find the disk full (a page the kernel cannot back raises
+  // SIGBUS); the file grows to `to`.
+  if (fallocate(fd_, 0, static_cast<off_t>(from), static_cast<off_t>(to - from)) != 0) {
+    const int error = errno;
+    if (error == EOPNOTSUPP) {
+      window_refused_ = true;
+      Log(absl::StrCat("the filesystem of ", options_.dir,
+                       " cannot preallocate (fallocate: ", strerror(error),
+                       "): every journal record goes through the journal "
+                       "thread, a thread wake-up per write"));
+    }
+    // Otherwise (a full disk, a file size limit) the records take the thread's way, whose
+    // write says why if it fails as well; the next batch tries the window again.
+    return;
+  }
+  // Dirty in the page cache and mapped writable: a copy there takes no fault. Only bytes past
+  // `from` are written (zeros over zeros): the appender copies below it meanwhile.
+  for (uint64_t page = from & ~(kPageBytes - 1); page < to; page += kPageBytes) {
+    const_cast<volatile char*>(map_)[std::max(page, from)] = 0;
+  }
+  absl::MutexLock lock(&mu_);
+  window_end_ = to;
+}
+
+void FileJournal::ReleaseWindow() {
+  if (map_ == nullptr) return;
+  munmap(map_, map_bytes_);
+  map_ = nullptr;
+  uint64_t end;
+  {
+    absl::MutexLock lock(&mu_);
+    end = window_end_;
+    window_end_ = window_asked_at_ = 0;
+  }
+  // Zeros still, but no longer taking space; the size stays (a reader may have it mapped).
+  const uint64_t from = PageUp(segment_size_);
+  if (end > from) {
+    (void)fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from),
+                    static_cast<off_t>(end - from));
+  }
 }
 
 void FileJournal::Run() {
   bool troubled = false;
   while (true) {
     absl::Status handed;  // why WriteFramed's write of the batch it handed over failed
+    bool extend_only;
     {
       absl::MutexLock lock(&mu_);
       if (!thread_has_batch_) {
         mu_.Await(absl::Condition(
             +[](FileJournal* j) ABSL_EXCLUSIVE_LOCKS_REQUIRED(j->mu_) {
-              return j->pending_records_ > 0 || j->stopping_ || j->thread_has_batch_;
+              return j->pending_records_ > 0 || j->stopping_ || j->thread_has_batch_ ||
+                     j->window_wanted_;
             },
             this));
       }
@@ -242,7 +353,12 @@ void FileJournal::Run() {
         thread_has_batch_ = true;
       }
       if (!thread_has_batch_ && stopping_) return;
-      handed = std::exchange(handed_failure_, absl::OkStatus());
+      extend_only = !thread_has_batch_;  // woken for more window, with nothing to write
+      if (!extend_only) handed = std::exchange(handed_failure_, absl::OkStatus());
+    }
+    if (extend_only) {
+      ExtendWindow();
+      continue;
     }
     absl::Status status = !handed.ok()   ? handed
                           : sync_failed_ ? absl::UnavailableError("journal sync failed earlier")
@@ -271,6 +387,7 @@ void FileJournal::Run() {
       thread_has_batch_ = false;
     }
     if (events_.durable) events_.durable(durable);
+    ExtendWindow();  // the batch went past the window, or it came because the window was full
   }
 }
 
@@ -281,7 +398,8 @@ absl::Status FileJournal::WriteBatch() {
   }
   const auto started = std::chrono::steady_clock::now();
   const size_t before = batch_written_;
-  absl::Status status = WriteAll(fd_, segment_path_, batch_, &batch_written_);
+  absl::Status status =
+      WriteAll(fd_, segment_path_, batch_, segment_size_ - before, &batch_written_);
   segment_size_ += batch_written_ - before;
   if (!status.ok()) return status;
   if (options_.sync == SyncMode::kFsync && fdatasync(fd_) != 0) {

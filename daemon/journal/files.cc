@@ -71,6 +71,18 @@ absl::Status WriteAll(int fd, const std::string& path, absl::string_view bytes, 
   return absl::OkStatus();
 }
 
+absl::Status WriteAll(int fd, const std::string& path, absl::string_view bytes, uint64_t at,
+                      size_t* done) {
+  while (*done < bytes.size()) {
+    const ssize_t n =
+        pwrite(fd, bytes.data() + *done, bytes.size() - *done, static_cast<off_t>(at + *done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(absl::StrCat("cannot write ", path), errno);
+    *done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SyncDir(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(absl::StrCat("cannot open ", dir), errno);

@@ -45,6 +45,9 @@ class MappedFile {
 // Writes all of `bytes` from `*done` on, moving `*done` as it goes (so a failed write can be
 // retried from where it stopped).
 absl::Status WriteAll(int fd, const std::string& path, absl::string_view bytes, size_t* done);
+// The same at a file offset: byte i of `bytes` goes to offset `at` + i (pwrite).
+absl::Status WriteAll(int fd, const std::string& path, absl::string_view bytes, uint64_t at,
+                      size_t* done);
 // fsync of the directory itself: a file created, renamed or removed in it stays so.
 absl::Status SyncDir(const std::string& dir);
 

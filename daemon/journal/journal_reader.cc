@@ -88,11 +88,13 @@ absl::StatusOr<JournalScan> ReadJournal(
     };
     // Everything from `offset` of this segment on is bad (`why`): torn if it is the end of the
     // journal, corrupt otherwise.
-    auto bad = [&](size_t offset, const std::string& why, bool may_be_torn) -> absl::Status {
+    // `torn_bytes`: how much of the torn write was written (zeros after it are not counted).
+    auto bad = [&](size_t offset, const std::string& why, size_t torn_bytes,
+                   bool may_be_torn) -> absl::Status {
       const std::string where = absl::StrCat(path, " at offset ", offset);
       if (last && may_be_torn) {
-        cut_from(offset, absl::StrCat("journal: cut a torn last write (", bytes.size() - offset,
-                                      " bytes, ", why, ") in ", where));
+        cut_from(offset, absl::StrCat("journal: cut a torn last write (", torn_bytes, " bytes, ",
+                                      why, ") in ", where));
       } else if (mode == RecoverMode::kTruncate) {
         cut_from(offset, absl::StrCat("journal: cut at a corrupt record (", why, ") in ", where,
                                       ", as --journal_recover=truncate asked: every record from "
@@ -110,30 +112,59 @@ absl::StatusOr<JournalScan> ReadJournal(
       // A segment cut short before its header was complete is a torn creation.
       const bool torn = bytes.size() < kSegmentHeaderBytes &&
                         absl::string_view(SegmentHeader()).substr(0, bytes.size()) == bytes;
-      if (absl::Status s = bad(0, problem, torn); !s.ok()) return s;
+      if (absl::Status s = bad(0, problem, bytes.size(), torn); !s.ok()) return s;
       return scan;
     }
     size_t offset = kSegmentHeaderBytes;
     scan.tail_good_bytes = offset;
     uint64_t expected = scan.last_sequence + 1;
     while (offset < bytes.size()) {
+      // Checked before decoding: a reader of a live journal stops before the record that may be
+      // being copied into the segment as it reads (its bytes change under a mapping).
+      if (expected >= stop_before) {
+        const bool zeros = bytes.find_first_not_of('\0', offset) == absl::string_view::npos;
+        if (last && zeros) {
+          scan.cut_bytes = bytes.size() - offset;
+        } else {
+          cut_from(offset, absl::StrCat("journal: cut at record ", stop_before, " in ", path,
+                                        " at offset ", offset,
+                                        ", as --journal_stop_before "
+                                        "asked: every record from there on is dropped"));
+        }
+        return scan;
+      }
       DecodedRecord record;
       const RecordCheck check = DecodeRecord(bytes, offset, &record);
       if (check != RecordCheck::kOk) {
-        // Only a record that runs to the end of the file, with no good record after it, can be a
-        // write cut short; or nothing but zeros from it on (the unsynced end of a file after a
-        // power loss).
-        const bool zeros = bytes.find_first_not_of('\0', offset) == absl::string_view::npos;
-        const bool torn = zeros || ((check == RecordCheck::kTruncated ||
-                                     (check == RecordCheck::kBadChecksum &&
-                                      offset + record.size >= bytes.size())) &&
-                                    !GoodRecordFollows(bytes, offset, expected));
-        if (absl::Status s = bad(offset, RecordCheckName(check), torn); !s.ok()) return s;
+        // Nothing but zeros from here on: where the segment's writer stopped, in the window it
+        // had prepared (file_journal.h), or the unsynced end of a file after a power loss. The
+        // records go on in the next segment, if any; the last one's zeros are cut at start.
+        const size_t written = bytes.find_last_not_of('\0') + 1;  // 0 when all are zeros
+        if (written <= offset) {
+          scan.cut_bytes = last ? bytes.size() - offset : 0;
+          break;
+        }
+        // Only a record that runs to the end of what was written, with no good record after it,
+        // can be a write cut short.
+        const absl::string_view data = bytes.substr(0, written);
+        DecodedRecord cut_short = record;
+        RecordCheck tail = written < bytes.size() ? DecodeRecord(data, offset, &cut_short) : check;
+        // Whole now though not a moment ago: it was being written as this read it (a live
+        // journal's tail, read through a mapping), which is where what can be read ends.
+        if (tail == RecordCheck::kOk) tail = RecordCheck::kTruncated;
+        const bool torn =
+            (tail == RecordCheck::kTruncated ||
+             (tail == RecordCheck::kBadChecksum && offset + cut_short.size >= data.size())) &&
+            !GoodRecordFollows(data, offset, expected);
+        if (absl::Status s = bad(offset, RecordCheckName(tail), written - offset, torn); !s.ok()) {
+          return s;
+        }
         return scan;
       }
       if (record.sequence != expected) {
-        if (absl::Status s = bad(offset, absl::StrCat("sequence ", record.sequence, " where ",
-                                                      expected, " was due"), false);
+        if (absl::Status s = bad(
+                offset, absl::StrCat("sequence ", record.sequence, " where ", expected, " was due"),
+                0, false);
             !s.ok()) {
           return s;
         }
@@ -147,16 +178,10 @@ absl::StatusOr<JournalScan> ReadJournal(
                                               " after a record of "
                                               "epoch ",
                                               scan.epoch),
-                                 false);
+                                 0, false);
             !s.ok()) {
           return s;
         }
-        return scan;
-      }
-      if (record.sequence >= stop_before) {
-        cut_from(offset, absl::StrCat("journal: cut at record ", stop_before, " in ", path,
-                                      " at offset ", offset, ", as --journal_stop_before asked: "
-                                      "every record from there on is dropped"));
         return scan;
       }
       ++expected;

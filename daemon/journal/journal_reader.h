@@ -3,10 +3,15 @@
 // reads; what must be cut before appending (a torn tail, or everything from a corrupt record on
 // when the operator asked for that) it reports in the scan, and CutJournal does it.
 //
-// A record that fails its checks at the very end of the last segment is a write that a crash cut
-// short: it is reported as torn and recovery goes on without it. One that fails anywhere else is
-// corruption: an error naming the file and offset, unless `mode` is kTruncate, in which case the
-// journal is read up to there and the rest is reported as to be cut.
+// A segment may end in zeros: the part of it the journal had prepared for records and never
+// filled (FileJournal's window), or an unsynced end after a power loss. Where nothing but zeros
+// follows, the segment ends, quietly; the records go on in the next one (a gap in the sequences
+// would be caught there), and the last segment's zeros are reported as to be cut.
+// A record that fails its checks at the very end of what the last segment holds (zeros after it
+// aside) is a write that a crash cut short: it is reported as torn and recovery goes on without
+// it. One that fails anywhere else is corruption: an error naming the file and offset, unless
+// `mode` is kTruncate, in which case the journal is read up to there and the rest is reported as
+// to be cut.
 //   auto scan = ReadJournal(dir, RecoverMode::kStop, 1, [&](const DecodedRecord& r) { ... });
 //   if (scan.ok()) CutJournal(*scan);
 #ifndef ACD_DAEMON_JOURNAL_JOURNAL_READER_H_

@@ -43,9 +43,9 @@ std::string CheckSegmentHeader(absl::string_view bytes) {
   if (bytes.size() < kSegmentHeaderBytes) return "shorter than a segment header";
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return "not an acd journal segment";
   const uint32_t version = GetU32(bytes.data() + 8);
-  if (version != kFormatVersion) {
-    return absl::StrCat("journal format version ", version, "; this acdd reads version ",
-                        kFormatVersion);
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    return absl::StrCat("journal format version ", version, "; this acdd reads versions ",
+                        kOldestFormatVersion, " to ", kFormatVersion);
   }
   if (GetU32(bytes.data() + 12) != 0) return "a segment header with its reserved bytes set";
   return "";

@@ -1,9 +1,14 @@
 // The on-disk format of acdd's journal, version 1. A data dir holds segment files named
 // `journal-<first sequence, 20 digits>.seg`, each a header and then records back to back:
 //
-//   segment header (16 bytes): "ACDJRNL\0"  u32 format version (1)  u32 zero
+//   segment header (16 bytes): "ACDJRNL\0"  u32 format version (2)  u32 zero
 //   record:  u32 payload length | u32 masked CRC32C | u64 sequence | u64 epoch | payload
+//   zeros, from an all-zero record header to the end of the file (version 2): the part of the
+//   segment its writer prepared for records and never filled (FileJournal's window)
 //
+// Version 1 segments are version 2's without the zeros (but a power loss's); this acdd reads both.
+// A version 1 acdd refuses a version 2 segment by its header rather than take its zeros for
+// damage.
 // Integers are little-endian. The CRC covers sequence, epoch and payload. Sequences start at 1 and
 // rise by one from record to record across segments; the epoch is the term of the acdd that wrote
 // the record (1 on a lone acdd; a standby that takes over raises it). The payload is a serialized
@@ -20,7 +25,8 @@
 
 namespace acd::daemon::journal {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;        // what this acdd writes
+inline constexpr uint32_t kOldestFormatVersion = 1;  // the oldest it reads
 inline constexpr size_t kSegmentHeaderBytes = 16;
 inline constexpr size_t kRecordHeaderBytes = 24;
 // No input comes near this (a policy is the largest); a length above it is corruption, not a

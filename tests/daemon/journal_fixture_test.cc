@@ -8,6 +8,10 @@
 // (tests/daemon/testdata/snapshot-v1: the same data dir after a real acdd started on it with
 // --snapshot_every_records=1, snapshotted the state at record 17 and stopped; its journal runs to
 // record 19). A later release must recover it from the snapshot to the state the journal gives.
+//
+// And a journal of the second format (tests/daemon/testdata/journal-v2, written by
+// tests/daemon/testdata/make_journal_v2.py: the same center journaled by a real acdd, then killed
+// with SIGKILL, so that its segment ends in the zeros of the window acdd had prepared).
 #include <filesystem>
 #include <string>
 
@@ -20,6 +24,8 @@ namespace acd::daemon {
 namespace {
 
 const std::string kFixture = std::string(ACD_SOURCE_DIR) + "/tests/daemon/testdata/journal-v1";
+const std::string kSecondFixture =
+    std::string(ACD_SOURCE_DIR) + "/tests/daemon/testdata/journal-v2";
 const std::string kSnapshotFixture =
     std::string(ACD_SOURCE_DIR) + "/tests/daemon/testdata/snapshot-v1";
 
@@ -103,6 +109,34 @@ TEST(JournalFixture, TheFirstSnapshotFormatRecoversToTheStateItsJournalGives) {
   acd::v1::ListAgentsResponse agents;
   ASSERT_TRUE(core.ListAgents({}, &agents).ok());
   EXPECT_EQ(agents.agents_size(), 2);
+}
+
+TEST(JournalFixture, TheSecondFormatsJournalKilledWithItsWindowOpenRecoversToTheCenterItRecorded) {
+  absl::StatusOr<Recovered> recovered =
+      RecoverCore(kSecondFixture, journal::RecoverMode::kStop, nullptr);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  ASSERT_NE(recovered->core, nullptr);
+  EXPECT_EQ(recovered->replayed, 10u);
+  EXPECT_EQ(recovered->scan.last_sequence, 10u);
+  EXPECT_TRUE(recovered->scan.notes.empty()) << "the window's zeros are no torn write";
+  EXPECT_GT(recovered->scan.cut_bytes, 0u) << "the zeros a start cuts";
+  const Core& core = *recovered->core;
+  const absl::Time now = recovered->last_time;
+  const acd::v1::CallInfo answered = CallOf(core, "fx-1", now);
+  EXPECT_EQ(answered.state(), acd::v1::CALL_STATE_CONNECTED);
+  EXPECT_EQ(answered.agent_id(), "fx-ann");
+  for (int i = 2; i <= 4; ++i) {
+    const acd::v1::CallInfo waiting = CallOf(core, "fx-" + std::to_string(i), now);
+    EXPECT_EQ(waiting.state(), acd::v1::CALL_STATE_WAITING) << i;
+    EXPECT_EQ(waiting.position(), i - 1) << "arrival order kept";
+  }
+  acd::v1::ListAgentsResponse agents;
+  ASSERT_TRUE(core.ListAgents({}, &agents).ok());
+  ASSERT_EQ(agents.agents_size(), 2);
+  EXPECT_EQ(agents.agents(0).state(), acd::v1::AGENT_STATE_BUSY);
+  EXPECT_EQ(agents.agents(1).state(), acd::v1::AGENT_STATE_NOT_READY);
+  EXPECT_EQ(agents.agents(1).not_ready_reason(), "training");
+  EXPECT_FALSE(core.draining()) << "killed, not stopped";
 }
 
 }  // namespace

@@ -54,32 +54,24 @@ void WriteFile(const std::string& path, const std::string& bytes) {
 }
 
 // Writes `payloads` as records 1.. through a real FileJournal (segments of `segment_bytes`), ten
-// records a batch: a new segment starts only between batches.
+// records a batch: a new segment starts only between batches. Without a window, so that every
+// segment holds records and nothing else (the window's zeros have tests of their own).
 void WriteJournal(const std::string& dir, const std::vector<std::string>& payloads,
                   uint64_t segment_bytes = 64 << 20) {
   metrics::JournalSeries series;
   FileJournalOptions options;
   options.dir = dir;
   options.segment_bytes = segment_bytes;
-  absl::Mutex mu;
-  uint64_t durable = 0;
-  JournalEvents events;
-  events.durable = [&](uint64_t sequence) {
-    absl::MutexLock lock(&mu);
-    durable = sequence;
-  };
-  auto journal = FileJournal::Start(options, JournalScan{}, &series, std::move(events));
+  options.window_bytes = 0;
+  auto journal = FileJournal::Start(options, JournalScan{}, &series, {});
   ASSERT_TRUE(journal.ok()) << journal.status();
   for (size_t i = 0; i < payloads.size(); ++i) {
     const uint64_t sequence = (*journal)->Append(payloads[i]);
     if (sequence % 10 == 0 || i + 1 == payloads.size()) {
-      struct Reached {
-        const uint64_t* durable;
-        uint64_t sequence;
-        bool Done() const { return *durable >= sequence; }
-      } reached{&durable, sequence};
-      absl::MutexLock lock(&mu);
-      mu.Await(absl::Condition(&reached, &Reached::Done));
+      for (int wait = 0; wait < 2000 && (*journal)->durable_sequence() < sequence; ++wait) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+      ASSERT_GE((*journal)->durable_sequence(), sequence);
     }
   }
 }
@@ -149,6 +141,17 @@ TEST(RecordFormat, ALengthBeyondAnyRecordIsRefusedWithoutAllocating) {
   bytes[0] = bytes[1] = bytes[2] = bytes[3] = '\xff';
   DecodedRecord record;
   EXPECT_EQ(DecodeRecord(bytes, 0, &record), RecordCheck::kBadLength);
+}
+
+TEST(RecordFormat, SegmentHeadersOfVersionsOneAndTwoAreReadAndALaterOneIsRefused) {
+  std::string header = SegmentHeader();
+  EXPECT_EQ(GetU32(header.data() + 8), 2u) << "this acdd writes version 2 (segments end in zeros)";
+  EXPECT_EQ(CheckSegmentHeader(header), "");
+  PutU32(1, header.data() + 8);
+  EXPECT_EQ(CheckSegmentHeader(header), "") << "the first release's segments";
+  PutU32(3, header.data() + 8);
+  EXPECT_EQ(CheckSegmentHeader(header),
+            "journal format version 3; this acdd reads versions 1 to 2");
 }
 
 TEST(RecordFormat, SegmentNamesCarryTheirFirstSequence) {
@@ -407,6 +410,7 @@ TEST(FileJournal, HandsEachFramedRecordToItsTapAsItIsAppended) {
   for (const std::string& p : payloads) journal->Append(p);
   EXPECT_EQ(sequences, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
   AwaitDurable(*journal, 5);
+  journal.reset();  // stopped: the segment ends where its records do
   // What the tap got is byte for byte what the segment holds after its header.
   const std::string segment = ReadFile(dir.path() + "/" + SegmentFileName(1));
   EXPECT_EQ(segment.substr(kSegmentHeaderBytes), tapped);
@@ -456,6 +460,11 @@ struct HeardEvents {
     };
     return events;
   }
+  bool AwaitTrouble() {
+    absl::MutexLock lock(&mu);
+    auto told = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return !trouble.empty(); };
+    return mu.AwaitWithTimeout(absl::Condition(&told), absl::Seconds(10));
+  }
   bool AwaitDurable(uint64_t sequence) {
     absl::MutexLock lock(&mu);
     auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return durable >= sequence; };
@@ -474,11 +483,13 @@ class StandbyJournal : public ::testing::Test {
   }
   // Started on the dir; null after a failure the test has been told of.
   std::unique_ptr<FileJournal> Start(absl::Duration retry_every = absl::Seconds(1),
-                                     SyncMode sync = SyncMode::kWrite) {
+                                     SyncMode sync = SyncMode::kWrite,
+                                     uint64_t window_bytes = FileJournalOptions().window_bytes) {
     FileJournalOptions options;
     options.dir = dir_.path();
     options.retry_every = retry_every;
     options.sync = sync;
+    options.window_bytes = window_bytes;
     auto journal = FileJournal::Start(options, JournalScan{}, &series_, heard_.Events());
     EXPECT_TRUE(journal.ok()) << journal.status();
     return journal.ok() ? *std::move(journal) : nullptr;
@@ -553,7 +564,9 @@ class FileSizeLimit {
 
 TEST_F(StandbyJournal, LeavesAFramedWriteThatFailedToTheJournalThreadWhichRetriesAndReportsIt) {
   {
-    std::unique_ptr<FileJournal> standby = Start(/*retry_every=*/absl::Milliseconds(20));
+    // Without a window the follower writes itself (with one it copies, and cannot fail).
+    std::unique_ptr<FileJournal> standby =
+        Start(/*retry_every=*/absl::Milliseconds(20), SyncMode::kWrite, /*window_bytes=*/0);
     ASSERT_NE(standby, nullptr);
     FileSizeLimit limit(0);  // not even a segment's header fits
     EXPECT_FALSE(standby->WriteFramed(first_, 1, 3, 7));
@@ -577,6 +590,227 @@ TEST_F(StandbyJournal, LeavesAFramedWriteThatFailedToTheJournalThreadWhichRetrie
     EXPECT_THAT(heard_.trouble, ElementsAre(HasSubstr("File too large"), ""));
   }
   ExpectEveryRecordOnDisk();
+}
+
+// --- The window (SyncMode::kWrite): records copied into the mapped segment by the appender. ---
+
+// The bytes a file takes on its disk (its holes do not count).
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+}
+uint64_t FileBytes(const std::string& path) { return std::filesystem::file_size(path); }
+
+// The bytes records 1..n of `payloads` take in a segment, after its header.
+uint64_t RecordBytes(const std::vector<std::string>& payloads, size_t n) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) bytes += kRecordHeaderBytes + payloads[i].size();
+  return bytes;
+}
+
+TEST(FileJournalWindow, ARecordIsDurableWhenAppendReturnsAndNoThreadIsToldOrWoken) {
+  TempDir dir;
+  metrics::JournalSeries series;
+  HeardEvents heard;
+  const std::vector<std::string> payloads = Payloads(1000);
+  const std::string segment = dir.path() + "/" + SegmentFileName(1);
+  {
+    FileJournalOptions options;
+    options.dir = dir.path();
+    auto journal = FileJournal::Start(options, JournalScan{}, &series, heard.Events());
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    for (const std::string& p : payloads) {
+      const uint64_t sequence = (*journal)->Append(p);
+      ASSERT_EQ((*journal)->durable_sequence(), sequence) << "copied, so durable at once";
+    }
+    EXPECT_EQ(series.records.Get(), 1000u);
+    EXPECT_EQ(series.bytes.Get(), RecordBytes(payloads, 1000));
+    EXPECT_EQ(series.batch_records.Read().sample_count, 1000u) << "each copy is a write of one";
+    {
+      absl::MutexLock lock(&heard.mu);
+      EXPECT_EQ(heard.durable_reports, 0) << "the appender knows: nobody is told";
+    }
+    // While acdd runs, the segment ends in the window's zeros; a reader stops there, quietly.
+    EXPECT_GT(FileBytes(segment), kSegmentHeaderBytes + RecordBytes(payloads, 1000));
+    ReadBack live = Read(dir.path());
+    ASSERT_TRUE(live.status.ok()) << live.status;
+    EXPECT_EQ(live.payloads, payloads);
+    EXPECT_THAT(live.scan.notes, IsEmpty());
+    EXPECT_EQ(live.scan.tail_good_bytes, kSegmentHeaderBytes + RecordBytes(payloads, 1000));
+  }
+  // Stopped: the segment ends where its records do.
+  EXPECT_EQ(FileBytes(segment), kSegmentHeaderBytes + RecordBytes(payloads, 1000));
+  ReadBack back = Read(dir.path());
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_EQ(back.payloads, payloads);
+  EXPECT_EQ(back.scan.cut_bytes, 0u);
+}
+
+TEST(FileJournalWindow, MovesOnAsItFillsAndAcrossSegmentsWhoseUnusedEndsTakeNoSpace) {
+  TempDir dir;
+  metrics::JournalSeries series;
+  const std::vector<std::string> payloads = Payloads(20000);  // about 700 KB of records
+  {
+    FileJournalOptions options;
+    options.dir = dir.path();
+    options.segment_bytes = 64 << 10;
+    options.window_bytes = 16 << 10;
+    auto journal = FileJournal::Start(options, JournalScan{}, &series, {});
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    uint64_t copied = 0;
+    for (const std::string& p : payloads) {
+      const uint64_t sequence = (*journal)->Append(p);
+      if ((*journal)->durable_sequence() == sequence) {
+        ++copied;
+      } else {
+        // The thread's way (a new segment, or a window used up before the thread extended it):
+        // written, and then the thread prepares the window again, before the loop goes on.
+        AwaitDurable(**journal, sequence);
+        absl::SleepFor(absl::Milliseconds(2));
+      }
+    }
+    EXPECT_GT(copied, payloads.size() * 9 / 10) << "most records were copies";
+    ReadBack live = Read(dir.path());
+    ASSERT_TRUE(live.status.ok()) << live.status;
+    EXPECT_EQ(live.payloads, payloads);
+    EXPECT_THAT(live.scan.notes, IsEmpty());
+    EXPECT_GT(live.scan.segments, 8);
+  }
+  absl::StatusOr<std::vector<std::string>> segments = ListSegments(dir.path());
+  ASSERT_TRUE(segments.ok()) << segments.status();
+  for (size_t i = 0; i + 1 < segments->size(); ++i) {
+    // The part of its window a full segment never used was given back (a hole reads as zeros).
+    const std::string& segment = (*segments)[i];
+    const uint64_t written = ReadFile(segment).find_last_not_of('\0') + 1;
+    EXPECT_LE(AllocatedBytes(segment), (written + 4095) / 4096 * 4096 + 4096) << segment;
+  }
+  ReadBack back = Read(dir.path());
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_EQ(back.payloads, payloads);
+  EXPECT_THAT(back.scan.notes, IsEmpty());
+  EXPECT_EQ(back.scan.cut_bytes, 0u);
+}
+
+TEST(FileJournalWindowDeathTest, AKilledAcddLeavesZerosThatTheNextStartCutsWithoutANote) {
+  TempDir dir;
+  const std::vector<std::string> payloads = Payloads(100);
+  EXPECT_EXIT(
+      {
+        metrics::JournalSeries series;
+        FileJournalOptions options;
+        options.dir = dir.path();
+        auto journal = FileJournal::Start(options, JournalScan{}, &series, {});
+        if (!journal.ok()) _exit(1);
+        for (const std::string& p : payloads) (*journal)->Append(p);
+        if ((*journal)->durable_sequence() != payloads.size()) _exit(2);
+        raise(SIGKILL);  // as kill -9: no destructor cuts the window off
+      },
+      ::testing::KilledBySignal(SIGKILL), "");
+  const std::string segment = dir.path() + "/" + SegmentFileName(1);
+  const uint64_t records_end = kSegmentHeaderBytes + RecordBytes(payloads, 100);
+  ASSERT_GT(FileBytes(segment), records_end) << "the window's zeros are still there";
+  ReadBack back = Read(dir.path());
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_EQ(back.payloads, payloads);
+  EXPECT_THAT(back.scan.notes, IsEmpty()) << "zeros are no torn write: nothing to tell";
+  EXPECT_EQ(back.scan.tail_good_bytes, records_end);
+  ASSERT_TRUE(CutJournal(back.scan).ok());
+  EXPECT_EQ(FileBytes(segment), records_end);
+  // The journal goes on from there, in a window again.
+  {
+    metrics::JournalSeries series;
+    FileJournalOptions options;
+    options.dir = dir.path();
+    auto journal = FileJournal::Start(options, back.scan, &series, {});
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    EXPECT_EQ((*journal)->Append("after the crash"), 101u);
+    EXPECT_EQ((*journal)->durable_sequence(), 101u);
+  }
+  ReadBack again = Read(dir.path());
+  ASSERT_TRUE(again.status.ok()) << again.status;
+  ASSERT_THAT(again.payloads, SizeIs(101));
+  EXPECT_EQ(again.payloads.back(), "after the crash");
+}
+
+TEST(FileJournalWindow, ATornRecordBeforeTheZerosIsCutWithANoteCountingOnlyItsBytes) {
+  TempDir dir;
+  const std::vector<std::string> payloads = Payloads(10);
+  WriteJournal(dir.path(), payloads);
+  const std::string segment = dir.path() + "/" + SegmentFileName(1);
+  // A copy cut short by a crash: half a record where the records end, then the window's zeros.
+  std::string bytes = ReadFile(segment);
+  const size_t records_end = bytes.size();
+  bytes += EncodeRecord(11, 1, "eleven").substr(0, kRecordHeaderBytes + 3);
+  bytes += std::string(8192, '\0');
+  WriteFile(segment, bytes);
+  ReadBack back = Read(dir.path());
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  EXPECT_EQ(back.payloads, payloads);
+  ASSERT_THAT(back.scan.notes, SizeIs(1));
+  EXPECT_THAT(back.scan.notes[0], HasSubstr("cut a torn last write (27 bytes"));
+  EXPECT_EQ(back.scan.tail_good_bytes, records_end);
+  EXPECT_EQ(back.scan.cut_bytes, 27u + 8192u);
+}
+
+TEST(FileJournalWindow, ZerosInTheMiddleOfASegmentWithRecordsAfterThemAreDamage) {
+  TempDir dir;
+  const std::vector<std::string> payloads = Payloads(10);
+  WriteJournal(dir.path(), payloads);
+  const std::string segment = dir.path() + "/" + SegmentFileName(1);
+  std::string bytes = ReadFile(segment);
+  const size_t third = kSegmentHeaderBytes + RecordBytes(payloads, 2);
+  const size_t third_size = kRecordHeaderBytes + payloads[2].size();
+  bytes.replace(third, third_size, std::string(third_size, '\0'));
+  WriteFile(segment, bytes);
+  ReadBack back = Read(dir.path());
+  EXPECT_EQ(back.status.code(), absl::StatusCode::kDataLoss) << back.status;
+  EXPECT_THAT(back.status.message(), HasSubstr(absl::StrCat(segment, " at offset ", third)));
+}
+
+TEST(FileJournalWindow, RecordsTakeTheJournalThreadsWayWhenTheWindowCannotGrowAndNoneIsLost) {
+  TempDir dir;
+  metrics::JournalSeries series;
+  HeardEvents heard;
+  const std::vector<std::string> payloads = Payloads(3000);  // about 100 KB of records
+  {
+    FileJournalOptions options;
+    options.dir = dir.path();
+    options.window_bytes = 16 << 10;
+    options.retry_every = absl::Milliseconds(20);
+    auto journal = FileJournal::Start(options, JournalScan{}, &series, heard.Events());
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    // The file may not grow past what it holds now: the first window fills, the next cannot be
+    // allocated, and the thread's writes fail too.
+    auto limit = std::make_unique<FileSizeLimit>(FileBytes(dir.path() + "/" + SegmentFileName(1)));
+    uint64_t copied = 0, last_copied = 0;
+    for (const std::string& p : payloads) {
+      const uint64_t sequence = (*journal)->Append(p);
+      if ((*journal)->durable_sequence() == sequence) {
+        ++copied;
+        last_copied = sequence;
+      }
+    }
+    EXPECT_GT(copied, 100u) << "the window the journal had";
+    EXPECT_LT(last_copied, payloads.size()) << "and not one past it";
+    EXPECT_TRUE(heard.AwaitTrouble()) << "the thread's write failed and said so";
+    EXPECT_EQ((*journal)->durable_sequence(), last_copied);
+    EXPECT_EQ(series.writable.Get(), 0);
+    limit.reset();
+    ASSERT_TRUE(heard.AwaitDurable(payloads.size()));
+    EXPECT_EQ(series.writable.Get(), 1);
+    {
+      absl::MutexLock lock(&heard.mu);
+      EXPECT_THAT(heard.trouble, ElementsAre(HasSubstr("File too large"), ""));
+    }
+    // The window is back: the next record is copied again.
+    absl::SleepFor(absl::Milliseconds(50));
+    EXPECT_EQ((*journal)->Append("after"), payloads.size() + 1);
+    EXPECT_EQ((*journal)->durable_sequence(), payloads.size() + 1);
+  }
+  ReadBack back = Read(dir.path());
+  ASSERT_TRUE(back.status.ok()) << back.status;
+  ASSERT_THAT(back.payloads, SizeIs(payloads.size() + 1));
+  EXPECT_EQ(std::vector<std::string>(back.payloads.begin(), back.payloads.end() - 1), payloads);
 }
 
 TEST(FileJournal, WritesLaterRecordsWithARaisedEpoch) {

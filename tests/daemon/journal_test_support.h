@@ -249,7 +249,10 @@ inline void CopyJournalCut(const std::string& from, const std::string& to, uint6
     bool cut = false;
     for (size_t offset = journal::kSegmentHeaderBytes; offset <= bytes->size();) {
       journal::DecodedRecord record;
-      const bool more = offset < bytes->size();
+      // A segment ends where its records do, or where the zeros of its window begin.
+      const bool more = offset < bytes->size() && bytes->find_first_not_of('\0', offset) <
+                                                      offset + journal::kRecordHeaderBytes;
+      if (!more) bytes->resize(offset);
       if (more) {
         ASSERT_EQ(journal::DecodeRecord(*bytes, offset, &record), journal::RecordCheck::kOk)
             << path << " at " << offset;

@@ -160,6 +160,16 @@ class JournalTest(unittest.TestCase):
         return sorted(glob.glob(os.path.join(self.data_dir, "journal-*.seg")))
 
     @staticmethod
+    def records_end(segment):
+        """Where the records of `segment` end: at its end, or where its window's zeros begin."""
+        with open(segment, "rb") as f:
+            data = f.read()
+        offset = 16
+        while offset + 24 <= len(data) and data[offset:offset + 24] != bytes(24):
+            offset += 24 + int.from_bytes(data[offset:offset + 4], "little")
+        return offset
+
+    @staticmethod
     def record_offset(segment, needle):
         """The offset of the first record whose payload holds `needle` (see record_format.h)."""
         with open(segment, "rb") as f:
@@ -373,8 +383,11 @@ class JournalTest(unittest.TestCase):
         for call_id in ("t1", "t2"):
             self.enqueue(acdd, call_id)
         acdd.kill9()
-        # Half a record at the end, as a crash in the middle of a write leaves it.
-        with open(self.segments()[-1], "ab") as f:
+        # Half a record where the records end (before the zeros of the window acdd had prepared
+        # for more), as a crash in the middle of a copy leaves it.
+        segment = self.segments()[-1]
+        with open(segment, "r+b") as f:
+            f.seek(self.records_end(segment))
             f.write(b"\x40\x00\x00\x00\x12\x34")
         again = self.start()
         self.assertRegex(again.stderr(), r"cut a torn last write \(6 bytes, record cut short\)")
